@@ -1,0 +1,71 @@
+# Premortem: `make run` serves the app on SQLite; `make test` runs every check CI runs.
+# Both install what is missing (idempotently) and nothing else.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+SITE := target/site
+PKG := $(SITE)/pkg
+WASM := target/wasm32-unknown-unknown/debug/app.wasm
+# The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+export PREMORTEM_SITE_ROOT ?= $(SITE)
+
+.PHONY: help run test tools browser-tools site server lint unit e2e clean-data
+
+help:
+	@echo "make run   serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/)"
+	@echo "make test  formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
+
+## Tools ---------------------------------------------------------------------------------
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@if [[ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]]; then \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; fi
+
+browser-tools:
+	@command -v chromium >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@cd end2end && { [[ -d node_modules/@playwright/test ]] || npm ci --no-audit --no-fund; }
+
+## Build ---------------------------------------------------------------------------------
+
+# The browser bundle: wasm (feature hydrate) + JS glue + CSS, under target/site/pkg.
+site: tools
+	cargo build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name premortem $(WASM)
+	cp style/main.css $(PKG)/premortem.css
+	cp -R public/. $(SITE)/
+
+server:
+	cargo build -p server --bin premortem
+
+## Run -----------------------------------------------------------------------------------
+
+run: site
+	cargo run -p server --bin premortem -- serve
+
+## Test ----------------------------------------------------------------------------------
+
+lint: tools
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+# Every integration test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database.
+unit:
+	source scripts/ensure-postgres.sh && cargo test --workspace
+
+e2e: site server browser-tools
+	scripts/e2e.sh
+
+test: lint unit e2e
+	@echo "all checks passed"
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,36 @@
+//! Login, logout and the current user.
+
+use crate::domain::{AppError, Principal};
+use leptos::prelude::*;
+
+/// Logs in and starts a new session, then sends the browser to the dashboard.
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::{auth, state};
+    let state = state()?;
+    let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let (user, epoch) =
+        auth::check_credentials(&state.db, &state.auth, &username, &password, &client).await?;
+    auth::start_session(&auth::session().await?, user, epoch).await?;
+    tracing::info!(user = %user, "login");
+    super::redirect_html_form("/");
+    Ok(())
+}
+
+/// Ends the session; the old session cookie is refused from then on.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::auth;
+    auth::end_session(&auth::session().await?).await?;
+    super::redirect_html_form("/login");
+    Ok(())
+}
+
+/// The logged-in user, or `None`.
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Option<Principal>, AppError> {
+    crate::ssr::auth::current_user().await
+}

@@ -1,0 +1,102 @@
+//! Teams as their members see them.
+
+use crate::domain::{AppError, Role};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A team in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamItem {
+    pub slug: String,
+    pub name: String,
+    pub members: i64,
+    /// The viewer's own role there (`None` for admins who are not members).
+    pub my_role: Option<Role>,
+}
+
+/// A team's page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub slug: String,
+    pub name: String,
+    pub members: Vec<MemberItem>,
+    /// Whether the viewer may add members and change roles (team lead or admin).
+    pub can_manage: bool,
+}
+
+/// A member on a team page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberItem {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Teams the user belongs to; every team for admins.
+#[server(endpoint = "teams")]
+pub async fn my_teams() -> Result<Vec<TeamItem>, AppError> {
+    use crate::ssr::{auth, state, store::teams};
+    let user = auth::require_user().await?;
+    let all = teams::list(&state()?.db).await?;
+    Ok(all
+        .into_iter()
+        .filter(|t| user.is_admin || user.role_in(t.id).is_some())
+        .map(|t| TeamItem {
+            my_role: user.role_in(t.id),
+            slug: t.slug,
+            name: t.name,
+            members: t.members,
+        })
+        .collect())
+}
+
+/// One team with its members. Visible to its members and to admins.
+#[server(endpoint = "team")]
+pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
+    use crate::domain::TeamSlug;
+    use crate::ssr::{auth, state, store::teams};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&slug).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Viewer)?;
+    let members = teams::members(&db, team.id)
+        .await?
+        .into_iter()
+        .map(|m| MemberItem {
+            username: m.username,
+            display_name: m.display_name,
+            role: m.role,
+        })
+        .collect();
+    Ok(TeamView {
+        can_manage: user.has_role(team.id, Role::Lead),
+        slug: team.slug,
+        name: team.name,
+        members,
+    })
+}
+
+/// Adds a user to a team, or changes their role, or removes them (`role` = `remove`).
+/// Allowed to the team's leads and to admins.
+#[server(endpoint = "set_member")]
+pub async fn set_member(team: String, username: String, role: String) -> Result<(), AppError> {
+    use crate::domain::{TeamSlug, Username};
+    use crate::ssr::{
+        auth, state,
+        store::{teams, users},
+    };
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Lead)?;
+    let username = Username::parse(&username)?;
+    let role = if role == "remove" {
+        None
+    } else {
+        Some(Role::parse("role", &role)?)
+    };
+    let member = users::id_by_username(&db, &username).await?;
+    teams::set_membership(&db, &crate::ssr::audit_actor(&user), team.id, member, role).await
+}

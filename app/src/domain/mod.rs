@@ -1,0 +1,12 @@
+//! Pure, wasm-safe domain types: no I/O, no async. Everything that crosses into the
+//! system is parsed into one of these types at the edge.
+
+pub mod error;
+pub mod ids;
+pub mod names;
+pub mod role;
+
+pub use error::AppError;
+pub use ids::{TeamId, UserId};
+pub use names::{DisplayName, Password, TeamName, TeamSlug, Username};
+pub use role::{Principal, Role};

@@ -1,0 +1,148 @@
+//! Roles and the authorization rules built on them.
+
+use super::{TeamId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A member's role in a team. Ordered: each role can do everything the previous one can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads the team's changes.
+    Viewer,
+    /// Edits the team's changes.
+    Member,
+    /// Also accepts risk, signs off and manages tokens and members.
+    Lead,
+}
+
+impl Role {
+    /// All roles, lowest first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Member, Role::Lead];
+
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Lead => "lead",
+        }
+    }
+
+    /// Parses the stored spelling; anything else is a validation error for `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, super::AppError> {
+        match raw.trim() {
+            "viewer" => Ok(Role::Viewer),
+            "member" => Ok(Role::Member),
+            "lead" => Ok(Role::Lead),
+            _ => Err(super::AppError::invalid(
+                field,
+                "Role must be viewer, member or lead.",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The logged-in user as authorization sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    /// Teams this user belongs to, with slug and role.
+    pub teams: Vec<(TeamId, String, Role)>,
+}
+
+impl Principal {
+    /// The user's role in `team`, if any.
+    pub fn role_in(&self, team: TeamId) -> Option<Role> {
+        self.teams
+            .iter()
+            .find(|(id, _, _)| *id == team)
+            .map(|(_, _, role)| *role)
+    }
+
+    /// Whether the user holds at least `needed` in `team`. Admins hold every role everywhere.
+    pub fn has_role(&self, team: TeamId, needed: Role) -> bool {
+        self.is_admin || self.role_in(team).is_some_and(|role| role >= needed)
+    }
+
+    /// Refuses unless the user holds at least `needed` in `team`.
+    pub fn require_role(&self, team: TeamId, needed: Role) -> Result<(), super::AppError> {
+        if self.has_role(team, needed) {
+            Ok(())
+        } else {
+            Err(super::AppError::Forbidden)
+        }
+    }
+
+    /// Refuses unless the user is a global administrator.
+    pub fn require_admin(&self) -> Result<(), super::AppError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(super::AppError::Forbidden)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(is_admin: bool, teams: Vec<(TeamId, String, Role)>) -> Principal {
+        Principal {
+            id: UserId(1),
+            username: "u".into(),
+            display_name: "U".into(),
+            is_admin,
+            teams,
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered_viewer_member_lead() {
+        assert!(Role::Viewer < Role::Member && Role::Member < Role::Lead);
+    }
+
+    #[test]
+    fn a_role_in_one_team_grants_nothing_in_another() {
+        let member = user(false, vec![(TeamId(1), "A".into(), Role::Lead)]);
+        assert!(member.has_role(TeamId(1), Role::Member));
+        assert!(!member.has_role(TeamId(2), Role::Viewer));
+        assert_eq!(
+            member.require_role(TeamId(2), Role::Viewer),
+            Err(super::super::AppError::Forbidden)
+        );
+    }
+
+    #[test]
+    fn a_viewer_cannot_do_what_a_member_can() {
+        let viewer = user(false, vec![(TeamId(1), "A".into(), Role::Viewer)]);
+        assert!(viewer.has_role(TeamId(1), Role::Viewer));
+        assert!(!viewer.has_role(TeamId(1), Role::Member));
+        assert!(viewer.require_admin().is_err());
+    }
+
+    #[test]
+    fn admins_hold_every_role_everywhere() {
+        let admin = user(true, vec![]);
+        assert!(admin.has_role(TeamId(9), Role::Lead));
+        assert!(admin.require_admin().is_ok());
+    }
+
+    #[test]
+    fn role_parses_only_known_spellings() {
+        assert_eq!(Role::parse("role", "lead"), Ok(Role::Lead));
+        assert!(Role::parse("role", "owner").is_err());
+        for role in Role::ALL {
+            assert_eq!(Role::parse("role", role.as_str()), Ok(role));
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Premortem: plan how a change will break before it ships.
+//!
+//! The module tree: `domain` (pure, wasm-safe), `api` (server functions), `ui` (routes and
+//! pages), `ssr` (server-only state, store and auth).
+
+pub mod api;
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
+
+pub use ui::{App, shell};
+
+/// Browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,225 @@
+//! Passwords, login throttling and the session's user.
+
+use super::db::{Db, now_ms};
+use super::state::AuthPolicy;
+use super::store::users;
+use crate::domain::{AppError, Password, Principal, UserId};
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use std::sync::OnceLock;
+use tower_sessions::Session;
+
+const SESSION_USER: &str = "uid";
+const SESSION_EPOCH: &str = "epoch";
+const SESSION_AUTH_AT: &str = "auth_at";
+
+/// Hashes a new password with argon2id, off the async runtime.
+pub async fn hash_password(password: Password) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| super::error::internal("password hashing failed", &e))
+    })
+    .await
+    .map_err(|e| super::error::internal("password hashing task failed", &e))?
+}
+
+/// Checks a password against a stored hash, off the async runtime.
+async fn verify_password(hash: String, password: Password) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the account does not exist so that
+/// unknown and known usernames take the same time to refuse.
+async fn dummy_hash() -> String {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return hash.clone();
+    }
+    let random = format!("{:032x}", rand::random::<u128>());
+    let hash = match Password::attempt(&random) {
+        Some(password) => hash_password(password).await.unwrap_or_default(),
+        None => String::new(),
+    };
+    DUMMY.get_or_init(|| hash).clone()
+}
+
+const WRONG_CREDENTIALS: &str = "Username or password is incorrect.";
+
+/// Checks credentials, with throttling per account name and per client address. Unknown
+/// users, wrong passwords and disabled accounts get the same answer.
+pub async fn check_credentials(
+    db: &Db,
+    policy: &AuthPolicy,
+    username: &str,
+    password: &str,
+    client: &str,
+) -> Result<(UserId, i64), AppError> {
+    let username = username.trim().to_lowercase();
+    let account_key = format!("user:{username}");
+    let address_key = format!("addr:{client}");
+    throttle(db, policy, &account_key, policy.max_failures_per_account).await?;
+    throttle(db, policy, &address_key, policy.max_failures_per_address).await?;
+
+    let record = users::login_record(db, &username).await?;
+    let ok = match (Password::attempt(password), &record) {
+        (Some(attempt), Some(record)) => {
+            verify_password(record.password_hash.clone(), attempt).await
+        }
+        (Some(attempt), None) => {
+            verify_password(dummy_hash().await, attempt).await;
+            false
+        }
+        (None, _) => false,
+    };
+    match record {
+        Some(record) if ok && !record.disabled => {
+            sqlx::query("DELETE FROM login_failures WHERE subject = $1")
+                .bind(&account_key)
+                .execute(db.read())
+                .await?;
+            Ok((record.id, record.session_epoch))
+        }
+        _ => {
+            let mut tx = db.begin_write().await?;
+            for subject in [&account_key, &address_key] {
+                sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
+                    .bind(subject)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Err(AppError::invalid("password", WRONG_CREDENTIALS))
+        }
+    }
+}
+
+async fn throttle(db: &Db, policy: &AuthPolicy, subject: &str, max: i64) -> Result<(), AppError> {
+    let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
+    let since = now_ms() - window;
+    let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at > $2",
+    )
+    .bind(subject)
+    .bind(since)
+    .fetch_one(db.read())
+    .await?;
+    if count >= max {
+        let free_at = oldest.unwrap_or(since) + window;
+        let retry_after_secs = u64::try_from((free_at - now_ms()) / 1000 + 1).unwrap_or(1);
+        return Err(AppError::Throttled { retry_after_secs });
+    }
+    Ok(())
+}
+
+/// Forgets failures older than the throttle window (run periodically).
+pub async fn prune_login_failures(db: &Db, policy: &AuthPolicy) -> Result<u64, sqlx::Error> {
+    let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query("DELETE FROM login_failures WHERE at <= $1")
+        .bind(now_ms() - window)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+fn session_error(err: tower_sessions::session::Error) -> AppError {
+    super::error::internal("session store error", &err)
+}
+
+/// Starts an authenticated session under a new session id (no fixation).
+pub async fn start_session(session: &Session, user: UserId, epoch: i64) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(SESSION_USER, user.0)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(SESSION_EPOCH, epoch)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(SESSION_AUTH_AT, now_ms())
+        .await
+        .map_err(session_error)?;
+    Ok(())
+}
+
+/// Ends the session and deletes it from the store, so the old cookie is worthless.
+pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+/// The session's user, if the session is valid: not past its absolute lifetime, the user
+/// not disabled, and the password not reset since login.
+pub async fn session_principal(
+    db: &Db,
+    policy: &AuthPolicy,
+    session: &Session,
+) -> Result<Option<Principal>, AppError> {
+    let Some(id) = session
+        .get::<i64>(SESSION_USER)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    let epoch = session
+        .get::<i64>(SESSION_EPOCH)
+        .await
+        .map_err(session_error)?;
+    let auth_at = session
+        .get::<i64>(SESSION_AUTH_AT)
+        .await
+        .map_err(session_error)?
+        .unwrap_or(0);
+    let lifetime = i64::try_from(policy.session_absolute.as_millis()).unwrap_or(i64::MAX);
+    let user = users::session_user(db, UserId(id)).await?;
+    match user {
+        Some(user)
+            if !user.disabled
+                && Some(user.session_epoch) == epoch
+                && now_ms() - auth_at < lifetime =>
+        {
+            Ok(Some(user.principal))
+        }
+        _ => {
+            end_session(session).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The logged-in user inside a server function, or `Unauthenticated`.
+pub async fn require_user() -> Result<Principal, AppError> {
+    current_user().await?.ok_or(AppError::Unauthenticated)
+}
+
+/// The logged-in user inside a server function, if any.
+pub async fn current_user() -> Result<Option<Principal>, AppError> {
+    let state = super::state()?;
+    let session = session().await?;
+    session_principal(&state.db, &state.auth, &session).await
+}
+
+/// The request's session inside a server function.
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = %e, "session layer missing");
+        AppError::Unavailable
+    })
+}

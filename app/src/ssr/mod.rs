@@ -1,0 +1,19 @@
+//! Server-only code: application state, the store (SQLite and PostgreSQL), authentication
+//! and the audit log. Used by the server functions in `api` and by the `server` crate.
+
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod state;
+pub mod store;
+
+pub use state::{AppState, state};
+
+/// The audit actor for a logged-in user.
+pub fn audit_actor(user: &crate::domain::Principal) -> audit::Actor {
+    audit::Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    }
+}

@@ -1,0 +1,54 @@
+//! The one application state shared by server functions and axum handlers.
+
+use super::db::Db;
+use crate::domain::AppError;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::time::Duration;
+
+/// Authentication policy, from the server's settings.
+#[derive(Clone, Debug)]
+pub struct AuthPolicy {
+    /// A session older than this is refused even while in use.
+    pub session_absolute: Duration,
+    /// Failed logins allowed per account name within `throttle_window`.
+    pub max_failures_per_account: i64,
+    /// Failed logins allowed per client address within `throttle_window`.
+    pub max_failures_per_address: i64,
+    pub throttle_window: Duration,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            session_absolute: Duration::from_secs(7 * 24 * 3600),
+            max_failures_per_account: 5,
+            max_failures_per_address: 50,
+            throttle_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Pools, settings and Leptos options; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos_options: LeptosOptions,
+    pub auth: AuthPolicy,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The application state inside a server function.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal {
+            reference: super::error::reference(),
+        }
+    })
+}

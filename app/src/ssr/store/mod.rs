@@ -1,0 +1,5 @@
+//! Persistence. Reads take the read pool; every mutation runs in one write transaction
+//! together with its audit entry.
+
+pub mod teams;
+pub mod users;

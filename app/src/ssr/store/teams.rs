@@ -1,0 +1,180 @@
+//! Teams and memberships.
+
+use crate::domain::{AppError, Role, TeamId, TeamName, TeamSlug, UserId};
+use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::db::{Db, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+/// A team as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub slug: String,
+    pub name: String,
+    pub members: i64,
+}
+
+/// One member of a team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Creates a team with a unique slug.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    slug: &TeamSlug,
+    name: &TeamName,
+) -> Result<TeamId, AppError> {
+    let mut tx = db.begin_write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (slug) DO NOTHING RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(name.as_str())
+    .bind(now_ms())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::invalid("slug", "A team with that slug already exists."))?;
+    let entry = Entry {
+        action: "team.create",
+        object_type: "team",
+        object_id: slug.as_str().to_owned(),
+        team_id: Some(TeamId(id)),
+        before: None,
+        after: Some(json!({ "slug": slug.as_str(), "name": name.as_str() })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(TeamId(id))
+}
+
+const TEAM_COLUMNS: &str = "SELECT t.id, t.slug, t.name,
+        (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id) AS members
+     FROM teams t";
+
+fn team(row: &sqlx::any::AnyRow) -> Result<Team, sqlx::Error> {
+    Ok(Team {
+        id: TeamId(row.try_get("id")?),
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        members: row.try_get("members")?,
+    })
+}
+
+/// Every team, by slug.
+pub async fn list(db: &Db) -> Result<Vec<Team>, AppError> {
+    let rows = sqlx::query(&format!("{TEAM_COLUMNS} ORDER BY t.slug"))
+        .fetch_all(db.read())
+        .await?;
+    Ok(rows.iter().map(team).collect::<Result<_, _>>()?)
+}
+
+/// The team with this slug.
+pub async fn by_slug(db: &Db, slug: &TeamSlug) -> Result<Team, AppError> {
+    let row = sqlx::query(&format!("{TEAM_COLUMNS} WHERE t.slug = $1"))
+        .bind(slug.as_str())
+        .fetch_optional(db.read())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("Team {}", slug.as_str())))?;
+    Ok(team(&row)?)
+}
+
+/// A team's members, leads first.
+pub async fn members(db: &Db, team: TeamId) -> Result<Vec<Member>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.username, u.display_name, m.role
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.team_id = $1 ORDER BY u.username",
+    )
+    .bind(team.0)
+    .fetch_all(db.read())
+    .await?;
+    let mut members = rows
+        .iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(Member {
+                user_id: UserId(r.try_get("id")?),
+                username: r.try_get("username")?,
+                display_name: r.try_get("display_name")?,
+                role: Role::parse("role", &role)
+                    .map_err(|_| sqlx::Error::Decode("unknown role".into()))?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    members.sort_by(|a, b| {
+        b.role
+            .cmp(&a.role)
+            .then_with(|| a.username.cmp(&b.username))
+    });
+    Ok(members)
+}
+
+/// Adds a user to a team or changes their role there; `None` removes them.
+pub async fn set_membership(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    user: UserId,
+    role: Option<Role>,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2")
+            .bind(team.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if previous.as_deref() == role.map(Role::as_str) {
+        // Nothing changes, so nothing is written or audited (a retried form is harmless).
+        return Ok(());
+    }
+    match role {
+        Some(role) => {
+            sqlx::query(
+                "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(team.0)
+            .bind(user.0)
+            .bind(role.as_str())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
+                .bind(team.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await?;
+    let entry = Entry {
+        action: match (&previous, role) {
+            (None, _) => "membership.add",
+            (Some(_), Some(_)) => "membership.set_role",
+            (Some(_), None) => "membership.remove",
+        },
+        object_type: "membership",
+        object_id: format!("{team}/{username}"),
+        team_id: Some(team),
+        before: previous.map(|r| json!({ "user": username, "role": r })),
+        after: role.map(|r| json!({ "user": username, "role": r.as_str() })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}

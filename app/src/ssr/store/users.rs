@@ -1,0 +1,261 @@
+//! User accounts.
+
+use crate::domain::{AppError, DisplayName, Principal, Role, TeamId, UserId, Username};
+use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::db::{Db, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+/// A user as listed on the admin page. Never carries the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+}
+
+/// What login needs to check a password.
+pub struct LoginRecord {
+    pub id: UserId,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub session_epoch: i64,
+}
+
+/// A user with their validity for a session.
+pub struct SessionUser {
+    pub principal: Principal,
+    pub disabled: bool,
+    pub session_epoch: i64,
+}
+
+fn audit_view(user: &UserSummary) -> serde_json::Value {
+    json!({
+        "username": user.username,
+        "display_name": user.display_name,
+        "is_admin": user.is_admin,
+        "disabled": user.disabled,
+    })
+}
+
+/// Creates an account. The username must be unused.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    username: &Username,
+    display_name: &DisplayName,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<UserId, AppError> {
+    let mut tx = db.begin_write().await?;
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, password_hash, is_admin, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (username) DO NOTHING
+         RETURNING id",
+    )
+    .bind(username.as_str())
+    .bind(display_name.as_str())
+    .bind(password_hash)
+    .bind(i64::from(is_admin))
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::invalid("username", "That username is already taken."))?;
+    let created = UserSummary {
+        id: UserId(id),
+        username: username.as_str().to_owned(),
+        display_name: display_name.as_str().to_owned(),
+        is_admin,
+        disabled: false,
+    };
+    let entry = Entry {
+        action: "user.create",
+        object_type: "user",
+        object_id: id.to_string(),
+        team_id: None,
+        before: None,
+        after: Some(audit_view(&created)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(UserId(id))
+}
+
+/// All users, by username.
+pub async fn list(db: &Db) -> Result<Vec<UserSummary>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, username, display_name, is_admin, disabled FROM users ORDER BY username",
+    )
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(summary)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+fn summary(row: &sqlx::any::AnyRow) -> Result<UserSummary, sqlx::Error> {
+    Ok(UserSummary {
+        id: UserId(row.try_get("id")?),
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+async fn find_summary(conn: &mut sqlx::AnyConnection, id: UserId) -> Result<UserSummary, AppError> {
+    let row = sqlx::query(
+        "SELECT id, username, display_name, is_admin, disabled FROM users WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("The user".to_owned()))?;
+    Ok(summary(&row)?)
+}
+
+/// The account a login attempt names, if it exists.
+pub async fn login_record(db: &Db, username: &str) -> Result<Option<LoginRecord>, AppError> {
+    let row = sqlx::query(
+        "SELECT id, password_hash, disabled, session_epoch FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(db.read())
+    .await?;
+    row.map(|row| {
+        Ok(LoginRecord {
+            id: UserId(row.try_get("id")?),
+            password_hash: row.try_get("password_hash")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            session_epoch: row.try_get("session_epoch")?,
+        })
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| e.into())
+}
+
+/// A user and their team roles, for a session.
+pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, AppError> {
+    let Some(row) = sqlx::query(
+        "SELECT id, username, display_name, is_admin, disabled, session_epoch FROM users WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let teams = sqlx::query(
+        "SELECT t.id, t.slug, m.role FROM memberships m JOIN teams t ON t.id = m.team_id
+         WHERE m.user_id = $1 ORDER BY t.slug",
+    )
+    .bind(id.0)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|r| {
+        let role: String = r.try_get("role")?;
+        Ok((
+            TeamId(r.try_get("id")?),
+            r.try_get("slug")?,
+            Role::parse("role", &role).map_err(|_| sqlx::Error::Decode("unknown role".into()))?,
+        ))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(SessionUser {
+        principal: Principal {
+            id,
+            username: row.try_get("username")?,
+            display_name: row.try_get("display_name")?,
+            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+            teams,
+        },
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        session_epoch: row.try_get("session_epoch")?,
+    }))
+}
+
+/// Disables or re-enables an account. Disabling ends the user's sessions.
+pub async fn set_disabled(
+    db: &Db,
+    actor: &Actor,
+    id: UserId,
+    disabled: bool,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let before = find_summary(&mut tx, id).await?;
+    sqlx::query(
+        "UPDATE users SET disabled = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(i64::from(disabled))
+    .bind(now_ms())
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let after = UserSummary {
+        disabled,
+        ..before.clone()
+    };
+    let entry = Entry {
+        action: if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        },
+        object_type: "user",
+        object_id: id.to_string(),
+        team_id: None,
+        before: Some(audit_view(&before)),
+        after: Some(audit_view(&after)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces a user's password hash and ends their sessions. The audit entry records that
+/// the password changed, never the hash.
+pub async fn set_password(
+    db: &Db,
+    actor: &Actor,
+    id: UserId,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let user = find_summary(&mut tx, id).await?;
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(now_ms())
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "user.reset_password",
+        object_type: "user",
+        object_id: id.to_string(),
+        team_id: None,
+        before: None,
+        after: Some(json!({ "username": user.username, "password": "changed" })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The id of the account with this username.
+pub async fn id_by_username(db: &Db, username: &Username) -> Result<UserId, AppError> {
+    sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = $1")
+        .bind(username.as_str())
+        .fetch_optional(db.read())
+        .await?
+        .map(UserId)
+        .ok_or_else(|| AppError::invalid("username", "No user has that username."))
+}

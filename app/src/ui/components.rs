@@ -1,0 +1,74 @@
+//! Small building blocks shared by pages.
+
+use super::Session;
+use crate::domain::{AppError, Principal};
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+/// An error reported to the user.
+#[component]
+pub fn ErrorBox(err: AppError) -> impl IntoView {
+    view! { <div class="error-box" role="alert">{err.to_string()}</div> }
+}
+
+/// The last error of a form's action, if it is not about one field (those are shown next
+/// to their field by [`FieldError`]).
+#[component]
+pub fn FormError(#[prop(into)] err: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        err.get()
+            .filter(|e| !matches!(e, AppError::Invalid { .. }))
+            .map(|err| view! { <ErrorBox err/> })
+    }
+}
+
+/// The validation message for one field, linked to it by `aria-describedby` = `{id}-error`.
+#[component]
+pub fn FieldError(
+    #[prop(into)] err: Signal<Option<AppError>>,
+    field: &'static str,
+    id: &'static str,
+) -> impl IntoView {
+    move || {
+        err.get().and_then(|e| e.for_field(field)).map(|message| {
+            view! { <p class="field-error" id=format!("{id}-error") role="alert">{message}</p> }
+        })
+    }
+}
+
+/// The error of an action's last result, as a signal.
+pub fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        action
+            .value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned()))
+    })
+}
+
+/// Renders `page` for the logged-in user; sends everyone else to the login page.
+#[component]
+pub fn RequireUser<F, V>(page: F) -> impl IntoView
+where
+    F: Fn(Principal) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let session = expect_context::<Session>();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match session.user.await {
+                        Ok(Some(user)) => page(user).into_any(),
+                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(err) => view! { <ErrorBox err/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

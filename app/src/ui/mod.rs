@@ -1,0 +1,122 @@
+//! Routes, the page shell and the layout.
+
+mod components;
+mod pages;
+
+use crate::api::auth::{Logout, current_user};
+use crate::domain::{AppError, Principal};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The session's user, shared by the layout and every page. Login and logout load a new
+/// page, so it is fetched once per page load.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: Resource<Result<Option<Principal>, AppError>>,
+}
+
+/// After `action` succeeds, loads `path` as a new page (with JavaScript; without it the
+/// server's redirect does the same), so every part of the page sees the new session.
+pub fn load_page_after<S>(action: ServerAction<S>, path: &'static str)
+where
+    S: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(())))) {
+            let _ = window().location().set_href(path);
+        }
+    });
+}
+
+/// The application: routes inside the layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user = Resource::new(|| (), |_| current_user());
+    provide_context(Session { user });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/premortem.css"/>
+        <Title formatter=|text| format!("{text} · Premortem")/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=|| view! { <pages::NotFound/> }>
+                    <Route path=path!("/") view=pages::Dashboard ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams") view=pages::TeamsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=pages::AdminUsers ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/teams") view=pages::AdminTeams ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Site navigation; shows who is logged in and a logout button.
+#[component]
+fn Header() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let logout = ServerAction::<Logout>::new();
+    load_page_after(logout, "/login");
+    view! {
+        <header class="site-header">
+            <nav aria-label="Main">
+                <A href="/" attr:class="brand">"Premortem"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.user.await {
+                            Ok(Some(user)) => {
+                                view! {
+                                    <ul class="nav-links">
+                                        <li><A href="/">"Dashboard"</A></li>
+                                        <li><A href="/teams">"Teams"</A></li>
+                                        {user.is_admin.then(|| view! {
+                                            <li><A href="/admin/users">"Users"</A></li>
+                                            <li><A href="/admin/teams">"Admin teams"</A></li>
+                                        })}
+                                    </ul>
+                                    <div class="nav-user">
+                                        <span class="user-name">{user.display_name.clone()}</span>
+                                        <ActionForm action=logout>
+                                            <button type="submit" class="link-button">"Log out"</button>
+                                        </ActionForm>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            _ => view! {
+                                <ul class="nav-links">
+                                    <li><A href="/login">"Log in"</A></li>
+                                </ul>
+                            }
+                                .into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}

@@ -1,0 +1,28 @@
+//! One file per page.
+
+mod admin;
+mod dashboard;
+mod login;
+mod teams;
+
+pub use admin::{AdminTeams, AdminUsers};
+pub use dashboard::Dashboard;
+pub use login::LoginPage;
+pub use teams::{TeamPage, TeamsPage};
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Any path no route matches.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found"/>
+        <h1>"Page not found"</h1>
+        <p>"There is nothing at this address. " <a href="/">"Go to the dashboard"</a> "."</p>
+    }
+}

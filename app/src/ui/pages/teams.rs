@@ -1,0 +1,120 @@
+use crate::api::teams::{SetMember, my_teams, team_page};
+use crate::domain::{Principal, Role};
+use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+/// The teams the user belongs to (every team for admins).
+#[component]
+pub fn TeamsPage() -> impl IntoView {
+    view! {
+        <Title text="Teams"/>
+        <RequireUser page=|_user: Principal| {
+            let teams = Resource::new(|| (), |_| my_teams());
+            view! {
+                <h1>"Teams"</h1>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match teams.await {
+                            Ok(teams) if teams.is_empty() => view! {
+                                <p class="muted">"You are not a member of any team yet."</p>
+                            }
+                                .into_any(),
+                            Ok(teams) => view! {
+                                <table>
+                                    <thead><tr><th scope="col">"Team"</th><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Your role"</th></tr></thead>
+                                    <tbody>
+                                        {teams
+                                            .into_iter()
+                                            .map(|t| view! {
+                                                <tr>
+                                                    <td><A href=format!("/teams/{}", t.slug)>{t.slug.clone()}</A></td>
+                                                    <td>{t.name}</td>
+                                                    <td>{t.members}</td>
+                                                    <td>{t.my_role.map(Role::as_str).unwrap_or("admin")}</td>
+                                                </tr>
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any(),
+                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+/// One team: its members, and for leads and admins a form to add members and set roles.
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    view! {
+        <Title text=move || format!("Team {}", slug())/>
+        <RequireUser page=move |_user: Principal| {
+            let set_member = ServerAction::<SetMember>::new();
+            let err = action_error(set_member);
+            let team = Resource::new(move || (slug(), set_member.version().get()), |(slug, _)| team_page(slug));
+            view! {
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match team.await {
+                            Ok(team) => {
+                                let slug = team.slug.clone();
+                                view! {
+                                    <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
+                                    <h2>"Members"</h2>
+                                    <table>
+                                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
+                                        <tbody>
+                                            {team
+                                                .members
+                                                .into_iter()
+                                                .map(|m| view! {
+                                                    <tr>
+                                                        <td>{m.display_name}</td>
+                                                        <td>{m.username}</td>
+                                                        <td><span class="chip">{m.role.as_str()}</span></td>
+                                                    </tr>
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                    {team.can_manage.then(|| view! {
+                                        <section class="card">
+                                            <h2>"Add a member or change a role"</h2>
+                                            <ActionForm action=set_member>
+                                                <FormError err/>
+                                                <input type="hidden" name="team" value=slug.clone()/>
+                                                <label for="member-username">"Username"</label>
+                                                <input id="member-username" name="username" required aria-describedby="member-username-error"/>
+                                                <FieldError err field="username" id="member-username"/>
+                                                <label for="member-role">"Role"</label>
+                                                <select id="member-role" name="role">
+                                                    <option value="viewer">"Viewer: reads the team's changes"</option>
+                                                    <option value="member" selected>"Member: edits the team's changes"</option>
+                                                    <option value="lead">"Lead: also signs off and manages members"</option>
+                                                    <option value="remove">"Remove from team"</option>
+                                                </select>
+                                                <FieldError err field="role" id="member-role"/>
+                                                <button type="submit">"Save membership"</button>
+                                            </ActionForm>
+                                        </section>
+                                    })}
+                                }
+                                    .into_any()
+                            }
+                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}

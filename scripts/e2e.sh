@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Browser tests: serves the built app on a fresh SQLite database and a free port, creates the
+# first admin through the CLI as the README says, then runs Playwright (JavaScript on and off).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PREMORTEM_DATABASE_URL="sqlite://$work/e2e.db"
+export PREMORTEM_LISTEN="127.0.0.1:$port"
+export PREMORTEM_SITE_ROOT="$PWD/target/site"
+bin=target/debug/premortem
+
+echo 'e2e-admin-password' | "$bin" user create --username admin --display-name "Ada Admin" --admin >/dev/null
+"$bin" serve >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://$PREMORTEM_LISTEN/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+cd end2end
+if ! BASE_URL="http://$PREMORTEM_LISTEN" ADMIN_PASSWORD=e2e-admin-password npx playwright test; then
+  echo "--- server log ---"; tail -n 50 "$work/server.log"
+  exit 1
+fi

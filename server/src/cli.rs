@@ -1,0 +1,129 @@
+//! The command line: serve by default, plus migrations, users and teams.
+
+use crate::config::{Cli, Command, MigrateCommand, Settings, TeamCommand, UserCommand};
+use crate::{ops, startup};
+use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
+use app::ssr::audit::Actor;
+use app::ssr::auth::hash_password;
+use app::ssr::db::{Db, DbOptions};
+use app::ssr::store::{teams, users};
+use clap::Parser;
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    ops::init_logging(cli.settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+            startup::serve(&settings, listener, startup::shutdown_signal()).await
+        }
+        Command::Migrate(MigrateCommand::Up) => {
+            startup::connect(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Migrate(MigrateCommand::Down { to }) => {
+            let db = plain_connect(&settings).await?;
+            db.migrate_down(to).await?;
+            println!("migrations newer than {to} reverted");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            username,
+            display_name,
+            admin,
+            team,
+            role,
+        }) => {
+            let username = Username::parse(&username).map_err(user_error)?;
+            let display_name =
+                DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str()))
+                    .map_err(user_error)?;
+            let membership = match (team, role) {
+                (Some(team), Some(role)) => Some((
+                    TeamSlug::parse(&team).map_err(user_error)?,
+                    Role::parse("role", &role).map_err(user_error)?,
+                )),
+                _ => None,
+            };
+            let password =
+                Password::parse_new("password", &read_password()?).map_err(user_error)?;
+            let db = startup::connect(&settings).await?;
+            let team = match &membership {
+                Some((slug, _)) => Some(teams::by_slug(&db, slug).await.map_err(user_error)?),
+                None => None,
+            };
+            let hash = hash_password(password).await.map_err(user_error)?;
+            let id = users::create(&db, &Actor::Cli, &username, &display_name, &hash, admin)
+                .await
+                .map_err(user_error)?;
+            if let (Some(team), Some((_, role))) = (team, membership) {
+                teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role))
+                    .await
+                    .map_err(user_error)?;
+            }
+            println!(
+                "created user {}{}",
+                username.as_str(),
+                if admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Team(TeamCommand::Create { slug, name }) => {
+            let slug = TeamSlug::parse(&slug).map_err(user_error)?;
+            let name = TeamName::parse(&name).map_err(user_error)?;
+            let db = startup::connect(&settings).await?;
+            teams::create(&db, &Actor::Cli, &slug, &name)
+                .await
+                .map_err(user_error)?;
+            println!("created team {}", slug.as_str());
+            Ok(())
+        }
+    }
+}
+
+async fn plain_connect(settings: &Settings) -> Result<Db, startup::BoxError> {
+    Ok(Db::connect(settings.database_url.expose(), &DbOptions::default()).await?)
+}
+
+fn user_error(err: AppError) -> startup::BoxError {
+    err.to_string().into()
+}
+
+/// Reads the password: from the terminal without echo, or as one line of piped input.
+fn read_password() -> Result<String, startup::BoxError> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Ok(password)
+}

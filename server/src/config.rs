@@ -1,0 +1,193 @@
+//! The one typed settings struct, read from the command line or `PREMORTEM_*` variables.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Premortem: plan how a change will break before it ships.
+#[derive(Parser, Debug)]
+#[command(name = "premortem", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings shared by every command.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Address to serve on.
+    #[arg(
+        long,
+        env = "PREMORTEM_LISTEN",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// `sqlite://path` (created when missing) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "PREMORTEM_DATABASE_URL",
+        default_value = "sqlite://data/premortem.db",
+        global = true
+    )]
+    pub database_url: DatabaseUrl,
+    /// Directory holding the browser bundle (`pkg/`) and static files.
+    #[arg(
+        long,
+        env = "PREMORTEM_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: PathBuf,
+    /// Mark the session cookie `Secure`; set when users reach the app over HTTPS.
+    #[arg(
+        long,
+        env = "PREMORTEM_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
+    pub secure_cookies: bool,
+    /// The public origin users reach the app at (e.g. `https://premortem.example.com`);
+    /// requests from it pass the cross-site check even behind a proxy that rewrites Host.
+    #[arg(long, env = "PREMORTEM_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "PREMORTEM_SESSION_IDLE_MINUTES",
+        default_value_t = 480,
+        global = true
+    )]
+    pub session_idle_minutes: u32,
+    /// Hours after login after which a session ends, even while in use.
+    #[arg(
+        long,
+        env = "PREMORTEM_SESSION_MAX_HOURS",
+        default_value_t = 168,
+        global = true
+    )]
+    pub session_max_hours: u32,
+    /// Failed logins per account name within 15 minutes before further attempts wait.
+    #[arg(
+        long,
+        env = "PREMORTEM_LOGIN_MAX_FAILURES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_max_failures: u32,
+    /// Database connections (readers on SQLite; all connections on PostgreSQL).
+    #[arg(
+        long,
+        env = "PREMORTEM_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    /// Largest request body accepted by browser endpoints, in bytes.
+    #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Log format.
+    #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A database URL; its `Debug` hides any password it contains.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if app::ssr::db::Backend::of_url(s).is_some() {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must start with sqlite: or postgres://".to_owned())
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('@') {
+            Some((_, host)) => write!(f, "DatabaseUrl(<credentials>@{host})"),
+            None => write!(f, "DatabaseUrl({})", self.0),
+        }
+    }
+}
+
+/// Commands besides serving.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and API (the default).
+    Serve,
+    /// Apply or revert database migrations.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateCommand {
+    /// Apply every pending migration (also done at start).
+    Up,
+    /// Revert migrations newer than `--to` (0 reverts everything).
+    Down {
+        #[arg(long, default_value_t = 0)]
+        to: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input (not echoed on a terminal).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Full name shown in the UI (defaults to the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the user a global administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Add the user to this team.
+        #[arg(long, requires = "role")]
+        team: Option<String>,
+        /// Role in `--team`: viewer, member or lead.
+        #[arg(long, requires = "team")]
+        role: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCommand {
+    /// Create a team.
+    Create {
+        /// Short handle and change-key prefix, e.g. PAY.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+}

@@ -1,0 +1,5 @@
+//! The `premortem` binary.
+
+fn main() -> std::process::ExitCode {
+    server::cli::run()
+}

@@ -1,0 +1,197 @@
+//! Operational endpoints and middleware: health, readiness, metrics, cross-site request
+//! refusal and logging setup.
+
+use crate::config::LogFormat;
+use app::ssr::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Liveness: the process is up and serving.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.db.ping().await {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every router).
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; metrics then go there.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Metrics in the Prometheus text format.
+pub async fn metrics_endpoint() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+/// Counts requests and their latency by method and status class.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    prometheus();
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Refuses state-changing requests that a browser marks as coming from another site,
+/// by `Sec-Fetch-Site` or by an `Origin` that is not this server's.
+pub async fn refuse_cross_site(
+    State(public_origin): State<Option<String>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || is_same_site(req.headers(), public_origin.as_deref())
+    {
+        next.run(req).await
+    } else {
+        tracing::warn!(method = %req.method(), path = req.uri().path(), "cross-site request refused");
+        (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response()
+    }
+}
+
+fn is_same_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match text(header::ORIGIN) {
+        None => true,
+        Some(origin) => {
+            let origin = origin.trim_end_matches('/');
+            public_origin.is_some_and(|p| p.trim_end_matches('/') == origin)
+                || text(header::HOST).is_some_and(|host| {
+                    origin
+                        .strip_prefix("http://")
+                        .or_else(|| origin.strip_prefix("https://"))
+                        == Some(host)
+                })
+        }
+    }
+}
+
+/// Gives server-function error replies the status their error means (401, 403, 422, 429,
+/// 503, …) instead of server_fn's blanket 500, in one place for every function and for
+/// failures before the function runs (such as a missing field).
+pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    // Plain HTML form posts get a redirect carrying the error instead; leave those alone.
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "error reply too large").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<app::domain::AppError>(&bytes) {
+        parts.status = app::ssr::error::status(&err);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Sets up logging: text by default, JSON lines when configured; `RUST_LOG` filters.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_and_header_less_requests_pass() {
+        assert!(is_same_site(&headers(&[]), None));
+        assert!(is_same_site(
+            &headers(&[("host", "a:3000"), ("origin", "http://a:3000")]),
+            None
+        ));
+        assert!(is_same_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            None
+        ));
+    }
+
+    #[test]
+    fn cross_site_markers_are_refused() {
+        assert!(!is_same_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(!is_same_site(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            None
+        ));
+        assert!(!is_same_site(
+            &headers(&[("host", "a:3000"), ("origin", "http://evil.test")]),
+            None
+        ));
+        assert!(!is_same_site(
+            &headers(&[("host", "a:3000"), ("origin", "null")]),
+            None
+        ));
+    }
+
+    #[test]
+    fn the_configured_public_origin_passes_behind_a_proxy() {
+        let h = headers(&[
+            ("host", "internal:3000"),
+            ("origin", "https://pm.example.com"),
+        ]);
+        assert!(is_same_site(&h, Some("https://pm.example.com")));
+        assert!(!is_same_site(&h, None));
+    }
+}

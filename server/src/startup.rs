@@ -1,0 +1,204 @@
+//! Pools, migrations, the session layer, router composition and graceful shutdown.
+
+use crate::config::Settings;
+use crate::ops;
+use app::ssr::db::{Backend, Db, DbOptions};
+use app::ssr::state::AuthPolicy;
+use app::ssr::{AppState, auth};
+use app::{App, shell};
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+/// A boxed error for startup failures, reported once by the CLI.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
+    let options = DbOptions {
+        max_connections: settings.db_max_connections,
+        ..DbOptions::default()
+    };
+    let db = Db::connect(settings.database_url.expose(), &options).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// The application router plus the background tasks it relies on (session and throttle
+/// cleanup), which the caller aborts at shutdown.
+pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<()>>), BoxError> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("premortem")
+        .site_root(settings.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.listen)
+        .env(Env::PROD)
+        .build();
+    let auth_policy = AuthPolicy {
+        session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
+        max_failures_per_account: i64::from(settings.login_max_failures),
+        max_failures_per_address: i64::from(settings.login_max_failures) * 10,
+        ..AuthPolicy::default()
+    };
+    let state = AppState {
+        db: db.clone(),
+        leptos_options: leptos_options.clone(),
+        auth: auth_policy.clone(),
+    };
+
+    let routes = generate_route_list(App);
+    let router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(ops::server_fn_error_status))
+        .with_state(state);
+
+    let mut tasks = vec![tokio::spawn(prune_login_failures(db.clone(), auth_policy))];
+    let url = settings.database_url.expose();
+    let router = match db.backend() {
+        Backend::Sqlite => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .busy_timeout(Duration::from_secs(10))
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await?;
+            let store = SqliteStore::new(pool);
+            store.migrate().await?;
+            with_sessions(router, store, settings, &mut tasks)
+        }
+        Backend::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .connect(url)
+                .await?;
+            let store = PostgresStore::new(pool);
+            store.migrate().await?;
+            with_sessions(router, store, settings, &mut tasks)
+        }
+    };
+
+    let public_origin = settings.public_url.clone();
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(public_origin, ops::refuse_cross_site))
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn(ops::track_metrics))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    Ok((router, tasks))
+}
+
+/// Adds server-side sessions from `store`, and the task that deletes expired ones.
+fn with_sessions<S>(
+    router: Router,
+    store: S,
+    settings: &Settings,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Router
+where
+    S: SessionStore + ExpiredDeletion + Clone,
+{
+    let cleanup = store.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(err) = cleanup
+            .continuously_delete_expired(Duration::from_secs(60))
+            .await
+        {
+            tracing::error!(error = %err, "expired-session cleanup stopped");
+        }
+    }));
+    let idle = time::Duration::minutes(i64::from(settings.session_idle_minutes));
+    router.layer(
+        SessionManagerLayer::new(store)
+            .with_name("premortem_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(settings.secure_cookies)
+            .with_expiry(Expiry::OnInactivity(idle)),
+    )
+}
+
+async fn prune_login_failures(db: Db, policy: AuthPolicy) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        if let Err(err) = auth::prune_login_failures(&db, &policy).await {
+            tracing::warn!(error = %err, "pruning login failures failed");
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests,
+/// stops background tasks and closes the database.
+pub async fn serve(
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let db = connect(settings).await?;
+    let (router, tasks) = app(settings, db.clone()).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    for task in tasks {
+        task.abort();
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,271 @@
+//! Login, sessions, throttling and cross-site protection.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp, session_cookie};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn me(app: &TestApp, client: &reqwest::Client) -> Value {
+    let response = app.call(client, "me", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+async fn login_rotates_the_session_and_logout_kills_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+    let client = app.client();
+
+    let first = app.login(&client, "alice", "alice-password-1").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_cookie = session_cookie(&first).expect("login sets a session cookie");
+    assert_eq!(me(&app, &client).await["username"], "alice");
+
+    let second = app.login(&client, "alice", "alice-password-1").await;
+    let second_cookie = session_cookie(&second).expect("a second login sets a cookie");
+    assert_ne!(
+        first_cookie, second_cookie,
+        "the session id changes at login"
+    );
+
+    let logout = app.call(&client, "logout", &[]).await;
+    assert_eq!(logout.status(), StatusCode::OK);
+    assert_eq!(me(&app, &client).await, Value::Null);
+
+    // Replaying the cookie from before logout gets nobody.
+    let replay = reqwest::Client::new()
+        .post(app.url("/api/me"))
+        .header("Cookie", format!("premortem_session={second_cookie}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(replay.json::<Value>().await.expect("json"), Value::Null);
+}
+
+async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+    let response = app.login(&app.client(), "alice", "alice-password-1").await;
+    let header = response
+        .headers()
+        .get("set-cookie")
+        .expect("set-cookie")
+        .to_str()
+        .expect("ascii");
+    assert!(header.starts_with("premortem_session="), "{header}");
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("SameSite=Lax"), "{header}");
+    assert!(
+        !header.contains("Secure"),
+        "plain HTTP by default: {header}"
+    );
+
+    let tls = TestApp::spawn_with(backend, &["--secure-cookies"]).await;
+    tls.user("alice", "alice-password-1", false).await;
+    let response = tls.login(&tls.client(), "alice", "alice-password-1").await;
+    let header = response
+        .headers()
+        .get("set-cookie")
+        .expect("set-cookie")
+        .to_str()
+        .expect("ascii");
+    assert!(header.contains("Secure"), "{header}");
+}
+
+async fn wrong_passwords_are_throttled_and_unknown_users_look_the_same(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+    let client = app.client();
+
+    let unknown = app.login(&client, "nobody", "whatever-password").await;
+    let wrong = app.login(&client, "alice", "not-her-password").await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.status(), unknown.status());
+    let unknown: Value = unknown.json().await.expect("json");
+    let wrong: Value = wrong.json().await.expect("json");
+    assert_eq!(
+        unknown, wrong,
+        "the same answer for unknown users and wrong passwords"
+    );
+
+    for _ in 0..4 {
+        app.login(&client, "alice", "not-her-password").await;
+    }
+    let throttled = app.login(&client, "alice", "alice-password-1").await;
+    assert_eq!(
+        throttled.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let body: Value = throttled.json().await.expect("json");
+    assert!(
+        body["Throttled"]["retry_after_secs"]
+            .as_u64()
+            .is_some_and(|s| s > 0 && s <= 900),
+        "{body}"
+    );
+    assert_eq!(me(&app, &client).await, Value::Null);
+
+    // Another account from the same address is not locked by alice's failures.
+    app.user("bob", "bob-password-12", false).await;
+    assert_eq!(
+        app.login(&client, "bob", "bob-password-12").await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("root", "root-password-1", true).await;
+    let client = app.client();
+    assert_eq!(
+        app.login(&client, "root", "root-password-1").await.status(),
+        StatusCode::OK
+    );
+
+    let form = [("slug", "EVIL"), ("name", "Evil team")];
+    let by_origin = client
+        .post(app.url("/api/admin/create_team"))
+        .header("Origin", "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(by_origin.status(), StatusCode::FORBIDDEN);
+    let by_fetch_metadata = client
+        .post(app.url("/api/admin/create_team"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(by_fetch_metadata.status(), StatusCode::FORBIDDEN);
+    let teams: Value = app
+        .call(&client, "teams", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(teams, serde_json::json!([]), "no team was created");
+
+    // The same request from the app's own origin works.
+    let same_origin = client
+        .post(app.url("/api/admin/create_team"))
+        .header("Origin", app.url(""))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(same_origin.status(), StatusCode::OK);
+}
+
+async fn mutations_are_not_reachable_by_get(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("root", "root-password-1", true).await;
+    let client = app.client();
+    app.login(&client, "root", "root-password-1").await;
+    let response = client
+        .get(app.url("/api/admin/create_team?slug=GET&name=Sneaky"))
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_client_error(), "{}", response.status());
+    let teams: Value = app
+        .call(&client, "teams", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(teams, serde_json::json!([]));
+}
+
+async fn sessions_end_at_their_absolute_lifetime(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--session-max-hours", "0"]).await;
+    app.user("alice", "alice-password-1", false).await;
+    let client = app.client();
+    assert_eq!(
+        app.login(&client, "alice", "alice-password-1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(me(&app, &client).await, Value::Null);
+}
+
+async fn a_plain_html_form_login_redirects(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+    let client = app.client();
+    let form = |password: &'static str| {
+        client
+            .post(app.url("/api/login"))
+            .header("Accept", "text/html")
+            .header("Referer", app.url("/login"))
+            .form(&[("username", "alice"), ("password", password)])
+    };
+
+    let failed = form("wrong-password").send().await.expect("request");
+    assert_eq!(failed.status(), StatusCode::FOUND);
+    let location = failed.headers()["location"].to_str().expect("ascii");
+    assert!(
+        location.starts_with(&app.url("/login?")) && location.contains("__err="),
+        "{location}"
+    );
+    // The login page shows the error without JavaScript.
+    let page = client
+        .get(location)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("Username or password is incorrect."),
+        "{page}"
+    );
+
+    let ok = form("alice-password-1").send().await.expect("request");
+    assert_eq!(ok.status(), StatusCode::FOUND);
+    assert_eq!(ok.headers()["location"], "/");
+    let dashboard = client.get(app.url("/")).send().await.expect("request");
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    assert!(dashboard.text().await.expect("text").contains("Your teams"));
+}
+
+async fn pages_send_anonymous_users_to_login(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .client()
+        .get(app.url("/admin/users"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()["location"], "/login");
+    let login = app
+        .client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(login.status(), StatusCode::OK);
+    let html = login.text().await.expect("text");
+    assert!(
+        html.contains(r#"<label for="username">"#) && html.contains("/pkg/premortem"),
+        "{html}"
+    );
+}
+
+both_backends!(
+    login_rotates_the_session_and_logout_kills_it,
+    the_session_cookie_is_http_only_and_same_site_lax,
+    wrong_passwords_are_throttled_and_unknown_users_look_the_same,
+    cross_site_posts_are_refused_and_change_nothing,
+    mutations_are_not_reachable_by_get,
+    sessions_end_at_their_absolute_lifetime,
+    a_plain_html_form_login_redirects,
+    pages_send_anonymous_users_to_login,
+);

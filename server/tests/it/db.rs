@@ -1,0 +1,129 @@
+//! Migrations, concurrent writes and what is stored.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp, TestDb};
+use app::domain::{TeamName, TeamSlug};
+use app::ssr::audit::{self, Actor};
+use app::ssr::db::{Db, DbOptions};
+use app::ssr::store::teams;
+use sqlx::Row;
+
+async fn table_names(db: &Db, backend: Backend) -> Vec<String> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' ORDER BY table_name"
+        }
+    };
+    sqlx::query(sql)
+        .fetch_all(db.read())
+        .await
+        .expect("tables")
+        .iter()
+        .map(|r| r.get::<String, _>("name"))
+        .collect()
+}
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_db.url, &DbOptions::default())
+        .await
+        .expect("connect");
+    db.migrate().await.expect("up");
+    let tables = table_names(&db, backend).await;
+    for expected in [
+        "audit_log",
+        "login_failures",
+        "memberships",
+        "teams",
+        "users",
+    ] {
+        assert!(
+            tables.contains(&expected.to_owned()),
+            "{expected} in {tables:?}"
+        );
+    }
+    db.migrate_down(0).await.expect("down");
+    assert_eq!(table_names(&db, backend).await, Vec::<String>::new());
+    db.migrate().await.expect("up again");
+    assert_eq!(table_names(&db, backend).await, tables);
+}
+
+async fn concurrent_writes_all_succeed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let writers = (0..64).map(|i| {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            let slug = TeamSlug::parse(&format!("T{i}")).expect("slug");
+            teams::create(
+                &db,
+                &Actor::Cli,
+                &slug,
+                &TeamName::parse("Busy").expect("name"),
+            )
+            .await
+        })
+    });
+    for writer in writers {
+        writer
+            .await
+            .expect("task")
+            .expect("no write fails, none sees a locked database");
+    }
+    assert_eq!(teams::list(&app.db).await.expect("list").len(), 64);
+    let mut conn = app.db.read().acquire().await.expect("conn");
+    assert_eq!(
+        audit::verify_chain(&mut conn).await.expect("read"),
+        Ok(()),
+        "concurrent appends keep one chain"
+    );
+}
+
+async fn no_plaintext_password_is_stored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let password = "correct-horse-battery-staple";
+    app.user("alice", password, true).await;
+    let client = app.client();
+    app.login(&client, "alice", password).await;
+    app.login(&client, "alice", "a-wrong-guess-1").await;
+
+    let dump: String = match backend {
+        Backend::Sqlite => {
+            let dir = app.test_db.dir().expect("sqlite dir");
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(dir).expect("dir") {
+                bytes.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let rows = sqlx::query(
+                "SELECT string_agg(t::text, ' ') AS dump FROM (
+                    SELECT row_to_json(u)::text AS t FROM users u
+                    UNION ALL SELECT row_to_json(a)::text FROM audit_log a
+                    UNION ALL SELECT row_to_json(l)::text FROM login_failures l
+                    UNION ALL SELECT encode(s.data, 'escape') FROM tower_sessions.session s) x",
+            )
+            .fetch_one(app.db.read())
+            .await
+            .expect("dump");
+            rows.get::<String, _>("dump")
+        }
+    };
+    assert!(
+        dump.contains("$argon2id$"),
+        "passwords are stored as argon2id hashes"
+    );
+    assert!(
+        !dump.contains(password) && !dump.contains("a-wrong-guess-1"),
+        "no plaintext password in the database"
+    );
+}
+
+both_backends!(
+    migrations_go_up_down_and_up_again,
+    concurrent_writes_all_succeed,
+    no_plaintext_password_is_stored
+);

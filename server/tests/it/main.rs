@@ -1,0 +1,10 @@
+//! Integration tests through HTTP and the CLI. Every test runs on SQLite and on PostgreSQL,
+//! each on a fresh database.
+
+mod common;
+
+mod access;
+mod auth;
+mod crash;
+mod db;
+mod ops;
