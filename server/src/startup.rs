@@ -72,7 +72,13 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let state = state.clone();
+                move || leptos::prelude::provide_context(state.clone())
+            },
+            shell,
+        ))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .with_state(state);
 

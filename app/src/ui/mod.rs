@@ -59,7 +59,8 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/premortem.css"/>
         <Title formatter=|text| format!("{text} · Premortem")/>
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            // rel="external" keeps the router from handling the jump, so the browser moves focus.
+            <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
             <Header/>
             <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <pages::NotFound/> }>

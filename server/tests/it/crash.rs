@@ -44,7 +44,7 @@ fn create_admin(db_url: &str) {
 }
 
 async fn start(db_url: &str, port: u16) -> Child {
-    let child = premortem(db_url, port)
+    let mut child = premortem(db_url, port)
         .arg("serve")
         .stdout(Stdio::null())
         .spawn()
@@ -59,6 +59,8 @@ async fn start(db_url: &str, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not become healthy");
 }
 
@@ -194,6 +196,7 @@ async fn sigterm_shuts_down_gracefully(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.kill().expect("kill");
+    server.wait().expect("reaped");
     panic!("server did not stop after SIGTERM");
 }
 
