@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use leptos::config::{Env, LeptosOptions};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -64,6 +64,11 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     };
 
     let routes = generate_route_list(App);
+    // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
+    let provide_state = {
+        let state = state.clone();
+        move || leptos::prelude::provide_context(state.clone())
+    };
     let router = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -72,11 +77,8 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            {
-                let state = state.clone();
-                move || leptos::prelude::provide_context(state.clone())
-            },
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            provide_state,
             shell,
         ))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
