@@ -15,10 +15,7 @@ use std::process::ExitCode;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     ops::init_logging(cli.settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
@@ -54,17 +51,10 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
             println!("migrations newer than {to} reverted");
             Ok(())
         }
-        Command::User(UserCommand::Create {
-            username,
-            display_name,
-            admin,
-            team,
-            role,
-        }) => {
+        Command::User(UserCommand::Create { username, display_name, admin, team, role }) => {
             let username = Username::parse(&username).map_err(user_error)?;
-            let display_name =
-                DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str()))
-                    .map_err(user_error)?;
+            let display_name = DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str()))
+                .map_err(user_error)?;
             let membership = match (team, role) {
                 (Some(team), Some(role)) => Some((
                     TeamSlug::parse(&team).map_err(user_error)?,
@@ -72,8 +62,7 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
                 )),
                 _ => None,
             };
-            let password =
-                Password::parse_new("password", &read_password()?).map_err(user_error)?;
+            let password = Password::parse_new("password", &read_password()?).map_err(user_error)?;
             let db = startup::connect(&settings).await?;
             let team = match &membership {
                 Some((slug, _)) => Some(teams::by_slug(&db, slug).await.map_err(user_error)?),
@@ -84,24 +73,16 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
                 .await
                 .map_err(user_error)?;
             if let (Some(team), Some((_, role))) = (team, membership) {
-                teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role))
-                    .await
-                    .map_err(user_error)?;
+                teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role)).await.map_err(user_error)?;
             }
-            println!(
-                "created user {}{}",
-                username.as_str(),
-                if admin { " (admin)" } else { "" }
-            );
+            println!("created user {}{}", username.as_str(), if admin { " (admin)" } else { "" });
             Ok(())
         }
         Command::Team(TeamCommand::Create { slug, name }) => {
             let slug = TeamSlug::parse(&slug).map_err(user_error)?;
             let name = TeamName::parse(&name).map_err(user_error)?;
             let db = startup::connect(&settings).await?;
-            teams::create(&db, &Actor::Cli, &slug, &name)
-                .await
-                .map_err(user_error)?;
+            teams::create(&db, &Actor::Cli, &slug, &name).await.map_err(user_error)?;
             println!("created team {}", slug.as_str());
             Ok(())
         }

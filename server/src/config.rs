@@ -19,75 +19,35 @@ pub struct Cli {
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// Address to serve on.
-    #[arg(
-        long,
-        env = "PREMORTEM_LISTEN",
-        default_value = "127.0.0.1:3000",
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_LISTEN", default_value = "127.0.0.1:3000", global = true)]
     pub listen: SocketAddr,
     /// `sqlite://path` (created when missing) or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "PREMORTEM_DATABASE_URL",
-        default_value = "sqlite://data/premortem.db",
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_DATABASE_URL", default_value = "sqlite://data/premortem.db", global = true)]
     pub database_url: DatabaseUrl,
     /// Directory holding the browser bundle (`pkg/`) and static files.
-    #[arg(
-        long,
-        env = "PREMORTEM_SITE_ROOT",
-        default_value = "target/site",
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: PathBuf,
     /// Mark the session cookie `Secure`; set when users reach the app over HTTPS.
-    #[arg(
-        long,
-        env = "PREMORTEM_SECURE_COOKIES",
-        default_value_t = false,
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_SECURE_COOKIES", default_value_t = false, global = true)]
     pub secure_cookies: bool,
     /// The public origin users reach the app at (e.g. `https://premortem.example.com`);
     /// requests from it pass the cross-site check even behind a proxy that rewrites Host.
     #[arg(long, env = "PREMORTEM_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
     /// Minutes of inactivity after which a session ends.
-    #[arg(
-        long,
-        env = "PREMORTEM_SESSION_IDLE_MINUTES",
-        default_value_t = 480,
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_SESSION_IDLE_MINUTES", default_value_t = 480, global = true)]
     pub session_idle_minutes: u32,
     /// Hours after login after which a session ends, even while in use.
-    #[arg(
-        long,
-        env = "PREMORTEM_SESSION_MAX_HOURS",
-        default_value_t = 168,
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_SESSION_MAX_HOURS", default_value_t = 168, global = true)]
     pub session_max_hours: u32,
     /// Failed logins per account name within 15 minutes before further attempts wait.
-    #[arg(
-        long,
-        env = "PREMORTEM_LOGIN_MAX_FAILURES",
-        default_value_t = 5,
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
     pub login_max_failures: u32,
     /// Database connections (readers on SQLite; all connections on PostgreSQL).
-    #[arg(
-        long,
-        env = "PREMORTEM_DB_MAX_CONNECTIONS",
-        default_value_t = 8,
-        global = true
-    )]
+    #[arg(long, env = "PREMORTEM_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
     pub db_max_connections: u32,
     /// Largest request body accepted by browser endpoints, in bytes.
-    #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
     /// Log format.
     #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

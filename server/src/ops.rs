@@ -39,11 +39,7 @@ fn prometheus() -> &'static PrometheusHandle {
 
 /// Metrics in the Prometheus text format.
 pub async fn metrics_endpoint() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        prometheus().render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()).into_response()
 }
 
 /// Counts requests and their latency by method and status class.
@@ -55,8 +51,7 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -78,11 +73,7 @@ pub async fn refuse_cross_site(
 }
 
 fn is_same_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &header::HeaderValue| v.to_str().ok())
-    };
+    let text = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
         && site != "same-origin"
         && site != "none"
@@ -95,10 +86,7 @@ fn is_same_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
             let origin = origin.trim_end_matches('/');
             public_origin.is_some_and(|p| p.trim_end_matches('/') == origin)
                 || text(header::HOST).is_some_and(|host| {
-                    origin
-                        .strip_prefix("http://")
-                        .or_else(|| origin.strip_prefix("https://"))
-                        == Some(host)
+                    origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
                 })
         }
     }
@@ -128,11 +116,8 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
 /// Sets up logging: text by default, JSON lines when configured; `RUST_LOG` filters.
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -155,42 +140,21 @@ mod tests {
     #[test]
     fn same_origin_and_header_less_requests_pass() {
         assert!(is_same_site(&headers(&[]), None));
-        assert!(is_same_site(
-            &headers(&[("host", "a:3000"), ("origin", "http://a:3000")]),
-            None
-        ));
-        assert!(is_same_site(
-            &headers(&[("sec-fetch-site", "same-origin")]),
-            None
-        ));
+        assert!(is_same_site(&headers(&[("host", "a:3000"), ("origin", "http://a:3000")]), None));
+        assert!(is_same_site(&headers(&[("sec-fetch-site", "same-origin")]), None));
     }
 
     #[test]
     fn cross_site_markers_are_refused() {
-        assert!(!is_same_site(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            None
-        ));
-        assert!(!is_same_site(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            None
-        ));
-        assert!(!is_same_site(
-            &headers(&[("host", "a:3000"), ("origin", "http://evil.test")]),
-            None
-        ));
-        assert!(!is_same_site(
-            &headers(&[("host", "a:3000"), ("origin", "null")]),
-            None
-        ));
+        assert!(!is_same_site(&headers(&[("sec-fetch-site", "cross-site")]), None));
+        assert!(!is_same_site(&headers(&[("sec-fetch-site", "same-site")]), None));
+        assert!(!is_same_site(&headers(&[("host", "a:3000"), ("origin", "http://evil.test")]), None));
+        assert!(!is_same_site(&headers(&[("host", "a:3000"), ("origin", "null")]), None));
     }
 
     #[test]
     fn the_configured_public_origin_passes_behind_a_proxy() {
-        let h = headers(&[
-            ("host", "internal:3000"),
-            ("origin", "https://pm.example.com"),
-        ]);
+        let h = headers(&[("host", "internal:3000"), ("origin", "https://pm.example.com")]);
         assert!(is_same_site(&h, Some("https://pm.example.com")));
         assert!(!is_same_site(&h, None));
     }

@@ -32,10 +32,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
-    let options = DbOptions {
-        max_connections: settings.db_max_connections,
-        ..DbOptions::default()
-    };
+    let options = DbOptions { max_connections: settings.db_max_connections, ..DbOptions::default() };
     let db = Db::connect(settings.database_url.expose(), &options).await?;
     db.migrate().await?;
     Ok(db)
@@ -57,11 +54,8 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         max_failures_per_address: i64::from(settings.login_max_failures) * 10,
         ..AuthPolicy::default()
     };
-    let state = AppState {
-        db: db.clone(),
-        leptos_options: leptos_options.clone(),
-        auth: auth_policy.clone(),
-    };
+    let state =
+        AppState { db: db.clone(), leptos_options: leptos_options.clone(), auth: auth_policy.clone() };
 
     let routes = generate_route_list(App);
     // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
@@ -77,10 +71,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            provide_state,
-            shell,
-        ))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .with_state(state);
 
@@ -91,19 +82,14 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
                 .busy_timeout(Duration::from_secs(10))
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
-                .await?;
+            let pool =
+                sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
             let store = SqliteStore::new(pool);
             store.migrate().await?;
             with_sessions(router, store, settings, &mut tasks)
         }
         Backend::Postgres => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(4)
-                .connect(url)
-                .await?;
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?;
             let store = PostgresStore::new(pool);
             store.migrate().await?;
             with_sessions(router, store, settings, &mut tasks)
@@ -125,21 +111,13 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
 }
 
 /// Adds server-side sessions from `store`, and the task that deletes expired ones.
-fn with_sessions<S>(
-    router: Router,
-    store: S,
-    settings: &Settings,
-    tasks: &mut Vec<JoinHandle<()>>,
-) -> Router
+fn with_sessions<S>(router: Router, store: S, settings: &Settings, tasks: &mut Vec<JoinHandle<()>>) -> Router
 where
     S: SessionStore + ExpiredDeletion + Clone,
 {
     let cleanup = store.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(err) = cleanup
-            .continuously_delete_expired(Duration::from_secs(60))
-            .await
-        {
+        if let Err(err) = cleanup.continuously_delete_expired(Duration::from_secs(60)).await {
             tracing::error!(error = %err, "expired-session cleanup stopped");
         }
     }));
@@ -174,12 +152,9 @@ pub async fn serve(
     let db = connect(settings).await?;
     let (router, tasks) = app(settings, db.clone()).await?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     for task in tasks {
         task.abort();
     }

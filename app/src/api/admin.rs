@@ -49,15 +49,7 @@ pub async fn create_user(
     let password = Password::parse_new("password", &password)?;
     let hash = auth::hash_password(password).await?;
     let db = state()?.db;
-    users::create(
-        &db,
-        &audit_actor(&admin),
-        &username,
-        &display_name,
-        &hash,
-        is_admin.is_some(),
-    )
-    .await?;
+    users::create(&db, &audit_actor(&admin), &username, &display_name, &hash, is_admin.is_some()).await?;
     Ok(())
 }
 
@@ -70,17 +62,9 @@ pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), App
     admin.require_admin()?;
     let disabled = disabled == "true";
     if disabled && admin.id == UserId(user_id) {
-        return Err(AppError::Conflict(
-            "You cannot disable your own account.".to_owned(),
-        ));
+        return Err(AppError::Conflict("You cannot disable your own account.".to_owned()));
     }
-    users::set_disabled(
-        &state()?.db,
-        &audit_actor(&admin),
-        UserId(user_id),
-        disabled,
-    )
-    .await
+    users::set_disabled(&state()?.db, &audit_actor(&admin), UserId(user_id), disabled).await
 }
 
 /// Sets a new password for a user and ends their sessions.

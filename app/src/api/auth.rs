@@ -8,10 +8,7 @@ use leptos::prelude::*;
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
     use crate::ssr::{auth, state};
     let state = state()?;
-    let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|_| "unknown".to_owned());
+    let client = super::client_address().await;
     let (user, epoch) =
         auth::check_credentials(&state.db, &state.auth, &username, &password, &client).await?;
     auth::start_session(&auth::session().await?, user, epoch).await?;

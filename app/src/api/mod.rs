@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod changes;
 pub mod teams;
 
 /// Whether the request is a plain HTML form post (no JavaScript).
@@ -24,4 +25,13 @@ fn redirect_html_form(path: &str) {
     if is_html_form() {
         leptos_axum::redirect(path);
     }
+}
+
+/// The client's IP address, for login throttling.
+#[cfg(feature = "ssr")]
+async fn client_address() -> String {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|_| "unknown".to_owned())
 }

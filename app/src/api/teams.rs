@@ -41,12 +41,7 @@ pub async fn my_teams() -> Result<Vec<TeamItem>, AppError> {
     Ok(all
         .into_iter()
         .filter(|t| user.is_admin || user.role_in(t.id).is_some())
-        .map(|t| TeamItem {
-            my_role: user.role_in(t.id),
-            slug: t.slug,
-            name: t.name,
-            members: t.members,
-        })
+        .map(|t| TeamItem { my_role: user.role_in(t.id), slug: t.slug, name: t.name, members: t.members })
         .collect())
 }
 
@@ -63,18 +58,9 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
     let members = teams::members(&db, team.id)
         .await?
         .into_iter()
-        .map(|m| MemberItem {
-            username: m.username,
-            display_name: m.display_name,
-            role: m.role,
-        })
+        .map(|m| MemberItem { username: m.username, display_name: m.display_name, role: m.role })
         .collect();
-    Ok(TeamView {
-        can_manage: user.has_role(team.id, Role::Lead),
-        slug: team.slug,
-        name: team.name,
-        members,
-    })
+    Ok(TeamView { can_manage: user.has_role(team.id, Role::Lead), slug: team.slug, name: team.name, members })
 }
 
 /// Adds a user to a team, or changes their role, or removes them (`role` = `remove`).
@@ -92,11 +78,7 @@ pub async fn set_member(team: String, username: String, role: String) -> Result<
     let team = teams::by_slug(&db, &slug).await?;
     user.require_role(team.id, Role::Lead)?;
     let username = Username::parse(&username)?;
-    let role = if role == "remove" {
-        None
-    } else {
-        Some(Role::parse("role", &role)?)
-    };
+    let role = if role == "remove" { None } else { Some(Role::parse("role", &role)?) };
     let member = users::id_by_username(&db, &username).await?;
     teams::set_membership(&db, &crate::ssr::audit_actor(&user), team.id, member, role).await
 }

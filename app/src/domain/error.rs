@@ -38,10 +38,7 @@ pub enum AppError {
 impl AppError {
     /// A validation error for one form field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Self::Invalid { field: field.to_owned(), message: message.into() }
     }
 
     /// The message to show next to `field`, if this error belongs to it.
@@ -62,9 +59,7 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
             E::Args(_) | E::MissingArg(_) | E::Deserialization(_) => {
                 Self::Request("some fields were missing or malformed".to_owned())
             }
-            E::Request(_) | E::Response(_) => {
-                Self::Request("the server could not be reached".to_owned())
-            }
+            E::Request(_) | E::Response(_) => Self::Request("the server could not be reached".to_owned()),
             _ => Self::Request("unexpected reply".to_owned()),
         }
     }

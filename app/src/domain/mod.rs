@@ -1,10 +1,14 @@
 //! Pure, wasm-safe domain types: no I/O, no async. Everything that crosses into the
 //! system is parsed into one of these types at the edge.
 
+pub mod change;
 pub mod error;
+pub mod failure_mode;
+pub mod gate;
 pub mod ids;
 pub mod names;
 pub mod role;
+pub mod time;
 
 pub use error::AppError;
 pub use ids::{TeamId, UserId};

@@ -13,15 +13,9 @@ impl Username {
         let name = raw.trim().to_lowercase();
         let len = name.chars().count();
         if !(3..=32).contains(&len) {
-            return Err(AppError::invalid(
-                "username",
-                "Username must be 3 to 32 characters.",
-            ));
+            return Err(AppError::invalid("username", "Username must be 3 to 32 characters."));
         }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        {
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
             return Err(AppError::invalid(
                 "username",
                 "Username may contain only letters, digits, '.', '_' and '-'.",
@@ -66,16 +60,10 @@ impl Password {
     pub fn parse_new(field: &str, raw: &str) -> Result<Self, AppError> {
         let len = raw.chars().count();
         if len < 10 {
-            return Err(AppError::invalid(
-                field,
-                "Password must be at least 10 characters.",
-            ));
+            return Err(AppError::invalid(field, "Password must be at least 10 characters."));
         }
         if len > 256 {
-            return Err(AppError::invalid(
-                field,
-                "Password must be at most 256 characters.",
-            ));
+            return Err(AppError::invalid(field, "Password must be at most 256 characters."));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -107,9 +95,7 @@ impl TeamSlug {
         let slug = raw.trim().to_ascii_uppercase();
         let valid = (2..=12).contains(&slug.len())
             && slug.starts_with(|c: char| c.is_ascii_uppercase())
-            && slug
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            && slug.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !valid {
             return Err(AppError::invalid(
                 "slug",
@@ -133,10 +119,7 @@ impl TeamName {
         let name = raw.trim();
         let len = name.chars().count();
         if len == 0 || len > 100 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "name",
-                "Team name must be 1 to 100 characters.",
-            ));
+            return Err(AppError::invalid("name", "Team name must be 1 to 100 characters."));
         }
         Ok(Self(name.to_owned()))
     }
@@ -153,10 +136,7 @@ mod tests {
 
     #[test]
     fn usernames_are_trimmed_and_lowercased() {
-        assert_eq!(
-            Username::parse("  Alice.B ").map(|u| u.0),
-            Ok("alice.b".to_owned())
-        );
+        assert_eq!(Username::parse("  Alice.B ").map(|u| u.0), Ok("alice.b".to_owned()));
     }
 
     #[test]

@@ -34,10 +34,7 @@ impl Role {
             "viewer" => Ok(Role::Viewer),
             "member" => Ok(Role::Member),
             "lead" => Ok(Role::Lead),
-            _ => Err(super::AppError::invalid(
-                field,
-                "Role must be viewer, member or lead.",
-            )),
+            _ => Err(super::AppError::invalid(field, "Role must be viewer, member or lead.")),
         }
     }
 }
@@ -62,10 +59,7 @@ pub struct Principal {
 impl Principal {
     /// The user's role in `team`, if any.
     pub fn role_in(&self, team: TeamId) -> Option<Role> {
-        self.teams
-            .iter()
-            .find(|(id, _, _)| *id == team)
-            .map(|(_, _, role)| *role)
+        self.teams.iter().find(|(id, _, _)| *id == team).map(|(_, _, role)| *role)
     }
 
     /// Whether the user holds at least `needed` in `team`. Admins hold every role everywhere.
@@ -75,20 +69,12 @@ impl Principal {
 
     /// Refuses unless the user holds at least `needed` in `team`.
     pub fn require_role(&self, team: TeamId, needed: Role) -> Result<(), super::AppError> {
-        if self.has_role(team, needed) {
-            Ok(())
-        } else {
-            Err(super::AppError::Forbidden)
-        }
+        if self.has_role(team, needed) { Ok(()) } else { Err(super::AppError::Forbidden) }
     }
 
     /// Refuses unless the user is a global administrator.
     pub fn require_admin(&self) -> Result<(), super::AppError> {
-        if self.is_admin {
-            Ok(())
-        } else {
-            Err(super::AppError::Forbidden)
-        }
+        if self.is_admin { Ok(()) } else { Err(super::AppError::Forbidden) }
     }
 }
 
@@ -97,13 +83,7 @@ mod tests {
     use super::*;
 
     fn user(is_admin: bool, teams: Vec<(TeamId, String, Role)>) -> Principal {
-        Principal {
-            id: UserId(1),
-            username: "u".into(),
-            display_name: "U".into(),
-            is_admin,
-            teams,
-        }
+        Principal { id: UserId(1), username: "u".into(), display_name: "U".into(), is_admin, teams }
     }
 
     #[test]
@@ -116,10 +96,7 @@ mod tests {
         let member = user(false, vec![(TeamId(1), "A".into(), Role::Lead)]);
         assert!(member.has_role(TeamId(1), Role::Member));
         assert!(!member.has_role(TeamId(2), Role::Viewer));
-        assert_eq!(
-            member.require_role(TeamId(2), Role::Viewer),
-            Err(super::super::AppError::Forbidden)
-        );
+        assert_eq!(member.require_role(TeamId(2), Role::Viewer), Err(super::super::AppError::Forbidden));
     }
 
     #[test]

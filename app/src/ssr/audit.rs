@@ -78,15 +78,12 @@ pub async fn append(
     if backend == Backend::Postgres {
         // Serialises appenders so two transactions cannot chain onto the same predecessor.
         // (SQLite's single writer with BEGIN IMMEDIATE already does.)
-        sqlx::query("SELECT pg_advisory_xact_lock(7201)")
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7201)").execute(&mut *conn).await?;
     }
-    let prev_hash: String =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?
-            .unwrap_or_else(|| GENESIS.to_owned());
+    let prev_hash: String = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_owned());
     let before = entry.before.map(|v| v.to_string());
     let after = entry.after.map(|v| v.to_string());
     let hashed = Hashed {
@@ -181,32 +178,50 @@ pub async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<(), ChainBr
     Ok(Ok(()))
 }
 
+const RECORD_SELECT: &str =
+    "SELECT id, at, actor, action, object_type, object_id, before_json, after_json FROM audit_log";
+
+fn record(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
+    Ok(Record {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        object_type: row.try_get("object_type")?,
+        object_id: row.try_get("object_id")?,
+        before: row.try_get("before_json")?,
+        after: row.try_get("after_json")?,
+    })
+}
+
 /// The newest entries, optionally for one team, newest first.
 pub async fn recent(
     conn: &mut AnyConnection,
     team: Option<TeamId>,
     limit: i64,
 ) -> Result<Vec<Record>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, at, actor, action, object_type, object_id, before_json, after_json
-         FROM audit_log WHERE ($1 IS NULL OR team_id = $1) ORDER BY id DESC LIMIT $2",
-    )
-    .bind(team.map(|t| t.0))
-    .bind(limit)
+    let rows =
+        sqlx::query(&format!("{RECORD_SELECT} WHERE ($1 IS NULL OR team_id = $1) ORDER BY id DESC LIMIT $2"))
+            .bind(team.map(|t| t.0))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(record).collect()
+}
+
+/// The entries of one object and the objects under it (`PAY-12` and `PAY-12/FM-3`), newest first.
+pub async fn for_object(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    object_id: &str,
+) -> Result<Vec<Record>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{RECORD_SELECT} WHERE team_id = $1 AND (object_id = $2 OR object_id LIKE $3) ORDER BY id DESC LIMIT 500"
+    ))
+    .bind(team.0)
+    .bind(object_id)
+    .bind(format!("{object_id}/%"))
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Record {
-                id: row.try_get("id")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                object_type: row.try_get("object_type")?,
-                object_id: row.try_get("object_id")?,
-                before: row.try_get("before_json")?,
-                after: row.try_get("after_json")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record).collect()
 }

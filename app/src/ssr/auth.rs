@@ -5,9 +5,7 @@ use super::state::AuthPolicy;
 use super::store::users;
 use crate::domain::{AppError, Password, Principal, UserId};
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use std::sync::OnceLock;
 use tower_sessions::Session;
 
@@ -32,9 +30,7 @@ pub async fn hash_password(password: Password) -> Result<String, AppError> {
 async fn verify_password(hash: String, password: Password) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok()
+            Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok()
         })
     })
     .await
@@ -75,9 +71,7 @@ pub async fn check_credentials(
 
     let record = users::login_record(db, &username).await?;
     let ok = match (Password::attempt(password), &record) {
-        (Some(attempt), Some(record)) => {
-            verify_password(record.password_hash.clone(), attempt).await
-        }
+        (Some(attempt), Some(record)) => verify_password(record.password_hash.clone(), attempt).await,
         (Some(attempt), None) => {
             verify_password(dummy_hash().await, attempt).await;
             false
@@ -110,13 +104,12 @@ pub async fn check_credentials(
 async fn throttle(db: &Db, policy: &AuthPolicy, subject: &str, max: i64) -> Result<(), AppError> {
     let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
     let since = now_ms() - window;
-    let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at > $2",
-    )
-    .bind(subject)
-    .bind(since)
-    .fetch_one(db.read())
-    .await?;
+    let (count, oldest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at > $2")
+            .bind(subject)
+            .bind(since)
+            .fetch_one(db.read())
+            .await?;
     if count >= max {
         let free_at = oldest.unwrap_or(since) + window;
         let retry_after_secs = u64::try_from((free_at - now_ms()) / 1000 + 1).unwrap_or(1);
@@ -144,18 +137,9 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
 /// Starts an authenticated session under a new session id (no fixation).
 pub async fn start_session(session: &Session, user: UserId, epoch: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
-    session
-        .insert(SESSION_USER, user.0)
-        .await
-        .map_err(session_error)?;
-    session
-        .insert(SESSION_EPOCH, epoch)
-        .await
-        .map_err(session_error)?;
-    session
-        .insert(SESSION_AUTH_AT, now_ms())
-        .await
-        .map_err(session_error)?;
+    session.insert(SESSION_USER, user.0).await.map_err(session_error)?;
+    session.insert(SESSION_EPOCH, epoch).await.map_err(session_error)?;
+    session.insert(SESSION_AUTH_AT, now_ms()).await.map_err(session_error)?;
     Ok(())
 }
 
@@ -171,29 +155,16 @@ pub async fn session_principal(
     policy: &AuthPolicy,
     session: &Session,
 ) -> Result<Option<Principal>, AppError> {
-    let Some(id) = session
-        .get::<i64>(SESSION_USER)
-        .await
-        .map_err(session_error)?
-    else {
+    let Some(id) = session.get::<i64>(SESSION_USER).await.map_err(session_error)? else {
         return Ok(None);
     };
-    let epoch = session
-        .get::<i64>(SESSION_EPOCH)
-        .await
-        .map_err(session_error)?;
-    let auth_at = session
-        .get::<i64>(SESSION_AUTH_AT)
-        .await
-        .map_err(session_error)?
-        .unwrap_or(0);
+    let epoch = session.get::<i64>(SESSION_EPOCH).await.map_err(session_error)?;
+    let auth_at = session.get::<i64>(SESSION_AUTH_AT).await.map_err(session_error)?.unwrap_or(0);
     let lifetime = i64::try_from(policy.session_absolute.as_millis()).unwrap_or(i64::MAX);
     let user = users::session_user(db, UserId(id)).await?;
     match user {
         Some(user)
-            if !user.disabled
-                && Some(user.session_epoch) == epoch
-                && now_ms() - auth_at < lifetime =>
+            if !user.disabled && Some(user.session_epoch) == epoch && now_ms() - auth_at < lifetime =>
         {
             Ok(Some(user.principal))
         }

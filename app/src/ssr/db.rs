@@ -44,10 +44,7 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -73,17 +70,16 @@ impl Db {
             sqlx::Error::Configuration("database URL must start with sqlite: or postgres://".into())
         })?;
         let pool = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(options.acquire_timeout)
-                .after_connect(move |conn, _meta| {
+            AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
+                move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             conn.execute(SQLITE_PRAGMAS).await?;
                         }
                         Ok(())
                     })
-                })
+                },
+            )
         };
         match backend {
             Backend::Sqlite => {
@@ -91,19 +87,11 @@ impl Db {
                 // The writer is created first so WAL mode is set before readers open.
                 let write = pool(1).connect(&url).await?;
                 let read = pool(options.max_connections).connect(&url).await?;
-                Ok(Self {
-                    backend,
-                    read,
-                    write,
-                })
+                Ok(Self { backend, read, write })
             }
             Backend::Postgres => {
                 let shared = pool(options.max_connections).connect(url).await?;
-                Ok(Self {
-                    backend,
-                    read: shared.clone(),
-                    write: shared,
-                })
+                Ok(Self { backend, read: shared.clone(), write: shared })
             }
         }
     }
@@ -156,19 +144,12 @@ impl Db {
 
 /// Makes SQLite create the file when missing, and its directory too.
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Err(sqlx::Error::Configuration(
-            "SQLite needs a file path".into(),
-        ));
+        return Err(sqlx::Error::Configuration("SQLite needs a file path".into()));
     }
-    if let Some(dir) = std::path::Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
     Ok(if url.contains("mode=") {
@@ -182,8 +163,6 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
 
 /// The current time as Unix milliseconds, the representation stored in every `*_at` column.
 pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }

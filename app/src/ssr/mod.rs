@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod review;
 pub mod state;
 pub mod store;
 
@@ -12,8 +13,5 @@ pub use state::{AppState, state};
 
 /// The audit actor for a logged-in user.
 pub fn audit_actor(user: &crate::domain::Principal) -> audit::Actor {
-    audit::Actor::User {
-        id: user.id,
-        username: user.username.clone(),
-    }
+    audit::Actor::User { id: user.id, username: user.username.clone() }
 }

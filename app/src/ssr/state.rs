@@ -47,8 +47,6 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the Leptos context");
-        AppError::Internal {
-            reference: super::error::reference(),
-        }
+        AppError::Internal { reference: super::error::reference() }
     })
 }

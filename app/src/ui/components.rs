@@ -15,11 +15,7 @@ pub fn ErrorBox(err: AppError) -> impl IntoView {
 /// to their field by [`FieldError`]).
 #[component]
 pub fn FormError(#[prop(into)] err: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        err.get()
-            .filter(|e| !matches!(e, AppError::Invalid { .. }))
-            .map(|err| view! { <ErrorBox err/> })
-    }
+    move || err.get().filter(|e| !matches!(e, AppError::Invalid { .. })).map(|err| view! { <ErrorBox err/> })
 }
 
 /// The validation message for one field, linked to it by `aria-describedby` = `{id}-error`.
@@ -42,11 +38,7 @@ where
     I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
     O: Send + Sync + 'static,
 {
-    Signal::derive(move || {
-        action
-            .value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned()))
-    })
+    Signal::derive(move || action.value().with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())))
 }
 
 /// Renders `page` for the logged-in user; sends everyone else to the login page.
@@ -65,6 +57,51 @@ where
                     match session.user.await {
                         Ok(Some(user)) => page(user).into_any(),
                         Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(err) => view! { <ErrorBox err/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// A change's status as a coloured chip.
+#[component]
+pub fn StatusChip(status: crate::domain::change::ChangeStatus) -> impl IntoView {
+    view! { <span class=format!("chip status-{}", status.as_str())>{status.label()}</span> }
+}
+
+/// A failure mode's coverage as a coloured chip.
+#[component]
+pub fn CoverageChip(coverage: crate::domain::gate::Coverage) -> impl IntoView {
+    view! { <span class=format!("chip coverage-{}", coverage.as_str())>{coverage.as_str()}</span> }
+}
+
+/// A failure mode's priority, with S×L×D beside it.
+#[component]
+pub fn PriorityChip(priority: crate::domain::failure_mode::Priority, rpn: u8) -> impl IntoView {
+    view! {
+        <span class=format!("chip priority-{}", priority.label().to_lowercase())>{priority.label()}</span>
+        " "
+        <span class="muted" title="Severity × likelihood × detectability">{format!("S×L×D {rpn}")}</span>
+    }
+}
+
+/// Renders a resource's value with `page`, or its error; shows a placeholder while loading.
+#[component]
+pub fn Loaded<T, F, V>(resource: Resource<Result<T, AppError>>, page: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => page(value).into_any(),
                         Err(err) => view! { <ErrorBox err/> }.into_any(),
                     }
                 })

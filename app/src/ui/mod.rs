@@ -48,6 +48,21 @@ where
     });
 }
 
+/// After `action` succeeds, navigates (client-side) to the path `to` makes of its value.
+/// Without JavaScript the server's redirect does the same.
+pub fn navigate_after<S, T>(action: ServerAction<S>, to: impl Fn(&T) -> String + 'static)
+where
+    S: leptos::server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(value)) = action.value().get() {
+            navigate(&to(&value), Default::default());
+        }
+    });
+}
+
 /// The application: routes inside the layout.
 #[component]
 pub fn App() -> impl IntoView {
@@ -68,6 +83,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams") view=pages::TeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug/changes") view=pages::ChangesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug/changes/new") view=pages::NewChangePage ssr=SsrMode::Async/>
+                    <Route path=path!("/changes/:key") view=pages::ChangePage ssr=SsrMode::Async/>
+                    <Route path=path!("/changes/:key/fm/:number") view=pages::FailureModePage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=pages::AdminUsers ssr=SsrMode::Async/>
                     <Route path=path!("/admin/teams") view=pages::AdminTeams ssr=SsrMode::Async/>
                 </Routes>

@@ -23,10 +23,7 @@ async fn login_rotates_the_session_and_logout_kills_it(backend: Backend) {
 
     let second = app.login(&client, "alice", "alice-password-1").await;
     let second_cookie = session_cookie(&second).expect("a second login sets a cookie");
-    assert_ne!(
-        first_cookie, second_cookie,
-        "the session id changes at login"
-    );
+    assert_ne!(first_cookie, second_cookie, "the session id changes at login");
 
     let logout = app.call(&client, "logout", &[]).await;
     assert_eq!(logout.status(), StatusCode::OK);
@@ -46,29 +43,16 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("alice", "alice-password-1", false).await;
     let response = app.login(&app.client(), "alice", "alice-password-1").await;
-    let header = response
-        .headers()
-        .get("set-cookie")
-        .expect("set-cookie")
-        .to_str()
-        .expect("ascii");
+    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().expect("ascii");
     assert!(header.starts_with("premortem_session="), "{header}");
     assert!(header.contains("HttpOnly"), "{header}");
     assert!(header.contains("SameSite=Lax"), "{header}");
-    assert!(
-        !header.contains("Secure"),
-        "plain HTTP by default: {header}"
-    );
+    assert!(!header.contains("Secure"), "plain HTTP by default: {header}");
 
     let tls = TestApp::spawn_with(backend, &["--secure-cookies"]).await;
     tls.user("alice", "alice-password-1", false).await;
     let response = tls.login(&tls.client(), "alice", "alice-password-1").await;
-    let header = response
-        .headers()
-        .get("set-cookie")
-        .expect("set-cookie")
-        .to_str()
-        .expect("ascii");
+    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().expect("ascii");
     assert!(header.contains("Secure"), "{header}");
 }
 
@@ -83,45 +67,27 @@ async fn wrong_passwords_are_throttled_and_unknown_users_look_the_same(backend: 
     assert_eq!(wrong.status(), unknown.status());
     let unknown: Value = unknown.json().await.expect("json");
     let wrong: Value = wrong.json().await.expect("json");
-    assert_eq!(
-        unknown, wrong,
-        "the same answer for unknown users and wrong passwords"
-    );
+    assert_eq!(unknown, wrong, "the same answer for unknown users and wrong passwords");
 
     for _ in 0..4 {
         app.login(&client, "alice", "not-her-password").await;
     }
     let throttled = app.login(&client, "alice", "alice-password-1").await;
-    assert_eq!(
-        throttled.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     let body: Value = throttled.json().await.expect("json");
-    assert!(
-        body["Throttled"]["retry_after_secs"]
-            .as_u64()
-            .is_some_and(|s| s > 0 && s <= 900),
-        "{body}"
-    );
+    assert!(body["Throttled"]["retry_after_secs"].as_u64().is_some_and(|s| s > 0 && s <= 900), "{body}");
     assert_eq!(me(&app, &client).await, Value::Null);
 
     // Another account from the same address is not locked by alice's failures.
     app.user("bob", "bob-password-12", false).await;
-    assert_eq!(
-        app.login(&client, "bob", "bob-password-12").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login(&client, "bob", "bob-password-12").await.status(), StatusCode::OK);
 }
 
 async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("root", "root-password-1", true).await;
     let client = app.client();
-    assert_eq!(
-        app.login(&client, "root", "root-password-1").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login(&client, "root", "root-password-1").await.status(), StatusCode::OK);
 
     let form = [("slug", "EVIL"), ("name", "Evil team")];
     let by_origin = client
@@ -140,12 +106,7 @@ async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
         .await
         .expect("request");
     assert_eq!(by_fetch_metadata.status(), StatusCode::FORBIDDEN);
-    let teams: Value = app
-        .call(&client, "teams", &[])
-        .await
-        .json()
-        .await
-        .expect("json");
+    let teams: Value = app.call(&client, "teams", &[]).await.json().await.expect("json");
     assert_eq!(teams, serde_json::json!([]), "no team was created");
 
     // The same request from the app's own origin works.
@@ -165,18 +126,10 @@ async fn mutations_are_not_reachable_by_get(backend: Backend) {
     app.user("root", "root-password-1", true).await;
     let client = app.client();
     app.login(&client, "root", "root-password-1").await;
-    let response = client
-        .get(app.url("/api/admin/create_team?slug=GET&name=Sneaky"))
-        .send()
-        .await
-        .expect("request");
+    let response =
+        client.get(app.url("/api/admin/create_team?slug=GET&name=Sneaky")).send().await.expect("request");
     assert!(response.status().is_client_error(), "{}", response.status());
-    let teams: Value = app
-        .call(&client, "teams", &[])
-        .await
-        .json()
-        .await
-        .expect("json");
+    let teams: Value = app.call(&client, "teams", &[]).await.json().await.expect("json");
     assert_eq!(teams, serde_json::json!([]));
 }
 
@@ -184,12 +137,7 @@ async fn sessions_end_at_their_absolute_lifetime(backend: Backend) {
     let app = TestApp::spawn_with(backend, &["--session-max-hours", "0"]).await;
     app.user("alice", "alice-password-1", false).await;
     let client = app.client();
-    assert_eq!(
-        app.login(&client, "alice", "alice-password-1")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login(&client, "alice", "alice-password-1").await.status(), StatusCode::OK);
     assert_eq!(me(&app, &client).await, Value::Null);
 }
 
@@ -208,23 +156,10 @@ async fn a_plain_html_form_login_redirects(backend: Backend) {
     let failed = form("wrong-password").send().await.expect("request");
     assert_eq!(failed.status(), StatusCode::FOUND);
     let location = failed.headers()["location"].to_str().expect("ascii");
-    assert!(
-        location.starts_with(&app.url("/login?")) && location.contains("__err="),
-        "{location}"
-    );
+    assert!(location.starts_with(&app.url("/login?")) && location.contains("__err="), "{location}");
     // The login page shows the error without JavaScript.
-    let page = client
-        .get(location)
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        page.contains("Username or password is incorrect."),
-        "{page}"
-    );
+    let page = client.get(location).send().await.expect("request").text().await.expect("text");
+    assert!(page.contains("Username or password is incorrect."), "{page}");
 
     let ok = form("alice-password-1").send().await.expect("request");
     assert_eq!(ok.status(), StatusCode::FOUND);
@@ -245,18 +180,10 @@ async fn pages_send_anonymous_users_to_login(backend: Backend) {
         .expect("request");
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()["location"], "/login");
-    let login = app
-        .client()
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("request");
+    let login = app.client().get(app.url("/login")).send().await.expect("request");
     assert_eq!(login.status(), StatusCode::OK);
     let html = login.text().await.expect("text");
-    assert!(
-        html.contains(r#"<label for="username">"#) && html.contains("/pkg/premortem"),
-        "{html}"
-    );
+    assert!(html.contains(r#"<label for="username">"#) && html.contains("/pkg/premortem"), "{html}");
 }
 
 both_backends!(

@@ -54,11 +54,7 @@ impl TestDb {
                 let dir = std::env::temp_dir().join(format!("premortem-test-{}", random_suffix()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.display());
-                Self {
-                    url,
-                    dir: Some(dir),
-                    pg_name: None,
-                }
+                Self { url, dir: Some(dir), pg_name: None }
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -71,14 +67,8 @@ impl TestDb {
                     .execute(&mut conn)
                     .await
                     .expect("create database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
-                Self {
-                    url: format!("{base}/{name}"),
-                    dir: None,
-                    pg_name: Some(name),
-                }
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                Self { url: format!("{base}/{name}"), dir: None, pg_name: Some(name) }
             }
         }
     }
@@ -97,15 +87,10 @@ impl Drop for TestDb {
         if let Some(name) = self.pg_name.take() {
             // Drop runs outside any runtime guarantee, so use a short-lived one of our own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
                     use sqlx::Connection;
-                    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
-                        .await
-                        .ok()?;
+                    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await.ok()?;
                     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .execute(&mut conn)
                         .await
@@ -119,17 +104,9 @@ impl Drop for TestDb {
 
 /// Settings as the CLI would build them, for `db`.
 pub fn settings(db_url: &str, extra: &[&str]) -> Settings {
-    let mut args = vec![
-        "premortem",
-        "--database-url",
-        db_url,
-        "--listen",
-        "127.0.0.1:0",
-    ];
+    let mut args = vec!["premortem", "--database-url", db_url, "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    Cli::try_parse_from(args)
-        .expect("valid test settings")
-        .settings
+    Cli::try_parse_from(args).expect("valid test settings").settings
 }
 
 /// The app served on a free port.
@@ -148,26 +125,15 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[&str]) -> Self {
         let test_db = TestDb::new(backend).await;
         let settings = settings(&test_db.url, extra);
-        let db = server::startup::connect(&settings)
-            .await
-            .expect("connect and migrate");
-        let (router, _tasks) = server::startup::app(&settings, db.clone())
-            .await
-            .expect("build app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let db = server::startup::connect(&settings).await.expect("connect and migrate");
+        let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("build app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, service).await.expect("serve");
         });
-        Self {
-            addr,
-            db,
-            test_db,
-            server,
-        }
+        Self { addr, db, test_db, server }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -185,10 +151,9 @@ impl TestApp {
 
     /// Creates a user directly in the store.
     pub async fn user(&self, username: &str, password: &str, admin: bool) -> UserId {
-        let hash =
-            hash_password(Password::parse_new("password", password).expect("valid password"))
-                .await
-                .expect("hash");
+        let hash = hash_password(Password::parse_new("password", password).expect("valid password"))
+            .await
+            .expect("hash");
         users::create(
             &self.db,
             &Actor::Cli,
@@ -204,18 +169,11 @@ impl TestApp {
     /// Creates a team and gives `members` their roles.
     pub async fn team(&self, slug: &str, members: &[(UserId, Role)]) {
         let slug = TeamSlug::parse(slug).expect("valid slug");
-        let id = teams::create(
-            &self.db,
-            &Actor::Cli,
-            &slug,
-            &TeamName::parse("Test team").expect("name"),
-        )
-        .await
-        .expect("create team");
+        let id = teams::create(&self.db, &Actor::Cli, &slug, &TeamName::parse("Test team").expect("name"))
+            .await
+            .expect("create team");
         for (user, role) in members {
-            teams::set_membership(&self.db, &Actor::Cli, id, *user, Some(*role))
-                .await
-                .expect("membership");
+            teams::set_membership(&self.db, &Actor::Cli, id, *user, Some(*role)).await.expect("membership");
         }
     }
 
@@ -236,18 +194,8 @@ impl TestApp {
     }
 
     /// Logs in and returns the session cookie value.
-    pub async fn login(
-        &self,
-        client: &reqwest::Client,
-        username: &str,
-        password: &str,
-    ) -> reqwest::Response {
-        self.call(
-            client,
-            "login",
-            &[("username", username), ("password", password)],
-        )
-        .await
+    pub async fn login(&self, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+        self.call(client, "login", &[("username", username), ("password", password)]).await
     }
 }
 
@@ -259,8 +207,5 @@ impl Drop for TestApp {
 
 /// The `premortem_session` cookie a response sets, if any.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .cookies()
-        .find(|c| c.name() == "premortem_session")
-        .map(|c| c.value().to_owned())
+    response.cookies().find(|c| c.name() == "premortem_session").map(|c| c.value().to_owned())
 }

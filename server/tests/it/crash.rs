@@ -12,10 +12,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_premortem");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 fn premortem(db_url: &str, port: u16) -> Command {
@@ -34,27 +31,15 @@ fn create_admin(db_url: &str) {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"root-password-1\n")
-        .expect("write");
+    child.stdin.take().expect("stdin").write_all(b"root-password-1\n").expect("write");
     assert!(child.wait().expect("wait").success());
 }
 
 async fn start(db_url: &str, port: u16) -> Child {
-    let mut child = premortem(db_url, port)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = premortem(db_url, port).arg("serve").stdout(Stdio::null()).spawn().expect("spawn");
     let url = format!("http://127.0.0.1:{port}/healthz");
     for _ in 0..300 {
-        if reqwest::get(&url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -65,10 +50,7 @@ async fn start(db_url: &str, port: u16) -> Child {
 }
 
 async fn logged_in(port: u16) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let response = client
         .post(format!("http://127.0.0.1:{port}/api/login"))
         .form(&[("username", "root"), ("password", "root-password-1")])
@@ -121,10 +103,7 @@ async fn a_sigkill_during_writes_loses_nothing_acknowledged(backend: Backend) {
     while let Ok(slug) = acked_rx.try_recv() {
         acknowledged.push(slug);
     }
-    assert!(
-        acknowledged.len() >= 10,
-        "some writes were acknowledged before the kill"
-    );
+    assert!(acknowledged.len() >= 10, "some writes were acknowledged before the kill");
 
     let mut server = start(&test_db.url, port).await;
     let client = logged_in(port).await;
@@ -136,29 +115,18 @@ async fn a_sigkill_during_writes_loses_nothing_acknowledged(backend: Backend) {
         .json()
         .await
         .expect("json");
-    let stored: Vec<&str> = teams
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|t| t["slug"].as_str())
-        .collect();
+    let stored: Vec<&str> =
+        teams.as_array().expect("list").iter().filter_map(|t| t["slug"].as_str()).collect();
     for slug in &acknowledged {
-        assert!(
-            stored.contains(&slug.as_str()),
-            "acknowledged team {slug} survived the crash"
-        );
+        assert!(stored.contains(&slug.as_str()), "acknowledged team {slug} survived the crash");
     }
     server.kill().expect("kill");
     server.wait().expect("reaped");
 
-    let db = Db::connect(&test_db.url, &DbOptions::default())
-        .await
-        .expect("reopen");
+    let db = Db::connect(&test_db.url, &DbOptions::default()).await.expect("reopen");
     if backend == Backend::Sqlite {
-        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_one(db.read())
-            .await
-            .expect("integrity check");
+        let check: String =
+            sqlx::query_scalar("PRAGMA integrity_check").fetch_one(db.read()).await.expect("integrity check");
         assert_eq!(check, "ok");
     }
     let mut conn = db.read().acquire().await.expect("conn");
@@ -167,11 +135,10 @@ async fn a_sigkill_during_writes_loses_nothing_acknowledged(backend: Backend) {
         Ok(()),
         "every write kept its audit entry"
     );
-    let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'team.create'")
-            .fetch_one(&mut *conn)
-            .await
-            .expect("count");
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'team.create'")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("count");
     assert_eq!(
         audited,
         i64::try_from(stored.len()).expect("small"),
@@ -183,10 +150,7 @@ async fn sigterm_shuts_down_gracefully(backend: Backend) {
     let test_db = TestDb::new(backend).await;
     let port = free_port();
     let mut server = start(&test_db.url, port).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
     assert!(status.success());
     for _ in 0..300 {
         if let Some(exit) = server.try_wait().expect("wait") {
@@ -200,7 +164,4 @@ async fn sigterm_shuts_down_gracefully(backend: Backend) {
     panic!("server did not stop after SIGTERM");
 }
 
-both_backends!(
-    a_sigkill_during_writes_loses_nothing_acknowledged,
-    sigterm_shuts_down_gracefully
-);
+both_backends!(a_sigkill_during_writes_loses_nothing_acknowledged, sigterm_shuts_down_gracefully);

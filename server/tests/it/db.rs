@@ -28,22 +28,11 @@ async fn table_names(db: &Db, backend: Backend) -> Vec<String> {
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
     let test_db = TestDb::new(backend).await;
-    let db = Db::connect(&test_db.url, &DbOptions::default())
-        .await
-        .expect("connect");
+    let db = Db::connect(&test_db.url, &DbOptions::default()).await.expect("connect");
     db.migrate().await.expect("up");
     let tables = table_names(&db, backend).await;
-    for expected in [
-        "audit_log",
-        "login_failures",
-        "memberships",
-        "teams",
-        "users",
-    ] {
-        assert!(
-            tables.contains(&expected.to_owned()),
-            "{expected} in {tables:?}"
-        );
+    for expected in ["audit_log", "login_failures", "memberships", "teams", "users"] {
+        assert!(tables.contains(&expected.to_owned()), "{expected} in {tables:?}");
     }
     db.migrate_down(0).await.expect("down");
     assert_eq!(table_names(&db, backend).await, Vec::<String>::new());
@@ -57,20 +46,11 @@ async fn concurrent_writes_all_succeed(backend: Backend) {
         let db = app.db.clone();
         tokio::spawn(async move {
             let slug = TeamSlug::parse(&format!("T{i}")).expect("slug");
-            teams::create(
-                &db,
-                &Actor::Cli,
-                &slug,
-                &TeamName::parse("Busy").expect("name"),
-            )
-            .await
+            teams::create(&db, &Actor::Cli, &slug, &TeamName::parse("Busy").expect("name")).await
         })
     });
     for writer in writers {
-        writer
-            .await
-            .expect("task")
-            .expect("no write fails, none sees a locked database");
+        writer.await.expect("task").expect("no write fails, none sees a locked database");
     }
     assert_eq!(teams::list(&app.db).await.expect("list").len(), 64);
     let mut conn = app.db.read().acquire().await.expect("conn");
@@ -112,10 +92,7 @@ async fn no_plaintext_password_is_stored(backend: Backend) {
             rows.get::<String, _>("dump")
         }
     };
-    assert!(
-        dump.contains("$argon2id$"),
-        "passwords are stored as argon2id hashes"
-    );
+    assert!(dump.contains("$argon2id$"), "passwords are stored as argon2id hashes");
     assert!(
         !dump.contains(password) && !dump.contains("a-wrong-guess-1"),
         "no plaintext password in the database"

@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod auth;
+mod changes;
 mod crash;
 mod db;
 mod ops;

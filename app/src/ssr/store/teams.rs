@@ -26,12 +26,7 @@ pub struct Member {
 }
 
 /// Creates a team with a unique slug.
-pub async fn create(
-    db: &Db,
-    actor: &Actor,
-    slug: &TeamSlug,
-    name: &TeamName,
-) -> Result<TeamId, AppError> {
+pub async fn create(db: &Db, actor: &Actor, slug: &TeamSlug, name: &TeamName) -> Result<TeamId, AppError> {
     let mut tx = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3)
@@ -71,9 +66,7 @@ fn team(row: &sqlx::any::AnyRow) -> Result<Team, sqlx::Error> {
 
 /// Every team, by slug.
 pub async fn list(db: &Db) -> Result<Vec<Team>, AppError> {
-    let rows = sqlx::query(&format!("{TEAM_COLUMNS} ORDER BY t.slug"))
-        .fetch_all(db.read())
-        .await?;
+    let rows = sqlx::query(&format!("{TEAM_COLUMNS} ORDER BY t.slug")).fetch_all(db.read()).await?;
     Ok(rows.iter().map(team).collect::<Result<_, _>>()?)
 }
 
@@ -105,16 +98,11 @@ pub async fn members(db: &Db, team: TeamId) -> Result<Vec<Member>, AppError> {
                 user_id: UserId(r.try_get("id")?),
                 username: r.try_get("username")?,
                 display_name: r.try_get("display_name")?,
-                role: Role::parse("role", &role)
-                    .map_err(|_| sqlx::Error::Decode("unknown role".into()))?,
+                role: Role::parse("role", &role).map_err(|_| sqlx::Error::Decode("unknown role".into()))?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    members.sort_by(|a, b| {
-        b.role
-            .cmp(&a.role)
-            .then_with(|| a.username.cmp(&b.username))
-    });
+    members.sort_by(|a, b| b.role.cmp(&a.role).then_with(|| a.username.cmp(&b.username)));
     Ok(members)
 }
 

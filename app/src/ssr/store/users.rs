@@ -88,15 +88,11 @@ pub async fn create(
 
 /// All users, by username.
 pub async fn list(db: &Db) -> Result<Vec<UserSummary>, AppError> {
-    let rows = sqlx::query(
-        "SELECT id, username, display_name, is_admin, disabled FROM users ORDER BY username",
-    )
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(summary)
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    let rows =
+        sqlx::query("SELECT id, username, display_name, is_admin, disabled FROM users ORDER BY username")
+            .fetch_all(db.read())
+            .await?;
+    rows.iter().map(summary).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
 }
 
 fn summary(row: &sqlx::any::AnyRow) -> Result<UserSummary, sqlx::Error> {
@@ -110,24 +106,20 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<UserSummary, sqlx::Error> {
 }
 
 async fn find_summary(conn: &mut sqlx::AnyConnection, id: UserId) -> Result<UserSummary, AppError> {
-    let row = sqlx::query(
-        "SELECT id, username, display_name, is_admin, disabled FROM users WHERE id = $1",
-    )
-    .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| AppError::NotFound("The user".to_owned()))?;
+    let row = sqlx::query("SELECT id, username, display_name, is_admin, disabled FROM users WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The user".to_owned()))?;
     Ok(summary(&row)?)
 }
 
 /// The account a login attempt names, if it exists.
 pub async fn login_record(db: &Db, username: &str) -> Result<Option<LoginRecord>, AppError> {
-    let row = sqlx::query(
-        "SELECT id, password_hash, disabled, session_epoch FROM users WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(db.read())
-    .await?;
+    let row = sqlx::query("SELECT id, password_hash, disabled, session_epoch FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(db.read())
+        .await?;
     row.map(|row| {
         Ok(LoginRecord {
             id: UserId(row.try_get("id")?),
@@ -182,12 +174,7 @@ pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, Ap
 }
 
 /// Disables or re-enables an account. Disabling ends the user's sessions.
-pub async fn set_disabled(
-    db: &Db,
-    actor: &Actor,
-    id: UserId,
-    disabled: bool,
-) -> Result<(), AppError> {
+pub async fn set_disabled(db: &Db, actor: &Actor, id: UserId, disabled: bool) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let before = find_summary(&mut tx, id).await?;
     sqlx::query(
@@ -198,16 +185,9 @@ pub async fn set_disabled(
     .bind(id.0)
     .execute(&mut *tx)
     .await?;
-    let after = UserSummary {
-        disabled,
-        ..before.clone()
-    };
+    let after = UserSummary { disabled, ..before.clone() };
     let entry = Entry {
-        action: if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        },
+        action: if disabled { "user.disable" } else { "user.enable" },
         object_type: "user",
         object_id: id.to_string(),
         team_id: None,
@@ -221,12 +201,7 @@ pub async fn set_disabled(
 
 /// Replaces a user's password hash and ends their sessions. The audit entry records that
 /// the password changed, never the hash.
-pub async fn set_password(
-    db: &Db,
-    actor: &Actor,
-    id: UserId,
-    password_hash: &str,
-) -> Result<(), AppError> {
+pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &str) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let user = find_summary(&mut tx, id).await?;
     sqlx::query(

@@ -1,12 +1,16 @@
 //! One file per page.
 
 mod admin;
+mod changes;
 mod dashboard;
+mod failure_mode;
 mod login;
 mod teams;
 
 pub use admin::{AdminTeams, AdminUsers};
+pub use changes::{ChangePage, ChangesPage, NewChangePage};
 pub use dashboard::Dashboard;
+pub use failure_mode::FailureModePage;
 pub use login::LoginPage;
 pub use teams::{TeamPage, TeamsPage};
 

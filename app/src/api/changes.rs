@@ -1,0 +1,583 @@
+//! Changes, milestones, failure modes, risk acceptance and sign-off.
+// One argument per form field keeps the forms plain HTML (they work without JavaScript);
+// the macro-generated client stubs repeat the signature, where `expect` cannot follow it.
+#![allow(clippy::too_many_arguments, reason = "one argument per form field")]
+
+use crate::domain::AppError;
+use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::failure_mode::{Design, Priority};
+use crate::domain::gate::{Acceptance, Coverage, Gate, Policy, TestResult};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A change in a team's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub key: String,
+    pub title: String,
+    pub status: ChangeStatus,
+    pub types: Vec<ChangeType>,
+    pub author: String,
+    pub happy_path_at: Option<i64>,
+    pub target_at: Option<i64>,
+    pub overdue: bool,
+    pub failure_modes: i64,
+}
+
+/// A team's changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeList {
+    pub team_slug: String,
+    pub team_name: String,
+    pub can_create: bool,
+    pub changes: Vec<ChangeRow>,
+}
+
+/// A failure mode in a change's table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureModeRow {
+    pub number: i64,
+    pub title: String,
+    pub priority: Priority,
+    pub rpn: u8,
+    pub coverage: Coverage,
+    pub reason: Option<String>,
+}
+
+/// One line of a change's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub detail: String,
+}
+
+/// A stored sign-off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOffItem {
+    pub signed_by: String,
+    pub signed_at: i64,
+    pub content_hash: String,
+}
+
+/// Everything the change page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub key: String,
+    pub title: String,
+    pub summary: String,
+    pub types: Vec<ChangeType>,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+    pub author: String,
+    pub team_slug: String,
+    pub team_name: String,
+    pub status: ChangeStatus,
+    pub created_at: i64,
+    pub happy_path_at: Option<i64>,
+    pub happy_path_by: Option<String>,
+    pub happy_path_note: Option<String>,
+    pub target_at: Option<i64>,
+    pub overdue: bool,
+    pub signed_off_at: Option<i64>,
+    pub policy: Policy,
+    pub failure_modes: Vec<FailureModeRow>,
+    pub gate: Gate,
+    pub can_edit: bool,
+    /// `None` when the user may sign off; otherwise why not.
+    pub sign_off_refusal: Option<String>,
+    pub sign_offs: Vec<SignOffItem>,
+    pub history: Vec<HistoryItem>,
+    pub now: i64,
+}
+
+/// Everything a failure mode's page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureModeView {
+    pub key: String,
+    pub change_title: String,
+    pub number: i64,
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub severity: u8,
+    pub likelihood: u8,
+    pub detectability: u8,
+    pub priority: Priority,
+    pub rpn: u8,
+    pub designs: Vec<Design>,
+    pub designs_text: String,
+    pub selectors_text: String,
+    pub version: i64,
+    pub coverage: Coverage,
+    pub reason: Option<String>,
+    pub acceptance: Option<Acceptance>,
+    pub evidence: Vec<TestResult>,
+    pub can_edit: bool,
+    /// `None` when the user may accept this risk; otherwise why not.
+    pub accept_refusal: Option<String>,
+    pub now: i64,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use crate::domain::change::{ChangeKey, TEXT_MAX, TITLE_MAX, optional_text, required_line};
+    use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
+    use crate::domain::{AppError, Principal, Role};
+    use crate::ssr::review::{self, Review};
+    use crate::ssr::store::changes::FailureModeInput;
+    use crate::ssr::{AppState, auth, state};
+
+    /// The logged-in user, the state, and the change — if the user holds `needed` in its team.
+    pub async fn authorized(key: &str, needed: Role) -> Result<(Principal, AppState, Review), AppError> {
+        let user = auth::require_user().await?;
+        let state = state()?;
+        let key = ChangeKey::parse(key)?;
+        let review = review::load(&state.db, &key).await?;
+        user.require_role(review.change.team_id, needed)?;
+        Ok((user, state, review))
+    }
+
+    /// Why `user` may not act as the second pair of eyes on this change, if they may not.
+    pub fn four_eyes_refusal(user: &Principal, review: &Review) -> Option<String> {
+        if user.id == review.change.author_id {
+            Some("The change's author cannot do this: it needs a second pair of eyes.".to_owned())
+        } else if !user.has_role(review.change.team_id, Role::Lead) {
+            Some("Only a lead of the owning team or an admin can do this.".to_owned())
+        } else {
+            None
+        }
+    }
+
+    pub fn failure_mode_input(
+        title: &str,
+        scenario: &str,
+        effect: &str,
+        detection: &str,
+        severity: &str,
+        likelihood: &str,
+        detectability: &str,
+        designs: &str,
+        selectors: &str,
+    ) -> Result<FailureModeInput, AppError> {
+        Ok(FailureModeInput {
+            title: required_line("title", "Title", title, TITLE_MAX)?,
+            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
+            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
+            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
+            ratings: Ratings {
+                severity: Rating::parse("severity", "Severity", severity)?,
+                likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
+                detectability: Rating::parse("detectability", "Detectability", detectability)?,
+            },
+            designs: Design::parse_lines(designs)?,
+            selectors: Selector::parse_lines(selectors)?,
+        })
+    }
+}
+
+/// A team's changes, optionally of one status or only overdue ones.
+#[server(endpoint = "changes")]
+pub async fn list_changes(
+    team: String,
+    status: Option<String>,
+    overdue: Option<String>,
+) -> Result<ChangeList, AppError> {
+    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::db::now_ms;
+    use crate::ssr::store::{changes, teams};
+    use crate::ssr::{auth, state};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Viewer)?;
+    let status = status.as_deref().filter(|s| !s.is_empty()).and_then(ChangeStatus::parse);
+    let now = now_ms();
+    let only_overdue = overdue.is_some_and(|o| !o.is_empty());
+    let changes = changes::list(&db, team.id, status)
+        .await?
+        .into_iter()
+        .filter(|l| !only_overdue || l.change.is_overdue(now))
+        .map(|l| ChangeRow {
+            overdue: l.change.is_overdue(now),
+            key: l.change.key.to_string(),
+            title: l.change.title,
+            status: l.change.status,
+            types: l.change.types,
+            author: l.change.author,
+            happy_path_at: l.change.happy_path_at,
+            target_at: l.change.target_at,
+            failure_modes: l.failure_modes,
+        })
+        .collect();
+    Ok(ChangeList {
+        can_create: user.has_role(team.id, Role::Member),
+        team_slug: team.slug,
+        team_name: team.name,
+        changes,
+    })
+}
+
+/// Registers a change; answers its key. Members of the team (and admins) may.
+#[server(endpoint = "create_change")]
+pub async fn create_change(
+    team: String,
+    title: String,
+    summary: String,
+    ticket_url: String,
+    pr_url: String,
+    design_url: String,
+    type_queue: Option<String>,
+    type_migration: Option<String>,
+    type_rollout: Option<String>,
+    type_dependency: Option<String>,
+    type_ai_agent: Option<String>,
+    type_infrastructure: Option<String>,
+    type_other: Option<String>,
+) -> Result<String, AppError> {
+    use crate::domain::change::{TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line};
+    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::store::changes::{self, NewChange};
+    use crate::ssr::store::teams;
+    use crate::ssr::{audit_actor, auth, state};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Member)?;
+    let ticked = [
+        (type_queue, ChangeType::Queue),
+        (type_migration, ChangeType::Migration),
+        (type_rollout, ChangeType::Rollout),
+        (type_dependency, ChangeType::Dependency),
+        (type_ai_agent, ChangeType::AiAgent),
+        (type_infrastructure, ChangeType::Infrastructure),
+        (type_other, ChangeType::Other),
+    ];
+    let types: Vec<ChangeType> = ticked.into_iter().filter(|(on, _)| on.is_some()).map(|(_, t)| t).collect();
+    if types.is_empty() {
+        return Err(AppError::invalid("types", "Choose at least one type of change."));
+    }
+    let new = NewChange {
+        title: required_line("title", "Title", &title, TITLE_MAX)?,
+        summary: optional_text("summary", "Summary", &summary, TEXT_MAX)?,
+        types,
+        ticket_url: optional_url("ticket_url", &ticket_url)?,
+        pr_url: optional_url("pr_url", &pr_url)?,
+        design_url: optional_url("design_url", &design_url)?,
+    };
+    let key = changes::create(&db, &audit_actor(&user), team.id, user.id, &new).await?;
+    super::redirect_html_form(&format!("/changes/{key}"));
+    Ok(key.to_string())
+}
+
+/// The change page: milestones, failure modes with coverage, the gate and history.
+#[server(endpoint = "change")]
+pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
+    use crate::domain::Role;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
+    let sign_off_refusal = server::four_eyes_refusal(&user, &review)
+        .or_else(|| {
+            (!review.gate.is_open()).then(|| "The gate is closed: see what is missing above.".to_owned())
+        })
+        .or_else(|| {
+            (!matches!(review.change.status, ChangeStatus::HappyPathWorking | ChangeStatus::Regressed))
+                .then(|| format!("The change is {}.", review.change.status.label().to_lowercase()))
+        });
+    let sign_offs = changes::sign_offs(&state.db, &review.change)
+        .await?
+        .into_iter()
+        .map(|s| SignOffItem { signed_by: s.signed_by, signed_at: s.signed_at, content_hash: s.content_hash })
+        .collect();
+    let history = changes::history(&state.db, &review.change)
+        .await?
+        .into_iter()
+        .map(|r| HistoryItem {
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            object: r.object_id,
+            detail: r.after.or(r.before).unwrap_or_default(),
+        })
+        .collect();
+    let failure_modes = review
+        .failure_modes
+        .iter()
+        .zip(&review.assessments)
+        .map(|(fm, a)| FailureModeRow {
+            number: fm.number,
+            title: fm.input.title.clone(),
+            priority: fm.input.ratings.priority(),
+            rpn: fm.input.ratings.rpn(),
+            coverage: a.coverage,
+            reason: a.reason.clone(),
+        })
+        .collect();
+    let c = &review.change;
+    Ok(ChangeView {
+        key: c.key.to_string(),
+        title: c.title.clone(),
+        summary: c.summary.clone(),
+        types: c.types.clone(),
+        ticket_url: c.ticket_url.clone(),
+        pr_url: c.pr_url.clone(),
+        design_url: c.design_url.clone(),
+        author: c.author.clone(),
+        team_slug: c.key.team().to_owned(),
+        team_name: c.team_name.clone(),
+        status: c.status,
+        created_at: c.created_at,
+        happy_path_at: c.happy_path_at,
+        happy_path_by: c.happy_path_by.clone(),
+        happy_path_note: c.happy_path_note.clone(),
+        target_at: c.target_at,
+        overdue: c.is_overdue(review.now),
+        signed_off_at: c.signed_off_at,
+        policy: c.policy,
+        failure_modes,
+        gate: review.gate.clone(),
+        can_edit: user.has_role(c.team_id, Role::Member) && c.status != ChangeStatus::Cancelled,
+        sign_off_refusal,
+        sign_offs,
+        history,
+        now: review.now,
+    })
+}
+
+/// Records that the happy path works; the failure-cases target date follows from it.
+#[server(endpoint = "happy_path")]
+pub async fn record_happy_path(key: String, note: String) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::domain::change::optional_text;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    let note = optional_text("note", "Note", &note, 2000)?;
+    changes::record_happy_path(&state.db, &audit_actor(&user), user.id, &review.change, &note).await
+}
+
+/// Cancels a change that is not signed off.
+#[server(endpoint = "cancel_change")]
+pub async fn cancel_change(key: String, reason: String) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::domain::change::optional_text;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    let reason = optional_text("reason", "Reason", &reason, 2000)?;
+    changes::cancel(&state.db, &audit_actor(&user), &review.change, &reason).await
+}
+
+/// Adds a failure mode; answers its number.
+#[server(endpoint = "add_failure_mode")]
+pub async fn add_failure_mode(
+    key: String,
+    title: String,
+    scenario: String,
+    effect: String,
+    detection: String,
+    severity: String,
+    likelihood: String,
+    detectability: String,
+    designs: String,
+    selectors: String,
+) -> Result<i64, AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    let input = server::failure_mode_input(
+        &title,
+        &scenario,
+        &effect,
+        &detection,
+        &severity,
+        &likelihood,
+        &detectability,
+        &designs,
+        &selectors,
+    )?;
+    if review.change.status == ChangeStatus::Cancelled {
+        return Err(AppError::Conflict("The change is cancelled.".to_owned()));
+    }
+    changes::add_failure_mode(&state.db, &audit_actor(&user), &review.change, &input).await
+}
+
+/// A failure mode's page.
+#[server(endpoint = "failure_mode")]
+pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureModeView, AppError> {
+    use crate::domain::Role;
+    use crate::domain::failure_mode::Selector;
+    let (user, _state, review) = server::authorized(&key, Role::Viewer).await?;
+    let index = review
+        .failure_modes
+        .iter()
+        .position(|fm| fm.number == number)
+        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {key}")))?;
+    let fm = &review.failure_modes[index];
+    let assessment = &review.assessments[index];
+    let evidence =
+        review.evidence.matches(fm.number, &fm.input.selectors).all().into_iter().cloned().collect();
+    let ratings = fm.input.ratings;
+    Ok(FailureModeView {
+        key: review.change.key.to_string(),
+        change_title: review.change.title.clone(),
+        number,
+        title: fm.input.title.clone(),
+        scenario: fm.input.scenario.clone(),
+        effect: fm.input.effect.clone(),
+        detection: fm.input.detection.clone(),
+        severity: ratings.severity.get(),
+        likelihood: ratings.likelihood.get(),
+        detectability: ratings.detectability.get(),
+        priority: ratings.priority(),
+        rpn: ratings.rpn(),
+        designs: fm.input.designs.clone(),
+        designs_text: fm.input.designs.iter().map(Design::to_line).collect::<Vec<_>>().join("\n"),
+        selectors_text: fm.input.selectors.iter().map(Selector::as_str).collect::<Vec<_>>().join("\n"),
+        version: fm.version,
+        coverage: assessment.coverage,
+        reason: assessment.reason.clone(),
+        acceptance: fm.acceptance.clone(),
+        evidence,
+        can_edit: user.has_role(review.change.team_id, Role::Member),
+        accept_refusal: server::four_eyes_refusal(&user, &review),
+        now: review.now,
+    })
+}
+
+/// Saves a failure mode, refusing if someone else saved it since `version` was read.
+#[server(endpoint = "update_failure_mode")]
+pub async fn update_failure_mode(
+    key: String,
+    number: i64,
+    version: i64,
+    title: String,
+    scenario: String,
+    effect: String,
+    detection: String,
+    severity: String,
+    likelihood: String,
+    detectability: String,
+    designs: String,
+    selectors: String,
+) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    let input = server::failure_mode_input(
+        &title,
+        &scenario,
+        &effect,
+        &detection,
+        &severity,
+        &likelihood,
+        &detectability,
+        &designs,
+        &selectors,
+    )?;
+    changes::update_failure_mode(&state.db, &audit_actor(&user), &review.change, number, version, &input)
+        .await
+}
+
+/// Deletes a failure mode.
+#[server(endpoint = "delete_failure_mode")]
+pub async fn delete_failure_mode(key: String, number: i64) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    changes::delete_failure_mode(&state.db, &audit_actor(&user), &review.change, number).await?;
+    super::redirect_html_form(&format!("/changes/{}", review.change.key));
+    Ok(())
+}
+
+/// Accepts the risk of a failure mode until `expires_on` (YYYY-MM-DD). A lead who is not
+/// the change's author; High priority only where the team allows it.
+#[server(endpoint = "accept_risk")]
+pub async fn accept_risk(
+    key: String,
+    number: i64,
+    justification: String,
+    expires_on: String,
+) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::domain::change::required_line;
+    use crate::domain::time::parse_date;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
+    if let Some(refusal) = server::four_eyes_refusal(&user, &review) {
+        user.require_role(review.change.team_id, Role::Lead)?;
+        return Err(AppError::Conflict(refusal));
+    }
+    let fm = review
+        .failure_modes
+        .iter()
+        .find(|fm| fm.number == number)
+        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {key}")))?;
+    if fm.input.ratings.priority() == Priority::High && !review.change.policy.allow_high_acceptance {
+        return Err(AppError::Conflict(
+            "This failure mode is High priority and this team does not allow accepting such risks."
+                .to_owned(),
+        ));
+    }
+    let justification = required_line("justification", "Justification", &justification, 2000)?;
+    let expires_at = parse_date(&expires_on)
+        .filter(|at| *at > review.now)
+        .ok_or_else(|| AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD)."))?;
+    // Counted to the end of the chosen day.
+    let expires_at = expires_at + 24 * 3600 * 1000 - 1;
+    changes::accept_risk(
+        &state.db,
+        &audit_actor(&user),
+        user.id,
+        &review.change,
+        number,
+        &justification,
+        expires_at,
+    )
+    .await
+}
+
+/// Signs off failure cases complete, after the signer re-enters their password. Only a lead
+/// of the owning team or an admin, never the author, and only while the gate is open.
+#[server(endpoint = "sign_off")]
+pub async fn sign_off(key: String, password: String) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
+    if let Some(refusal) = server::four_eyes_refusal(&user, &review) {
+        user.require_role(review.change.team_id, Role::Lead)?;
+        return Err(AppError::Conflict(refusal));
+    }
+    let client = super::client_address().await;
+    let confirmed = auth::check_credentials(&state.db, &state.auth, &user.username, &password, &client)
+        .await
+        .map_err(|err| match err {
+            AppError::Invalid { .. } => AppError::invalid("password", "That is not your password."),
+            other => other,
+        })?;
+    if confirmed.0 != user.id {
+        return Err(AppError::invalid("password", "That is not your password."));
+    }
+    if let Gate::Closed(blockers) = &review.gate {
+        return Err(AppError::Conflict(format!(
+            "The gate is closed: {}",
+            blockers.iter().map(|b| b.reason.as_str()).collect::<Vec<_>>().join(" ")
+        )));
+    }
+    let (snapshot, hash) = review.snapshot(&user.username);
+    changes::sign_off(&state.db, &audit_actor(&user), user.id, &review.change, &snapshot, &hash).await
+}
+
+#[cfg(feature = "ssr")]
+use crate::ssr::auth;

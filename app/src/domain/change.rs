@@ -1,0 +1,310 @@
+//! Changes: keys, validated fields, types and the status machine.
+
+use super::AppError;
+use serde::{Deserialize, Serialize};
+
+/// A change's stable key, `<TEAM>-<n>` (e.g. `PAY-12`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangeKey {
+    team: String,
+    number: i64,
+}
+
+impl ChangeKey {
+    pub fn new(team: &super::TeamSlug, number: i64) -> Self {
+        Self { team: team.as_str().to_owned(), number }
+    }
+
+    /// Parses `PAY-12` (case-insensitive team part).
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let not_found = || AppError::NotFound(format!("Change {}", raw.trim()));
+        let (team, number) = raw.trim().rsplit_once('-').ok_or_else(not_found)?;
+        let team = super::TeamSlug::parse(team).map_err(|_| not_found())?;
+        let number: i64 = number.parse().map_err(|_| not_found())?;
+        if number < 1 {
+            return Err(not_found());
+        }
+        Ok(Self::new(&team, number))
+    }
+
+    pub fn team(&self) -> &str {
+        &self.team
+    }
+
+    pub fn number(&self) -> i64 {
+        self.number
+    }
+}
+
+impl std::fmt::Display for ChangeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.team, self.number)
+    }
+}
+
+/// Checks a required single-line text field: trimmed, 1..=`max` characters.
+pub fn required_line(field: &str, label: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if len == 0 {
+        return Err(AppError::invalid(field, format!("{label} is required.")));
+    }
+    if len > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{label} must be at most {max} characters (it has {len})."),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(AppError::invalid(field, format!("{label} must be a single line.")));
+    }
+    Ok(text.to_owned())
+}
+
+/// Checks an optional multi-line text field: at most `max` characters.
+pub fn optional_text(field: &str, label: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if len > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{label} must be at most {max} characters (it has {len})."),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(AppError::invalid(field, format!("{label} contains control characters.")));
+    }
+    Ok(text.to_owned())
+}
+
+/// Longest title of a change or failure mode.
+pub const TITLE_MAX: usize = 200;
+/// Longest summary, scenario or other free text.
+pub const TEXT_MAX: usize = 20_000;
+
+/// Checks an optional link: empty, or an `http(s)://` URL of at most 2,000 characters.
+pub fn optional_url(field: &str, raw: &str) -> Result<Option<String>, AppError> {
+    let url = raw.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let valid = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2000
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(Some(url.to_owned()))
+    } else {
+        Err(AppError::invalid(field, "Links must be http:// or https:// addresses without spaces."))
+    }
+}
+
+/// What kind of change this is; drives catalogue suggestions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeType {
+    Queue,
+    Migration,
+    Rollout,
+    Dependency,
+    AiAgent,
+    Infrastructure,
+    Other,
+}
+
+impl ChangeType {
+    pub const ALL: [ChangeType; 7] = [
+        ChangeType::Queue,
+        ChangeType::Migration,
+        ChangeType::Rollout,
+        ChangeType::Dependency,
+        ChangeType::AiAgent,
+        ChangeType::Infrastructure,
+        ChangeType::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Queue => "queue",
+            ChangeType::Migration => "migration",
+            ChangeType::Rollout => "rollout",
+            ChangeType::Dependency => "dependency",
+            ChangeType::AiAgent => "ai_agent",
+            ChangeType::Infrastructure => "infrastructure",
+            ChangeType::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeType::Queue => "Queue / event-driven",
+            ChangeType::Migration => "Data or schema migration",
+            ChangeType::Rollout => "Rolling deployment / release",
+            ChangeType::Dependency => "External dependency",
+            ChangeType::AiAgent => "AI agent / automation",
+            ChangeType::Infrastructure => "Infrastructure",
+            ChangeType::Other => "Other",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == raw.trim())
+            .ok_or_else(|| AppError::invalid("types", format!("Unknown change type {raw:?}.")))
+    }
+
+    /// Stored as a comma-separated list.
+    pub fn join(types: &[ChangeType]) -> String {
+        types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Reads the stored list, skipping anything unknown.
+    pub fn split(stored: &str) -> Vec<ChangeType> {
+        stored.split(',').filter_map(|t| Self::parse(t).ok()).collect()
+    }
+}
+
+/// A change's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// Registered; the happy path does not work yet.
+    Draft,
+    /// The happy path works; failure cases are being worked through.
+    HappyPathWorking,
+    /// Signed off: every failure mode covered.
+    FailureCasesComplete,
+    /// Signed off, then a linked test failed; needs a new sign-off.
+    Regressed,
+    /// Abandoned.
+    Cancelled,
+}
+
+impl ChangeStatus {
+    pub const ALL: [ChangeStatus; 5] = [
+        ChangeStatus::Draft,
+        ChangeStatus::HappyPathWorking,
+        ChangeStatus::FailureCasesComplete,
+        ChangeStatus::Regressed,
+        ChangeStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Draft => "draft",
+            ChangeStatus::HappyPathWorking => "happy_path_working",
+            ChangeStatus::FailureCasesComplete => "failure_cases_complete",
+            ChangeStatus::Regressed => "regressed",
+            ChangeStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeStatus::Draft => "Draft",
+            ChangeStatus::HappyPathWorking => "Happy path working",
+            ChangeStatus::FailureCasesComplete => "Failure cases complete",
+            ChangeStatus::Regressed => "Regressed",
+            ChangeStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    fn refuse(self, action: &str) -> AppError {
+        AppError::Conflict(format!("A change that is {} cannot {action}.", self.label().to_lowercase()))
+    }
+
+    /// Records the first milestone: only from draft.
+    pub fn record_happy_path(self) -> Result<Self, AppError> {
+        match self {
+            ChangeStatus::Draft => Ok(ChangeStatus::HappyPathWorking),
+            other => Err(other.refuse("record the happy path again")),
+        }
+    }
+
+    /// Signs off failure cases: after the happy path, or again after a regression.
+    pub fn sign_off(self) -> Result<Self, AppError> {
+        match self {
+            ChangeStatus::HappyPathWorking | ChangeStatus::Regressed => {
+                Ok(ChangeStatus::FailureCasesComplete)
+            }
+            other => Err(other.refuse("be signed off")),
+        }
+    }
+
+    /// A linked test failed after sign-off.
+    pub fn regress(self) -> Result<Self, AppError> {
+        match self {
+            ChangeStatus::FailureCasesComplete => Ok(ChangeStatus::Regressed),
+            other => Err(other.refuse("regress")),
+        }
+    }
+
+    /// Abandons the change; signed-off and cancelled changes stay as they are.
+    pub fn cancel(self) -> Result<Self, AppError> {
+        match self {
+            ChangeStatus::Draft | ChangeStatus::HappyPathWorking | ChangeStatus::Regressed => {
+                Ok(ChangeStatus::Cancelled)
+            }
+            other => Err(other.refuse("be cancelled")),
+        }
+    }
+
+    /// Whether the change is still being worked on (not signed off or cancelled).
+    pub fn is_open(self) -> bool {
+        matches!(self, ChangeStatus::Draft | ChangeStatus::HappyPathWorking | ChangeStatus::Regressed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ChangeStatus::*;
+
+    #[test]
+    fn keys_round_trip_and_refuse_garbage() {
+        let key = ChangeKey::parse("pay-12").expect("valid");
+        assert_eq!(key.to_string(), "PAY-12");
+        for bad in ["PAY", "PAY-0", "PAY-x", "-3", "1A-2"] {
+            assert!(ChangeKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_status_machine_allows_only_the_documented_moves() {
+        assert_eq!(Draft.record_happy_path(), Ok(HappyPathWorking));
+        assert!(HappyPathWorking.record_happy_path().is_err());
+        assert!(Draft.sign_off().is_err(), "no sign-off before the happy path");
+        assert_eq!(HappyPathWorking.sign_off(), Ok(FailureCasesComplete));
+        assert_eq!(FailureCasesComplete.regress(), Ok(Regressed));
+        assert!(HappyPathWorking.regress().is_err());
+        assert_eq!(Regressed.sign_off(), Ok(FailureCasesComplete), "a regression needs a new sign-off");
+        assert!(FailureCasesComplete.cancel().is_err());
+        assert_eq!(Draft.cancel(), Ok(Cancelled));
+        for status in ChangeStatus::ALL {
+            assert!(Cancelled.record_happy_path().is_err() && Cancelled.sign_off().is_err());
+            assert_eq!(ChangeStatus::parse(status.as_str()), Some(status));
+        }
+    }
+
+    #[test]
+    fn text_fields_name_their_limits() {
+        let err = required_line("title", "Title", "  ", TITLE_MAX).expect_err("empty");
+        assert_eq!(err.for_field("title").as_deref(), Some("Title is required."));
+        let huge = "x".repeat(1_000_000);
+        let err = optional_text("summary", "Summary", &huge, TEXT_MAX).expect_err("huge");
+        assert!(err.for_field("summary").is_some_and(|m| m.contains("at most 20000")));
+        assert!(optional_url("ticket_url", "javascript:alert(1)").is_err());
+        assert_eq!(optional_url("ticket_url", " ").expect("empty is fine"), None);
+    }
+
+    #[test]
+    fn change_types_round_trip_through_storage() {
+        let types = [ChangeType::Queue, ChangeType::AiAgent];
+        assert_eq!(ChangeType::split(&ChangeType::join(&types)), types);
+    }
+}

@@ -1,0 +1,302 @@
+//! Failure modes: ratings and the priority they give, designs and test selectors.
+
+use super::AppError;
+use serde::{Deserialize, Serialize};
+
+/// A rating from 1 to 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Rating(u8);
+
+impl Rating {
+    pub fn new(value: u8) -> Option<Self> {
+        (1..=5).contains(&value).then_some(Self(value))
+    }
+
+    pub fn parse(field: &str, label: &str, raw: &str) -> Result<Self, AppError> {
+        raw.trim()
+            .parse::<u8>()
+            .ok()
+            .and_then(Self::new)
+            .ok_or_else(|| AppError::invalid(field, format!("{label} must be a whole number from 1 to 5.")))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// Severity (how bad the effect is), likelihood (how likely it happens) and detectability
+/// (how hard it is to notice: 1 = noticed at once, 5 = goes unnoticed), as in an FMEA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Ratings {
+    pub severity: Rating,
+    pub likelihood: Rating,
+    pub detectability: Rating,
+}
+
+/// How urgently a failure mode needs covering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::Low => "Low",
+            Priority::Medium => "Medium",
+            Priority::High => "High",
+        }
+    }
+}
+
+impl Ratings {
+    /// The severity-led priority. Severity sets the band; likelihood and detectability can
+    /// only raise it by one step, and only when both are high (4+) or, at severity 4, when
+    /// either is:
+    ///
+    /// | severity | priority |
+    /// |---|---|
+    /// | 5 | High |
+    /// | 4 | High if likelihood ≥ 3 or detectability ≥ 4, else Medium |
+    /// | 3 | High if likelihood ≥ 4 and detectability ≥ 4, else Medium |
+    /// | 1–2 | Medium if likelihood ≥ 4 and detectability ≥ 4, else Low |
+    ///
+    /// So a catastrophic failure is never Low however unlikely, and a trivial one is never
+    /// High however likely — unlike ranking by S×L×D alone.
+    pub fn priority(self) -> Priority {
+        let (s, l, d) = (self.severity.0, self.likelihood.0, self.detectability.0);
+        match s {
+            5 => Priority::High,
+            4 if l >= 3 || d >= 4 => Priority::High,
+            4 => Priority::Medium,
+            3 if l >= 4 && d >= 4 => Priority::High,
+            3 => Priority::Medium,
+            _ if l >= 4 && d >= 4 => Priority::Medium,
+            _ => Priority::Low,
+        }
+    }
+
+    /// The risk priority number S×L×D (1–125), shown for those used to FMEA.
+    pub fn rpn(self) -> u8 {
+        self.severity.0 * self.likelihood.0 * self.detectability.0
+    }
+}
+
+/// A test selector: an exact test id, or a glob where `*` matches any run of characters
+/// and `?` one character (e.g. `queue::backlog_*`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Selector(String);
+
+impl Selector {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let pattern = raw.trim();
+        let invalid = |why: &str| AppError::invalid("selectors", format!("Test selector {pattern:?} {why}."));
+        if pattern.is_empty() || pattern.chars().count() > 300 {
+            return Err(invalid("must be 1 to 300 characters"));
+        }
+        if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("must not contain spaces"));
+        }
+        if pattern.contains(['[', ']', '{', '}']) {
+            return Err(invalid("may use only * and ? as wildcards"));
+        }
+        if pattern.chars().filter(|c| !matches!(c, '*' | '?')).count() < 3 {
+            return Err(invalid("needs at least 3 literal characters, so it cannot match every test"));
+        }
+        Ok(Self(pattern.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_glob(&self) -> bool {
+        self.0.contains(['*', '?'])
+    }
+
+    /// Whether `test_id` is selected. Linear-time glob matching (no backtracking blow-up).
+    pub fn matches(&self, test_id: &str) -> bool {
+        let pattern: Vec<char> = self.0.chars().collect();
+        let text: Vec<char> = test_id.chars().collect();
+        let (mut p, mut t) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+                p += 1;
+                t += 1;
+            } else if p < pattern.len() && pattern[p] == '*' {
+                star = Some((p, t));
+                p += 1;
+            } else if let Some((sp, st)) = star {
+                p = sp + 1;
+                t = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        pattern[p..].iter().all(|c| *c == '*')
+    }
+
+    /// Parses one selector per line, skipping blank lines; duplicates are dropped.
+    pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
+        let mut selectors: Vec<Self> = Vec::new();
+        for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let selector = Self::parse(line)?;
+            if !selectors.contains(&selector) {
+                selectors.push(selector);
+            }
+        }
+        if selectors.len() > 50 {
+            return Err(AppError::invalid("selectors", "At most 50 test selectors per failure mode."));
+        }
+        Ok(selectors)
+    }
+}
+
+/// How the system handles a failure mode: a link to a design document, or a note.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Design {
+    pub title: String,
+    pub url: Option<String>,
+}
+
+impl Design {
+    /// Parses one design per line: `Title https://…`, a bare URL, or a short note.
+    pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
+        let mut designs = Vec::new();
+        for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (title, url) = match line.rsplit_once(char::is_whitespace) {
+                Some((title, url)) if url.starts_with("http://") || url.starts_with("https://") => {
+                    (title.trim().trim_end_matches(['-', '–', '—', ':']).trim(), Some(url))
+                }
+                _ if line.starts_with("http://") || line.starts_with("https://") => (line, Some(line)),
+                _ => (line, None),
+            };
+            let url = match url {
+                Some(url) => super::change::optional_url("designs", url)?,
+                None => None,
+            };
+            let title = super::change::required_line("designs", "A design", title, 500)?;
+            designs.push(Self { title, url });
+        }
+        if designs.len() > 20 {
+            return Err(AppError::invalid("designs", "At most 20 designs per failure mode."));
+        }
+        Ok(designs)
+    }
+
+    /// The line form `parse_lines` reads back.
+    pub fn to_line(&self) -> String {
+        match &self.url {
+            Some(url) if *url == self.title => url.clone(),
+            Some(url) => format!("{} {url}", self.title),
+            None => self.title.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ratings(s: u8, l: u8, d: u8) -> Ratings {
+        let r = |v| Rating::new(v).expect("1..=5");
+        Ratings { severity: r(s), likelihood: r(l), detectability: r(d) }
+    }
+
+    #[test]
+    fn ratings_outside_one_to_five_are_refused() {
+        assert!(Rating::parse("severity", "Severity", "7").is_err());
+        assert!(Rating::parse("severity", "Severity", "0").is_err());
+        assert!(Rating::parse("severity", "Severity", "two").is_err());
+        assert_eq!(Rating::parse("severity", "Severity", " 3 ").map(Rating::get), Ok(3));
+    }
+
+    #[test]
+    fn priority_follows_the_documented_table() {
+        assert_eq!(ratings(5, 1, 1).priority(), Priority::High);
+        assert_eq!(ratings(4, 3, 1).priority(), Priority::High);
+        assert_eq!(ratings(4, 1, 4).priority(), Priority::High);
+        assert_eq!(ratings(4, 2, 3).priority(), Priority::Medium);
+        assert_eq!(ratings(3, 4, 4).priority(), Priority::High);
+        assert_eq!(ratings(3, 5, 3).priority(), Priority::Medium);
+        assert_eq!(ratings(2, 5, 5).priority(), Priority::Medium);
+        assert_eq!(ratings(1, 3, 5).priority(), Priority::Low);
+        assert_eq!(ratings(5, 5, 5).rpn(), 125);
+    }
+
+    #[test]
+    fn selectors_match_exactly_or_by_glob() {
+        let exact = Selector::parse("queue::backlog_drains").expect("valid");
+        assert!(exact.matches("queue::backlog_drains"));
+        assert!(!exact.matches("queue::backlog_drains_fast"));
+        let glob = Selector::parse("queue::backlog_*").expect("valid");
+        assert!(glob.matches("queue::backlog_drains") && glob.matches("queue::backlog_"));
+        assert!(!glob.matches("queue::other"));
+        let mid = Selector::parse("tests/*::test_?_retry").expect("valid");
+        assert!(mid.matches("tests/test_q.py::test_1_retry"));
+        assert!(!mid.matches("tests/test_q.py::test_10_retry"));
+    }
+
+    #[test]
+    fn bad_globs_are_refused_with_a_reason() {
+        for bad in ["*", "**?", "a b", "queue::[ab]", "", &"x".repeat(301)] {
+            let err = Selector::parse(bad).expect_err(bad);
+            assert!(err.for_field("selectors").is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn designs_read_titles_links_and_notes() {
+        let designs = Design::parse_lines(
+            "Backpressure ADR https://wiki.example/adr-7\nhttps://example.com/d\n\nRetry with jitter",
+        )
+        .expect("valid");
+        assert_eq!(
+            designs[0],
+            Design { title: "Backpressure ADR".into(), url: Some("https://wiki.example/adr-7".into()) }
+        );
+        assert_eq!(designs[1].url.as_deref(), Some("https://example.com/d"));
+        assert_eq!(designs[2], Design { title: "Retry with jitter".into(), url: None });
+        for design in &designs {
+            assert_eq!(Design::parse_lines(&design.to_line()).expect("round trip"), vec![design.clone()]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn priority_never_falls_when_a_rating_rises(s in 1u8..=5, l in 1u8..=5, d in 1u8..=5, bump in 0usize..3) {
+            let before = ratings(s, l, d);
+            let mut raised = [s, l, d];
+            raised[bump] = (raised[bump] + 1).min(5);
+            let after = ratings(raised[0], raised[1], raised[2]);
+            prop_assert!(after.priority() >= before.priority());
+        }
+
+        #[test]
+        fn severity_leads(l in 1u8..=5, d in 1u8..=5) {
+            prop_assert_eq!(ratings(5, l, d).priority(), Priority::High);
+            prop_assert!(ratings(2, l, d).priority() < Priority::High);
+            prop_assert!(ratings(4, l, d).priority() > Priority::Low);
+        }
+
+        #[test]
+        fn a_literal_selector_matches_only_itself(id in "[a-z:_]{3,20}", other in "[a-z:_]{3,20}") {
+            let selector = Selector::parse(&id).expect("literal ids are valid");
+            prop_assert!(selector.matches(&id));
+            prop_assert_eq!(selector.matches(&other), id == other);
+        }
+
+        #[test]
+        fn a_prefix_glob_matches_every_extension(prefix in "[a-z:_]{3,12}", rest in "[a-z0-9:_]{0,12}") {
+            let selector = Selector::parse(&format!("{prefix}*")).expect("valid");
+            let id = format!("{prefix}{rest}");
+            prop_assert!(selector.matches(&id));
+        }
+    }
+}

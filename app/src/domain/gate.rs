@@ -1,0 +1,555 @@
+//! Coverage of failure modes by evidence, and the sign-off gate: one pure function of the
+//! change, its failure modes, the evidence, the team policy and the current time.
+
+use super::change::ChangeStatus;
+use super::failure_mode::{Design, Priority, Ratings, Selector};
+use serde::{Deserialize, Serialize};
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A team's rules for its changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Days from happy path to the failure-cases target date.
+    pub window_days: i64,
+    /// Days a passing result stays fresh.
+    pub freshness_days: i64,
+    /// Failure modes a change needs at least.
+    pub min_failure_modes: i64,
+    /// Whether High-priority failure modes may be covered by a risk acceptance.
+    pub allow_high_acceptance: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { window_days: 30, freshness_days: 14, min_failure_modes: 3, allow_high_acceptance: false }
+    }
+}
+
+impl Policy {
+    /// The failure-cases target date for a happy path recorded at `happy_path_at`.
+    pub fn target_at(&self, happy_path_at: i64) -> i64 {
+        happy_path_at + self.window_days * DAY_MS
+    }
+}
+
+/// What a test run said about one test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Error => "error",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Outcome::Passed, Outcome::Failed, Outcome::Skipped, Outcome::Error]
+            .into_iter()
+            .find(|o| o.as_str() == raw)
+    }
+}
+
+/// The latest result of one test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub test_id: String,
+    pub outcome: Outcome,
+    /// When the run that produced it was received (Unix ms).
+    pub at: i64,
+    pub commit: Option<String>,
+    pub pipeline_url: Option<String>,
+}
+
+/// The evidence the gate sees: the latest result per test id of the owning team, plus
+/// results bound directly to a failure mode (by its number) regardless of selectors.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceView {
+    pub latest: Vec<TestResult>,
+    pub bound: Vec<(i64, TestResult)>,
+}
+
+impl EvidenceView {
+    /// The results relevant to a failure mode: those its selectors select (each selector
+    /// with its matches) and those bound to it directly.
+    pub fn matches<'a>(&'a self, number: i64, selectors: &'a [Selector]) -> Matches<'a> {
+        Matches {
+            by_selector: selectors
+                .iter()
+                .map(|s| (s, self.latest.iter().filter(|r| s.matches(&r.test_id)).collect()))
+                .collect(),
+            bound: self.bound.iter().filter(|(n, _)| *n == number).map(|(_, r)| r).collect(),
+        }
+    }
+}
+
+/// A failure mode's matched evidence.
+pub struct Matches<'a> {
+    pub by_selector: Vec<(&'a Selector, Vec<&'a TestResult>)>,
+    pub bound: Vec<&'a TestResult>,
+}
+
+impl Matches<'_> {
+    /// Every matched result, once each.
+    pub fn all(&self) -> Vec<&TestResult> {
+        let mut all: Vec<&TestResult> =
+            self.by_selector.iter().flat_map(|(_, rs)| rs.iter().copied()).collect();
+        all.extend(self.bound.iter().copied());
+        all.sort_by(|a, b| a.test_id.cmp(&b.test_id));
+        all.dedup_by(|a, b| a.test_id == b.test_id && a.at == b.at);
+        all
+    }
+}
+
+/// A risk acceptance: the team knowingly leaves a failure mode uncovered until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub justification: String,
+    pub accepted_by: String,
+    pub expires_at: i64,
+}
+
+/// What the gate needs to know about a failure mode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureModeFacts {
+    pub number: i64,
+    pub title: String,
+    pub ratings: Ratings,
+    pub designs: Vec<Design>,
+    pub selectors: Vec<Selector>,
+    pub acceptance: Option<Acceptance>,
+}
+
+/// What the gate needs to know about a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeFacts {
+    pub status: ChangeStatus,
+    pub happy_path_at: Option<i64>,
+}
+
+/// A failure mode's coverage, derived from its design, selectors, evidence and acceptance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Coverage {
+    /// No design or no test selector.
+    Uncovered,
+    /// Designed and selected, but not every selector has evidence yet.
+    Designed,
+    /// The latest result of a matched test failed.
+    Failing,
+    /// All passing, but some result is older than the freshness window.
+    Stale,
+    /// Every selector matched, every latest result passed and is fresh.
+    Verified,
+    /// Covered by an unexpired risk acceptance.
+    Accepted,
+}
+
+impl Coverage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Uncovered => "uncovered",
+            Coverage::Designed => "designed",
+            Coverage::Failing => "failing",
+            Coverage::Stale => "stale",
+            Coverage::Verified => "verified",
+            Coverage::Accepted => "accepted",
+        }
+    }
+}
+
+/// A failure mode's coverage with the reason it is not (yet) verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub coverage: Coverage,
+    /// Why the failure mode does not count as covered; empty when it does.
+    pub reason: Option<String>,
+}
+
+fn days(ms: i64) -> i64 {
+    ms / DAY_MS
+}
+
+/// Assesses one failure mode at `now`.
+pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, now: i64) -> Assessment {
+    if let Some(acceptance) = fm.acceptance.as_ref().filter(|a| a.expires_at > now) {
+        let reason = (fm.ratings.priority() == Priority::High && !policy.allow_high_acceptance).then(|| {
+            format!(
+                "is High priority; this team does not allow accepting the risk of High failure modes (accepted by {})",
+                acceptance.accepted_by
+            )
+        });
+        return Assessment { coverage: Coverage::Accepted, reason };
+    }
+    if fm.designs.is_empty() || fm.selectors.is_empty() {
+        let missing = match (fm.designs.is_empty(), fm.selectors.is_empty()) {
+            (true, true) => "has no design and no test selector",
+            (true, false) => "has no design",
+            _ => "has no test selector",
+        };
+        return Assessment { coverage: Coverage::Uncovered, reason: Some(missing.to_owned()) };
+    }
+    let matches = evidence.matches(fm.number, &fm.selectors);
+    let counted = |r: &&TestResult| r.outcome != Outcome::Skipped;
+    let failing: Vec<&str> = matches
+        .all()
+        .into_iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error))
+        .map(|r| r.test_id.as_str())
+        .collect();
+    if !failing.is_empty() {
+        return Assessment {
+            coverage: Coverage::Failing,
+            reason: Some(format!("has failing tests: {}", failing.join(", "))),
+        };
+    }
+    let unmatched: Vec<&str> = matches
+        .by_selector
+        .iter()
+        .filter(|(_, results)| !results.iter().any(counted))
+        .map(|(s, _)| s.as_str())
+        .collect();
+    if !unmatched.is_empty() {
+        return Assessment {
+            coverage: Coverage::Designed,
+            reason: Some(format!("has no passing evidence yet for: {}", unmatched.join(", "))),
+        };
+    }
+    let freshness = policy.freshness_days * DAY_MS;
+    let oldest = matches.all().into_iter().filter(counted).map(|r| r.at).min().unwrap_or(now);
+    if now - oldest > freshness {
+        return Assessment {
+            coverage: Coverage::Stale,
+            reason: Some(format!(
+                "has evidence {} days old; results count for {} days",
+                days(now - oldest),
+                policy.freshness_days
+            )),
+        };
+    }
+    Assessment { coverage: Coverage::Verified, reason: None }
+}
+
+/// One thing that keeps the gate closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The failure mode concerned (`FM-3`), if the blocker is about one.
+    pub failure_mode: Option<String>,
+    pub reason: String,
+}
+
+/// Whether failure cases complete can be signed off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Gate {
+    Open,
+    Closed(Vec<Blocker>),
+}
+
+impl Gate {
+    pub fn is_open(&self) -> bool {
+        matches!(self, Gate::Open)
+    }
+
+    pub fn blockers(&self) -> &[Blocker] {
+        match self {
+            Gate::Open => &[],
+            Gate::Closed(blockers) => blockers,
+        }
+    }
+}
+
+/// The gate. Open only when the happy path is recorded, the change has at least the team's
+/// minimum number of failure modes, and every failure mode is verified or (if allowed)
+/// accepted. Otherwise every blocker is named.
+pub fn gate(
+    change: &ChangeFacts,
+    fms: &[FailureModeFacts],
+    evidence: &EvidenceView,
+    policy: &Policy,
+    now: i64,
+) -> Gate {
+    let mut blockers = Vec::new();
+    let mut change_blocker = |reason: String| blockers.push(Blocker { failure_mode: None, reason });
+    if change.status == ChangeStatus::Cancelled {
+        change_blocker("The change is cancelled.".to_owned());
+    }
+    if change.happy_path_at.is_none() {
+        change_blocker("The happy path is not recorded as working yet.".to_owned());
+    }
+    let count = i64::try_from(fms.len()).unwrap_or(i64::MAX);
+    if count < policy.min_failure_modes {
+        change_blocker(format!(
+            "The change has {count} failure mode{}; this team needs at least {}.",
+            if count == 1 { "" } else { "s" },
+            policy.min_failure_modes
+        ));
+    }
+    for fm in fms {
+        if let Some(reason) = assess(fm, evidence, policy, now).reason {
+            let label = format!("FM-{}", fm.number);
+            blockers.push(Blocker {
+                reason: format!("{label} “{}” {reason}.", fm.title),
+                failure_mode: Some(label),
+            });
+        }
+    }
+    if blockers.is_empty() { Gate::Open } else { Gate::Closed(blockers) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::failure_mode::Rating;
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn ratings(s: u8) -> Ratings {
+        let r = |v| Rating::new(v).expect("1..=5");
+        Ratings { severity: r(s), likelihood: r(2), detectability: r(2) }
+    }
+
+    fn fm(number: i64, severity: u8, selectors: &[&str]) -> FailureModeFacts {
+        FailureModeFacts {
+            number,
+            title: format!("Failure {number}"),
+            ratings: ratings(severity),
+            designs: vec![Design { title: "Backpressure".into(), url: None }],
+            selectors: selectors.iter().map(|s| Selector::parse(s).expect("valid")).collect(),
+            acceptance: None,
+        }
+    }
+
+    fn result(test_id: &str, outcome: Outcome, age_days: i64) -> TestResult {
+        TestResult {
+            test_id: test_id.into(),
+            outcome,
+            at: NOW - age_days * DAY_MS,
+            commit: None,
+            pipeline_url: None,
+        }
+    }
+
+    fn happy() -> ChangeFacts {
+        ChangeFacts { status: ChangeStatus::HappyPathWorking, happy_path_at: Some(NOW - 5 * DAY_MS) }
+    }
+
+    fn three() -> Vec<FailureModeFacts> {
+        vec![fm(1, 3, &["queue::backlog_*"]), fm(2, 4, &["queue::fast_lane"]), fm(3, 2, &["eta::*"])]
+    }
+
+    fn all_passing() -> EvidenceView {
+        EvidenceView {
+            latest: vec![
+                result("queue::backlog_drains", Outcome::Passed, 1),
+                result("queue::fast_lane", Outcome::Passed, 2),
+                result("eta::shown", Outcome::Passed, 0),
+            ],
+            bound: vec![],
+        }
+    }
+
+    #[test]
+    fn the_gate_opens_when_everything_is_verified() {
+        assert_eq!(gate(&happy(), &three(), &all_passing(), &Policy::default(), NOW), Gate::Open);
+    }
+
+    #[test]
+    fn the_gate_names_every_blocker() {
+        let draft = ChangeFacts { status: ChangeStatus::Draft, happy_path_at: None };
+        let mut fms = vec![fm(1, 3, &["queue::backlog_*"]), fm(2, 4, &[])];
+        fms[1].designs.clear();
+        let evidence =
+            EvidenceView { latest: vec![result("queue::backlog_drains", Outcome::Failed, 0)], bound: vec![] };
+        let blockers = gate(&draft, &fms, &evidence, &Policy::default(), NOW).blockers().to_vec();
+        let reasons: Vec<&str> = blockers.iter().map(|b| b.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "The happy path is not recorded as working yet.",
+                "The change has 2 failure modes; this team needs at least 3.",
+                "FM-1 “Failure 1” has failing tests: queue::backlog_drains.",
+                "FM-2 “Failure 2” has no design and no test selector.",
+            ]
+        );
+        assert_eq!(blockers[2].failure_mode.as_deref(), Some("FM-1"));
+    }
+
+    #[test]
+    fn coverage_statuses_follow_the_evidence() {
+        let policy = Policy::default();
+        let fm = fm(1, 3, &["queue::backlog_*", "queue::retry"]);
+        let view = |results: Vec<TestResult>| EvidenceView { latest: results, bound: vec![] };
+        let coverage = |results| assess(&fm, &view(results), &policy, NOW).coverage;
+        assert_eq!(coverage(vec![]), Coverage::Designed);
+        assert_eq!(
+            coverage(vec![result("queue::backlog_a", Outcome::Passed, 0)]),
+            Coverage::Designed,
+            "one selector unmatched"
+        );
+        assert_eq!(
+            coverage(vec![
+                result("queue::backlog_a", Outcome::Passed, 0),
+                result("queue::retry", Outcome::Skipped, 0)
+            ]),
+            Coverage::Designed,
+            "a skipped test proves nothing"
+        );
+        assert_eq!(
+            coverage(vec![
+                result("queue::backlog_a", Outcome::Passed, 0),
+                result("queue::retry", Outcome::Error, 0)
+            ]),
+            Coverage::Failing
+        );
+        assert_eq!(
+            coverage(vec![
+                result("queue::backlog_a", Outcome::Passed, 15),
+                result("queue::retry", Outcome::Passed, 0)
+            ]),
+            Coverage::Stale
+        );
+        assert_eq!(
+            coverage(vec![
+                result("queue::backlog_a", Outcome::Passed, 14),
+                result("queue::retry", Outcome::Passed, 0)
+            ]),
+            Coverage::Verified
+        );
+    }
+
+    #[test]
+    fn a_bound_result_counts_for_its_failure_mode_only() {
+        let fms = three();
+        let mut evidence = all_passing();
+        evidence.bound.push((2, result("integration::whatever", Outcome::Failed, 0)));
+        let blockers = gate(&happy(), &fms, &evidence, &Policy::default(), NOW).blockers().to_vec();
+        assert_eq!(blockers.len(), 1);
+        assert_eq!(blockers[0].failure_mode.as_deref(), Some("FM-2"));
+    }
+
+    #[test]
+    fn acceptances_count_until_they_expire_and_high_needs_permission() {
+        let mut fms = three();
+        let evidence = EvidenceView { latest: all_passing().latest[..1].to_vec(), bound: vec![] };
+        for fm in &mut fms[1..] {
+            fm.acceptance = Some(Acceptance {
+                justification: "Known".into(),
+                accepted_by: "lena".into(),
+                expires_at: NOW + DAY_MS,
+            });
+        }
+        // FM-2 is High (severity 4, likelihood 2, detectability 2 → Medium). Make it High:
+        fms[1].ratings = ratings(5);
+        let strict = Policy::default();
+        let lenient = Policy { allow_high_acceptance: true, ..strict };
+        let closed = gate(&happy(), &fms, &evidence, &strict, NOW);
+        assert_eq!(closed.blockers().len(), 1);
+        assert!(closed.blockers()[0].reason.contains("does not allow accepting"), "{closed:?}");
+        assert_eq!(gate(&happy(), &fms, &evidence, &lenient, NOW), Gate::Open);
+        let expired = gate(&happy(), &fms, &evidence, &lenient, NOW + 2 * DAY_MS);
+        assert_eq!(expired.blockers().len(), 2, "expired acceptances no longer count");
+    }
+
+    #[test]
+    fn a_cancelled_change_cannot_be_signed_off() {
+        let cancelled = ChangeFacts { status: ChangeStatus::Cancelled, ..happy() };
+        assert!(!gate(&cancelled, &three(), &all_passing(), &Policy::default(), NOW).is_open());
+    }
+
+    fn arb_outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::Passed),
+            Just(Outcome::Failed),
+            Just(Outcome::Skipped),
+            Just(Outcome::Error)
+        ]
+    }
+
+    fn arb_evidence() -> impl Strategy<Value = EvidenceView> {
+        let ids = prop_oneof![
+            Just("queue::backlog_drains"),
+            Just("queue::backlog_x"),
+            Just("queue::fast_lane"),
+            Just("eta::shown"),
+            Just("other::thing")
+        ];
+        proptest::collection::vec((ids, arb_outcome(), 0i64..30), 0..8).prop_map(|rows| {
+            let mut latest: Vec<TestResult> = Vec::new();
+            for (id, outcome, age) in rows {
+                // The view holds one latest result per test id.
+                latest.retain(|r| r.test_id != id);
+                latest.push(result(id, outcome, age));
+            }
+            EvidenceView { latest, bound: vec![] }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_fresh_passing_result_for_a_new_test_never_closes_an_open_gate(
+            noise in arb_evidence(), id in "[a-z]{3,8}::[a-z_]{3,8}"
+        ) {
+            // Start from an open gate with random other results beside it.
+            let mut evidence = noise;
+            for passing in all_passing().latest {
+                evidence.latest.retain(|r| r.test_id != passing.test_id);
+                evidence.latest.push(passing);
+            }
+            let policy = Policy::default();
+            let before = gate(&happy(), &three(), &evidence, &policy, NOW);
+            prop_assume!(before.is_open());
+            prop_assume!(!evidence.latest.iter().any(|r| r.test_id == id));
+            let mut more = evidence.clone();
+            more.latest.push(result(&id, Outcome::Passed, 0));
+            prop_assert!(gate(&happy(), &three(), &more, &policy, NOW).is_open());
+        }
+
+        #[test]
+        fn an_open_gate_has_its_preconditions(evidence in arb_evidence(), n in 0usize..4, min in 0i64..5) {
+            let policy = Policy { min_failure_modes: min, ..Policy::default() };
+            let fms = three()[..n.min(3)].to_vec();
+            if gate(&happy(), &fms, &evidence, &policy, NOW).is_open() {
+                prop_assert!(i64::try_from(fms.len()).unwrap_or(0) >= min);
+                for fm in &fms {
+                    prop_assert_eq!(assess(fm, &evidence, &policy, NOW).coverage, Coverage::Verified);
+                }
+            }
+            let draft = ChangeFacts { status: ChangeStatus::Draft, happy_path_at: None };
+            prop_assert!(!gate(&draft, &fms, &evidence, &policy, NOW).is_open());
+        }
+
+        #[test]
+        fn a_failing_matched_result_always_closes_the_gate(evidence in arb_evidence()) {
+            let mut failing = evidence.clone();
+            failing.latest.retain(|r| r.test_id != "queue::fast_lane");
+            failing.latest.push(result("queue::fast_lane", Outcome::Failed, 0));
+            prop_assert!(!gate(&happy(), &three(), &failing, &Policy::default(), NOW).is_open());
+        }
+
+        #[test]
+        fn acceptance_counts_exactly_while_unexpired(expires_in in -10i64..10, severity in 1u8..=5, allow in any::<bool>()) {
+            let policy = Policy { allow_high_acceptance: allow, ..Policy::default() };
+            let mut fm = fm(1, severity, &[]);
+            fm.acceptance = Some(Acceptance { justification: "ok".into(), accepted_by: "lena".into(), expires_at: NOW + expires_in * DAY_MS });
+            let assessment = assess(&fm, &EvidenceView::default(), &policy, NOW);
+            if expires_in > 0 {
+                prop_assert_eq!(assessment.coverage, Coverage::Accepted);
+                let high = fm.ratings.priority() == Priority::High;
+                prop_assert_eq!(assessment.reason.is_none(), !high || allow);
+            } else {
+                prop_assert_eq!(assessment.coverage, Coverage::Uncovered);
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! A change under review: everything the gate needs, loaded once, evaluated once. Used by
+//! the change pages, the sign-off and (later) the CI gate endpoint.
+
+use super::db::{Db, now_ms};
+use super::store::changes::{self, Change, FailureMode};
+use super::store::evidence;
+use crate::domain::AppError;
+use crate::domain::change::ChangeKey;
+use crate::domain::gate::{self, Assessment, EvidenceView, Gate};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// A change with its failure modes, evidence and the gate's verdict at `now`.
+pub struct Review {
+    pub change: Change,
+    pub failure_modes: Vec<FailureMode>,
+    pub evidence: EvidenceView,
+    pub assessments: Vec<Assessment>,
+    pub gate: Gate,
+    pub now: i64,
+}
+
+/// Loads and evaluates the change with this key.
+pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
+    let change = changes::by_key(db, key).await?;
+    let failure_modes = changes::failure_modes(db, &change).await?;
+    let evidence = evidence::view(db, change.team_id, change.id, &failure_modes).await?;
+    let now = now_ms();
+    let facts: Vec<_> = failure_modes.iter().map(FailureMode::facts).collect();
+    let assessments = facts.iter().map(|fm| gate::assess(fm, &evidence, &change.policy, now)).collect();
+    let gate = gate::gate(&change.facts(), &facts, &evidence, &change.policy, now);
+    Ok(Review { change, failure_modes, evidence, assessments, gate, now })
+}
+
+impl Review {
+    /// The immutable record of a sign-off: every failure mode with its coverage and the
+    /// evidence that made the gate open, and the SHA-256 of that JSON.
+    pub fn snapshot(&self, signed_by: &str) -> (String, String) {
+        let failure_modes: Vec<_> = self
+            .failure_modes
+            .iter()
+            .zip(&self.assessments)
+            .map(|(fm, assessment)| {
+                let matches = self.evidence.matches(fm.number, &fm.input.selectors);
+                json!({
+                    "number": fm.number,
+                    "title": fm.input.title,
+                    "priority": fm.input.ratings.priority().label(),
+                    "severity": fm.input.ratings.severity.get(),
+                    "likelihood": fm.input.ratings.likelihood.get(),
+                    "detectability": fm.input.ratings.detectability.get(),
+                    "coverage": assessment.coverage.as_str(),
+                    "designs": fm.input.designs,
+                    "selectors": fm.input.selectors,
+                    "acceptance": fm.acceptance,
+                    "evidence": matches.all(),
+                })
+            })
+            .collect();
+        let snapshot = json!({
+            "change": self.change.key.to_string(),
+            "title": self.change.title,
+            "signed_by": signed_by,
+            "signed_at": self.now,
+            "happy_path_at": self.change.happy_path_at,
+            "policy": self.change.policy,
+            "failure_modes": failure_modes,
+        })
+        .to_string();
+        let hash = hex::encode(Sha256::digest(snapshot.as_bytes()));
+        (snapshot, hash)
+    }
+}

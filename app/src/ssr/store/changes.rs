@@ -1,0 +1,708 @@
+//! Changes, their milestones, failure modes, risk acceptances and sign-offs.
+
+use crate::domain::change::{ChangeKey, ChangeStatus, ChangeType};
+use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
+use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
+use crate::domain::{AppError, TeamId, TeamSlug, UserId};
+use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::db::{Db, now_ms};
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+/// Validated input for a new change.
+#[derive(Clone, Debug)]
+pub struct NewChange {
+    pub title: String,
+    pub summary: String,
+    pub types: Vec<ChangeType>,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+}
+
+/// A change as stored.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub id: i64,
+    pub key: ChangeKey,
+    pub team_id: TeamId,
+    pub team_name: String,
+    pub policy: Policy,
+    pub title: String,
+    pub summary: String,
+    pub types: Vec<ChangeType>,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+    pub author_id: UserId,
+    pub author: String,
+    pub status: ChangeStatus,
+    pub happy_path_at: Option<i64>,
+    pub happy_path_by: Option<String>,
+    pub happy_path_note: Option<String>,
+    pub target_at: Option<i64>,
+    pub signed_off_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl Change {
+    pub fn facts(&self) -> ChangeFacts {
+        ChangeFacts { status: self.status, happy_path_at: self.happy_path_at }
+    }
+
+    /// The failure-cases target date has passed and the change is not signed off.
+    pub fn is_overdue(&self, now: i64) -> bool {
+        self.status.is_open() && self.target_at.is_some_and(|t| t < now)
+    }
+}
+
+/// Validated input for a failure mode.
+#[derive(Clone, Debug)]
+pub struct FailureModeInput {
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub ratings: Ratings,
+    pub designs: Vec<Design>,
+    pub selectors: Vec<Selector>,
+}
+
+/// A failure mode as stored, with its current risk acceptance.
+#[derive(Clone, Debug)]
+pub struct FailureMode {
+    pub id: i64,
+    pub number: i64,
+    pub input: FailureModeInput,
+    pub version: i64,
+    pub acceptance: Option<Acceptance>,
+    pub accepted_by_id: Option<UserId>,
+}
+
+impl FailureMode {
+    pub fn facts(&self) -> FailureModeFacts {
+        FailureModeFacts {
+            number: self.number,
+            title: self.input.title.clone(),
+            ratings: self.input.ratings,
+            designs: self.input.designs.clone(),
+            selectors: self.input.selectors.clone(),
+            acceptance: self.acceptance.clone(),
+        }
+    }
+
+    fn audit_view(&self) -> serde_json::Value {
+        audit_input(&self.input)
+    }
+}
+
+fn audit_input(input: &FailureModeInput) -> serde_json::Value {
+    json!({
+        "title": input.title, "scenario": input.scenario, "effect": input.effect, "detection": input.detection,
+        "severity": input.ratings.severity.get(), "likelihood": input.ratings.likelihood.get(),
+        "detectability": input.ratings.detectability.get(),
+        "designs": input.designs.iter().map(Design::to_line).collect::<Vec<_>>(),
+        "selectors": input.selectors.iter().map(Selector::as_str).collect::<Vec<_>>(),
+    })
+}
+
+fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
+    Ok(Policy {
+        window_days: row.try_get("failure_window_days")?,
+        freshness_days: row.try_get("freshness_days")?,
+        min_failure_modes: row.try_get("min_failure_modes")?,
+        allow_high_acceptance: row.try_get::<i64, _>("allow_high_acceptance")? != 0,
+    })
+}
+
+/// A team's policy.
+pub async fn team_policy(db: &Db, team: TeamId) -> Result<Policy, AppError> {
+    let row = sqlx::query(
+        "SELECT failure_window_days, freshness_days, min_failure_modes, allow_high_acceptance FROM teams WHERE id = $1",
+    )
+    .bind(team.0)
+    .fetch_one(db.read())
+    .await?;
+    Ok(policy(&row)?)
+}
+
+/// Changes a team's policy.
+pub async fn set_policy(db: &Db, actor: &Actor, team: TeamId, new: Policy) -> Result<(), AppError> {
+    let before = team_policy(db, team).await?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE teams SET failure_window_days = $1, freshness_days = $2, min_failure_modes = $3,
+                          allow_high_acceptance = $4 WHERE id = $5",
+    )
+    .bind(new.window_days)
+    .bind(new.freshness_days)
+    .bind(new.min_failure_modes)
+    .bind(i64::from(new.allow_high_acceptance))
+    .bind(team.0)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "team.set_policy",
+        object_type: "team",
+        object_id: team.to_string(),
+        team_id: Some(team),
+        before: Some(json!(before)),
+        after: Some(json!(new)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Registers a change under the team's next key. Keys are handed out inside the write
+/// transaction, so concurrent creations never share one.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    author: UserId,
+    new: &NewChange,
+) -> Result<ChangeKey, AppError> {
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query(
+        "UPDATE teams SET last_change_number = last_change_number + 1 WHERE id = $1 RETURNING last_change_number, slug",
+    )
+    .bind(team.0)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("The team".to_owned()))?;
+    let number: i64 = row.try_get("last_change_number")?;
+    let slug: String = row.try_get("slug")?;
+    let key = ChangeKey::new(&TeamSlug::parse(&slug)?, number);
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO changes (team_id, number, title, summary, types, ticket_url, pr_url, design_url,
+                              author_id, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
+    )
+    .bind(team.0)
+    .bind(number)
+    .bind(&new.title)
+    .bind(&new.summary)
+    .bind(ChangeType::join(&new.types))
+    .bind(new.ticket_url.as_deref())
+    .bind(new.pr_url.as_deref())
+    .bind(new.design_url.as_deref())
+    .bind(author.0)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "change.create",
+        object_type: "change",
+        object_id: key.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(json!({ "title": new.title, "status": "draft", "types": ChangeType::join(&new.types) })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+const CHANGE_SELECT: &str =
+    "SELECT c.id, c.number, c.title, c.summary, c.types, c.ticket_url, c.pr_url, c.design_url,
+        c.author_id, a.display_name AS author, c.status, c.happy_path_at, h.display_name AS happy_path_by,
+        c.happy_path_note, c.target_at, c.signed_off_at, c.created_at,
+        t.id AS team_id, t.slug, t.name AS team_name,
+        t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
+     FROM changes c JOIN teams t ON t.id = c.team_id JOIN users a ON a.id = c.author_id
+     LEFT JOIN users h ON h.id = c.happy_path_by";
+
+fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
+    let slug: String = row.try_get("slug")?;
+    let status: String = row.try_get("status")?;
+    Ok(Change {
+        id: row.try_get("id")?,
+        key: ChangeKey::new(&TeamSlug::parse(&slug)?, row.try_get("number")?),
+        team_id: TeamId(row.try_get("team_id")?),
+        team_name: row.try_get("team_name")?,
+        policy: policy(row)?,
+        title: row.try_get("title")?,
+        summary: row.try_get("summary")?,
+        types: ChangeType::split(&row.try_get::<String, _>("types")?),
+        ticket_url: row.try_get("ticket_url")?,
+        pr_url: row.try_get("pr_url")?,
+        design_url: row.try_get("design_url")?,
+        author_id: UserId(row.try_get("author_id")?),
+        author: row.try_get("author")?,
+        status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
+        happy_path_at: row.try_get("happy_path_at")?,
+        happy_path_by: row.try_get("happy_path_by")?,
+        happy_path_note: row.try_get("happy_path_note")?,
+        target_at: row.try_get("target_at")?,
+        signed_off_at: row.try_get("signed_off_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The change with this key.
+pub async fn by_key(db: &Db, key: &ChangeKey) -> Result<Change, AppError> {
+    let row = sqlx::query(&format!("{CHANGE_SELECT} WHERE t.slug = $1 AND c.number = $2"))
+        .bind(key.team())
+        .bind(key.number())
+        .fetch_optional(db.read())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("Change {key}")))?;
+    change(&row)
+}
+
+/// A change in a list, with how many failure modes it has.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub change: Change,
+    pub failure_modes: i64,
+}
+
+/// A team's changes, newest first, optionally of one status.
+pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result<Vec<Listed>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM ({CHANGE_SELECT} WHERE c.team_id = $1 AND ($2 IS NULL OR c.status = $2)) x
+         LEFT JOIN (SELECT change_id, COUNT(*) AS fm_count FROM failure_modes GROUP BY change_id) f
+           ON f.change_id = x.id
+         ORDER BY x.number DESC LIMIT 500"
+    ))
+    .bind(team.0)
+    .bind(status.map(ChangeStatus::as_str))
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Listed {
+                change: change(row)?,
+                failure_modes: row.try_get::<Option<i64>, _>("fm_count")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Reads the change's status inside the write transaction and applies `step` to it, so
+/// two concurrent transitions cannot both succeed. Returns (before, after).
+async fn next_status(
+    tx: &mut AnyConnection,
+    change: &Change,
+    step: impl FnOnce(ChangeStatus) -> Result<ChangeStatus, AppError>,
+) -> Result<(ChangeStatus, ChangeStatus), AppError> {
+    let current: String = sqlx::query_scalar("SELECT status FROM changes WHERE id = $1")
+        .bind(change.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let current =
+        ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?;
+    Ok((current, step(current)?))
+}
+
+/// Audits a status transition with extra details.
+async fn audit_transition(
+    tx: &mut AnyConnection,
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    action: &str,
+    (from, to): (ChangeStatus, ChangeStatus),
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let mut after = json!({ "status": to.as_str() });
+    if let (Some(after), serde_json::Value::Object(details)) = (after.as_object_mut(), details) {
+        after.extend(details);
+    }
+    let entry = Entry {
+        action,
+        object_type: "change",
+        object_id: change.key.to_string(),
+        team_id: Some(change.team_id),
+        before: Some(json!({ "status": from.as_str() })),
+        after: Some(after),
+    };
+    audit::append(tx, db.backend(), actor, entry).await
+}
+
+/// Records that the happy path works: sets the failure-cases target date.
+pub async fn record_happy_path(
+    db: &Db,
+    actor: &Actor,
+    by: UserId,
+    change: &Change,
+    note: &str,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let moved = next_status(&mut tx, change, ChangeStatus::record_happy_path).await?;
+    let now = now_ms();
+    let target = change.policy.target_at(now);
+    let note = Some(note).filter(|n| !n.is_empty());
+    sqlx::query(
+        "UPDATE changes SET status = $1, happy_path_at = $2, happy_path_by = $3, target_at = $4,
+                happy_path_note = $5, updated_at = $2 WHERE id = $6",
+    )
+    .bind(moved.1.as_str())
+    .bind(now)
+    .bind(by.0)
+    .bind(target)
+    .bind(note)
+    .bind(change.id)
+    .execute(&mut *tx)
+    .await?;
+    let details = json!({ "happy_path_at": now, "target_at": target, "note": note });
+    audit_transition(&mut tx, db, actor, change, "change.happy_path", moved, details).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves the change to a status that needs no other field changed (cancel, regress).
+async fn set_status(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    action: &str,
+    step: impl FnOnce(ChangeStatus) -> Result<ChangeStatus, AppError>,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let moved = next_status(&mut tx, change, step).await?;
+    sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(moved.1.as_str())
+        .bind(now_ms())
+        .bind(change.id)
+        .execute(&mut *tx)
+        .await?;
+    audit_transition(&mut tx, db, actor, change, action, moved, details).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels the change.
+pub async fn cancel(db: &Db, actor: &Actor, change: &Change, reason: &str) -> Result<(), AppError> {
+    set_status(db, actor, change, "change.cancel", ChangeStatus::cancel, json!({ "reason": reason })).await
+}
+
+/// Marks a signed-off change regressed: a linked test failed after sign-off.
+pub async fn regress(db: &Db, actor: &Actor, change: &Change, failing: &[String]) -> Result<(), AppError> {
+    set_status(
+        db,
+        actor,
+        change,
+        "change.regress",
+        ChangeStatus::regress,
+        json!({ "failing_tests": failing }),
+    )
+    .await
+}
+
+const FM_SELECT: &str =
+    "SELECT f.id, f.number, f.title, f.scenario, f.effect, f.detection, f.severity, f.likelihood,
+        f.detectability, f.designs, f.selectors, f.version,
+        r.justification, r.expires_at, r.accepted_by, u.display_name AS accepted_by_name
+     FROM failure_modes f
+     LEFT JOIN risk_acceptances r ON r.id = (
+        SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)
+     LEFT JOIN users u ON u.id = r.accepted_by";
+
+fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
+    let rating = |name: &str| -> Result<Rating, AppError> {
+        let value: i64 = row.try_get(name)?;
+        u8::try_from(value)
+            .ok()
+            .and_then(Rating::new)
+            .ok_or_else(|| sqlx::Error::Decode(format!("{name} out of range").into()).into())
+    };
+    let decode = |e: serde_json::Error| AppError::from(sqlx::Error::Decode(Box::new(e)));
+    let designs: Vec<Design> = serde_json::from_str(&row.try_get::<String, _>("designs")?).map_err(decode)?;
+    let selectors: Vec<Selector> =
+        serde_json::from_str(&row.try_get::<String, _>("selectors")?).map_err(decode)?;
+    let acceptance = match row.try_get::<Option<String>, _>("justification")? {
+        Some(justification) => Some(Acceptance {
+            justification,
+            accepted_by: row.try_get::<Option<String>, _>("accepted_by_name")?.unwrap_or_default(),
+            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(FailureMode {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        input: FailureModeInput {
+            title: row.try_get("title")?,
+            scenario: row.try_get("scenario")?,
+            effect: row.try_get("effect")?,
+            detection: row.try_get("detection")?,
+            ratings: Ratings {
+                severity: rating("severity")?,
+                likelihood: rating("likelihood")?,
+                detectability: rating("detectability")?,
+            },
+            designs,
+            selectors,
+        },
+        version: row.try_get("version")?,
+        acceptance,
+        accepted_by_id: row.try_get::<Option<i64>, _>("accepted_by")?.map(UserId),
+    })
+}
+
+/// A change's failure modes, by number.
+pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>, AppError> {
+    sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 ORDER BY f.number"))
+        .bind(change.id)
+        .fetch_all(db.read())
+        .await?
+        .iter()
+        .map(failure_mode)
+        .collect()
+}
+
+/// One failure mode of a change.
+pub async fn failure_mode_by_number(db: &Db, change: &Change, number: i64) -> Result<FailureMode, AppError> {
+    let row = sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 AND f.number = $2"))
+        .bind(change.id)
+        .bind(number)
+        .fetch_optional(db.read())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", change.key)))?;
+    failure_mode(&row)
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Adds a failure mode as the change's next `FM-n`.
+pub async fn add_failure_mode(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    input: &FailureModeInput,
+) -> Result<i64, AppError> {
+    let mut tx = db.begin_write().await?;
+    let number: i64 = sqlx::query_scalar(
+        "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
+    )
+    .bind(now_ms())
+    .bind(change.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO failure_modes (change_id, number, title, scenario, effect, detection, severity, likelihood,
+                                    detectability, designs, selectors, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+    )
+    .bind(change.id)
+    .bind(number)
+    .bind(&input.title)
+    .bind(&input.scenario)
+    .bind(&input.effect)
+    .bind(&input.detection)
+    .bind(i64::from(input.ratings.severity.get()))
+    .bind(i64::from(input.ratings.likelihood.get()))
+    .bind(i64::from(input.ratings.detectability.get()))
+    .bind(json_text(&input.designs))
+    .bind(json_text(&input.selectors))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "failure_mode.create",
+        object_type: "failure_mode",
+        object_id: format!("{}/FM-{number}", change.key),
+        team_id: Some(change.team_id),
+        before: None,
+        after: Some(audit_input(input)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(number)
+}
+
+const STALE_EDIT: &str = "Someone else changed this failure mode after you opened it. \
+     Reload the page to see their version, then make your change again.";
+
+/// Replaces a failure mode's fields if it is still at `version` (optimistic locking:
+/// two people editing at once cannot silently overwrite each other).
+pub async fn update_failure_mode(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    number: i64,
+    version: i64,
+    input: &FailureModeInput,
+) -> Result<(), AppError> {
+    let before = failure_mode_by_number(db, change, number).await?;
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE failure_modes SET title = $1, scenario = $2, effect = $3, detection = $4, severity = $5,
+                likelihood = $6, detectability = $7, designs = $8, selectors = $9, version = version + 1,
+                updated_at = $10
+         WHERE id = $11 AND version = $12",
+    )
+    .bind(&input.title)
+    .bind(&input.scenario)
+    .bind(&input.effect)
+    .bind(&input.detection)
+    .bind(i64::from(input.ratings.severity.get()))
+    .bind(i64::from(input.ratings.likelihood.get()))
+    .bind(i64::from(input.ratings.detectability.get()))
+    .bind(json_text(&input.designs))
+    .bind(json_text(&input.selectors))
+    .bind(now_ms())
+    .bind(before.id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::Conflict(STALE_EDIT.to_owned()));
+    }
+    let entry = Entry {
+        action: "failure_mode.update",
+        object_type: "failure_mode",
+        object_id: format!("{}/FM-{number}", change.key),
+        team_id: Some(change.team_id),
+        before: Some(before.audit_view()),
+        after: Some(audit_input(input)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a failure mode with its acceptances and bound evidence; its number is not reused.
+pub async fn delete_failure_mode(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    number: i64,
+) -> Result<(), AppError> {
+    let before = failure_mode_by_number(db, change, number).await?;
+    let mut tx = db.begin_write().await?;
+    for table in ["risk_acceptances", "evidence_bindings"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE failure_mode_id = $1"))
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let deleted =
+        sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+    if deleted.rows_affected() == 0 {
+        return Err(AppError::NotFound(format!("FM-{number} of {}", change.key)));
+    }
+    let entry = Entry {
+        action: "failure_mode.delete",
+        object_type: "failure_mode",
+        object_id: format!("{}/FM-{number}", change.key),
+        team_id: Some(change.team_id),
+        before: Some(before.audit_view()),
+        after: None,
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a risk acceptance for a failure mode.
+pub async fn accept_risk(
+    db: &Db,
+    actor: &Actor,
+    by: UserId,
+    change: &Change,
+    number: i64,
+    justification: &str,
+    expires_at: i64,
+) -> Result<(), AppError> {
+    let fm = failure_mode_by_number(db, change, number).await?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO risk_acceptances (failure_mode_id, justification, accepted_by, accepted_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(fm.id)
+    .bind(justification)
+    .bind(by.0)
+    .bind(now_ms())
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "failure_mode.accept_risk",
+        object_type: "failure_mode",
+        object_id: format!("{}/FM-{number}", change.key),
+        team_id: Some(change.team_id),
+        before: None,
+        after: Some(json!({ "justification": justification, "expires_at": expires_at })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A stored sign-off.
+#[derive(Clone, Debug)]
+pub struct SignOff {
+    pub signed_by: String,
+    pub signed_at: i64,
+    pub snapshot: String,
+    pub content_hash: String,
+}
+
+/// Signs off failure cases: stores the snapshot and its hash and moves the change to
+/// `failure_cases_complete`, all in one transaction, provided the status still allows it.
+pub async fn sign_off(
+    db: &Db,
+    actor: &Actor,
+    by: UserId,
+    change: &Change,
+    snapshot: &str,
+    hash: &str,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let moved = next_status(&mut tx, change, ChangeStatus::sign_off).await?;
+    let now = now_ms();
+    sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
+        .bind(moved.1.as_str())
+        .bind(now)
+        .bind(change.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO sign_offs (change_id, signed_by, signed_at, snapshot, content_hash) VALUES ($1, $2, $3, $4, $5)")
+        .bind(change.id)
+        .bind(by.0)
+        .bind(now)
+        .bind(snapshot)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    audit_transition(&mut tx, db, actor, change, "change.sign_off", moved, json!({ "content_hash": hash }))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A change's sign-offs, newest first.
+pub async fn sign_offs(db: &Db, change: &Change) -> Result<Vec<SignOff>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.display_name, s.signed_at, s.snapshot, s.content_hash FROM sign_offs s
+         JOIN users u ON u.id = s.signed_by WHERE s.change_id = $1 ORDER BY s.id DESC",
+    )
+    .bind(change.id)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SignOff {
+                signed_by: row.try_get("display_name")?,
+                signed_at: row.try_get("signed_at")?,
+                snapshot: row.try_get("snapshot")?,
+                content_hash: row.try_get("content_hash")?,
+            })
+        })
+        .collect()
+}
+
+/// The audit entries of a change and its failure modes, newest first.
+pub async fn history(db: &Db, change: &Change) -> Result<Vec<audit::Record>, AppError> {
+    let mut conn: sqlx::pool::PoolConnection<sqlx::Any> = db.read().acquire().await?;
+    Ok(audit::for_object(&mut conn, change.team_id, &change.key.to_string()).await?)
+}

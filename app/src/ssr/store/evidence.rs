@@ -1,0 +1,135 @@
+//! Evidence: test runs and the latest result per test id, as the gate reads them.
+
+use crate::domain::gate::{EvidenceView, Outcome, TestResult};
+use crate::domain::{AppError, TeamId};
+use crate::ssr::db::{Db, now_ms};
+use crate::ssr::store::changes::FailureMode;
+use sqlx::Row;
+
+/// Metadata of a test run.
+#[derive(Clone, Debug, Default)]
+pub struct RunInput {
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub run_key: Option<String>,
+}
+
+/// One test result of a run; `failure_mode` binds it to a failure mode directly (by its
+/// database id, already resolved and authorized by the caller).
+#[derive(Clone, Debug)]
+pub struct ResultInput {
+    pub test_id: String,
+    pub outcome: Outcome,
+    pub duration_ms: Option<i64>,
+    pub message: Option<String>,
+    pub failure_mode: Option<i64>,
+}
+
+/// Stores a run and its results in one transaction: all or nothing.
+pub async fn record_run(
+    db: &Db,
+    team: TeamId,
+    run: &RunInput,
+    results: &[ResultInput],
+) -> Result<i64, AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let run_id: i64 = sqlx::query_scalar(
+        "INSERT INTO evidence_runs (team_id, commit_sha, branch, pipeline_url, run_key, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(team.0)
+    .bind(run.commit.as_deref())
+    .bind(run.branch.as_deref())
+    .bind(run.pipeline_url.as_deref())
+    .bind(run.run_key.as_deref())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for result in results {
+        sqlx::query(
+            "INSERT INTO evidence_latest (team_id, test_id, outcome, duration_ms, message, run_id, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (team_id, test_id) DO UPDATE SET outcome = excluded.outcome,
+                 duration_ms = excluded.duration_ms, message = excluded.message,
+                 run_id = excluded.run_id, at = excluded.at",
+        )
+        .bind(team.0)
+        .bind(&result.test_id)
+        .bind(result.outcome.as_str())
+        .bind(result.duration_ms)
+        .bind(result.message.as_deref())
+        .bind(run_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(fm) = result.failure_mode {
+            sqlx::query(
+                "INSERT INTO evidence_bindings (failure_mode_id, test_id, outcome, run_id, at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (failure_mode_id, test_id) DO UPDATE SET outcome = excluded.outcome,
+                     run_id = excluded.run_id, at = excluded.at",
+            )
+            .bind(fm)
+            .bind(&result.test_id)
+            .bind(result.outcome.as_str())
+            .bind(run_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(run_id)
+}
+
+fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {
+    let outcome: String = row.try_get("outcome")?;
+    Ok(TestResult {
+        test_id: row.try_get("test_id")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| sqlx::Error::Decode("unknown outcome".into()))?,
+        at: row.try_get("at")?,
+        commit: row.try_get("commit_sha")?,
+        pipeline_url: row.try_get("pipeline_url")?,
+    })
+}
+
+/// The evidence for a change's failure modes: the team's latest results that any of their
+/// selectors select, and the results bound to them directly.
+pub async fn view(
+    db: &Db,
+    team: TeamId,
+    change_id: i64,
+    fms: &[FailureMode],
+) -> Result<EvidenceView, AppError> {
+    let selectors: Vec<_> = fms.iter().flat_map(|fm| fm.input.selectors.iter()).collect();
+    let mut latest = Vec::new();
+    if !selectors.is_empty() {
+        let rows = sqlx::query(
+            "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
+             FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1",
+        )
+        .bind(team.0)
+        .fetch_all(db.read())
+        .await?;
+        for row in &rows {
+            let test_id: String = row.try_get("test_id")?;
+            if selectors.iter().any(|s| s.matches(&test_id)) {
+                latest.push(test_result(row)?);
+            }
+        }
+    }
+    let bound = sqlx::query(
+        "SELECT f.number, b.test_id, b.outcome, b.at, r.commit_sha, r.pipeline_url
+         FROM evidence_bindings b JOIN failure_modes f ON f.id = b.failure_mode_id
+         JOIN evidence_runs r ON r.id = b.run_id WHERE f.change_id = $1",
+    )
+    .bind(change_id)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("number")?, test_result(row)?)))
+    .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(EvidenceView { latest, bound })
+}

@@ -1,0 +1,442 @@
+use crate::api::changes::{
+    AddFailureMode, CancelChange, ChangeView, CreateChange, RecordHappyPath, SignOff, change_detail,
+    list_changes,
+};
+use crate::domain::Principal;
+use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::gate::Gate;
+use crate::domain::time::{date, date_time, days_between};
+use crate::ui::components::{
+    CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
+};
+use crate::ui::navigate_after;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// A team's changes with filters by status and overdue (a plain GET form: shareable URLs).
+#[component]
+pub fn ChangesPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let status = move || query.read().get("status");
+    let overdue = move || query.read().get("overdue");
+    view! {
+        <Title text=move || format!("Changes · {}", slug())/>
+        <RequireUser page=move |_user: Principal| {
+            let changes = Resource::new(
+                move || (slug(), status(), overdue()),
+                |(slug, status, overdue)| list_changes(slug, status, overdue),
+            );
+            view! {
+                <Loaded resource=changes page=move |list| {
+                    let selected = status().unwrap_or_default();
+                    view! {
+                        <div class="page-head">
+                            <h1>"Changes · " {list.team_name.clone()}</h1>
+                            {list.can_create.then(|| view! {
+                                <A href=format!("/teams/{}/changes/new", list.team_slug) attr:class="button">"New change"</A>
+                            })}
+                        </div>
+                        <form method="get" class="filters" aria-label="Filter changes">
+                            <label for="status-filter">"Status"</label>
+                            <select id="status-filter" name="status">
+                                <option value="" selected=selected.is_empty()>"Any"</option>
+                                {ChangeStatus::ALL.into_iter().map(|s| view! {
+                                    <option value=s.as_str() selected=selected == s.as_str()>{s.label()}</option>
+                                }).collect_view()}
+                            </select>
+                            <label class="checkbox">
+                                <input type="checkbox" name="overdue" value="1" checked=overdue().is_some()/>
+                                " Overdue only"
+                            </label>
+                            <button type="submit" class="secondary">"Filter"</button>
+                        </form>
+                        {if list.changes.is_empty() {
+                            view! {
+                                <section class="empty-state">
+                                    <h2>"No changes here yet"</h2>
+                                    <p>"Register a change when work starts. Record when its happy path works; then list how it can break, and prove each case with tests before a lead signs off."</p>
+                                </section>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <table>
+                                    <thead><tr>
+                                        <th scope="col">"Key"</th><th scope="col">"Title"</th><th scope="col">"Status"</th>
+                                        <th scope="col">"Happy path"</th><th scope="col">"Target"</th><th scope="col">"Failure modes"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.changes.into_iter().map(|c| view! {
+                                            <tr>
+                                                <td><A href=format!("/changes/{}", c.key)>{c.key.clone()}</A></td>
+                                                <td>{c.title}</td>
+                                                <td><StatusChip status=c.status/></td>
+                                                <td>{c.happy_path_at.map(date).unwrap_or_else(|| "—".into())}</td>
+                                                <td>
+                                                    {c.target_at.map(date).unwrap_or_else(|| "—".into())}
+                                                    {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
+                                                </td>
+                                                <td>{c.failure_modes}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    }
+                }/>
+            }
+        }/>
+    }
+}
+
+/// Registers a new change.
+#[component]
+pub fn NewChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    view! {
+        <Title text="New change"/>
+        <RequireUser page=move |_user: Principal| {
+            let create = ServerAction::<CreateChange>::new();
+            navigate_after(create, |key: &String| format!("/changes/{key}"));
+            let err = action_error(create);
+            view! {
+                <h1>"New change"</h1>
+                <section class="card">
+                    <ActionForm action=create>
+                        <FormError err/>
+                        <input type="hidden" name="team" value=slug()/>
+                        <label for="change-title">"Title"</label>
+                        <input id="change-title" name="title" required maxlength="200" aria-describedby="change-title-error"/>
+                        <FieldError err field="title" id="change-title"/>
+                        <fieldset aria-describedby="change-types-error">
+                            <legend>"Type of change (suggests failure modes to consider)"</legend>
+                            {ChangeType::ALL.into_iter().map(|t| view! {
+                                <label class="checkbox">
+                                    <input type="checkbox" name=format!("type_{}", t.as_str()) value="on"/>
+                                    " " {t.label()}
+                                </label>
+                            }).collect_view()}
+                        </fieldset>
+                        <FieldError err field="types" id="change-types"/>
+                        <label for="change-summary">"Summary"</label>
+                        <textarea id="change-summary" name="summary" rows="4" aria-describedby="change-summary-error"></textarea>
+                        <FieldError err field="summary" id="change-summary"/>
+                        <label for="change-ticket">"Ticket link"</label>
+                        <input id="change-ticket" name="ticket_url" type="url" placeholder="https://" aria-describedby="change-ticket-error"/>
+                        <FieldError err field="ticket_url" id="change-ticket"/>
+                        <label for="change-pr">"Pull request link"</label>
+                        <input id="change-pr" name="pr_url" type="url" placeholder="https://" aria-describedby="change-pr-error"/>
+                        <FieldError err field="pr_url" id="change-pr"/>
+                        <label for="change-design">"Design document link"</label>
+                        <input id="change-design" name="design_url" type="url" placeholder="https://" aria-describedby="change-design-error"/>
+                        <FieldError err field="design_url" id="change-design"/>
+                        <button type="submit">"Register change"</button>
+                    </ActionForm>
+                </section>
+            }
+        }/>
+    }
+}
+
+/// A change: milestones, the gate checklist, failure modes, sign-off and history.
+#[component]
+pub fn ChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.read().get("key").unwrap_or_default();
+    view! {
+        <Title text=key/>
+        <RequireUser page=move |_user: Principal| {
+            let happy = ServerAction::<RecordHappyPath>::new();
+            let add = ServerAction::<AddFailureMode>::new();
+            let sign = ServerAction::<SignOff>::new();
+            let cancel = ServerAction::<CancelChange>::new();
+            let change = Resource::new(
+                move || (key(), happy.version().get(), add.version().get(), sign.version().get(), cancel.version().get()),
+                |(key, ..)| change_detail(key),
+            );
+            view! {
+                <Loaded resource=change page=move |c: ChangeView| view! {
+                    <ChangeHeader c=c.clone()/>
+                    <Milestones c=c.clone() happy/>
+                    <GateChecklist gate=c.gate.clone()/>
+                    <FailureModes c=c.clone() add/>
+                    <SignOffPanel c=c.clone() sign/>
+                    <History c=c.clone() cancel/>
+                }/>
+            }
+        }/>
+    }
+}
+
+#[component]
+fn ChangeHeader(c: ChangeView) -> impl IntoView {
+    let links = [
+        ("Ticket", c.ticket_url.clone()),
+        ("Pull request", c.pr_url.clone()),
+        ("Design", c.design_url.clone()),
+    ];
+    view! {
+        <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
+        <h1><span class="key">{c.key.clone()}</span> " " {c.title.clone()}</h1>
+        <p class="meta">
+            <StatusChip status=c.status/>
+            {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
+            " · by " {c.author.clone()}
+            " · " {c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
+            {links.into_iter().filter_map(|(label, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{label}</a> })).collect_view()}
+        </p>
+        {(!c.summary.is_empty()).then(|| view! { <p class="summary">{c.summary.clone()}</p> })}
+    }
+}
+
+#[component]
+fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoView {
+    let err = action_error(happy);
+    let target = c.target_at.map(|t| {
+        let left = days_between(c.now, t);
+        let when = if c.signed_off_at.is_some() {
+            String::new()
+        } else if left >= 0 {
+            format!(" ({left} days left)")
+        } else {
+            format!(" ({} days overdue)", -left)
+        };
+        format!("target {}{when}", date(t))
+    });
+    view! {
+        <section aria-labelledby="milestones">
+            <h2 id="milestones">"Milestones"</h2>
+            <ol class="timeline">
+                <li class="done">"Registered " {date(c.created_at)}</li>
+                <li class=if c.happy_path_at.is_some() { "done" } else { "todo" }>
+                    <strong>"Happy path working"</strong>
+                    {match c.happy_path_at {
+                        Some(at) => view! {
+                            " " {date(at)} " by " {c.happy_path_by.clone().unwrap_or_default()}
+                            {c.happy_path_note.clone().map(|n| view! { <span class="muted">" — " {n}</span> })}
+                        }.into_any(),
+                        None => view! {
+                            <p class="muted">
+                                "Not yet. Record it when the change does what it should while nothing goes wrong. "
+                                "That is not done: it starts the clock on listing how the change can break ("
+                                {c.policy.window_days} " days for this team)."
+                            </p>
+                            {(c.can_edit && c.status == ChangeStatus::Draft).then(|| view! {
+                                <ActionForm action=happy attr:class="inline">
+                                    <FormError err/>
+                                    <input type="hidden" name="key" value=c.key.clone()/>
+                                    <label for="happy-note">"Note or link"</label>
+                                    <input id="happy-note" name="note" placeholder="e.g. demo recording, PR merged"/>
+                                    <button type="submit">"Record happy path working"</button>
+                                </ActionForm>
+                            })}
+                        }.into_any(),
+                    }}
+                </li>
+                <li class=if c.signed_off_at.is_some() { "done" } else { "todo" }>
+                    <strong>"Failure cases complete"</strong>
+                    " "
+                    {c.signed_off_at.map(|at| format!("signed off {}", date(at)))}
+                    {c.signed_off_at.is_none().then(|| target.clone().unwrap_or_else(|| "target set when the happy path works".to_owned()))}
+                    {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
+                </li>
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn GateChecklist(gate: Gate) -> impl IntoView {
+    let class = if gate.is_open() { "gate open" } else { "gate closed" };
+    view! {
+        <section aria-labelledby="gate" class=class>
+            <h2 id="gate">"Gate: can failure cases complete be signed off?"</h2>
+            {match gate {
+                Gate::Open => view! {
+                    <p class="gate-verdict">"Open. Every failure mode is covered by passing, fresh evidence or an accepted risk."</p>
+                }.into_any(),
+                Gate::Closed(blockers) => view! {
+                    <p class="gate-verdict">{format!("Closed. {} thing{} still missing:", blockers.len(), if blockers.len() == 1 { " is" } else { "s are" })}</p>
+                    <ul class="blockers">
+                        {blockers.into_iter().map(|b| view! { <li>{b.reason}</li> }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoView {
+    let err = action_error(add);
+    view! {
+        <section aria-labelledby="failure-modes">
+            <h2 id="failure-modes">"Failure modes"</h2>
+            {if c.failure_modes.is_empty() {
+                view! {
+                    <div class="empty-state">
+                        <p>
+                            "How will this change break? Think of what happens under load, when a dependency is slow or down, "
+                            "when a step cannot be rolled back, when a message arrives twice, when someone needs one item urgently. "
+                            "Give each a scenario with its magnitude (\"10,000 exams queued after a 2-hour outage\"), "
+                            "a design for handling it, and the tests that prove the design."
+                        </p>
+                        <p>{format!("This team expects at least {} failure modes per change.", c.policy.min_failure_modes)}</p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <table class="failure-modes">
+                        <thead><tr><th scope="col">"#"</th><th scope="col">"Failure mode"</th><th scope="col">"Priority"</th><th scope="col">"Coverage"</th></tr></thead>
+                        <tbody>
+                            {c.failure_modes.iter().map(|fm| view! {
+                                <tr>
+                                    <td><A href=format!("/changes/{}/fm/{}", c.key, fm.number)>{format!("FM-{}", fm.number)}</A></td>
+                                    <td>{fm.title.clone()}</td>
+                                    <td><PriorityChip priority=fm.priority rpn=fm.rpn/></td>
+                                    <td><CoverageChip coverage=fm.coverage/></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            {c.can_edit.then(|| view! {
+                <details class="card" open=c.failure_modes.is_empty()>
+                    <summary>"Add a failure mode"</summary>
+                    <ActionForm action=add>
+                        <FormError err/>
+                        <input type="hidden" name="key" value=c.key.clone()/>
+                        <FailureModeFields err title="" scenario="" effect="" detection="" ratings=(3, 3, 3) designs="" selectors=""/>
+                        <button type="submit">"Add failure mode"</button>
+                    </ActionForm>
+                </details>
+            })}
+        </section>
+    }
+}
+
+/// The fields of a failure mode form, shared by "add" and "edit".
+#[component]
+pub fn FailureModeFields(
+    #[prop(into)] err: Signal<Option<crate::domain::AppError>>,
+    #[prop(into)] title: String,
+    #[prop(into)] scenario: String,
+    #[prop(into)] effect: String,
+    #[prop(into)] detection: String,
+    ratings: (u8, u8, u8),
+    #[prop(into)] designs: String,
+    #[prop(into)] selectors: String,
+) -> impl IntoView {
+    let rating = move |name: &'static str, label: &'static str, hint: &'static str, value: u8| {
+        view! {
+            <div class="rating">
+                <label for=format!("fm-{name}")>{label}</label>
+                <input id=format!("fm-{name}") name=name type="number" min="1" max="5" step="1" value=value.to_string()
+                    required aria-describedby=format!("fm-{name}-hint fm-{name}-error")/>
+                <span class="hint" id=format!("fm-{name}-hint")>{hint}</span>
+                <FieldError err field=name id=match name { "severity" => "fm-severity", "likelihood" => "fm-likelihood", _ => "fm-detectability" }/>
+            </div>
+        }
+    };
+    view! {
+        <label for="fm-title">"Title"</label>
+        <input id="fm-title" name="title" required maxlength="200" value=title aria-describedby="fm-title-error"/>
+        <FieldError err field="title" id="fm-title"/>
+        <label for="fm-scenario">"Scenario: what happens, and how big"</label>
+        <textarea id="fm-scenario" name="scenario" rows="3" aria-describedby="fm-scenario-error"
+            placeholder="e.g. 10,000 exams queue up after a network outage; workers scaled 25 → 50">{scenario}</textarea>
+        <FieldError err field="scenario" id="fm-scenario"/>
+        <label for="fm-effect">"Effect on users"</label>
+        <textarea id="fm-effect" name="effect" rows="2" aria-describedby="fm-effect-error">{effect}</textarea>
+        <FieldError err field="effect" id="fm-effect"/>
+        <label for="fm-detection">"Detection: how would we know?"</label>
+        <textarea id="fm-detection" name="detection" rows="2" aria-describedby="fm-detection-error">{detection}</textarea>
+        <FieldError err field="detection" id="fm-detection"/>
+        <div class="ratings">
+            {rating("severity", "Severity", "1 = cosmetic, 5 = catastrophic", ratings.0)}
+            {rating("likelihood", "Likelihood", "1 = rare, 5 = expected", ratings.1)}
+            {rating("detectability", "Detectability", "1 = noticed at once, 5 = goes unnoticed", ratings.2)}
+        </div>
+        <label for="fm-designs">"Designs: one per line, a title and link or a short note"</label>
+        <textarea id="fm-designs" name="designs" rows="3" aria-describedby="fm-designs-error"
+            placeholder="Backpressure ADR https://wiki.example.com/adr-7">{designs}</textarea>
+        <FieldError err field="designs" id="fm-designs"/>
+        <label for="fm-selectors">"Test selectors: one per line, exact test ids or globs with * and ?"</label>
+        <textarea id="fm-selectors" name="selectors" rows="3" aria-describedby="fm-selectors-error"
+            placeholder="queue::backlog_*">{selectors}</textarea>
+        <FieldError err field="selectors" id="fm-selectors"/>
+    }
+}
+
+#[component]
+fn SignOffPanel(c: ChangeView, sign: ServerAction<SignOff>) -> impl IntoView {
+    let err = action_error(sign);
+    view! {
+        <section aria-labelledby="sign-off" class="card">
+            <h2 id="sign-off">"Sign-off"</h2>
+            {match c.sign_off_refusal.clone() {
+                None => view! {
+                    <p>"The gate is open. Signing off records a snapshot of every failure mode and its evidence."</p>
+                    <ActionForm action=sign>
+                        <FormError err/>
+                        <input type="hidden" name="key" value=c.key.clone()/>
+                        <label for="sign-password">"Re-enter your password to sign off"</label>
+                        <input id="sign-password" name="password" type="password" autocomplete="current-password" required aria-describedby="sign-password-error"/>
+                        <FieldError err field="password" id="sign-password"/>
+                        <button type="submit">"Sign off failure cases complete"</button>
+                    </ActionForm>
+                }.into_any(),
+                Some(reason) => view! { <p class="muted sign-off-refusal">{reason}</p> }.into_any(),
+            }}
+            {(!c.sign_offs.is_empty()).then(|| view! {
+                <h3>"Sign-offs"</h3>
+                <ul class="sign-offs">
+                    {c.sign_offs.iter().map(|s| view! {
+                        <li>{date_time(s.signed_at)} " by " {s.signed_by.clone()} " · snapshot " <code>{s.content_hash.clone()}</code></li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn History(c: ChangeView, cancel: ServerAction<CancelChange>) -> impl IntoView {
+    let err = action_error(cancel);
+    view! {
+        <details class="history">
+            <summary><h2 id="history">"History"</h2></summary>
+            <table>
+                <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
+                <tbody>
+                    {c.history.iter().map(|h| view! {
+                        <tr>
+                            <td>{date_time(h.at)}</td>
+                            <td>{h.actor.clone()}</td>
+                            <td>{h.action.clone()} " " <span class="muted">{h.object.clone()}</span></td>
+                            <td><code class="detail">{h.detail.clone()}</code></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+        {(c.can_edit && c.status.is_open()).then(|| view! {
+            <details class="danger-zone">
+                <summary>"Cancel this change"</summary>
+                <ActionForm action=cancel attr:class="inline">
+                    <FormError err/>
+                    <input type="hidden" name="key" value=c.key.clone()/>
+                    <label for="cancel-reason">"Reason"</label>
+                    <input id="cancel-reason" name="reason"/>
+                    <button type="submit" class="danger">"Cancel change"</button>
+                </ActionForm>
+            </details>
+        })}
+    }
+}

@@ -1,0 +1,14 @@
+DROP TABLE evidence_bindings;
+DROP TABLE evidence_latest;
+DROP TABLE evidence_runs;
+DROP TRIGGER sign_offs_no_delete;
+DROP TRIGGER sign_offs_no_update;
+DROP TABLE sign_offs;
+DROP TABLE risk_acceptances;
+DROP TABLE failure_modes;
+DROP TABLE changes;
+ALTER TABLE teams DROP COLUMN last_change_number;
+ALTER TABLE teams DROP COLUMN allow_high_acceptance;
+ALTER TABLE teams DROP COLUMN min_failure_modes;
+ALTER TABLE teams DROP COLUMN freshness_days;
+ALTER TABLE teams DROP COLUMN failure_window_days;
