@@ -12,6 +12,13 @@ export PREMORTEM_SITE_ROOT="$PWD/target/site"
 bin=target/debug/premortem
 
 echo 'e2e-admin-password' | "$bin" user create --username admin --display-name "Ada Admin" --admin >/dev/null
+# A team to work in, set up from the command line as the README shows.
+"$bin" team create --slug QUE --name "Exam queue" >/dev/null
+"$bin" team create --slug OPS --name "Operations" >/dev/null
+for who in amy:member lena:lead vic:viewer; do
+  echo "${who%%:*}-password-1" | "$bin" user create --username "${who%%:*}" --team QUE --role "${who##*:}" >/dev/null
+done
+echo 'olaf-password-1' | "$bin" user create --username olaf --team OPS --role lead >/dev/null
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT

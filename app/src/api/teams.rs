@@ -22,6 +22,7 @@ pub struct TeamView {
     pub members: Vec<MemberItem>,
     /// Whether the viewer may add members and change roles (team lead or admin).
     pub can_manage: bool,
+    pub policy: crate::domain::gate::Policy,
 }
 
 /// A member on a team page.
@@ -60,7 +61,14 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
         .into_iter()
         .map(|m| MemberItem { username: m.username, display_name: m.display_name, role: m.role })
         .collect();
-    Ok(TeamView { can_manage: user.has_role(team.id, Role::Lead), slug: team.slug, name: team.name, members })
+    let policy = crate::ssr::store::changes::team_policy(&db, team.id).await?;
+    Ok(TeamView {
+        can_manage: user.has_role(team.id, Role::Lead),
+        slug: team.slug,
+        name: team.name,
+        members,
+        policy,
+    })
 }
 
 /// Adds a user to a team, or changes their role, or removes them (`role` = `remove`).
@@ -81,4 +89,39 @@ pub async fn set_member(team: String, username: String, role: String) -> Result<
     let role = if role == "remove" { None } else { Some(Role::parse("role", &role)?) };
     let member = users::id_by_username(&db, &username).await?;
     teams::set_membership(&db, &crate::ssr::audit_actor(&user), team.id, member, role).await
+}
+
+/// Sets a team's rules for its changes. Leads of the team and admins.
+#[server(endpoint = "set_policy")]
+pub async fn set_policy(
+    team: String,
+    window_days: String,
+    freshness_days: String,
+    min_failure_modes: String,
+    allow_high_acceptance: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::TeamSlug;
+    use crate::domain::gate::Policy;
+    use crate::ssr::store::{changes, teams};
+    use crate::ssr::{audit_actor, auth, state};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Lead)?;
+    let number = |field: &str, label: &str, raw: &str, range: std::ops::RangeInclusive<i64>| {
+        raw.trim().parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            AppError::invalid(
+                field,
+                format!("{label} must be a whole number from {} to {}.", range.start(), range.end()),
+            )
+        })
+    };
+    let policy = Policy {
+        window_days: number("window_days", "Failure-case window", &window_days, 1..=365)?,
+        freshness_days: number("freshness_days", "Evidence freshness", &freshness_days, 1..=365)?,
+        min_failure_modes: number("min_failure_modes", "Minimum failure modes", &min_failure_modes, 0..=100)?,
+        allow_high_acceptance: allow_high_acceptance.is_some(),
+    };
+    changes::set_policy(&db, &audit_actor(&user), team.id, policy).await
 }

@@ -57,6 +57,12 @@ pub fn days_between(from: i64, to: i64) -> i64 {
     (to - from).div_euclid(DAY_MS)
 }
 
+/// Whole days left from `now` until `deadline`, counting a started day as a day left
+/// (zero on the deadline, negative after it).
+pub fn days_left(now: i64, deadline: i64) -> i64 {
+    (deadline - now + DAY_MS - 1).div_euclid(DAY_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +75,10 @@ mod tests {
         assert_eq!(parse_date("2024-02-29").map(date).as_deref(), Some("2024-02-29"));
         assert_eq!(parse_date("2026-02-29"), None);
         assert_eq!(parse_date("27/11/2026"), None);
+        assert_eq!(days_left(0, 30 * DAY_MS), 30);
+        assert_eq!(days_left(5, 30 * DAY_MS), 30, "a started day still counts");
+        assert_eq!(days_left(30 * DAY_MS, 30 * DAY_MS), 0);
+        assert_eq!(days_left(31 * DAY_MS, 30 * DAY_MS), -1);
     }
 
     proptest! {

@@ -386,7 +386,27 @@ async fn risk_acceptance_needs_a_lead_who_is_not_the_author(backend: Backend) {
     assert_eq!(change["failure_modes"][1]["coverage"], "designed");
 }
 
+async fn leads_set_their_teams_rules(backend: Backend) {
+    let t = team(backend).await;
+    let rules = |window: &'static str| {
+        [("team", "PAY"), ("window_days", window), ("freshness_days", "7"), ("min_failure_modes", "1")]
+    };
+    assert_eq!(t.app.call(&t.author, "set_policy", &rules("10")).await.status(), StatusCode::FORBIDDEN);
+    let bad = t.app.call(&t.lead, "set_policy", &rules("0")).await;
+    assert_eq!(bad.json::<Value>().await.expect("json")["Invalid"]["field"], "window_days");
+    assert_eq!(t.app.call(&t.lead, "set_policy", &rules("10")).await.status(), StatusCode::OK);
+
+    let key = create_change(&t, "Exam queue").await;
+    t.app.call(&t.author, "happy_path", &[("key", key.as_str()), ("note", "")]).await;
+    let change = detail(&t, &t.author, &key).await;
+    let window =
+        change["target_at"].as_i64().expect("target") - change["happy_path_at"].as_i64().expect("happy");
+    assert_eq!(window, 10 * DAY_MS);
+    assert_eq!(blockers(&change), ["The change has 0 failure modes; this team needs at least 1."]);
+}
+
 both_backends!(
+    leads_set_their_teams_rules,
     from_change_to_sign_off,
     concurrent_creation_hands_out_unique_keys,
     a_stale_edit_is_refused_not_lost,

@@ -5,7 +5,7 @@ use crate::api::changes::{
 use crate::domain::Principal;
 use crate::domain::change::{ChangeStatus, ChangeType};
 use crate::domain::gate::Gate;
-use crate::domain::time::{date, date_time, days_between};
+use crate::domain::time::{date, date_time, days_left};
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
 };
@@ -198,7 +198,7 @@ fn ChangeHeader(c: ChangeView) -> impl IntoView {
 fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoView {
     let err = action_error(happy);
     let target = c.target_at.map(|t| {
-        let left = days_between(c.now, t);
+        let left = days_left(c.now, t);
         let when = if c.signed_off_at.is_some() {
             String::new()
         } else if left >= 0 {

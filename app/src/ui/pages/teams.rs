@@ -1,4 +1,4 @@
-use crate::api::teams::{SetMember, my_teams, team_page};
+use crate::api::teams::{SetMember, SetPolicy, my_teams, team_page};
 use crate::domain::{Principal, Role};
 use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
 use leptos::prelude::*;
@@ -59,16 +59,29 @@ pub fn TeamPage() -> impl IntoView {
         <Title text=move || format!("Team {}", slug())/>
         <RequireUser page=move |_user: Principal| {
             let set_member = ServerAction::<SetMember>::new();
+            let set_policy = ServerAction::<SetPolicy>::new();
             let err = action_error(set_member);
-            let team = Resource::new(move || (slug(), set_member.version().get()), |(slug, _)| team_page(slug));
+            let policy_err = action_error(set_policy);
+            let team = Resource::new(
+                move || (slug(), set_member.version().get(), set_policy.version().get()),
+                |(slug, ..)| team_page(slug),
+            );
             view! {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match team.await {
                             Ok(team) => {
                                 let slug = team.slug.clone();
+                                let policy_slug = team.slug.clone();
+                                let policy = team.policy;
                                 view! {
                                     <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
+                                    <p><A href=format!("/teams/{}/changes", team.slug) attr:class="button">"Changes"</A></p>
+                                    <p class="muted">{format!(
+                                        "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",
+                                        policy.window_days, policy.freshness_days, policy.min_failure_modes,
+                                        if policy.allow_high_acceptance { "may" } else { "may not" },
+                                    )}</p>
                                     <h2>"Members"</h2>
                                     <table>
                                         <thead><tr><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
@@ -104,6 +117,27 @@ pub fn TeamPage() -> impl IntoView {
                                                 </select>
                                                 <FieldError err field="role" id="member-role"/>
                                                 <button type="submit">"Save membership"</button>
+                                            </ActionForm>
+                                        </section>
+                                        <section class="card">
+                                            <h2>"Rules for changes"</h2>
+                                            <ActionForm action=set_policy>
+                                                <FormError err=policy_err/>
+                                                <input type="hidden" name="team" value=policy_slug/>
+                                                <label for="policy-window">"Days from happy path to failure cases complete"</label>
+                                                <input id="policy-window" name="window_days" type="number" min="1" max="365" value=policy.window_days.to_string() aria-describedby="policy-window-error"/>
+                                                <FieldError err=policy_err field="window_days" id="policy-window"/>
+                                                <label for="policy-freshness">"Days a passing test result stays fresh"</label>
+                                                <input id="policy-freshness" name="freshness_days" type="number" min="1" max="365" value=policy.freshness_days.to_string() aria-describedby="policy-freshness-error"/>
+                                                <FieldError err=policy_err field="freshness_days" id="policy-freshness"/>
+                                                <label for="policy-min">"Minimum failure modes per change"</label>
+                                                <input id="policy-min" name="min_failure_modes" type="number" min="0" max="100" value=policy.min_failure_modes.to_string() aria-describedby="policy-min-error"/>
+                                                <FieldError err=policy_err field="min_failure_modes" id="policy-min"/>
+                                                <label class="checkbox">
+                                                    <input type="checkbox" name="allow_high_acceptance" value="on" checked=policy.allow_high_acceptance/>
+                                                    " High-priority failure modes may be covered by a risk acceptance"
+                                                </label>
+                                                <button type="submit">"Save rules"</button>
                                             </ActionForm>
                                         </section>
                                     })}

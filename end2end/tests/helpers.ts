@@ -1,0 +1,22 @@
+import { expect, type Page, test } from '@playwright/test';
+
+/** With JavaScript, waits until the wasm bundle has hydrated the page. */
+export async function ready(page: Page) {
+  if (test.info().project.name === 'js') {
+    await page.locator('body[data-hydrated]').waitFor();
+  }
+}
+
+export async function logIn(page: Page, username: string, password: string) {
+  await page.goto('/login');
+  await ready(page);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+export async function logOut(page: Page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}
