@@ -1,12 +1,12 @@
 //! The command line: serve by default, plus migrations, users and teams.
 
-use crate::config::{Cli, Command, MigrateCommand, Settings, TeamCommand, UserCommand};
+use crate::config::{Cli, Command, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand};
 use crate::{ops, startup};
 use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::Actor;
 use app::ssr::auth::hash_password;
 use app::ssr::db::{Db, DbOptions};
-use app::ssr::store::{teams, users};
+use app::ssr::store::{teams, tokens, users};
 use clap::Parser;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -76,6 +76,34 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
                 teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role)).await.map_err(user_error)?;
             }
             println!("created user {}{}", username.as_str(), if admin { " (admin)" } else { "" });
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { team, scopes, name, owner, expires_days }) => {
+            let slug = TeamSlug::parse(&team).map_err(user_error)?;
+            let scopes = scopes
+                .iter()
+                .map(|s| {
+                    app::domain::scope::Scope::parse(s).ok_or_else(|| {
+                        format!("unknown scope {s:?}: use evidence:write, changes:read or changes:write")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let name = app::domain::change::required_line("name", "Name", &name, 100).map_err(user_error)?;
+            let db = startup::connect(&settings).await?;
+            let team = teams::by_slug(&db, &slug).await.map_err(user_error)?;
+            let owner = match owner {
+                Some(owner) => Some(
+                    users::id_by_username(&db, &Username::parse(&owner).map_err(user_error)?)
+                        .await
+                        .map_err(user_error)?,
+                ),
+                None => None,
+            };
+            let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * 24 * 3600 * 1000);
+            let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
+                .await
+                .map_err(user_error)?;
+            println!("{token}");
             Ok(())
         }
         Command::Team(TeamCommand::Create { slug, name }) => {

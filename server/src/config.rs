@@ -49,6 +49,24 @@ pub struct Settings {
     /// Largest request body accepted by browser endpoints, in bytes.
     #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Largest CI upload as sent (compressed or not), in bytes.
+    #[arg(long, env = "PREMORTEM_UPLOAD_MAX_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub upload_max_bytes: usize,
+    /// Largest CI upload after gzip decompression, in bytes.
+    #[arg(long, env = "PREMORTEM_UPLOAD_MAX_DECOMPRESSED_BYTES", default_value_t = 128 * 1024 * 1024, global = true)]
+    pub upload_max_decompressed_bytes: usize,
+    /// Most test cases in one uploaded run.
+    #[arg(long, env = "PREMORTEM_UPLOAD_MAX_CASES", default_value_t = 50_000, global = true)]
+    pub upload_max_cases: usize,
+    /// Uploads processed at once; more get 503 with Retry-After instead of queueing.
+    #[arg(long, env = "PREMORTEM_INGEST_CONCURRENCY", default_value_t = 4, global = true)]
+    pub ingest_concurrency: usize,
+    /// API requests per minute per token; more get 429 with Retry-After.
+    #[arg(long, env = "PREMORTEM_TOKEN_RATE_PER_MINUTE", default_value_t = 600, global = true)]
+    pub token_rate_per_minute: u32,
+    /// Days test runs and result history are kept (latest results are kept while they count).
+    #[arg(long, env = "PREMORTEM_EVIDENCE_RETENTION_DAYS", default_value_t = 90, global = true)]
+    pub evidence_retention_days: i64,
     /// Log format.
     #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -106,6 +124,31 @@ pub enum Command {
     /// Manage teams.
     #[command(subcommand)]
     Team(TeamCommand),
+    /// Manage API tokens for CI.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token and print it (shown only this once).
+    Create {
+        /// The team whose evidence and changes the token works on.
+        #[arg(long)]
+        team: String,
+        /// evidence:write, changes:read or changes:write (repeatable).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Username whose changes the token registers (needed for changes:write).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Days until the token expires (never when omitted).
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod config;
 pub mod ops;
+pub mod rest;
 pub mod startup;

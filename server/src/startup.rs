@@ -1,7 +1,7 @@
 //! Pools, migrations, the session layer, router composition and graceful shutdown.
 
 use crate::config::Settings;
-use crate::ops;
+use crate::{ops, rest};
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::state::AuthPolicy;
 use app::ssr::{AppState, auth};
@@ -56,6 +56,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     };
     let state =
         AppState { db: db.clone(), leptos_options: leptos_options.clone(), auth: auth_policy.clone() };
+    let rest_app_state = state.clone();
 
     let routes = generate_route_list(App);
     // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
@@ -75,7 +76,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .with_state(state);
 
-    let mut tasks = vec![tokio::spawn(prune_login_failures(db.clone(), auth_policy))];
+    let mut tasks = vec![tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days))];
     let url = settings.database_url.expose();
     let router = match db.backend() {
         Backend::Sqlite => {
@@ -96,10 +97,23 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         }
     };
 
+    let limits = rest::IngestLimits {
+        max_body: settings.upload_max_bytes,
+        max_decompressed: settings.upload_max_decompressed_bytes,
+        max_cases: settings.upload_max_cases,
+    };
+    let rest_state = rest::RestState::new(
+        rest_app_state,
+        limits,
+        settings.ingest_concurrency,
+        settings.token_rate_per_minute,
+    );
     let public_origin = settings.public_url.clone();
     let router = router
-        .layer(axum::middleware::from_fn_with_state(public_origin, ops::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        // The CI API has no session layer (cookies never authorize it) and its own limits.
+        .nest_service("/api/v1", rest::router(rest_state))
+        .layer(axum::middleware::from_fn_with_state(public_origin, ops::refuse_cross_site))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -132,12 +146,16 @@ where
     )
 }
 
-async fn prune_login_failures(db: Db, policy: AuthPolicy) {
+/// Keeps storage bounded: old login failures, and evidence past its retention.
+async fn prune(db: Db, policy: AuthPolicy, retention_days: i64) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         every.tick().await;
         if let Err(err) = auth::prune_login_failures(&db, &policy).await {
             tracing::warn!(error = %err, "pruning login failures failed");
+        }
+        if let Err(err) = app::ssr::store::evidence::prune(&db, retention_days).await {
+            tracing::warn!(error = %err, "pruning evidence failed");
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod ids;
 pub mod names;
 pub mod role;
+pub mod scope;
 pub mod time;
 
 pub use error::AppError;

@@ -17,13 +17,15 @@ pub enum Actor {
     User { id: UserId, username: String },
     /// The command line on the server host (e.g. creating the first admin).
     Cli,
+    /// A CI system, through an API token.
+    Token { id: i64, name: String },
 }
 
 impl Actor {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User { id, .. } => Some(id.0),
-            Actor::Cli => None,
+            Actor::Cli | Actor::Token { .. } => None,
         }
     }
 
@@ -31,6 +33,7 @@ impl Actor {
         match self {
             Actor::User { username, .. } => username,
             Actor::Cli => "cli",
+            Actor::Token { name, .. } => name,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod ingest;
 pub mod review;
 pub mod state;
 pub mod store;

@@ -177,6 +177,24 @@ impl TestApp {
         }
     }
 
+    /// Creates an API token for a team, owned by `owner`.
+    pub async fn token(
+        &self,
+        slug: &str,
+        scopes: &[app::domain::scope::Scope],
+        owner: Option<UserId>,
+    ) -> String {
+        let team = teams::by_slug(&self.db, &TeamSlug::parse(slug).expect("slug")).await.expect("team");
+        app::ssr::store::tokens::create(&self.db, &Actor::Cli, team.id, owner, "ci", scopes, None)
+            .await
+            .expect("token")
+    }
+
+    /// A request to the CI API with a bearer token.
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(method, self.url(&format!("/api/v1{path}"))).bearer_auth(token)
+    }
+
     /// Calls a server function the way the browser's wasm client does (form-encoded body).
     pub async fn call(
         &self,

@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod api;
 mod auth;
 mod changes;
 mod crash;

@@ -380,17 +380,24 @@ pub async fn cancel(db: &Db, actor: &Actor, change: &Change, reason: &str) -> Re
     set_status(db, actor, change, "change.cancel", ChangeStatus::cancel, json!({ "reason": reason })).await
 }
 
-/// Marks a signed-off change regressed: a linked test failed after sign-off.
-pub async fn regress(db: &Db, actor: &Actor, change: &Change, failing: &[String]) -> Result<(), AppError> {
-    set_status(
-        db,
-        actor,
-        change,
-        "change.regress",
-        ChangeStatus::regress,
-        json!({ "failing_tests": failing }),
-    )
-    .await
+/// Marks a signed-off change regressed inside the caller's transaction: a linked test
+/// failed after sign-off. The sign-off stays in history; a new one is needed.
+pub async fn regress_in(
+    tx: &mut AnyConnection,
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    failing: &[String],
+) -> Result<(), AppError> {
+    let moved = next_status(tx, change, ChangeStatus::regress).await?;
+    sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(moved.1.as_str())
+        .bind(now_ms())
+        .bind(change.id)
+        .execute(&mut *tx)
+        .await?;
+    audit_transition(tx, db, actor, change, "change.regress", moved, json!({ "failing": failing })).await?;
+    Ok(())
 }
 
 const FM_SELECT: &str =

@@ -4,7 +4,7 @@ use crate::domain::gate::{EvidenceView, Outcome, TestResult};
 use crate::domain::{AppError, TeamId};
 use crate::ssr::db::{Db, now_ms};
 use crate::ssr::store::changes::FailureMode;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// Metadata of a test run.
 #[derive(Clone, Debug, Default)]
@@ -33,11 +33,29 @@ pub async fn record_run(
     run: &RunInput,
     results: &[ResultInput],
 ) -> Result<i64, AppError> {
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
+    let run_id = write_run(&mut tx, team, None, run, results, &[]).await?;
+    tx.commit().await?;
+    Ok(run_id)
+}
+
+/// Writes a run inside the caller's transaction: the run with its counts, the latest result
+/// per test id, direct bindings, and history rows for the tests in `history_for`.
+pub async fn write_run(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    token: Option<i64>,
+    run: &RunInput,
+    results: &[ResultInput],
+    history_for: &[&str],
+) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    let count =
+        |o: Outcome| i64::try_from(results.iter().filter(|r| r.outcome == o).count()).unwrap_or(i64::MAX);
     let run_id: i64 = sqlx::query_scalar(
-        "INSERT INTO evidence_runs (team_id, commit_sha, branch, pipeline_url, run_key, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO evidence_runs (team_id, commit_sha, branch, pipeline_url, run_key, received_at, token_id,
+                                    passed, failed, skipped, errored)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(team.0)
     .bind(run.commit.as_deref())
@@ -45,7 +63,12 @@ pub async fn record_run(
     .bind(run.pipeline_url.as_deref())
     .bind(run.run_key.as_deref())
     .bind(now)
-    .fetch_one(&mut *tx)
+    .bind(token)
+    .bind(count(Outcome::Passed))
+    .bind(count(Outcome::Failed))
+    .bind(count(Outcome::Skipped))
+    .bind(count(Outcome::Error))
+    .fetch_one(&mut *conn)
     .await?;
     for result in results {
         sqlx::query(
@@ -62,7 +85,7 @@ pub async fn record_run(
         .bind(result.message.as_deref())
         .bind(run_id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         if let Some(fm) = result.failure_mode {
             sqlx::query(
@@ -76,12 +99,86 @@ pub async fn record_run(
             .bind(result.outcome.as_str())
             .bind(run_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
+        if history_for.contains(&result.test_id.as_str()) {
+            sqlx::query("INSERT INTO evidence_history (team_id, test_id, outcome, run_id, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(team.0)
+                .bind(&result.test_id)
+                .bind(result.outcome.as_str())
+                .bind(run_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
-    tx.commit().await?;
     Ok(run_id)
+}
+
+/// A run as listed on a team page.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub received_at: i64,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub errored: i64,
+}
+
+/// A team's newest runs.
+pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSummary>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, received_at, commit_sha, branch, pipeline_url, passed, failed, skipped, errored
+         FROM evidence_runs WHERE team_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(team.0)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunSummary {
+                id: r.try_get("id")?,
+                received_at: r.try_get("received_at")?,
+                commit: r.try_get("commit_sha")?,
+                branch: r.try_get("branch")?,
+                pipeline_url: r.try_get("pipeline_url")?,
+                passed: r.try_get("passed")?,
+                failed: r.try_get("failed")?,
+                skipped: r.try_get("skipped")?,
+                errored: r.try_get("errored")?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes history and runs older than `days`, keeping any run still referenced as some
+/// test's latest result or binding (so coverage never loses its evidence).
+pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
+    let cutoff = now_ms() - days * 24 * 3600 * 1000;
+    let mut tx = db.begin_write().await?;
+    let history =
+        sqlx::query("DELETE FROM evidence_history WHERE at < $1").bind(cutoff).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(now_ms() - 24 * 3600 * 1000)
+        .execute(&mut *tx)
+        .await?;
+    let runs = sqlx::query(
+        "DELETE FROM evidence_runs WHERE received_at < $1
+           AND id NOT IN (SELECT run_id FROM evidence_latest)
+           AND id NOT IN (SELECT run_id FROM evidence_bindings)
+           AND id NOT IN (SELECT run_id FROM evidence_history)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(history.rows_affected() + runs.rows_affected())
 }
 
 fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {

@@ -4,4 +4,5 @@
 pub mod changes;
 pub mod evidence;
 pub mod teams;
+pub mod tokens;
 pub mod users;

@@ -1,0 +1,50 @@
+//! What an API token may do.
+
+use serde::{Deserialize, Serialize};
+
+/// A permission of an API token. No scope allows signing off: that needs a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Upload test runs.
+    EvidenceWrite,
+    /// Read changes, failure modes and gates.
+    ChangesRead,
+    /// Create changes and failure modes, record the happy path.
+    ChangesWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::EvidenceWrite, Scope::ChangesRead, Scope::ChangesWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::EvidenceWrite => "evidence:write",
+            Scope::ChangesRead => "changes:read",
+            Scope::ChangesWrite => "changes:write",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw.trim())
+    }
+
+    /// Stored as a space-separated list.
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn split(stored: &str) -> Vec<Scope> {
+        stored.split_whitespace().filter_map(Self::parse).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_round_trip() {
+        assert_eq!(Scope::split(&Scope::join(&Scope::ALL)), Scope::ALL);
+        assert_eq!(Scope::parse("admin"), None);
+    }
+}

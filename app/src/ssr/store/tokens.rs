@@ -1,0 +1,212 @@
+//! API tokens for CI: shown once, stored only as a SHA-256 hash, scoped, expiring, revocable.
+//!
+//! Format: `pmt_` + 40 random hex characters + `_` + an 8-character checksum, so a token is
+//! recognisable in logs and secret scanners, and a mistyped one is refused without a lookup.
+
+use crate::domain::scope::Scope;
+use crate::domain::{AppError, TeamId, UserId};
+use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::db::{Db, now_ms};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+const PREFIX: &str = "pmt_";
+
+fn checksum(secret: &str) -> String {
+    hex::encode(&Sha256::digest(format!("premortem-token:{secret}").as_bytes())[..4])
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `token` has the right shape and checksum (no database needed).
+pub fn well_formed(token: &str) -> bool {
+    token.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')).is_some_and(|(secret, sum)| {
+        secret.len() == 40 && secret.bytes().all(|b| b.is_ascii_hexdigit()) && checksum(secret) == sum
+    })
+}
+
+/// A token as listed (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A token that authenticated a request.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub id: i64,
+    pub team_id: TeamId,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// The person who created the token; changes it registers are theirs.
+    pub owner: Option<UserId>,
+}
+
+impl Authenticated {
+    /// The audit actor for what this token does.
+    pub fn actor(&self) -> Actor {
+        Actor::Token { id: self.id, name: format!("token:{}", self.name) }
+    }
+}
+
+/// Creates a token and returns it: the only time the secret exists outside the caller.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    created_by: Option<UserId>,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<i64>,
+) -> Result<String, AppError> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let token = format!("{PREFIX}{secret}_{}", checksum(&secret));
+    let prefix: String = token.chars().take(12).collect();
+    let mut tx = db.begin_write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens (team_id, name, prefix, token_hash, scopes, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(team.0)
+    .bind(name)
+    .bind(&prefix)
+    .bind(hash(&token))
+    .bind(Scope::join(scopes))
+    .bind(created_by.map(|u| u.0))
+    .bind(now_ms())
+    .bind(expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "token.create",
+        object_type: "token",
+        object_id: id.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(
+            json!({ "name": name, "prefix": prefix, "scopes": Scope::join(scopes), "expires_at": expires_at }),
+        ),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Revokes a team's token.
+pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .bind(team.0)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound("The token".to_owned()));
+    }
+    let entry = Entry {
+        action: "token.revoke",
+        object_type: "token",
+        object_id: id.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(json!({ "revoked": true })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A team's tokens, newest first.
+pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at
+         FROM api_tokens WHERE team_id = $1 ORDER BY id DESC",
+    )
+    .bind(team.0)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenInfo {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                prefix: r.try_get("prefix")?,
+                scopes: Scope::split(&r.try_get::<String, _>("scopes")?),
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The token presented in a request, if it is well formed, known, unrevoked and unexpired.
+/// Records when it was last used (at most once a minute, to spare the writer).
+pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Authenticated>, AppError> {
+    if !well_formed(token) {
+        return Ok(None);
+    }
+    let Some(row) = sqlx::query(
+        "SELECT id, team_id, name, scopes, expires_at, last_used_at, created_by FROM api_tokens
+         WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash(token))
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if row.try_get::<Option<i64>, _>("expires_at")?.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    let id: i64 = row.try_get("id")?;
+    if row.try_get::<Option<i64>, _>("last_used_at")?.is_none_or(|at| now - at > 60_000) {
+        let mut tx = db.begin_write().await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(Some(Authenticated {
+        id,
+        team_id: TeamId(row.try_get("team_id")?),
+        name: row.try_get("name")?,
+        scopes: Scope::split(&row.try_get::<String, _>("scopes")?),
+        owner: row.try_get::<Option<i64>, _>("created_by")?.map(UserId),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_a_checksum() {
+        let secret = "0123456789abcdef0123456789abcdef01234567";
+        let token = format!("{PREFIX}{secret}_{}", checksum(secret));
+        assert!(well_formed(&token));
+        let typo = token.replacen('1', "2", 1);
+        assert!(!well_formed(&typo), "a mistyped token fails its checksum");
+        assert!(!well_formed("Bearer nonsense"));
+    }
+}

@@ -1,0 +1,404 @@
+//! Changes for automation: list, read, create, record the happy path, add failure modes,
+//! the gate for deploy pipelines, and a status badge.
+
+use super::{ApiError, RestState, Token};
+use app::domain::change::{
+    ChangeKey, ChangeType, TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line,
+};
+use app::domain::failure_mode::{Design, Rating, Ratings, Selector};
+use app::domain::gate::Gate;
+use app::domain::scope::Scope;
+use app::ssr::review::{self, Review};
+use app::ssr::store::changes::{self, FailureModeInput, NewChange};
+use app::ssr::store::tokens::Authenticated;
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// Loads a change the token's team owns; other teams' changes do not exist for it.
+async fn owned(state: &RestState, auth: &Authenticated, key: &str) -> Result<Review, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
+    let key = ChangeKey::parse(key).map_err(|_| not_found())?;
+    let review = review::load(&state.app.db, &key).await.map_err(|_| not_found())?;
+    if review.change.team_id != auth.team_id {
+        return Err(not_found());
+    }
+    Ok(review)
+}
+
+/// A blocker as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BlockerDoc {
+    /// `FM-3`, when the blocker is about one failure mode.
+    pub failure_mode: Option<String>,
+    pub reason: String,
+}
+
+/// The gate of a change.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GateDoc {
+    pub change: String,
+    pub status: String,
+    /// `open` or `closed`.
+    pub gate: String,
+    pub blockers: Vec<BlockerDoc>,
+}
+
+fn gate_doc(review: &Review) -> GateDoc {
+    GateDoc {
+        change: review.change.key.to_string(),
+        status: review.change.status.as_str().to_owned(),
+        gate: if review.gate.is_open() { "open" } else { "closed" }.to_owned(),
+        blockers: review
+            .gate
+            .blockers()
+            .iter()
+            .map(|b| BlockerDoc { failure_mode: b.failure_mode.clone(), reason: b.reason.clone() })
+            .collect(),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct GateQuery {
+    /// `open`: answer 412 while the gate is closed (for `curl --fail` in deploy steps).
+    require: Option<String>,
+}
+
+/// Whether failure cases complete can be signed off, with every blocker.
+#[utoipa::path(get, path = "/api/v1/changes/{key}/gate", tag = "changes", params(("key" = String, Path), GateQuery),
+    responses((status = 200, body = GateDoc), (status = 412, description = "require=open and the gate is closed", body = GateDoc)),
+    security(("bearer" = [])))]
+pub async fn gate(
+    State(state): State<RestState>,
+    token: Token,
+    Path(key): Path<String>,
+    Query(query): Query<GateQuery>,
+) -> Result<Response, ApiError> {
+    let auth = token.require(Scope::ChangesRead)?;
+    let review = owned(&state, auth, &key).await?;
+    let status = match query.require.as_deref() {
+        Some("open") if !review.gate.is_open() => StatusCode::PRECONDITION_FAILED,
+        None | Some("open") => StatusCode::OK,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("require={other:?} is unknown; use require=open."),
+            ));
+        }
+    };
+    Ok((status, Json(gate_doc(&review))).into_response())
+}
+
+/// A failure mode as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FailureModeDoc {
+    pub failure_mode: String,
+    pub title: String,
+    pub priority: String,
+    pub coverage: String,
+    pub tests: Vec<String>,
+}
+
+/// A change as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChangeDoc {
+    pub key: String,
+    pub title: String,
+    pub status: String,
+    pub types: Vec<String>,
+    pub happy_path_at: Option<i64>,
+    pub target_at: Option<i64>,
+    pub failure_modes: Vec<FailureModeDoc>,
+    pub gate: GateDoc,
+}
+
+fn change_doc(review: &Review) -> ChangeDoc {
+    let c = &review.change;
+    ChangeDoc {
+        key: c.key.to_string(),
+        title: c.title.clone(),
+        status: c.status.as_str().to_owned(),
+        types: c.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        happy_path_at: c.happy_path_at,
+        target_at: c.target_at,
+        failure_modes: review
+            .failure_modes
+            .iter()
+            .zip(&review.assessments)
+            .map(|(fm, a)| FailureModeDoc {
+                failure_mode: format!("FM-{}", fm.number),
+                title: fm.input.title.clone(),
+                priority: fm.input.ratings.priority().label().to_owned(),
+                coverage: a.coverage.as_str().to_owned(),
+                tests: fm.input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+            })
+            .collect(),
+        gate: gate_doc(review),
+    }
+}
+
+/// A change with its failure modes and gate.
+#[utoipa::path(get, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = String, Path)),
+    responses((status = 200, body = ChangeDoc), (status = 404)), security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<RestState>,
+    token: Token,
+    Path(key): Path<String>,
+) -> Result<Json<ChangeDoc>, ApiError> {
+    let auth = token.require(Scope::ChangesRead)?;
+    Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
+}
+
+/// A change in a list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChangeSummaryDoc {
+    pub key: String,
+    pub title: String,
+    pub status: String,
+    pub target_at: Option<i64>,
+}
+
+/// The token's team's changes, newest first.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "changes",
+    responses((status = 200, body = Vec<ChangeSummaryDoc>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<RestState>,
+    token: Token,
+) -> Result<Json<Vec<ChangeSummaryDoc>>, ApiError> {
+    let auth = token.require(Scope::ChangesRead)?;
+    let listed = changes::list(&state.app.db, auth.team_id, None).await?;
+    Ok(Json(
+        listed
+            .into_iter()
+            .map(|l| ChangeSummaryDoc {
+                key: l.change.key.to_string(),
+                title: l.change.title,
+                status: l.change.status.as_str().to_owned(),
+                target_at: l.change.target_at,
+            })
+            .collect(),
+    ))
+}
+
+/// A new change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewChangeDoc {
+    /// The team's slug; must be the token's team.
+    pub team: String,
+    pub title: String,
+    /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
+    pub types: Vec<String>,
+    #[serde(default)]
+    pub summary: String,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+}
+
+/// The key of a created change.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedDoc {
+    pub key: String,
+}
+
+fn unprocessable(err: app::domain::AppError) -> ApiError {
+    ApiError::from(err)
+}
+
+/// Registers a change, authored by the token's owner.
+#[utoipa::path(post, path = "/api/v1/changes", tag = "changes", request_body = NewChangeDoc,
+    responses((status = 201, body = CreatedDoc), (status = 422)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<RestState>,
+    token: Token,
+    Json(body): Json<NewChangeDoc>,
+) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
+    let auth = token.require(Scope::ChangesWrite)?;
+    let slug: String = sqlx::query_scalar("SELECT slug FROM teams WHERE id = $1")
+        .bind(auth.team_id.0)
+        .fetch_one(state.app.db.read())
+        .await
+        .map_err(app::domain::AppError::from)?;
+    if !body.team.eq_ignore_ascii_case(&slug) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
+    }
+    let author = auth.owner.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "This token has no owner to register changes as; create one in the team's page.",
+        )
+    })?;
+    let types = body
+        .types
+        .iter()
+        .map(|t| ChangeType::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unprocessable)?;
+    if types.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "types: give at least one type of change.",
+        ));
+    }
+    let new = NewChange {
+        title: required_line("title", "Title", &body.title, TITLE_MAX).map_err(unprocessable)?,
+        summary: optional_text("summary", "Summary", &body.summary, TEXT_MAX).map_err(unprocessable)?,
+        types,
+        ticket_url: optional_url("ticket_url", body.ticket_url.as_deref().unwrap_or_default())
+            .map_err(unprocessable)?,
+        pr_url: optional_url("pr_url", body.pr_url.as_deref().unwrap_or_default()).map_err(unprocessable)?,
+        design_url: optional_url("design_url", body.design_url.as_deref().unwrap_or_default())
+            .map_err(unprocessable)?,
+    };
+    let key = changes::create(&state.app.db, &auth.actor(), auth.team_id, author, &new).await?;
+    Ok((StatusCode::CREATED, Json(CreatedDoc { key: key.to_string() })))
+}
+
+/// The happy-path milestone.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HappyPathDoc {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records that the change's happy path works.
+#[utoipa::path(post, path = "/api/v1/changes/{key}/happy-path", tag = "changes", params(("key" = String, Path)),
+    request_body = HappyPathDoc, responses((status = 200, body = ChangeDoc), (status = 409)), security(("bearer" = [])))]
+pub async fn happy_path(
+    State(state): State<RestState>,
+    token: Token,
+    Path(key): Path<String>,
+    body: Option<Json<HappyPathDoc>>,
+) -> Result<Json<ChangeDoc>, ApiError> {
+    let auth = token.require(Scope::ChangesWrite)?;
+    let review = owned(&state, auth, &key).await?;
+    let note = body.map(|b| b.0.note).unwrap_or_default();
+    let note = optional_text("note", "Note", &note, 2000).map_err(unprocessable)?;
+    let by = auth.owner.ok_or_else(|| {
+        ApiError::new(StatusCode::FORBIDDEN, "This token has no owner to record the milestone as.")
+    })?;
+    changes::record_happy_path(&state.app.db, &auth.actor(), by, &review.change, &note).await?;
+    Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
+}
+
+/// A design link or note.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DesignDoc {
+    pub title: String,
+    pub url: Option<String>,
+}
+
+/// A new failure mode.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFailureModeDoc {
+    pub title: String,
+    /// What happens, including its magnitude.
+    #[serde(default)]
+    pub scenario: String,
+    #[serde(default)]
+    pub effect: String,
+    #[serde(default)]
+    pub detection: String,
+    pub severity: u8,
+    pub likelihood: u8,
+    pub detectability: u8,
+    #[serde(default)]
+    pub designs: Vec<DesignDoc>,
+    /// Test selectors: exact test ids or globs with `*` and `?`.
+    #[serde(default)]
+    pub tests: Vec<String>,
+}
+
+/// Adds a failure mode to a change.
+#[utoipa::path(post, path = "/api/v1/changes/{key}/failure-modes", tag = "changes", params(("key" = String, Path)),
+    request_body = NewFailureModeDoc, responses((status = 201, body = ChangeDoc), (status = 422)), security(("bearer" = [])))]
+pub async fn add_failure_mode(
+    State(state): State<RestState>,
+    token: Token,
+    Path(key): Path<String>,
+    Json(body): Json<NewFailureModeDoc>,
+) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
+    let auth = token.require(Scope::ChangesWrite)?;
+    let review = owned(&state, auth, &key).await?;
+    let rating =
+        |field: &str, label: &str, v: u8| Rating::parse(field, label, &v.to_string()).map_err(unprocessable);
+    let designs = body
+        .designs
+        .iter()
+        .map(|d| {
+            let url = optional_url("designs", d.url.as_deref().unwrap_or_default())?;
+            Ok(Design { title: required_line("designs", "A design's title", &d.title, 500)?, url })
+        })
+        .collect::<Result<Vec<_>, app::domain::AppError>>()
+        .map_err(unprocessable)?;
+    let input = FailureModeInput {
+        title: required_line("title", "Title", &body.title, TITLE_MAX).map_err(unprocessable)?,
+        scenario: optional_text("scenario", "Scenario", &body.scenario, TEXT_MAX).map_err(unprocessable)?,
+        effect: optional_text("effect", "Effect", &body.effect, TEXT_MAX).map_err(unprocessable)?,
+        detection: optional_text("detection", "Detection", &body.detection, TEXT_MAX)
+            .map_err(unprocessable)?,
+        ratings: Ratings {
+            severity: rating("severity", "Severity", body.severity)?,
+            likelihood: rating("likelihood", "Likelihood", body.likelihood)?,
+            detectability: rating("detectability", "Detectability", body.detectability)?,
+        },
+        designs,
+        selectors: Selector::parse_lines(&body.tests.join("\n")).map_err(unprocessable)?,
+    };
+    changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
+    Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, auth, &key).await?))))
+}
+
+#[derive(Template)]
+#[template(path = "badge.svg", escape = "html")]
+struct Badge<'a> {
+    label: &'a str,
+    message: &'a str,
+    color: &'a str,
+    width: usize,
+    label_width: usize,
+    message_width: usize,
+}
+
+/// A status badge for READMEs: public, but only for teams that enable it.
+pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
+    let parsed = ChangeKey::parse(&key).map_err(|_| not_found())?;
+    let public: Option<i64> = sqlx::query_scalar("SELECT public_badges FROM teams WHERE slug = $1")
+        .bind(parsed.team())
+        .fetch_optional(state.app.db.read())
+        .await
+        .map_err(app::domain::AppError::from)?;
+    if public != Some(1) {
+        return Err(not_found());
+    }
+    let review = review::load(&state.app.db, &parsed).await.map_err(|_| not_found())?;
+    let (message, color) = match (&review.gate, review.change.status) {
+        (_, app::domain::change::ChangeStatus::FailureCasesComplete) => ("failure cases complete", "#2e7d32"),
+        (_, app::domain::change::ChangeStatus::Regressed) => ("regressed", "#c62828"),
+        (_, app::domain::change::ChangeStatus::Cancelled) => ("cancelled", "#757575"),
+        (Gate::Open, _) => ("gate open", "#1565c0"),
+        (Gate::Closed(_), _) => ("gate closed", "#ef6c00"),
+    };
+    let label = review.change.key.to_string();
+    let (label_width, message_width) = (label.len() * 7 + 12, message.len() * 7 + 12);
+    let svg = Badge {
+        label: &label,
+        message,
+        color,
+        width: label_width + message_width,
+        label_width,
+        message_width,
+    }
+    .render()
+    .map_err(|e| ApiError::from(app::ssr::error::internal("badge template failed", &e)))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=60")], svg)
+        .into_response())
+}

@@ -1,0 +1,224 @@
+//! The CI-facing API under `/api/v1`: plain axum, bearer tokens only (cookies never
+//! authorize it, and no token can sign off). Errors answer `{"errors":[{"detail":…}]}`.
+
+mod changes;
+mod evidence;
+pub mod junit;
+mod openapi;
+
+use app::domain::AppError;
+use app::domain::scope::Scope;
+use app::ssr::AppState;
+use app::ssr::store::tokens::{self, Authenticated};
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+pub use evidence::IngestLimits;
+
+/// Everything the API handlers share.
+#[derive(Clone)]
+pub struct RestState {
+    pub app: AppState,
+    pub limits: IngestLimits,
+    /// Uploads being processed at once; beyond it callers get 503 and `Retry-After`.
+    ingest_slots: Arc<Semaphore>,
+    /// Per-token request budget (a token bucket per token id).
+    rate: Arc<Mutex<HashMap<i64, Bucket>>>,
+    rate_per_minute: u32,
+    /// (token, Idempotency-Key) pairs being processed, so a concurrent duplicate gets 409.
+    in_flight: Arc<Mutex<HashSet<(i64, String)>>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RestState {
+    pub fn new(
+        app: AppState,
+        limits: IngestLimits,
+        concurrent_ingestions: usize,
+        rate_per_minute: u32,
+    ) -> Self {
+        Self {
+            app,
+            limits,
+            ingest_slots: Arc::new(Semaphore::new(concurrent_ingestions.max(1))),
+            rate: Arc::default(),
+            rate_per_minute: rate_per_minute.max(1),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// Spends one request from the token's budget, or says how long to wait.
+    fn spend(&self, token: i64) -> Result<(), ApiError> {
+        let capacity = f64::from(self.rate_per_minute);
+        let per_second = capacity / 60.0;
+        let mut buckets = self.rate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let bucket = buckets.entry(token).or_insert(Bucket { tokens: capacity, at: now });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * per_second).min(capacity);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - bucket.tokens) / per_second).ceil() as u64;
+            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests for this token; slow down.")
+                .retry_after(wait.max(1)))
+        }
+    }
+}
+
+/// The `/api/v1` router.
+pub fn router(state: RestState) -> axum::Router {
+    axum::Router::new()
+        .route("/runs", post(evidence::upload))
+        .route("/changes", get(changes::list).post(changes::create))
+        .route("/changes/{key}", get(changes::get_one))
+        .route("/changes/{key}/gate", get(changes::gate))
+        .route("/changes/{key}/happy-path", post(changes::happy_path))
+        .route("/changes/{key}/failure-modes", post(changes::add_failure_mode))
+        .route("/changes/{key}/badge.svg", get(changes::badge))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "No such API endpoint.") })
+        .with_state(state)
+}
+
+/// An API error: a status, a user-safe detail and optionally when to retry.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self { status, detail: detail.into(), retry_after: None }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let retry_after = match &err {
+            AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Unavailable => Some(5),
+            _ => None,
+        };
+        let detail = match &err {
+            AppError::Invalid { field, message } => format!("{field}: {message}"),
+            other => other.to_string(),
+        };
+        Self { status: app::ssr::error::status(&err), detail, retry_after }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(json!({ "errors": [{ "detail": self.detail }] }))).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// The bearer token of a request. Cookies are never looked at.
+pub struct Token(pub Authenticated);
+
+impl Token {
+    /// Refuses unless the token has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<&Authenticated, ApiError> {
+        if self.0.scopes.contains(&scope) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("This token lacks the {} scope.", scope.as_str()),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<RestState> for Token {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RestState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, detail);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| unauthorized("Send an API token: Authorization: Bearer pmt_…"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("Use the Bearer scheme."))?;
+        let authenticated = tokens::authenticate(&state.app.db, token)
+            .await?
+            .ok_or_else(|| unauthorized("The token is unknown, revoked or expired."))?;
+        state.spend(authenticated.id)?;
+        Ok(Token(authenticated))
+    }
+}
+
+/// Holds an ingestion slot and the in-flight idempotency key until dropped.
+pub struct Admission {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    key: Option<(i64, String)>,
+    in_flight: Arc<Mutex<HashSet<(i64, String)>>>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
+        }
+    }
+}
+
+impl RestState {
+    /// Admits an upload: a free ingestion slot (else 503) and no concurrent request with the
+    /// same idempotency key (else 409). Never queues without bound.
+    fn admit(&self, token: i64, key: Option<&str>) -> Result<Admission, ApiError> {
+        let slot = Arc::clone(&self.ingest_slots).try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many uploads are being processed; retry shortly.",
+            )
+            .retry_after(2)
+        })?;
+        let key = key.map(|k| (token, k.to_owned()));
+        if let Some(key) = &key {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !in_flight.insert(key.clone()) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "A request with this Idempotency-Key is still being processed; retry when it has finished.",
+                )
+                .retry_after(1));
+            }
+        }
+        Ok(Admission { _slot: slot, key, in_flight: Arc::clone(&self.in_flight) })
+    }
+}

@@ -1,0 +1,336 @@
+//! The CI API: tokens, uploads (JUnit and JSON), limits, idempotency, the gate, regressions.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp};
+use app::domain::Role;
+use app::domain::scope::Scope;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::io::Write;
+
+const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="3" time="0.05"><testcase classname="tests.test_queue" name="test_backlog_drains" time="0.001" /><testcase classname="tests.test_queue" name="test_scaling_shared_db" time="0.002" /><testcase classname="tests.test_queue" name="test_priority_lane" time="0.003" /></testsuite></testsuites>"#;
+
+struct Setup {
+    app: TestApp,
+    token: String,
+    lead: reqwest::Client,
+}
+
+/// PAY with a change PAY-1 whose three failure modes select the tests in `PYTEST`.
+async fn setup(backend: Backend) -> Setup {
+    setup_with(backend, &[]).await
+}
+
+async fn setup_with(backend: Backend, extra: &[&str]) -> Setup {
+    let app = TestApp::spawn_with(backend, extra).await;
+    let author = app.user("amy", "amy-password-1", false).await;
+    let lead_id = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(author, Role::Member), (lead_id, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(author)).await;
+    let create =
+        json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"], "summary": "Queue exams" });
+    let response = app.api(Method::POST, "/changes", &token).json(&create).send().await.expect("create");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.json::<Value>().await.expect("json")["key"], "PAY-1");
+    let happy = app
+        .api(Method::POST, "/changes/PAY-1/happy-path", &token)
+        .json(&json!({"note": "demo"}))
+        .send()
+        .await;
+    assert_eq!(happy.expect("happy").status(), StatusCode::OK);
+    for (title, test) in [
+        ("Backlog after outage", "tests.test_queue::test_backlog_*"),
+        ("Scaling saturates the database", "tests.test_queue::test_scaling_shared_db"),
+        ("No fast lane", "tests.test_queue::test_priority_lane"),
+    ] {
+        let fm = json!({
+            "title": title, "scenario": "10,000 exams queued", "severity": 3, "likelihood": 3, "detectability": 2,
+            "designs": [{"title": "ADR 7", "url": "https://wiki.example/adr-7"}], "tests": [test],
+        });
+        let response =
+            app.api(Method::POST, "/changes/PAY-1/failure-modes", &token).json(&fm).send().await.expect("fm");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let lead = app.client();
+    app.login(&lead, "lena", "lena-password-1").await;
+    Setup { app, token, lead }
+}
+
+async fn upload(s: &Setup, body: &str, key: Option<&str>) -> reqwest::Response {
+    let mut request = s
+        .app
+        .api(
+            Method::POST,
+            "/runs?commit=abc123&branch=main&pipeline_url=https://ci.example/1&change=PAY-1",
+            &s.token,
+        )
+        .header("Content-Type", "application/xml")
+        .body(body.to_owned());
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.send().await.expect("upload")
+}
+
+async fn runs(s: &Setup) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM evidence_runs").fetch_one(s.app.db.read()).await.expect("count")
+}
+
+async fn gate(s: &Setup, require: bool) -> reqwest::Response {
+    let path = if require { "/changes/PAY-1/gate?require=open" } else { "/changes/PAY-1/gate" };
+    s.app.api(Method::GET, path, &s.token).send().await.expect("gate")
+}
+
+async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Backend) {
+    let s = setup(backend).await;
+    let closed = gate(&s, true).await;
+    assert_eq!(
+        closed.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "curl --fail fails while the gate is closed"
+    );
+    assert_eq!(closed.json::<Value>().await.expect("json")["blockers"].as_array().map(Vec::len), Some(3));
+
+    let response = upload(&s, PYTEST, Some("run-1")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let receipt: Value = response.json().await.expect("json");
+    assert_eq!(receipt["counts"], json!({ "passed": 3, "failed": 0, "skipped": 0, "error": 0 }));
+    let matched: Vec<(&str, &str)> = receipt["matched"]
+        .as_array()
+        .expect("matched")
+        .iter()
+        .map(|m| (m["failure_mode"].as_str().unwrap_or_default(), m["coverage"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(matched, [("FM-1", "verified"), ("FM-2", "verified"), ("FM-3", "verified")]);
+
+    let open = gate(&s, true).await;
+    assert_eq!(open.status(), StatusCode::OK);
+    assert_eq!(open.json::<Value>().await.expect("json")["gate"], "open");
+
+    // A lead signs off in the browser; then a later run fails one of the tests.
+    let sign = s.app.call(&s.lead, "sign_off", &[("key", "PAY-1"), ("password", "lena-password-1")]).await;
+    assert_eq!(sign.status(), StatusCode::OK);
+    let failing = PYTEST.replace(
+        r#"name="test_priority_lane" time="0.003" />"#,
+        r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
+    );
+    let receipt: Value = upload(&s, &failing, Some("run-2")).await.json().await.expect("json");
+    assert_eq!(receipt["regressed"], json!(["PAY-1"]));
+    let change: Value = s
+        .app
+        .api(Method::GET, "/changes/PAY-1", &s.token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(change["status"], "regressed");
+    assert_eq!(change["failure_modes"][2]["coverage"], "failing");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'change.regress' AND actor = 'token:ci'",
+    )
+    .fetch_one(s.app.db.read())
+    .await
+    .expect("count");
+    assert_eq!(audited, 1);
+}
+
+async fn tokens_are_scoped_and_cookies_do_not_count(backend: Backend) {
+    let s = setup(backend).await;
+    let read_only = s.app.token("PAY", &[Scope::ChangesRead], None).await;
+    let response = s
+        .app
+        .api(Method::POST, "/runs", &read_only)
+        .header("Content-Type", "application/xml")
+        .body(PYTEST)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["errors"][0]["detail"], "This token lacks the evidence:write scope.");
+
+    for bad in ["pmt_nonsense", "", "pmt_0123456789abcdef0123456789abcdef01234567_00000000"] {
+        let response = s.app.api(Method::GET, "/changes", bad).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    let with_cookie = s.lead.get(s.app.url("/api/v1/changes")).send().await.expect("request");
+    assert_eq!(with_cookie.status(), StatusCode::UNAUTHORIZED, "a session cookie never authorizes the API");
+
+    // Another team's token cannot see PAY's change.
+    let other = s.app.user("olaf", "olaf-password-1", false).await;
+    s.app.team("OPS", &[(other, Role::Lead)]).await;
+    let ops = s.app.token("OPS", &Scope::ALL, Some(other)).await;
+    let response = s.app.api(Method::GET, "/changes/PAY-1/gate", &ops).send().await.expect("gate");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+async fn retries_with_a_key_store_one_run(backend: Backend) {
+    let s = setup(backend).await;
+    let first: Value = upload(&s, PYTEST, Some("same")).await.json().await.expect("json");
+    let again = upload(&s, PYTEST, Some("same")).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(again.json::<Value>().await.expect("json"), first, "the same reply");
+    assert_eq!(runs(&s).await, 1, "no duplicate run");
+    let different = upload(&s, &PYTEST.replace("0.001", "0.009"), Some("same")).await;
+    assert_eq!(different.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(runs(&s).await, 1);
+}
+
+async fn concurrent_uploads_lose_nothing(backend: Backend) {
+    let s = setup_with(backend, &["--ingest-concurrency", "64"]).await;
+    let uploads: Vec<_> = (0..20)
+        .map(|i| {
+            let request = s
+                .app
+                .api(Method::POST, &format!("/runs?run_key=r{i}"), &s.token)
+                .header("Content-Type", "application/json")
+                .header("Idempotency-Key", format!("key-{i}"))
+                .body(
+                    json!({ "results": [{ "test_id": format!("load::test_{i}"), "outcome": "passed" }] })
+                        .to_string(),
+                );
+            tokio::spawn(async move { request.send().await.map(|r| r.status()) })
+        })
+        .collect();
+    for upload in uploads {
+        assert_eq!(upload.await.expect("task").expect("response"), StatusCode::CREATED);
+    }
+    assert_eq!(runs(&s).await, 20);
+    let latest: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_latest WHERE test_id LIKE 'load::%'")
+        .fetch_one(s.app.db.read())
+        .await
+        .expect("count");
+    assert_eq!(latest, 20);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("compress");
+    encoder.finish().expect("finish")
+}
+
+async fn hostile_uploads_get_a_clear_4xx_and_store_nothing(backend: Backend) {
+    let s = setup_with(backend, &["--upload-max-cases", "100", "--upload-max-decompressed-bytes", "1000000"])
+        .await;
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><testsuites><testsuite><testcase name="&lol2;"/></testsuite></testsuites>"#;
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&xxe;"/></testsuite>"#;
+    let deep = format!("<testsuites>{}", "<testsuite>".repeat(10_000));
+    let many = format!("<testsuite>{}</testsuite>", "<testcase name=\"t\"/>".repeat(101));
+    let cases: Vec<(&str, Vec<u8>, &str, StatusCode, &str)> = vec![
+        ("billion laughs", laughs.into(), "application/xml", StatusCode::BAD_REQUEST, "DTDs"),
+        ("XXE", xxe.into(), "application/xml", StatusCode::BAD_REQUEST, "DTDs"),
+        ("deep nesting", deep.into_bytes(), "application/xml", StatusCode::BAD_REQUEST, "nested deeper"),
+        (
+            "invalid UTF-8",
+            b"<testsuite>\xff\xfe</testsuite>".to_vec(),
+            "application/xml",
+            StatusCode::BAD_REQUEST,
+            "UTF-8",
+        ),
+        (
+            "malformed",
+            b"<testsuite>\n<testcase name=\"a\">\n</testsuite>".to_vec(),
+            "application/xml",
+            StatusCode::BAD_REQUEST,
+            "line 3",
+        ),
+        (
+            "too many cases",
+            many.into_bytes(),
+            "application/xml",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "more than 100 test cases",
+        ),
+        ("bad JSON", b"{\"results\": [}".to_vec(), "application/json", StatusCode::BAD_REQUEST, "line 1"),
+        (
+            "bad outcome",
+            br#"{"results":[{"test_id":"a","outcome":"meh"}]}"#.to_vec(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outcome",
+        ),
+        ("wrong type", b"hello".to_vec(), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type"),
+    ];
+    for (name, body, content_type, status, detail) in cases {
+        let response = s
+            .app
+            .api(Method::POST, "/runs", &s.token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), status, "{name}");
+        let body: Value = response.json().await.expect("json error body");
+        let text = body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(text.contains(detail), "{name}: {text}");
+    }
+    let bomb = gzip(&vec![b' '; 50_000_000]);
+    let response = s
+        .app
+        .api(Method::POST, "/runs", &s.token)
+        .header("Content-Type", "application/xml")
+        .header("Content-Encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "gzip bomb");
+    let zipped = s
+        .app
+        .api(Method::POST, "/runs", &s.token)
+        .header("Content-Type", "application/xml")
+        .header("Content-Encoding", "gzip")
+        .body(gzip(PYTEST.as_bytes()))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(zipped.status(), StatusCode::CREATED, "gzip is accepted");
+    assert_eq!(runs(&s).await, 1, "only the valid upload was stored");
+}
+
+async fn a_token_has_a_request_budget(backend: Backend) {
+    let s = setup_with(backend, &["--token-rate-per-minute", "12"]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let response = s.app.api(Method::GET, "/changes", &s.token).send().await.expect("request");
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 =
+                response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+            assert!((1..=10).contains(&retry), "{retry}");
+            return;
+        }
+    }
+    panic!("no 429 after 30 requests: {statuses:?}");
+}
+
+async fn the_badge_is_public_only_when_enabled_and_the_api_is_documented(backend: Backend) {
+    let s = setup(backend).await;
+    let badge = reqwest::get(s.app.url("/api/v1/changes/PAY-1/badge.svg")).await.expect("badge");
+    assert_eq!(badge.status(), StatusCode::NOT_FOUND);
+    sqlx::query("UPDATE teams SET public_badges = 1").execute(s.app.db.read()).await.expect("enable");
+    let badge = reqwest::get(s.app.url("/api/v1/changes/PAY-1/badge.svg")).await.expect("badge");
+    assert_eq!(badge.status(), StatusCode::OK);
+    assert_eq!(badge.headers()["content-type"], "image/svg+xml");
+    let svg = badge.text().await.expect("svg");
+    assert!(svg.contains("<title>PAY-1: gate closed</title>"), "{svg}");
+    let doc: Value =
+        reqwest::get(s.app.url("/api/v1/openapi.json")).await.expect("doc").json().await.expect("json");
+    for path in ["/api/v1/runs", "/api/v1/changes/{key}/gate", "/api/v1/changes/{key}/failure-modes"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+}
+
+both_backends!(
+    evidence_opens_the_gate_and_a_failure_regresses_the_change,
+    tokens_are_scoped_and_cookies_do_not_count,
+    retries_with_a_key_store_one_run,
+    concurrent_uploads_lose_nothing,
+    hostile_uploads_get_a_clear_4xx_and_store_nothing,
+    a_token_has_a_request_budget,
+    the_badge_is_public_only_when_enabled_and_the_api_is_documented,
+);
