@@ -3,7 +3,8 @@ import { expect, type Page, test } from '@playwright/test';
 /** With JavaScript, waits until the wasm bundle has hydrated the page. */
 export async function ready(page: Page) {
   if (test.info().project.name === 'js') {
-    await page.locator('body[data-hydrated]').waitFor();
+    // The first load compiles the (debug) wasm bundle, which is slow on a busy machine.
+    await page.locator('body[data-hydrated]').waitFor({ timeout: 60_000 });
   }
 }
 

@@ -54,8 +54,12 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         max_failures_per_address: i64::from(settings.login_max_failures) * 10,
         ..AuthPolicy::default()
     };
-    let state =
-        AppState { db: db.clone(), leptos_options: leptos_options.clone(), auth: auth_policy.clone() };
+    let state = AppState {
+        db: db.clone(),
+        leptos_options: leptos_options.clone(),
+        auth: auth_policy.clone(),
+        public_url: settings.public_url.clone(),
+    };
     let rest_app_state = state.clone();
 
     let routes = generate_route_list(App);

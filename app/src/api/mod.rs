@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod changes;
 pub mod teams;
+pub mod tokens;
 
 /// Whether the request is a plain HTML form post (no JavaScript).
 #[cfg(feature = "ssr")]

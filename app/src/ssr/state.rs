@@ -35,6 +35,8 @@ pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub auth: AuthPolicy,
+    /// The public origin users and CI reach the app at, if configured.
+    pub public_url: Option<String>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/teams") view=pages::TeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes") view=pages::ChangesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug/ci") view=pages::CiPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes/new") view=pages::NewChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key") view=pages::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key/fm/:number") view=pages::FailureModePage ssr=SsrMode::Async/>

@@ -2,6 +2,7 @@
 
 mod admin;
 mod changes;
+mod ci;
 mod dashboard;
 mod failure_mode;
 mod login;
@@ -9,6 +10,7 @@ mod teams;
 
 pub use admin::{AdminTeams, AdminUsers};
 pub use changes::{ChangePage, ChangesPage, NewChangePage};
+pub use ci::CiPage;
 pub use dashboard::Dashboard;
 pub use failure_mode::FailureModePage;
 pub use login::LoginPage;

@@ -76,7 +76,10 @@ pub fn TeamPage() -> impl IntoView {
                                 let policy = team.policy;
                                 view! {
                                     <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
-                                    <p><A href=format!("/teams/{}/changes", team.slug) attr:class="button">"Changes"</A></p>
+                                    <p class="actions">
+                                        <A href=format!("/teams/{}/changes", team.slug) attr:class="button">"Changes"</A>
+                                        <A href=format!("/teams/{}/ci", team.slug) attr:class="button">"Connect your CI"</A>
+                                    </p>
                                     <p class="muted">{format!(
                                         "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",
                                         policy.window_days, policy.freshness_days, policy.min_failure_modes,

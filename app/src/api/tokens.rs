@@ -1,0 +1,208 @@
+//! API tokens for CI, managed by team leads; and what the "Connect your CI" page needs.
+
+use crate::domain::AppError;
+use crate::domain::scope::Scope;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A token as listed (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenItem {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// A team's CI connection: tokens, recent runs and the address CI should use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiView {
+    pub team: String,
+    pub base_url: String,
+    pub can_manage: bool,
+    pub tokens: Vec<TokenItem>,
+    pub runs: Vec<RunItem>,
+    /// A token created by a plain form post in this session, shown once.
+    pub new_token: Option<String>,
+}
+
+/// A run on the team's page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunItem {
+    pub received_at: i64,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub errored: i64,
+}
+
+#[cfg(feature = "ssr")]
+const NEW_TOKEN: &str = "new_token";
+
+/// The team's CI page. Members see runs; leads also manage tokens.
+#[server(endpoint = "ci")]
+pub async fn ci_page(team: String) -> Result<CiView, AppError> {
+    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::store::{evidence, teams, tokens};
+    use crate::ssr::{auth, state};
+    let user = auth::require_user().await?;
+    let state = state()?;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&state.db, &slug).await?;
+    user.require_role(team.id, Role::Viewer)?;
+    let can_manage = user.has_role(team.id, Role::Lead);
+    let tokens = if can_manage {
+        tokens::list(&state.db, team.id)
+            .await?
+            .into_iter()
+            .map(|t| TokenItem {
+                id: t.id,
+                name: t.name,
+                prefix: t.prefix,
+                scopes: t.scopes,
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+                last_used_at: t.last_used_at,
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let runs = evidence::recent_runs(&state.db, team.id, 20)
+        .await?
+        .into_iter()
+        .map(|r| RunItem {
+            received_at: r.received_at,
+            commit: r.commit,
+            branch: r.branch,
+            pipeline_url: r.pipeline_url,
+            passed: r.passed,
+            failed: r.failed,
+            skipped: r.skipped,
+            errored: r.errored,
+        })
+        .collect();
+    let new_token = if can_manage { take_new_token().await? } else { None };
+    Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })
+}
+
+/// A token created by a plain form post, shown by the page the browser is redirected to.
+/// One page render may read it more than once, so it stays for the request that first
+/// read it (by request id) and is gone from the next request on.
+#[cfg(feature = "ssr")]
+async fn take_new_token() -> Result<Option<String>, AppError> {
+    use crate::ssr::auth;
+    let session_error = |e: tower_sessions::session::Error| crate::ssr::error::internal("session", &e);
+    let session = auth::session().await?;
+    let Some((token, shown_in)) =
+        session.get::<(String, Option<String>)>(NEW_TOKEN).await.map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    let request = use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned));
+    match shown_in {
+        None => {
+            session.insert(NEW_TOKEN, (token.clone(), request)).await.map_err(session_error)?;
+            Ok(Some(token))
+        }
+        Some(shown) if Some(&shown) == request.as_ref() => Ok(Some(token)),
+        Some(_) => {
+            session.remove::<(String, Option<String>)>(NEW_TOKEN).await.map_err(session_error)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The address CI should call: the configured public URL, else what the browser used.
+#[cfg(feature = "ssr")]
+fn base_url(state: &crate::ssr::AppState) -> String {
+    let parts = use_context::<axum::http::request::Parts>();
+    state.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_else(|| {
+        let host = parts
+            .as_ref()
+            .and_then(|p| p.headers.get(axum::http::header::HOST))
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:3000");
+        let scheme = parts
+            .as_ref()
+            .and_then(|p| p.headers.get("x-forwarded-proto"))
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("http");
+        format!("{scheme}://{host}")
+    })
+}
+
+/// Creates a token; answers it (the only time it is shown). Team leads and admins.
+#[server(endpoint = "create_token")]
+pub async fn create_token(
+    team: String,
+    name: String,
+    scope_evidence: Option<String>,
+    scope_read: Option<String>,
+    scope_write: Option<String>,
+    expires_days: String,
+) -> Result<String, AppError> {
+    use crate::domain::change::required_line;
+    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::store::{teams, tokens};
+    use crate::ssr::{audit_actor, auth, db::now_ms, state};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Lead)?;
+    let name = required_line("name", "Name", &name, 100)?;
+    let scopes: Vec<Scope> = [
+        (scope_evidence, Scope::EvidenceWrite),
+        (scope_read, Scope::ChangesRead),
+        (scope_write, Scope::ChangesWrite),
+    ]
+    .into_iter()
+    .filter(|(on, _)| on.is_some())
+    .map(|(_, s)| s)
+    .collect();
+    if scopes.is_empty() {
+        return Err(AppError::invalid("scopes", "Choose at least one scope."));
+    }
+    let expires_at = match expires_days.trim() {
+        "" => None,
+        days => Some(days.parse::<i64>().ok().filter(|d| (1..=3650).contains(d)).ok_or_else(|| {
+            AppError::invalid("expires_days", "Expiry must be 1 to 3650 days, or empty for never.")
+        })?),
+    }
+    .map(|days| now_ms() + days * 24 * 3600 * 1000);
+    let token =
+        tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
+    if super::is_html_form() {
+        // Without JavaScript the reply is a redirect, so the page shows the token from the session once.
+        auth::session()
+            .await?
+            .insert(NEW_TOKEN, (token.clone(), None::<String>))
+            .await
+            .map_err(|e| crate::ssr::error::internal("session", &e))?;
+    }
+    Ok(token)
+}
+
+/// Revokes a token of the team. Team leads and admins.
+#[server(endpoint = "revoke_token")]
+pub async fn revoke_token(team: String, id: i64) -> Result<(), AppError> {
+    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::store::{teams, tokens};
+    use crate::ssr::{audit_actor, auth, state};
+    let user = auth::require_user().await?;
+    let db = state()?.db;
+    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = teams::by_slug(&db, &slug).await?;
+    user.require_role(team.id, Role::Lead)?;
+    tokens::revoke(&db, &audit_actor(&user), team.id, id).await
+}
