@@ -14,11 +14,12 @@ CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 export PREMORTEM_SITE_ROOT ?= $(SITE)
 
-.PHONY: help run test tools browser-tools site server lint unit e2e clean-data
+.PHONY: help run test bench tools browser-tools site server lint unit e2e clean-data
 
 help:
 	@echo "make run   serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/)"
 	@echo "make test  formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
+	@echo "make bench ingestion benchmark (release build)"
 
 ## Tools ---------------------------------------------------------------------------------
 
@@ -66,6 +67,10 @@ e2e: site server browser-tools
 
 test: lint unit e2e
 	@echo "all checks passed"
+
+# Ingestion benchmark (release build; prints figures and ratios, see docs/benchmarks.md).
+bench:
+	cargo bench -p server --bench ingest
 
 clean-data:
 	rm -rf data

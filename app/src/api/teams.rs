@@ -23,6 +23,8 @@ pub struct TeamView {
     /// Whether the viewer may add members and change roles (team lead or admin).
     pub can_manage: bool,
     pub policy: crate::domain::gate::Policy,
+    /// Whether the team's change badges are served without a token.
+    pub public_badges: bool,
 }
 
 /// A member on a team page.
@@ -62,12 +64,14 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
         .map(|m| MemberItem { username: m.username, display_name: m.display_name, role: m.role })
         .collect();
     let policy = crate::ssr::store::changes::team_policy(&db, team.id).await?;
+    let public_badges = crate::ssr::store::changes::public_badges_enabled(&db, team.id).await?;
     Ok(TeamView {
         can_manage: user.has_role(team.id, Role::Lead),
         slug: team.slug,
         name: team.name,
         members,
         policy,
+        public_badges,
     })
 }
 
@@ -99,6 +103,7 @@ pub async fn set_policy(
     freshness_days: String,
     min_failure_modes: String,
     allow_high_acceptance: Option<String>,
+    public_badges: Option<String>,
 ) -> Result<(), AppError> {
     use crate::domain::TeamSlug;
     use crate::domain::gate::Policy;
@@ -123,5 +128,5 @@ pub async fn set_policy(
         min_failure_modes: number("min_failure_modes", "Minimum failure modes", &min_failure_modes, 0..=100)?,
         allow_high_acceptance: allow_high_acceptance.is_some(),
     };
-    changes::set_policy(&db, &audit_actor(&user), team.id, policy).await
+    changes::set_policy(&db, &audit_actor(&user), team.id, policy, public_badges.is_some()).await
 }

@@ -325,7 +325,43 @@ async fn the_badge_is_public_only_when_enabled_and_the_api_is_documented(backend
     }
 }
 
+async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = setup_with(backend, &["--ingest-concurrency", "1"]).await;
+    // Hold the only ingestion slot: send the headers and part of the body, then wait.
+    let mut held = tokio::net::TcpStream::connect(s.app.addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/runs HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/xml\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        s.app.addr,
+        s.token,
+        PYTEST.len(),
+        &PYTEST[..10]
+    );
+    held.write_all(head.as_bytes()).await.expect("write");
+    let mut refused = None;
+    for _ in 0..100 {
+        let response = upload(&s, PYTEST, None).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second upload is refused while the only slot is busy");
+    assert!(refused.headers().contains_key("retry-after"));
+    let before = runs(&s).await;
+
+    // The held upload completes normally once its body arrives.
+    held.write_all(&PYTEST.as_bytes()[10..]).await.expect("write rest");
+    let mut reply = String::new();
+    held.read_to_string(&mut reply).await.expect("read");
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    assert_eq!(runs(&s).await, before + 1);
+}
+
 both_backends!(
+    uploads_beyond_capacity_get_503_instead_of_a_queue,
     evidence_opens_the_gate_and_a_failure_regresses_the_change,
     tokens_are_scoped_and_cookies_do_not_count,
     retries_with_a_key_store_one_run,

@@ -127,17 +127,25 @@ pub async fn team_policy(db: &Db, team: TeamId) -> Result<Policy, AppError> {
 }
 
 /// Changes a team's policy.
-pub async fn set_policy(db: &Db, actor: &Actor, team: TeamId, new: Policy) -> Result<(), AppError> {
+pub async fn set_policy(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    new: Policy,
+    public_badges: bool,
+) -> Result<(), AppError> {
     let before = team_policy(db, team).await?;
+    let was_public = public_badges_enabled(db, team).await?;
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE teams SET failure_window_days = $1, freshness_days = $2, min_failure_modes = $3,
-                          allow_high_acceptance = $4 WHERE id = $5",
+                          allow_high_acceptance = $4, public_badges = $5 WHERE id = $6",
     )
     .bind(new.window_days)
     .bind(new.freshness_days)
     .bind(new.min_failure_modes)
     .bind(i64::from(new.allow_high_acceptance))
+    .bind(i64::from(public_badges))
     .bind(team.0)
     .execute(&mut *tx)
     .await?;
@@ -146,12 +154,21 @@ pub async fn set_policy(db: &Db, actor: &Actor, team: TeamId, new: Policy) -> Re
         object_type: "team",
         object_id: team.to_string(),
         team_id: Some(team),
-        before: Some(json!(before)),
-        after: Some(json!(new)),
+        before: Some(json!({ "policy": before, "public_badges": was_public })),
+        after: Some(json!({ "policy": new, "public_badges": public_badges })),
     };
     audit::append(&mut tx, db.backend(), actor, entry).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether the team's change badges are public.
+pub async fn public_badges_enabled(db: &Db, team: TeamId) -> Result<bool, AppError> {
+    let flag: i64 = sqlx::query_scalar("SELECT public_badges FROM teams WHERE id = $1")
+        .bind(team.0)
+        .fetch_one(db.read())
+        .await?;
+    Ok(flag != 0)
 }
 
 /// Registers a change under the team's next key. Keys are handed out inside the write

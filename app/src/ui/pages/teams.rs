@@ -74,6 +74,7 @@ pub fn TeamPage() -> impl IntoView {
                                 let slug = team.slug.clone();
                                 let policy_slug = team.slug.clone();
                                 let policy = team.policy;
+                                let public_badges = team.public_badges;
                                 view! {
                                     <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
                                     <p class="actions">
@@ -139,6 +140,10 @@ pub fn TeamPage() -> impl IntoView {
                                                 <label class="checkbox">
                                                     <input type="checkbox" name="allow_high_acceptance" value="on" checked=policy.allow_high_acceptance/>
                                                     " High-priority failure modes may be covered by a risk acceptance"
+                                                </label>
+                                                <label class="checkbox">
+                                                    <input type="checkbox" name="public_badges" value="on" checked=public_badges/>
+                                                    " Serve status badges of this team's changes without a token (for READMEs)"
                                                 </label>
                                                 <button type="submit">"Save rules"</button>
                                             </ActionForm>
