@@ -43,8 +43,9 @@ site: tools
 	cp style/main.css $(PKG)/premortem.css
 	cp -R public/. $(SITE)/
 
+# Built the way `cargo test` builds it (same features), so `make test` compiles the server once.
 server:
-	cargo build -p server --bin premortem
+	cargo test --workspace --no-run
 
 ## Run -----------------------------------------------------------------------------------
 

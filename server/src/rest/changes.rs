@@ -1,7 +1,7 @@
 //! Changes for automation: list, read, create, record the happy path, add failure modes,
 //! the gate for deploy pipelines, and a status badge.
 
-use super::{ApiError, RestState, Token};
+use super::{ApiError, JsonBody, RestState, Token};
 use app::domain::change::{
     ChangeKey, ChangeType, TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line,
 };
@@ -215,7 +215,7 @@ fn unprocessable(err: app::domain::AppError) -> ApiError {
 pub async fn create(
     State(state): State<RestState>,
     token: Token,
-    Json(body): Json<NewChangeDoc>,
+    JsonBody(body): JsonBody<NewChangeDoc>,
 ) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let slug: String = sqlx::query_scalar("SELECT slug FROM teams WHERE id = $1")
@@ -273,11 +273,23 @@ pub async fn happy_path(
     State(state): State<RestState>,
     token: Token,
     Path(key): Path<String>,
-    body: Option<Json<HappyPathDoc>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<ChangeDoc>, ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
-    let note = body.map(|b| b.0.note).unwrap_or_default();
+    // The body is optional: an empty one records the milestone without a note.
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<HappyPathDoc>(&body)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+                )
+            })?
+            .note
+    };
     let note = optional_text("note", "Note", &note, 2000).map_err(unprocessable)?;
     let by = auth.owner.ok_or_else(|| {
         ApiError::new(StatusCode::FORBIDDEN, "This token has no owner to record the milestone as.")
@@ -323,7 +335,7 @@ pub async fn add_failure_mode(
     State(state): State<RestState>,
     token: Token,
     Path(key): Path<String>,
-    Json(body): Json<NewFailureModeDoc>,
+    JsonBody(body): JsonBody<NewFailureModeDoc>,
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;

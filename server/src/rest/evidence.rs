@@ -283,8 +283,16 @@ pub async fn upload(
             "Idempotency-Key must be 1 to 200 characters.",
         ));
     }
-    let _admission = state.admit(auth.id, key)?;
     let limits = state.limits;
+    let _admission = match state.admit(auth.id, key) {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            // Read (and drop) the body first, so the client gets the 503 or 409 instead of a
+            // connection closed under it while it is still sending.
+            let _ = axum::body::to_bytes(body, limits.max_body).await;
+            return Err(refusal);
+        }
+    };
     let format = format(&headers)?;
     let meta = metadata(query.as_deref())?;
     let raw = axum::body::to_bytes(body, limits.max_body).await.map_err(|_| {

@@ -143,6 +143,35 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A JSON request body whose rejections use the API's error shape (400 for malformed JSON
+/// with its position, 422 for a body of the wrong shape, 415 without a JSON content type).
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Send Content-Type: application/json."))
+            }
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))
+            }
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+            }
+            Err(other) => Err(ApiError::new(StatusCode::BAD_REQUEST, other.body_text())),
+        }
+    }
+}
+
 /// The bearer token of a request. Cookies are never looked at.
 pub struct Token(pub Authenticated);
 

@@ -158,6 +158,23 @@ async fn tokens_are_scoped_and_cookies_do_not_count(backend: Backend) {
     let with_cookie = s.lead.get(s.app.url("/api/v1/changes")).send().await.expect("request");
     assert_eq!(with_cookie.status(), StatusCode::UNAUTHORIZED, "a session cookie never authorizes the API");
 
+    // Bad JSON gets the API's error shape, never a framework or database message.
+    for (body, status) in
+        [("{\"team\": \"PAY\"", StatusCode::BAD_REQUEST), ("{\"team\": 3}", StatusCode::UNPROCESSABLE_ENTITY)]
+    {
+        let response = s
+            .app
+            .api(Method::POST, "/changes", &s.token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), status, "{body}");
+        let error: Value = response.json().await.expect("json error");
+        assert!(error["errors"][0]["detail"].as_str().is_some_and(|d| !d.is_empty()), "{error}");
+    }
+
     // Another team's token cannot see PAY's change.
     let other = s.app.user("olaf", "olaf-password-1", false).await;
     s.app.team("OPS", &[(other, Role::Lead)]).await;
@@ -339,6 +356,8 @@ async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
         &PYTEST[..10]
     );
     held.write_all(head.as_bytes()).await.expect("write");
+    // Give the held request time to be admitted before others compete for the slot.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mut refused = None;
     for _ in 0..100 {
         let response = upload(&s, PYTEST, None).await;
