@@ -342,7 +342,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         policy: c.policy,
         failure_modes,
         gate: review.gate.clone(),
-        can_edit: user.has_role(c.team_id, Role::Member) && c.status != ChangeStatus::Cancelled,
+        can_edit: user.has_role(c.team_id, Role::Member) && c.status.is_open(),
         sign_off_refusal,
         sign_offs,
         history,
@@ -446,7 +446,7 @@ pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureMode
         reason: assessment.reason.clone(),
         acceptance: fm.acceptance.clone(),
         evidence,
-        can_edit: user.has_role(review.change.team_id, Role::Member),
+        can_edit: user.has_role(review.change.team_id, Role::Member) && review.change.status.is_open(),
         accept_refusal: server::four_eyes_refusal(&user, &review),
         now: review.now,
     })
@@ -553,7 +553,6 @@ pub async fn accept_risk(
 pub async fn sign_off(key: String, password: String) -> Result<(), AppError> {
     use crate::domain::Role;
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
     if let Some(refusal) = server::four_eyes_refusal(&user, &review) {
         user.require_role(review.change.team_id, Role::Lead)?;
@@ -569,14 +568,8 @@ pub async fn sign_off(key: String, password: String) -> Result<(), AppError> {
     if confirmed.0 != user.id {
         return Err(AppError::invalid("password", "That is not your password."));
     }
-    if let Gate::Closed(blockers) = &review.gate {
-        return Err(AppError::Conflict(format!(
-            "The gate is closed: {}",
-            blockers.iter().map(|b| b.reason.as_str()).collect::<Vec<_>>().join(" ")
-        )));
-    }
-    let (snapshot, hash) = review.snapshot(&user.username);
-    changes::sign_off(&state.db, &audit_actor(&user), user.id, &review.change, &snapshot, &hash).await
+    crate::ssr::review::sign_off(&state.db, &audit_actor(&user), user.id, &user.username, &review.change.key)
+        .await
 }
 
 #[cfg(feature = "ssr")]

@@ -124,12 +124,12 @@ impl Selector {
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {
-            if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-                p += 1;
-                t += 1;
-            } else if p < pattern.len() && pattern[p] == '*' {
+            if p < pattern.len() && pattern[p] == '*' {
                 star = Some((p, t));
                 p += 1;
+            } else if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+                p += 1;
+                t += 1;
             } else if let Some((sp, st)) = star {
                 p = sp + 1;
                 t = st + 1;
@@ -241,6 +241,8 @@ mod tests {
         let mid = Selector::parse("tests/*::test_?_retry").expect("valid");
         assert!(mid.matches("tests/test_q.py::test_1_retry"));
         assert!(!mid.matches("tests/test_q.py::test_10_retry"));
+        // A literal '*' in a test id is still matched by a wildcard.
+        assert!(Selector::parse("calc::mul_*").expect("valid").matches("calc::mul_2*3"));
     }
 
     #[test]

@@ -66,8 +66,26 @@ pub async fn check_credentials(
     let username = username.trim().to_lowercase();
     let account_key = format!("user:{username}");
     let address_key = format!("addr:{client}");
-    throttle(db, policy, &account_key, policy.max_failures_per_account).await?;
-    throttle(db, policy, &address_key, policy.max_failures_per_address).await?;
+    // Counting and recording the attempt happen in one write transaction, before any time
+    // is spent on the hash, so parallel guesses cannot all slip under the limit. The
+    // attempt is recorded as a failure and forgotten again if the password is right.
+    let mut tx = db.begin_write().await?;
+    if db.backend() == super::db::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7202)").execute(&mut *tx).await?;
+    }
+    throttle(&mut tx, policy, &account_key, policy.max_failures_per_account).await?;
+    throttle(&mut tx, policy, &address_key, policy.max_failures_per_address).await?;
+    let mut attempt = Vec::new();
+    for subject in [&account_key, &address_key] {
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO login_failures (subject, at) VALUES ($1, $2) RETURNING id")
+                .bind(subject)
+                .bind(now_ms())
+                .fetch_one(&mut *tx)
+                .await?;
+        attempt.push(id);
+    }
+    tx.commit().await?;
 
     let record = users::login_record(db, &username).await?;
     let ok = match (Password::attempt(password), &record) {
@@ -80,35 +98,32 @@ pub async fn check_credentials(
     };
     match record {
         Some(record) if ok && !record.disabled => {
-            sqlx::query("DELETE FROM login_failures WHERE subject = $1")
+            let mut tx = db.begin_write().await?;
+            sqlx::query("DELETE FROM login_failures WHERE subject = $1 OR id = $2")
                 .bind(&account_key)
-                .execute(db.read())
+                .bind(attempt[1])
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             Ok((record.id, record.session_epoch))
         }
-        _ => {
-            let mut tx = db.begin_write().await?;
-            for subject in [&account_key, &address_key] {
-                sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
-                    .bind(subject)
-                    .bind(now_ms())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Err(AppError::invalid("password", WRONG_CREDENTIALS))
-        }
+        _ => Err(AppError::invalid("password", WRONG_CREDENTIALS)),
     }
 }
 
-async fn throttle(db: &Db, policy: &AuthPolicy, subject: &str, max: i64) -> Result<(), AppError> {
+async fn throttle(
+    conn: &mut sqlx::AnyConnection,
+    policy: &AuthPolicy,
+    subject: &str,
+    max: i64,
+) -> Result<(), AppError> {
     let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
     let since = now_ms() - window;
     let (count, oldest): (i64, Option<i64>) =
         sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at > $2")
             .bind(subject)
             .bind(since)
-            .fetch_one(db.read())
+            .fetch_one(&mut *conn)
             .await?;
     if count >= max {
         let free_at = oldest.unwrap_or(since) + window;

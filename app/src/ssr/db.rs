@@ -113,6 +113,23 @@ impl Db {
         }
     }
 
+    /// Serialises writers that must see a team's evidence and changes as they commit (an
+    /// upload and a sign-off). SQLite's single writer already does; PostgreSQL takes a
+    /// transaction-scoped advisory lock per team.
+    pub async fn lock_team(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        team: crate::domain::TeamId,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind((1_i64 << 40) + team.0)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     fn migrator(&self) -> &'static Migrator {
         match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,

@@ -76,10 +76,17 @@ async fn candidate_changes(db: &Db, auth: &Authenticated) -> Result<Vec<ChangeKe
         .collect()
 }
 
+/// Reads a binding label `PAY-12/FM-3` (any case, leading zeros allowed).
+fn binding(label: &str) -> Option<(ChangeKey, i64)> {
+    let (key, number) = label.trim().split_once('/')?;
+    let number = number.trim().strip_prefix("FM-").or_else(|| number.trim().strip_prefix("fm-"))?;
+    Some((ChangeKey::parse(key).ok()?, number.parse().ok()?))
+}
+
 /// Whether a result is evidence for a failure mode: selected by it or bound to it.
 fn relevant(fm: &FailureMode, key: &ChangeKey, result: &Submitted) -> bool {
     fm.input.selectors.iter().any(|s| s.matches(&result.test_id))
-        || result.failure_mode.as_deref() == Some(format!("{key}/FM-{}", fm.number).as_str())
+        || result.failure_mode.as_deref().and_then(binding).is_some_and(|(k, n)| &k == key && n == fm.number)
 }
 
 fn touches(fm: &FailureMode, key: &ChangeKey, results: &[Submitted]) -> bool {
@@ -95,6 +102,12 @@ pub async fn ingest(
     submitted: &[Submitted],
     mut warnings: Vec<String>,
 ) -> Result<Ingested, AppError> {
+    // A retry of a stored upload is answered before any other work.
+    if let Some((key, hash)) = idempotency
+        && let Some(replay) = earlier_reply(&mut *db.read().acquire().await?, auth, key, hash).await?
+    {
+        return Ok(Ingested::Replayed(replay));
+    }
     // Everything that needs reading is read before the write transaction opens.
     let mut reviews: Vec<Review> = Vec::new();
     for key in candidate_changes(db, auth).await? {
@@ -108,9 +121,7 @@ pub async fn ingest(
         let failure_mode = match &s.failure_mode {
             None => None,
             Some(label) => {
-                let bound = label.split_once("/FM-").and_then(|(key, n)| {
-                    let key = ChangeKey::parse(key).ok()?;
-                    let n: i64 = n.parse().ok()?;
+                let bound = binding(label).and_then(|(key, n)| {
                     reviews
                         .iter()
                         .find(|r| r.change.key == key)?
@@ -166,10 +177,8 @@ pub async fn ingest(
                 commit: run.commit.clone(),
                 pipeline_url: run.pipeline_url.clone(),
             };
-            let bound_to = s.failure_mode.as_deref().and_then(|l| l.split_once("/FM-"));
-            if let Some((bound_key, n)) = bound_to
-                && ChangeKey::parse(bound_key).is_ok_and(|k| k == key)
-                && let Ok(n) = n.parse::<i64>()
+            if let Some((bound_key, n)) = s.failure_mode.as_deref().and_then(binding)
+                && bound_key == key
             {
                 review.evidence.bound.retain(|(num, r)| !(*num == n && r.test_id == s.test_id));
                 review.evidence.bound.push((n, result.clone()));
@@ -191,7 +200,8 @@ pub async fn ingest(
                 coverage: assessment.coverage.as_str().to_owned(),
             });
         }
-        if review.change.status == ChangeStatus::FailureCasesComplete && !failing_here.is_empty() {
+        // Whether it is (still) signed off is decided under the lock in the transaction.
+        if review.change.status != ChangeStatus::Cancelled && !failing_here.is_empty() {
             regress.push((review.change.clone(), failing_here));
         }
     }
@@ -206,28 +216,20 @@ pub async fn ingest(
     }
 
     let mut tx = db.begin_write().await?;
-    if let Some((key, hash)) = idempotency {
-        let earlier =
-            sqlx::query("SELECT request_hash, reply FROM idempotency_keys WHERE token_id = $1 AND key = $2")
-                .bind(auth.id)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(earlier) = earlier {
-            if earlier.try_get::<String, _>("request_hash")? != hash {
-                return Err(AppError::invalid(
-                    "Idempotency-Key",
-                    "This Idempotency-Key was already used for a different request body.",
-                ));
-            }
-            return Ok(Ingested::Replayed(earlier.try_get("reply")?));
-        }
+    db.lock_team(&mut tx, auth.team_id).await?;
+    // Checked again under the write lock: a concurrent request with the same key may have
+    // committed since (on PostgreSQL, two instances).
+    if let Some((key, hash)) = idempotency
+        && let Some(replay) = earlier_reply(&mut tx, auth, key, hash).await?
+    {
+        return Ok(Ingested::Replayed(replay));
     }
     let run_id = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
     let mut regressed = Vec::new();
     for (change, failing) in &regress {
-        changes::regress_in(&mut tx, db, &auth.actor(), change, failing).await?;
-        regressed.push(change.key.to_string());
+        if changes::regress_in(&mut tx, db, &auth.actor(), change, failing).await? {
+            regressed.push(change.key.to_string());
+        }
     }
     let receipt = Receipt { run_id, counts, matched, regressed, warnings };
     if let Some((key, hash)) = idempotency {
@@ -245,4 +247,27 @@ pub async fn ingest(
     }
     tx.commit().await?;
     Ok(Ingested::Stored(receipt))
+}
+
+/// The stored reply for this token and key, if any; the same key with another body is refused.
+async fn earlier_reply(
+    conn: &mut sqlx::AnyConnection,
+    auth: &Authenticated,
+    key: &str,
+    hash: &str,
+) -> Result<Option<String>, AppError> {
+    let earlier =
+        sqlx::query("SELECT request_hash, reply FROM idempotency_keys WHERE token_id = $1 AND key = $2")
+            .bind(auth.id)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match earlier {
+        None => Ok(None),
+        Some(row) if row.try_get::<String, _>("request_hash")? == hash => Ok(Some(row.try_get("reply")?)),
+        Some(_) => Err(AppError::invalid(
+            "Idempotency-Key",
+            "This Idempotency-Key was already used for a different request body.",
+        )),
+    }
 }

@@ -71,3 +71,29 @@ impl Review {
         (snapshot, hash)
     }
 }
+
+/// Signs off failure cases of `key`: under the team's write lock the change, its failure
+/// modes and evidence are read again and the gate re-evaluated, so nothing that changed
+/// while the signer typed their password can slip into the snapshot.
+pub async fn sign_off(
+    db: &Db,
+    actor: &super::audit::Actor,
+    by: crate::domain::UserId,
+    signer: &str,
+    key: &ChangeKey,
+) -> Result<(), AppError> {
+    let team = changes::by_key(db, key).await?.team_id;
+    let mut tx = db.begin_write().await?;
+    db.lock_team(&mut tx, team).await?;
+    let review = load(db, key).await?;
+    if let Gate::Closed(blockers) = &review.gate {
+        return Err(AppError::Conflict(format!(
+            "The gate is closed: {}",
+            blockers.iter().map(|b| b.reason.as_str()).collect::<Vec<_>>().join(" ")
+        )));
+    }
+    let (snapshot, hash) = review.snapshot(signer);
+    changes::sign_off_in(&mut tx, db, actor, by, &review.change, &snapshot, &hash).await?;
+    tx.commit().await?;
+    Ok(())
+}

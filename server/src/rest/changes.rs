@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 async fn owned(state: &RestState, auth: &Authenticated, key: &str) -> Result<Review, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
     let key = ChangeKey::parse(key).map_err(|_| not_found())?;
-    let review = review::load(&state.app.db, &key).await.map_err(|_| not_found())?;
+    let review = review::load(&state.app.db, &key).await.map_err(|err| match err {
+        app::domain::AppError::NotFound(_) => not_found(),
+        other => ApiError::from(other),
+    })?;
     if review.change.team_id != auth.team_id {
         return Err(not_found());
     }
@@ -391,7 +394,10 @@ pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> R
     if public != Some(1) {
         return Err(not_found());
     }
-    let review = review::load(&state.app.db, &parsed).await.map_err(|_| not_found())?;
+    let review = review::load(&state.app.db, &parsed).await.map_err(|err| match err {
+        app::domain::AppError::NotFound(_) => not_found(),
+        other => ApiError::from(other),
+    })?;
     let (message, color) = match (&review.gate, review.change.status) {
         (_, app::domain::change::ChangeStatus::FailureCasesComplete) => ("failure cases complete", "#2e7d32"),
         (_, app::domain::change::ChangeStatus::Regressed) => ("regressed", "#c62828"),

@@ -227,14 +227,25 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
     if truncated > 0 {
         warnings.push(format!("{truncated} message(s) longer than {MAX_MESSAGE} characters were truncated"));
     }
-    let mut seen = std::collections::HashMap::new();
+    // A test id reported more than once (merged matrix reports) counts with its worst
+    // outcome, so a failure on one platform is never hidden by a pass on another.
+    let rank = |o: Outcome| match o {
+        Outcome::Error => 3,
+        Outcome::Failed => 2,
+        Outcome::Passed => 1,
+        Outcome::Skipped => 0,
+    };
+    let mut worst: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, r) in results.iter().enumerate() {
-        seen.insert(r.test_id.clone(), i);
+        let keep = worst.get(&r.test_id).is_none_or(|&j| rank(r.outcome) >= rank(results[j].outcome));
+        if keep {
+            worst.insert(r.test_id.clone(), i);
+        }
     }
-    let duplicates = results.len() - seen.len();
+    let duplicates = results.len() - worst.len();
     if duplicates > 0 {
-        warnings.push(format!("{duplicates} duplicate test id(s); the last result of each counts"));
-        let keep: std::collections::HashSet<usize> = seen.into_values().collect();
+        warnings.push(format!("{duplicates} duplicate test id(s); each counts with its worst outcome"));
+        let keep: std::collections::HashSet<usize> = worst.into_values().collect();
         results = results.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r).collect();
     }
     Ok(results)
@@ -360,4 +371,39 @@ async fn auth_team_slug(
         .await
         .map_err(app::domain::AppError::from)?;
     Ok(slug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, outcome: Outcome) -> Submitted {
+        Submitted { test_id: id.into(), outcome, duration_ms: None, message: None, failure_mode: None }
+    }
+
+    #[test]
+    fn a_repeated_test_id_counts_with_its_worst_outcome() {
+        let mut warnings = Vec::new();
+        let results = vec![
+            result("queue::a", Outcome::Failed),
+            result("queue::a", Outcome::Passed),
+            result("queue::b", Outcome::Skipped),
+            result("queue::b", Outcome::Passed),
+        ];
+        let kept = validate(results, &mut warnings).expect("valid");
+        let outcomes: Vec<(&str, Outcome)> = kept.iter().map(|r| (r.test_id.as_str(), r.outcome)).collect();
+        assert_eq!(outcomes, [("queue::a", Outcome::Failed), ("queue::b", Outcome::Passed)]);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn over_long_ids_are_refused_and_long_messages_truncated() {
+        let mut warnings = Vec::new();
+        assert!(validate(vec![result(&"x".repeat(1001), Outcome::Passed)], &mut warnings).is_err());
+        let mut long = result("queue::a", Outcome::Failed);
+        long.message = Some("m".repeat(5000));
+        let kept = validate(vec![long], &mut warnings).expect("valid");
+        assert_eq!(kept[0].message.as_ref().map(|m| m.chars().count()), Some(MAX_MESSAGE));
+        assert!(warnings[0].contains("truncated"));
+    }
 }

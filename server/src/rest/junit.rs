@@ -184,7 +184,15 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Vec<Case>, JunitError> {
                 };
                 collect_text(&mut current, &text);
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if depth != 0 || current.is_some() {
+                    return Err(malformed(
+                        &reader,
+                        "the report ends before its closing tags (truncated?)".into(),
+                    ));
+                }
+                break;
+            }
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
         }
     }
@@ -332,6 +340,8 @@ E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue"
         };
         assert_eq!(line, 3);
         assert!(parse("<html></html>", LIMITS).is_err());
+        let truncated = r#"<testsuite><testcase name="a"/><testcase name="b"><failure message="boom">trace"#;
+        assert!(parse(truncated, LIMITS).expect_err("refused").to_string().contains("truncated"));
         assert!(parse("", LIMITS).is_err());
         let many = format!("<testsuite>{}</testsuite>", "<testcase name=\"t\"/>".repeat(11));
         assert_eq!(parse(&many, Limits { max_cases: 10, max_depth: 8 }), Err(JunitError::TooManyCases(10)));

@@ -110,6 +110,17 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
     // A lead signs off in the browser; then a later run fails one of the tests.
     let sign = s.app.call(&s.lead, "sign_off", &[("key", "PAY-1"), ("password", "lena-password-1")]).await;
     assert_eq!(sign.status(), StatusCode::OK);
+    // Signed off, the failure modes are frozen: the snapshot must stay true.
+    let late = json!({ "title": "Late addition", "severity": 2, "likelihood": 2, "detectability": 2 });
+    let refused = s
+        .app
+        .api(Method::POST, "/changes/PAY-1/failure-modes", &s.token)
+        .json(&late)
+        .send()
+        .await
+        .expect("fm");
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+
     let failing = PYTEST.replace(
         r#"name="test_priority_lane" time="0.003" />"#,
         r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
@@ -126,6 +137,10 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
         .await
         .expect("json");
     assert_eq!(change["status"], "regressed");
+    // The same failing upload again (another key) does not regress it twice, nor fail.
+    let again = upload(&s, &failing, Some("run-3")).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.json::<Value>().await.expect("json")["regressed"], json!([]));
     assert_eq!(change["failure_modes"][2]["coverage"], "failing");
     let audited: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'change.regress' AND actor = 'token:ci'",

@@ -186,7 +186,29 @@ async fn pages_send_anonymous_users_to_login(backend: Backend) {
     assert!(html.contains(r#"<label for="username">"#) && html.contains("/pkg/premortem"), "{html}");
 }
 
+async fn parallel_guesses_cannot_slip_under_the_limit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let request = app
+                .client()
+                .post(app.url("/api/login"))
+                .form(&[("username", "alice".to_owned()), ("password", format!("wrong-guess-{i:02}"))]);
+            tokio::spawn(async move { request.send().await.map(|r| r.status()) })
+        })
+        .collect();
+    let mut checked = 0;
+    for guess in guesses {
+        if guess.await.expect("task").expect("response") == StatusCode::UNPROCESSABLE_ENTITY {
+            checked += 1;
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
+}
+
 both_backends!(
+    parallel_guesses_cannot_slip_under_the_limit,
     login_rotates_the_session_and_logout_kills_it,
     the_session_cookie_is_http_only_and_same_site_lax,
     wrong_passwords_are_throttled_and_unknown_users_look_the_same,

@@ -302,16 +302,27 @@ pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result
 /// two concurrent transitions cannot both succeed. Returns (before, after).
 async fn next_status(
     tx: &mut AnyConnection,
+    db: &Db,
     change: &Change,
     step: impl FnOnce(ChangeStatus) -> Result<ChangeStatus, AppError>,
 ) -> Result<(ChangeStatus, ChangeStatus), AppError> {
-    let current: String = sqlx::query_scalar("SELECT status FROM changes WHERE id = $1")
-        .bind(change.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let current =
-        ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?;
+    let current = locked_status(tx, db, change.id).await?;
     Ok((current, step(current)?))
+}
+
+/// The change's status, read inside the write transaction and locked until it ends (on
+/// SQLite the transaction already holds the write lock; on PostgreSQL `FOR UPDATE`).
+pub async fn locked_status(
+    tx: &mut AnyConnection,
+    db: &Db,
+    change_id: i64,
+) -> Result<ChangeStatus, AppError> {
+    let sql = match db.backend() {
+        crate::ssr::db::Backend::Sqlite => "SELECT status FROM changes WHERE id = $1",
+        crate::ssr::db::Backend::Postgres => "SELECT status FROM changes WHERE id = $1 FOR UPDATE",
+    };
+    let current: String = sqlx::query_scalar(sql).bind(change_id).fetch_one(&mut *tx).await?;
+    Ok(ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?)
 }
 
 /// Audits a status transition with extra details.
@@ -348,7 +359,7 @@ pub async fn record_happy_path(
     note: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let moved = next_status(&mut tx, change, ChangeStatus::record_happy_path).await?;
+    let moved = next_status(&mut tx, db, change, ChangeStatus::record_happy_path).await?;
     let now = now_ms();
     let target = change.policy.target_at(now);
     let note = Some(note).filter(|n| !n.is_empty());
@@ -380,7 +391,7 @@ async fn set_status(
     details: serde_json::Value,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let moved = next_status(&mut tx, change, step).await?;
+    let moved = next_status(&mut tx, db, change, step).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.1.as_str())
         .bind(now_ms())
@@ -405,8 +416,12 @@ pub async fn regress_in(
     actor: &Actor,
     change: &Change,
     failing: &[String],
-) -> Result<(), AppError> {
-    let moved = next_status(tx, change, ChangeStatus::regress).await?;
+) -> Result<bool, AppError> {
+    // Another upload may have regressed it first: then there is nothing to do.
+    if locked_status(tx, db, change.id).await? != ChangeStatus::FailureCasesComplete {
+        return Ok(false);
+    }
+    let moved = next_status(tx, db, change, ChangeStatus::regress).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.1.as_str())
         .bind(now_ms())
@@ -414,7 +429,7 @@ pub async fn regress_in(
         .execute(&mut *tx)
         .await?;
     audit_transition(tx, db, actor, change, "change.regress", moved, json!({ "failing": failing })).await?;
-    Ok(())
+    Ok(true)
 }
 
 const FM_SELECT: &str =
@@ -502,6 +517,7 @@ pub async fn add_failure_mode(
     input: &FailureModeInput,
 ) -> Result<i64, AppError> {
     let mut tx = db.begin_write().await?;
+    require_editable(&mut tx, db, change).await?;
     let number: i64 = sqlx::query_scalar(
         "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
     )
@@ -542,6 +558,18 @@ pub async fn add_failure_mode(
     Ok(number)
 }
 
+/// Refuses changes to failure modes once the change is signed off or cancelled: the
+/// sign-off snapshot must stay true (a regression reopens the change for edits).
+async fn require_editable(tx: &mut AnyConnection, db: &Db, change: &Change) -> Result<(), AppError> {
+    match locked_status(tx, db, change.id).await? {
+        ChangeStatus::Draft | ChangeStatus::HappyPathWorking | ChangeStatus::Regressed => Ok(()),
+        other => Err(AppError::Conflict(format!(
+            "The change is {}; its failure modes can no longer be changed.",
+            other.label().to_lowercase()
+        ))),
+    }
+}
+
 const STALE_EDIT: &str = "Someone else changed this failure mode after you opened it. \
      Reload the page to see their version, then make your change again.";
 
@@ -557,6 +585,7 @@ pub async fn update_failure_mode(
 ) -> Result<(), AppError> {
     let before = failure_mode_by_number(db, change, number).await?;
     let mut tx = db.begin_write().await?;
+    require_editable(&mut tx, db, change).await?;
     let updated = sqlx::query(
         "UPDATE failure_modes SET title = $1, scenario = $2, effect = $3, detection = $4, severity = $5,
                 likelihood = $6, detectability = $7, designs = $8, selectors = $9, version = version + 1,
@@ -580,13 +609,18 @@ pub async fn update_failure_mode(
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_EDIT.to_owned()));
     }
+    // An acceptance covered the failure mode as it was; an edit needs a new one.
+    let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
+        .bind(before.id)
+        .execute(&mut *tx)
+        .await?;
     let entry = Entry {
         action: "failure_mode.update",
         object_type: "failure_mode",
         object_id: format!("{}/FM-{number}", change.key),
         team_id: Some(change.team_id),
-        before: Some(before.audit_view()),
-        after: Some(audit_input(input)),
+        before: Some(json!({ "fields": before.audit_view(), "acceptance": before.acceptance })),
+        after: Some(json!({ "fields": audit_input(input), "acceptance_voided": voided.rows_affected() > 0 })),
     };
     audit::append(&mut tx, db.backend(), actor, entry).await?;
     tx.commit().await?;
@@ -602,6 +636,7 @@ pub async fn delete_failure_mode(
 ) -> Result<(), AppError> {
     let before = failure_mode_by_number(db, change, number).await?;
     let mut tx = db.begin_write().await?;
+    require_editable(&mut tx, db, change).await?;
     for table in ["risk_acceptances", "evidence_bindings"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE failure_mode_id = $1"))
             .bind(before.id)
@@ -671,9 +706,10 @@ pub struct SignOff {
     pub content_hash: String,
 }
 
-/// Signs off failure cases: stores the snapshot and its hash and moves the change to
-/// `failure_cases_complete`, all in one transaction, provided the status still allows it.
-pub async fn sign_off(
+/// Signs off failure cases inside the caller's transaction: stores the snapshot and its
+/// hash and moves the change to `failure_cases_complete`, if its status still allows it.
+pub async fn sign_off_in(
+    tx: &mut AnyConnection,
     db: &Db,
     actor: &Actor,
     by: UserId,
@@ -681,8 +717,7 @@ pub async fn sign_off(
     snapshot: &str,
     hash: &str,
 ) -> Result<(), AppError> {
-    let mut tx = db.begin_write().await?;
-    let moved = next_status(&mut tx, change, ChangeStatus::sign_off).await?;
+    let moved = next_status(tx, db, change, ChangeStatus::sign_off).await?;
     let now = now_ms();
     sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
         .bind(moved.1.as_str())
@@ -698,9 +733,8 @@ pub async fn sign_off(
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-    audit_transition(&mut tx, db, actor, change, "change.sign_off", moved, json!({ "content_hash": hash }))
+    audit_transition(tx, db, actor, change, "change.sign_off", moved, json!({ "content_hash": hash }))
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
