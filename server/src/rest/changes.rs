@@ -208,6 +208,22 @@ pub struct CreatedDoc {
     pub key: String,
 }
 
+/// The person changes made through this token are attributed to: its owner, who must still
+/// be an active member of the token's team.
+async fn acting_owner(state: &RestState, auth: &Authenticated) -> Result<app::domain::UserId, ApiError> {
+    let refuse = |detail: &str| ApiError::new(StatusCode::FORBIDDEN, detail);
+    let owner = auth.owner.ok_or_else(|| {
+        refuse("This token has no owner to act as; create one on the team's \"Connect your CI\" page.")
+    })?;
+    let user = app::ssr::store::users::session_user(&state.app.db, owner).await?;
+    match user {
+        Some(user) if !user.disabled && user.principal.has_role(auth.team_id, app::domain::Role::Member) => {
+            Ok(owner)
+        }
+        _ => Err(refuse("This token's owner is disabled or no longer a member of the team.")),
+    }
+}
+
 fn unprocessable(err: app::domain::AppError) -> ApiError {
     ApiError::from(err)
 }
@@ -229,12 +245,7 @@ pub async fn create(
     if !body.team.eq_ignore_ascii_case(&slug) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
-    let author = auth.owner.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "This token has no owner to register changes as; create one in the team's page.",
-        )
-    })?;
+    let author = acting_owner(&state, auth).await?;
     let types = body
         .types
         .iter()
@@ -294,9 +305,7 @@ pub async fn happy_path(
             .note
     };
     let note = optional_text("note", "Note", &note, 2000).map_err(unprocessable)?;
-    let by = auth.owner.ok_or_else(|| {
-        ApiError::new(StatusCode::FORBIDDEN, "This token has no owner to record the milestone as.")
-    })?;
+    let by = acting_owner(&state, auth).await?;
     changes::record_happy_path(&state.app.db, &auth.actor(), by, &review.change, &note).await?;
     Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
 }

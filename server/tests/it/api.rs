@@ -190,6 +190,23 @@ async fn tokens_are_scoped_and_cookies_do_not_count(backend: Backend) {
         assert!(error["errors"][0]["detail"].as_str().is_some_and(|d| !d.is_empty()), "{error}");
     }
 
+    // A token acts as its owner, who must still be an active member of the team.
+    let amy = sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = 'amy'")
+        .fetch_one(s.app.db.read())
+        .await
+        .expect("amy");
+    app::ssr::store::users::set_disabled(
+        &s.app.db,
+        &app::ssr::audit::Actor::Cli,
+        app::domain::UserId(amy),
+        true,
+    )
+    .await
+    .expect("disable");
+    let create = json!({ "team": "PAY", "title": "After amy left", "types": ["other"] });
+    let response = s.app.api(Method::POST, "/changes", &s.token).json(&create).send().await.expect("create");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
     // Another team's token cannot see PAY's change.
     let other = s.app.user("olaf", "olaf-password-1", false).await;
     s.app.team("OPS", &[(other, Role::Lead)]).await;
