@@ -49,6 +49,10 @@ pub struct Settings {
     /// Largest request body accepted by browser endpoints, in bytes.
     #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Seconds after which a request still being handled is answered 408 and abandoned,
+    /// so nothing waits forever on a stuck dependency.
+    #[arg(long, env = "PREMORTEM_REQUEST_TIMEOUT_SECS", default_value_t = 120, global = true)]
+    pub request_timeout_secs: u64,
     /// Largest CI upload as sent (compressed or not), in bytes.
     #[arg(long, env = "PREMORTEM_UPLOAD_MAX_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub upload_max_bytes: usize,

@@ -118,6 +118,10 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         // The CI API has no session layer (cookies never authorize it) and its own limits.
         .nest_service("/api/v1", rest::router(rest_state))
         .layer(axum::middleware::from_fn_with_state(public_origin, ops::refuse_cross_site))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.request_timeout_secs),
+        ))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -145,6 +145,8 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A stuck request fails its test instead of stalling the whole run.
+            .timeout(std::time::Duration::from_secs(90))
             .build()
             .expect("client")
     }
