@@ -187,15 +187,11 @@ pub async fn list_changes(
     status: Option<String>,
     overdue: Option<String>,
 ) -> Result<ChangeList, AppError> {
-    use crate::domain::{Role, TeamSlug};
+    use crate::domain::Role;
     use crate::ssr::db::now_ms;
-    use crate::ssr::store::{changes, teams};
-    use crate::ssr::{auth, state};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Viewer)?;
+    use crate::ssr::store::changes;
+    let (user, state, team) = super::team_access(&team, Role::Viewer).await?;
+    let db = state.db;
     let status = status.as_deref().filter(|s| !s.is_empty()).and_then(ChangeStatus::parse);
     let now = now_ms();
     let only_overdue = overdue.is_some_and(|o| !o.is_empty());
@@ -240,16 +236,12 @@ pub async fn create_change(
     type_infrastructure: Option<String>,
     type_other: Option<String>,
 ) -> Result<String, AppError> {
+    use crate::domain::Role;
     use crate::domain::change::{TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line};
-    use crate::domain::{Role, TeamSlug};
+    use crate::ssr::audit_actor;
     use crate::ssr::store::changes::{self, NewChange};
-    use crate::ssr::store::teams;
-    use crate::ssr::{audit_actor, auth, state};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Member)?;
+    let (user, state, team) = super::team_access(&team, Role::Member).await?;
+    let db = state.db;
     let ticked = [
         (type_queue, ChangeType::Queue),
         (type_migration, ChangeType::Migration),

@@ -7,6 +7,25 @@ pub mod changes;
 pub mod teams;
 pub mod tokens;
 
+/// The logged-in user, the state, and the team with this slug, if the user holds at least
+/// `needed` there (admins hold every role). An unparsable slug is a team not found.
+#[cfg(feature = "ssr")]
+async fn team_access(
+    slug: &str,
+    needed: crate::domain::Role,
+) -> Result<
+    (crate::domain::Principal, crate::ssr::AppState, crate::ssr::store::teams::Team),
+    crate::domain::AppError,
+> {
+    use crate::domain::{AppError, TeamSlug};
+    let user = crate::ssr::auth::require_user().await?;
+    let state = crate::ssr::state()?;
+    let slug = TeamSlug::parse(slug).map_err(|_| AppError::NotFound("The team".to_owned()))?;
+    let team = crate::ssr::store::teams::by_slug(&state.db, &slug).await?;
+    user.require_role(team.id, needed)?;
+    Ok((user, state, team))
+}
+
 /// Whether the request is a plain HTML form post (no JavaScript).
 #[cfg(feature = "ssr")]
 fn is_html_form() -> bool {

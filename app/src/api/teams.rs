@@ -51,13 +51,9 @@ pub async fn my_teams() -> Result<Vec<TeamItem>, AppError> {
 /// One team with its members. Visible to its members and to admins.
 #[server(endpoint = "team")]
 pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
-    use crate::domain::TeamSlug;
-    use crate::ssr::{auth, state, store::teams};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&slug).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Viewer)?;
+    use crate::ssr::store::teams;
+    let (user, state, team) = super::team_access(&slug, Role::Viewer).await?;
+    let db = state.db;
     let members = teams::members(&db, team.id)
         .await?
         .into_iter()
@@ -79,16 +75,10 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
 /// Allowed to the team's leads and to admins.
 #[server(endpoint = "set_member")]
 pub async fn set_member(team: String, username: String, role: String) -> Result<(), AppError> {
-    use crate::domain::{TeamSlug, Username};
-    use crate::ssr::{
-        auth, state,
-        store::{teams, users},
-    };
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Lead)?;
+    use crate::domain::Username;
+    use crate::ssr::store::{teams, users};
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let db = state.db;
     let username = Username::parse(&username)?;
     let role = if role == "remove" { None } else { Some(Role::parse("role", &role)?) };
     let member = users::id_by_username(&db, &username).await?;
@@ -105,15 +95,11 @@ pub async fn set_policy(
     allow_high_acceptance: Option<String>,
     public_badges: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::domain::TeamSlug;
     use crate::domain::gate::Policy;
-    use crate::ssr::store::{changes, teams};
-    use crate::ssr::{audit_actor, auth, state};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Lead)?;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let db = state.db;
     let number = |field: &str, label: &str, raw: &str, range: std::ops::RangeInclusive<i64>| {
         raw.trim().parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
             AppError::invalid(

@@ -49,14 +49,9 @@ const NEW_TOKEN: &str = "new_token";
 /// The team's CI page. Members see runs; leads also manage tokens.
 #[server(endpoint = "ci")]
 pub async fn ci_page(team: String) -> Result<CiView, AppError> {
-    use crate::domain::{Role, TeamSlug};
-    use crate::ssr::store::{evidence, teams, tokens};
-    use crate::ssr::{auth, state};
-    let user = auth::require_user().await?;
-    let state = state()?;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&state.db, &slug).await?;
-    user.require_role(team.id, Role::Viewer)?;
+    use crate::domain::Role;
+    use crate::ssr::store::{evidence, tokens};
+    let (user, state, team) = super::team_access(&team, Role::Viewer).await?;
     let can_manage = user.has_role(team.id, Role::Lead);
     let tokens = if can_manage {
         tokens::list(&state.db, team.id)
@@ -151,15 +146,12 @@ pub async fn create_token(
     scope_write: Option<String>,
     expires_days: String,
 ) -> Result<String, AppError> {
+    use crate::domain::Role;
     use crate::domain::change::required_line;
-    use crate::domain::{Role, TeamSlug};
-    use crate::ssr::store::{teams, tokens};
-    use crate::ssr::{audit_actor, auth, db::now_ms, state};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Lead)?;
+    use crate::ssr::store::tokens;
+    use crate::ssr::{audit_actor, auth, db::now_ms};
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let db = state.db;
     let name = required_line("name", "Name", &name, 100)?;
     let scopes: Vec<Scope> = [
         (scope_evidence, Scope::EvidenceWrite),
@@ -196,13 +188,10 @@ pub async fn create_token(
 /// Revokes a token of the team. Team leads and admins.
 #[server(endpoint = "revoke_token")]
 pub async fn revoke_token(team: String, id: i64) -> Result<(), AppError> {
-    use crate::domain::{Role, TeamSlug};
-    use crate::ssr::store::{teams, tokens};
-    use crate::ssr::{audit_actor, auth, state};
-    let user = auth::require_user().await?;
-    let db = state()?.db;
-    let slug = TeamSlug::parse(&team).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = teams::by_slug(&db, &slug).await?;
-    user.require_role(team.id, Role::Lead)?;
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::tokens;
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let db = state.db;
     tokens::revoke(&db, &audit_actor(&user), team.id, id).await
 }

@@ -18,14 +18,21 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+/// Loads a change: an unknown key is 404; an outage keeps its own status (503, Retry-After).
+async fn load(state: &RestState, key: &ChangeKey) -> Result<Review, ApiError> {
+    review::load(&state.app.db, key).await.map_err(|err| match err {
+        app::domain::AppError::NotFound(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."))
+        }
+        other => ApiError::from(other),
+    })
+}
+
 /// Loads a change the token's team owns; other teams' changes do not exist for it.
 async fn owned(state: &RestState, auth: &Authenticated, key: &str) -> Result<Review, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
     let key = ChangeKey::parse(key).map_err(|_| not_found())?;
-    let review = review::load(&state.app.db, &key).await.map_err(|err| match err {
-        app::domain::AppError::NotFound(_) => not_found(),
-        other => ApiError::from(other),
-    })?;
+    let review = load(state, &key).await?;
     if review.change.team_id != auth.team_id {
         return Err(not_found());
     }
@@ -237,12 +244,8 @@ pub async fn create(
     JsonBody(body): JsonBody<NewChangeDoc>,
 ) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
-    let slug: String = sqlx::query_scalar("SELECT slug FROM teams WHERE id = $1")
-        .bind(auth.team_id.0)
-        .fetch_one(state.app.db.read())
-        .await
-        .map_err(app::domain::AppError::from)?;
-    if !body.team.eq_ignore_ascii_case(&slug) {
+    let slug = &auth.team_slug;
+    if !body.team.eq_ignore_ascii_case(slug) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
     let author = acting_owner(&state, auth).await?;
@@ -403,10 +406,7 @@ pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> R
     if public != Some(1) {
         return Err(not_found());
     }
-    let review = review::load(&state.app.db, &parsed).await.map_err(|err| match err {
-        app::domain::AppError::NotFound(_) => not_found(),
-        other => ApiError::from(other),
-    })?;
+    let review = load(&state, &parsed).await?;
     let (message, color) = match (&review.gate, review.change.status) {
         (_, app::domain::change::ChangeStatus::FailureCasesComplete) => ("failure cases complete", "#2e7d32"),
         (_, app::domain::change::ChangeStatus::Regressed) => ("regressed", "#c62828"),

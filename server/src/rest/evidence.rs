@@ -342,7 +342,7 @@ pub async fn upload(
         warnings.push("the report has no test cases".to_owned());
     }
     for change in &meta.changes {
-        if change.team() != auth_team_slug(&state, &auth).await? {
+        if change.team() != auth.team_slug {
             warnings.push(format!("change {change} belongs to another team; ignored"));
         }
     }
@@ -359,18 +359,6 @@ pub async fn upload(
         )
             .into_response()),
     }
-}
-
-async fn auth_team_slug(
-    state: &RestState,
-    auth: &app::ssr::store::tokens::Authenticated,
-) -> Result<String, ApiError> {
-    let slug: String = sqlx::query_scalar("SELECT slug FROM teams WHERE id = $1")
-        .bind(auth.team_id.0)
-        .fetch_one(state.app.db.read())
-        .await
-        .map_err(app::domain::AppError::from)?;
-    Ok(slug)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct TokenInfo {
 pub struct Authenticated {
     pub id: i64,
     pub team_id: TeamId,
+    /// The team's slug (the prefix of its change keys).
+    pub team_slug: String,
     pub name: String,
     pub scopes: Vec<Scope>,
     /// The person who created the token; changes it registers are theirs.
@@ -164,8 +166,9 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Authenticated>,
         return Ok(None);
     }
     let Some(row) = sqlx::query(
-        "SELECT id, team_id, name, scopes, expires_at, last_used_at, created_by FROM api_tokens
-         WHERE token_hash = $1 AND revoked_at IS NULL",
+        "SELECT k.id, k.team_id, t.slug, k.name, k.scopes, k.expires_at, k.last_used_at, k.created_by
+         FROM api_tokens k JOIN teams t ON t.id = k.team_id
+         WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash(token))
     .fetch_optional(db.read())
@@ -190,6 +193,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Authenticated>,
     Ok(Some(Authenticated {
         id,
         team_id: TeamId(row.try_get("team_id")?),
+        team_slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         scopes: Scope::split(&row.try_get::<String, _>("scopes")?),
         owner: row.try_get::<Option<i64>, _>("created_by")?.map(UserId),
