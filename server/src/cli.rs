@@ -1,6 +1,8 @@
 //! The command line: serve by default, plus migrations, users and teams.
 
-use crate::config::{Cli, Command, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand};
+use crate::config::{
+    Cli, Command, DemoScale, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand,
+};
 use crate::{ops, startup};
 use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::Actor;
@@ -104,6 +106,26 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
                 .await
                 .map_err(user_error)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Demo { scale: DemoScale::Large } => {
+            let db = startup::connect(&settings).await?;
+            let password = crate::demo::random_password();
+            let hash = hash_password(Password::parse_new("password", &password).map_err(user_error)?)
+                .await
+                .map_err(user_error)?;
+            let started = std::time::Instant::now();
+            let written =
+                crate::demo::generate(&db, crate::demo::Scale::LARGE, &hash).await.map_err(user_error)?;
+            println!(
+                "loaded {} teams, {} changes, {} failure modes and {} results in {:.1} s",
+                written.teams,
+                written.changes,
+                written.failure_modes,
+                written.results,
+                started.elapsed().as_secs_f64()
+            );
+            println!("log in as bench-lead with password {password}");
             Ok(())
         }
         Command::Team(TeamCommand::Create { slug, name }) => {

@@ -131,6 +131,19 @@ pub enum Command {
     /// Manage API tokens for CI.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load a data set into an empty database and print how to log in.
+    Demo {
+        /// `large`: 10 teams, 1,000 changes, 10,000 failure modes, 1,020,000 results (a load
+        /// fixture for the dashboard benchmark).
+        #[arg(long, value_enum)]
+        scale: DemoScale,
+    },
+}
+
+/// The size of a demo data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoScale {
+    Large,
 }
 
 #[derive(Subcommand, Debug)]

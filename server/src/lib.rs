@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod ops;
+pub mod reports;
 pub mod rest;
 pub mod startup;

@@ -1,7 +1,7 @@
 //! Pools, migrations, the session layer, router composition and graceful shutdown.
 
 use crate::config::Settings;
-use crate::{ops, rest};
+use crate::{ops, reports, rest};
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::state::AuthPolicy;
 use app::ssr::{AppState, auth};
@@ -35,6 +35,10 @@ pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
     let options = DbOptions { max_connections: settings.db_max_connections, ..DbOptions::default() };
     let db = Db::connect(settings.database_url.expose(), &options).await?;
     db.migrate().await?;
+    let derived = app::ssr::coverage::derive_pending(&db).await?;
+    if derived > 0 {
+        tracing::info!(failure_modes = derived, "derived coverage facts");
+    }
     Ok(db)
 }
 
@@ -72,6 +76,9 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_endpoint))
+        .route("/changes/{key}/report", get(reports::html))
+        .route("/changes/{key}/report.md", get(reports::markdown))
+        .route("/portfolio.csv", get(reports::portfolio_csv))
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -154,7 +161,8 @@ where
     )
 }
 
-/// Keeps storage bounded: old login failures, and evidence past its retention.
+/// Keeps storage bounded (old login failures, evidence past its retention) and records the
+/// day's coverage for the trend chart.
 async fn prune(db: Db, policy: AuthPolicy, retention_days: i64) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -164,6 +172,10 @@ async fn prune(db: Db, policy: AuthPolicy, retention_days: i64) {
         }
         if let Err(err) = app::ssr::store::evidence::prune(&db, retention_days).await {
             tracing::warn!(error = %err, "pruning evidence failed");
+        }
+        // The trend chart's daily point, kept for 400 days.
+        if let Err(err) = app::ssr::coverage::record_daily(&db, 400).await {
+            tracing::warn!(error = %err, "recording daily coverage failed");
         }
     }
 }

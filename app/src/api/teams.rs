@@ -25,6 +25,8 @@ pub struct TeamView {
     pub policy: crate::domain::gate::Policy,
     /// Whether the team's change badges are served without a token.
     pub public_badges: bool,
+    pub work: crate::domain::portfolio::TeamWork,
+    pub recent_runs: Vec<super::tokens::RunItem>,
 }
 
 /// A member on a team page.
@@ -61,7 +63,11 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
         .collect();
     let policy = crate::ssr::store::changes::team_policy(&db, team.id).await?;
     let public_badges = crate::ssr::store::changes::public_badges_enabled(&db, team.id).await?;
+    let work = crate::ssr::portfolio::team_work(&db, team.id).await?;
+    let recent_runs = super::tokens::run_items(&db, team.id, 5).await?;
     Ok(TeamView {
+        work,
+        recent_runs,
         can_manage: user.has_role(team.id, Role::Lead),
         slug: team.slug,
         name: team.name,

@@ -43,6 +43,29 @@ pub struct RunItem {
     pub errored: i64,
 }
 
+/// A team's newest runs, as pages show them.
+#[cfg(feature = "ssr")]
+pub(crate) async fn run_items(
+    db: &crate::ssr::db::Db,
+    team: crate::domain::TeamId,
+    limit: i64,
+) -> Result<Vec<RunItem>, AppError> {
+    Ok(crate::ssr::store::evidence::recent_runs(db, team, limit)
+        .await?
+        .into_iter()
+        .map(|r| RunItem {
+            received_at: r.received_at,
+            commit: r.commit,
+            branch: r.branch,
+            pipeline_url: r.pipeline_url,
+            passed: r.passed,
+            failed: r.failed,
+            skipped: r.skipped,
+            errored: r.errored,
+        })
+        .collect())
+}
+
 #[cfg(feature = "ssr")]
 const NEW_TOKEN: &str = "new_token";
 
@@ -50,7 +73,7 @@ const NEW_TOKEN: &str = "new_token";
 #[server(endpoint = "ci")]
 pub async fn ci_page(team: String) -> Result<CiView, AppError> {
     use crate::domain::Role;
-    use crate::ssr::store::{evidence, tokens};
+    use crate::ssr::store::tokens;
     let (user, state, team) = super::team_access(&team, Role::Viewer).await?;
     let can_manage = user.has_role(team.id, Role::Lead);
     let tokens = if can_manage {
@@ -71,20 +94,7 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
     } else {
         Vec::new()
     };
-    let runs = evidence::recent_runs(&state.db, team.id, 20)
-        .await?
-        .into_iter()
-        .map(|r| RunItem {
-            received_at: r.received_at,
-            commit: r.commit,
-            branch: r.branch,
-            pipeline_url: r.pipeline_url,
-            passed: r.passed,
-            failed: r.failed,
-            skipped: r.skipped,
-            errored: r.errored,
-        })
-        .collect();
+    let runs = run_items(&state.db, team.id, 20).await?;
     let new_token = if can_manage { take_new_token().await? } else { None };
     Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })
 }

@@ -141,6 +141,26 @@ impl Selector {
         pattern[p..].iter().all(|c| *c == '*')
     }
 
+    /// The literal text before the first wildcard: every selected id starts with it.
+    pub fn literal_prefix(&self) -> &str {
+        self.0.split(['*', '?']).next().unwrap_or_default()
+    }
+
+    /// The items of `sorted` (sorted by `id`, bytewise) this selector selects, found by
+    /// binary search on the literal prefix instead of a scan of every item.
+    pub fn select_sorted<'a, T>(
+        &'a self,
+        sorted: &'a [T],
+        id: impl Fn(&T) -> &str + Copy + 'a,
+    ) -> impl Iterator<Item = &'a T> + 'a {
+        let prefix = self.literal_prefix();
+        let start = sorted.partition_point(|item| id(item) < prefix);
+        sorted[start..]
+            .iter()
+            .take_while(move |item| id(item).starts_with(prefix))
+            .filter(move |item| self.matches(id(item)))
+    }
+
     /// Parses one selector per line, skipping blank lines; duplicates are dropped.
     pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
         let mut selectors: Vec<Self> = Vec::new();
@@ -285,6 +305,20 @@ mod tests {
             prop_assert_eq!(ratings(5, l, d).priority(), Priority::High);
             prop_assert!(ratings(2, l, d).priority() < Priority::High);
             prop_assert!(ratings(4, l, d).priority() > Priority::Low);
+        }
+
+        #[test]
+        fn selecting_from_a_sorted_list_finds_what_a_scan_finds(
+            pattern in "[ab:]{1,4}[*?]?[ab]{0,3}[*]?[ab:]{1,3}",
+            ids in proptest::collection::vec("[ab:]{0,10}", 0..40),
+        ) {
+            prop_assume!(pattern.chars().filter(|c| !matches!(c, '*' | '?')).count() >= 3);
+            let selector = Selector::parse(&pattern).expect("valid");
+            let mut sorted = ids.clone();
+            sorted.sort();
+            let found: Vec<&String> = selector.select_sorted(&sorted, |s| s.as_str()).collect();
+            let scanned: Vec<&String> = sorted.iter().filter(|s| selector.matches(s)).collect();
+            prop_assert_eq!(found, scanned);
         }
 
         #[test]

@@ -166,6 +166,19 @@ impl Coverage {
             Coverage::Accepted => "accepted",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Coverage::Uncovered,
+            Coverage::Designed,
+            Coverage::Failing,
+            Coverage::Stale,
+            Coverage::Verified,
+            Coverage::Accepted,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == raw)
+    }
 }
 
 /// A failure mode's coverage with the reason it is not (yet) verified.
@@ -180,64 +193,129 @@ fn days(ms: i64) -> i64 {
     ms / DAY_MS
 }
 
+/// What the evidence says about a failure mode, whatever the time and any acceptance. It
+/// is stored with each failure mode so dashboards can derive coverage in SQL
+/// (`ssr::coverage`); [`Coverage::derive`] is the rule both use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceSummary {
+    /// Matched results (selected or bound) whose latest outcome is failed or error.
+    pub failing: i64,
+    /// Selectors without a passing or failing result.
+    pub unmatched: i64,
+    /// When the oldest counted (not skipped) matched result was received.
+    pub oldest_at: Option<i64>,
+}
+
+fn counted(result: &&&TestResult) -> bool {
+    result.outcome != Outcome::Skipped
+}
+
+fn is_failure(result: &&&TestResult) -> bool {
+    matches!(result.outcome, Outcome::Failed | Outcome::Error)
+}
+
+impl EvidenceSummary {
+    pub fn of(matches: &Matches<'_>) -> Self {
+        let all = matches.all();
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        EvidenceSummary {
+            failing: count(all.iter().filter(is_failure).count()),
+            unmatched: count(
+                matches.by_selector.iter().filter(|(_, rs)| !rs.iter().any(|r| counted(&r))).count(),
+            ),
+            oldest_at: all.iter().filter(counted).map(|r| r.at).min(),
+        }
+    }
+}
+
+impl Coverage {
+    /// The coverage rule. `designed`: the failure mode has a design and a test selector;
+    /// `accepted_until`: the expiry of its current risk acceptance, if any.
+    pub fn derive(
+        designed: bool,
+        summary: &EvidenceSummary,
+        accepted_until: Option<i64>,
+        policy: &Policy,
+        now: i64,
+    ) -> Coverage {
+        if accepted_until.is_some_and(|expires| expires > now) {
+            Coverage::Accepted
+        } else if !designed {
+            Coverage::Uncovered
+        } else if summary.failing > 0 {
+            Coverage::Failing
+        } else if summary.unmatched > 0 {
+            Coverage::Designed
+        } else if summary.oldest_at.is_some_and(|oldest| now - oldest > policy.freshness_days * DAY_MS) {
+            Coverage::Stale
+        } else {
+            Coverage::Verified
+        }
+    }
+
+    /// Whether the gate counts it as covered: verified, or accepted where accepting is allowed.
+    pub fn counts_for_gate(self, priority: Priority, policy: &Policy) -> bool {
+        match self {
+            Coverage::Verified => true,
+            Coverage::Accepted => priority != Priority::High || policy.allow_high_acceptance,
+            _ => false,
+        }
+    }
+}
+
+impl FailureModeFacts {
+    /// It has a design and a test selector.
+    pub fn is_designed(&self) -> bool {
+        !self.designs.is_empty() && !self.selectors.is_empty()
+    }
+}
+
 /// Assesses one failure mode at `now`.
 pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, now: i64) -> Assessment {
-    if let Some(acceptance) = fm.acceptance.as_ref().filter(|a| a.expires_at > now) {
-        let reason = (fm.ratings.priority() == Priority::High && !policy.allow_high_acceptance).then(|| {
+    let matches = evidence.matches(fm.number, &fm.selectors);
+    let summary = EvidenceSummary::of(&matches);
+    let accepted_until = fm.acceptance.as_ref().map(|a| a.expires_at);
+    let coverage = Coverage::derive(fm.is_designed(), &summary, accepted_until, policy, now);
+    let reason = match coverage {
+        Coverage::Verified => None,
+        Coverage::Accepted => (!coverage.counts_for_gate(fm.ratings.priority(), policy)).then(|| {
             format!(
                 "is High priority; this team does not allow accepting the risk of High failure modes (accepted by {})",
-                acceptance.accepted_by
+                fm.acceptance.as_ref().map(|a| a.accepted_by.as_str()).unwrap_or_default()
             )
-        });
-        return Assessment { coverage: Coverage::Accepted, reason };
-    }
-    if fm.designs.is_empty() || fm.selectors.is_empty() {
-        let missing = match (fm.designs.is_empty(), fm.selectors.is_empty()) {
-            (true, true) => "has no design and no test selector",
-            (true, false) => "has no design",
-            _ => "has no test selector",
-        };
-        return Assessment { coverage: Coverage::Uncovered, reason: Some(missing.to_owned()) };
-    }
-    let matches = evidence.matches(fm.number, &fm.selectors);
-    let counted = |r: &&TestResult| r.outcome != Outcome::Skipped;
-    let failing: Vec<&str> = matches
-        .all()
-        .into_iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error))
-        .map(|r| r.test_id.as_str())
-        .collect();
-    if !failing.is_empty() {
-        return Assessment {
-            coverage: Coverage::Failing,
-            reason: Some(format!("has failing tests: {}", failing.join(", "))),
-        };
-    }
-    let unmatched: Vec<&str> = matches
-        .by_selector
-        .iter()
-        .filter(|(_, results)| !results.iter().any(counted))
-        .map(|(s, _)| s.as_str())
-        .collect();
-    if !unmatched.is_empty() {
-        return Assessment {
-            coverage: Coverage::Designed,
-            reason: Some(format!("has no passing evidence yet for: {}", unmatched.join(", "))),
-        };
-    }
-    let freshness = policy.freshness_days * DAY_MS;
-    let oldest = matches.all().into_iter().filter(counted).map(|r| r.at).min().unwrap_or(now);
-    if now - oldest > freshness {
-        return Assessment {
-            coverage: Coverage::Stale,
-            reason: Some(format!(
+        }),
+        Coverage::Uncovered => Some(
+            match (fm.designs.is_empty(), fm.selectors.is_empty()) {
+                (true, true) => "has no design and no test selector",
+                (true, false) => "has no design",
+                _ => "has no test selector",
+            }
+            .to_owned(),
+        ),
+        Coverage::Failing => {
+            let failing: Vec<&str> =
+                matches.all().iter().filter(is_failure).map(|r| r.test_id.as_str()).collect();
+            Some(format!("has failing tests: {}", failing.join(", ")))
+        }
+        Coverage::Designed => {
+            let unmatched: Vec<&str> = matches
+                .by_selector
+                .iter()
+                .filter(|(_, results)| !results.iter().any(|r| counted(&r)))
+                .map(|(s, _)| s.as_str())
+                .collect();
+            Some(format!("has no passing evidence yet for: {}", unmatched.join(", ")))
+        }
+        Coverage::Stale => {
+            let age = now - summary.oldest_at.unwrap_or(now);
+            Some(format!(
                 "has evidence {} days old; results count for {} days",
-                days(now - oldest),
+                days(age),
                 policy.freshness_days
-            )),
-        };
-    }
-    Assessment { coverage: Coverage::Verified, reason: None }
+            ))
+        }
+    };
+    Assessment { coverage, reason }
 }
 
 /// One thing that keeps the gate closed.

@@ -7,6 +7,7 @@ pub mod failure_mode;
 pub mod gate;
 pub mod ids;
 pub mod names;
+pub mod portfolio;
 pub mod role;
 pub mod scope;
 pub mod time;

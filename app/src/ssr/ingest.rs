@@ -2,16 +2,17 @@
 //! (all or nothing, idempotent per token and key), mark signed-off changes regressed when a
 //! linked test fails, and report which failure modes the run touched.
 
+use super::coverage;
 use super::db::Db;
-use super::review::{self, Review};
-use super::store::changes::{self, FailureMode};
+use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::AppError;
-use crate::domain::change::{ChangeKey, ChangeStatus};
-use crate::domain::gate::{self, Outcome, TestResult};
+use crate::domain::change::ChangeKey;
+use crate::domain::gate::{Coverage, Outcome};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// One result as the client sent it, validated; `failure_mode` is `PAY-12/FM-3` if bound.
 #[derive(Clone, Debug)]
@@ -59,38 +60,11 @@ pub enum Ingested {
     Replayed(String),
 }
 
-/// The team's changes a run can provide evidence for: open and signed-off ones.
-async fn candidate_changes(db: &Db, auth: &Authenticated) -> Result<Vec<ChangeKey>, AppError> {
-    let rows = sqlx::query(
-        "SELECT t.slug, c.number FROM changes c JOIN teams t ON t.id = c.team_id
-         WHERE c.team_id = $1 AND c.status <> 'cancelled' ORDER BY c.number",
-    )
-    .bind(auth.team_id.0)
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let slug = crate::domain::TeamSlug::parse(&r.try_get::<String, _>("slug")?)?;
-            Ok(ChangeKey::new(&slug, r.try_get("number")?))
-        })
-        .collect()
-}
-
 /// Reads a binding label `PAY-12/FM-3` (any case, leading zeros allowed).
 fn binding(label: &str) -> Option<(ChangeKey, i64)> {
     let (key, number) = label.trim().split_once('/')?;
     let number = number.trim().strip_prefix("FM-").or_else(|| number.trim().strip_prefix("fm-"))?;
     Some((ChangeKey::parse(key).ok()?, number.parse().ok()?))
-}
-
-/// Whether a result is evidence for a failure mode: selected by it or bound to it.
-fn relevant(fm: &FailureMode, key: &ChangeKey, result: &Submitted) -> bool {
-    fm.input.selectors.iter().any(|s| s.matches(&result.test_id))
-        || result.failure_mode.as_deref().and_then(binding).is_some_and(|(k, n)| &k == key && n == fm.number)
-}
-
-fn touches(fm: &FailureMode, key: &ChangeKey, results: &[Submitted]) -> bool {
-    results.iter().any(|r| relevant(fm, key, r))
 }
 
 /// Stores a run for the token's team. `idempotency` is (key, hash of the request).
@@ -108,35 +82,46 @@ pub async fn ingest(
     {
         return Ok(Ingested::Replayed(replay));
     }
-    // Everything that needs reading is read before the write transaction opens.
-    let mut reviews: Vec<Review> = Vec::new();
-    for key in candidate_changes(db, auth).await? {
-        let review = review::load(db, &key).await?;
-        if review.failure_modes.iter().any(|fm| touches(fm, &key, submitted)) {
-            reviews.push(review);
+    // Everything that needs reading is read before the write transaction opens: the team's
+    // failure modes (one query, however many changes) and its policy.
+    let fms = changes::team_failure_modes(db.read(), auth.team_id).await?;
+    let policy = changes::team_policy(db, auth.team_id).await?;
+    let mut by_id: Vec<&Submitted> = submitted.iter().collect();
+    by_id.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
+    let bindings: Vec<Option<(ChangeKey, i64)>> =
+        submitted.iter().map(|s| s.failure_mode.as_deref().and_then(binding)).collect();
+
+    // The failure modes this run is evidence for, and the tests whose history is kept.
+    let mut selected: HashSet<&str> = HashSet::new();
+    let mut touched: Vec<&TeamFailureMode> = Vec::new();
+    for t in &fms {
+        let mut hit = false;
+        for selector in &t.fm.input.selectors {
+            for s in selector.select_sorted(&by_id, |s| s.test_id.as_str()) {
+                selected.insert(s.test_id.as_str());
+                hit = true;
+            }
+        }
+        let bound = || bindings.iter().flatten().any(|(k, n)| *k == t.change_key && *n == t.fm.number);
+        if hit || bound() {
+            touched.push(t);
         }
     }
     let mut results = Vec::with_capacity(submitted.len());
-    for s in submitted {
-        let failure_mode = match &s.failure_mode {
-            None => None,
-            Some(label) => {
-                let bound = binding(label).and_then(|(key, n)| {
-                    reviews
-                        .iter()
-                        .find(|r| r.change.key == key)?
-                        .failure_modes
-                        .iter()
-                        .find(|fm| fm.number == n)
-                        .map(|fm| fm.id)
+    for (s, bound) in submitted.iter().zip(&bindings) {
+        let failure_mode = match (&s.failure_mode, bound) {
+            (None, _) => None,
+            (Some(label), bound) => {
+                let id = bound.as_ref().and_then(|(key, n)| {
+                    fms.iter().find(|t| t.change_key == *key && t.fm.number == *n).map(|t| t.fm.id)
                 });
-                if bound.is_none() {
+                if id.is_none() {
                     warnings.push(format!(
                         "{}: no failure mode {label} in this team's open changes; binding ignored",
                         s.test_id
                     ));
                 }
-                bound
+                id
             }
         };
         results.push(ResultInput {
@@ -147,64 +132,7 @@ pub async fn ingest(
             failure_mode,
         });
     }
-    let selected: Vec<&str> = submitted
-        .iter()
-        .filter(|s| {
-            reviews.iter().any(|r| {
-                r.failure_modes.iter().any(|fm| fm.input.selectors.iter().any(|sel| sel.matches(&s.test_id)))
-            })
-        })
-        .map(|s| s.test_id.as_str())
-        .collect();
-
-    // The reply describes coverage with this run's results laid over the stored evidence.
-    let received_at = super::db::now_ms();
-    let mut matched = Vec::new();
-    let mut regress = Vec::new();
-    for review in &mut reviews {
-        let key = review.change.key.clone();
-        let here: Vec<&Submitted> = submitted
-            .iter()
-            .filter(|s| review.failure_modes.iter().any(|fm| relevant(fm, &key, s)))
-            .collect();
-        let replaced: std::collections::HashSet<&str> = here.iter().map(|s| s.test_id.as_str()).collect();
-        review.evidence.latest.retain(|r| !replaced.contains(r.test_id.as_str()));
-        for s in here {
-            let result = TestResult {
-                test_id: s.test_id.clone(),
-                outcome: s.outcome,
-                at: received_at,
-                commit: run.commit.clone(),
-                pipeline_url: run.pipeline_url.clone(),
-            };
-            if let Some((bound_key, n)) = s.failure_mode.as_deref().and_then(binding)
-                && bound_key == key
-            {
-                review.evidence.bound.retain(|(num, r)| !(*num == n && r.test_id == s.test_id));
-                review.evidence.bound.push((n, result.clone()));
-            }
-            review.evidence.latest.push(result);
-        }
-        let mut failing_here = Vec::new();
-        for fm in &review.failure_modes {
-            if !touches(fm, &review.change.key, submitted) {
-                continue;
-            }
-            let assessment = gate::assess(&fm.facts(), &review.evidence, &review.change.policy, received_at);
-            if assessment.coverage == gate::Coverage::Failing {
-                failing_here.push(format!("FM-{}", fm.number));
-            }
-            matched.push(Matched {
-                change: review.change.key.to_string(),
-                failure_mode: format!("FM-{}", fm.number),
-                coverage: assessment.coverage.as_str().to_owned(),
-            });
-        }
-        // Whether it is (still) signed off is decided under the lock in the transaction.
-        if review.change.status != ChangeStatus::Cancelled && !failing_here.is_empty() {
-            regress.push((review.change.clone(), failing_here));
-        }
-    }
+    let selected: Vec<&str> = selected.into_iter().collect();
     let mut counts = Counts::default();
     for s in submitted {
         match s.outcome {
@@ -225,10 +153,43 @@ pub async fn ingest(
         return Ok(Ingested::Replayed(replay));
     }
     let run_id = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
+    // Coverage afterwards, from what this transaction wrote.
+    let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
+    let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
+    let received_at = super::db::now_ms();
+    let mut matched = Vec::new();
+    let mut failing: Vec<(&ChangeKey, Vec<String>)> = Vec::new();
+    for (t, summary) in touched.iter().zip(&summaries) {
+        let accepted_until = t.fm.acceptance.as_ref().map(|a| a.expires_at);
+        let designed = t.fm.facts().is_designed();
+        let coverage = Coverage::derive(designed, summary, accepted_until, &policy, received_at);
+        let label = format!("FM-{}", t.fm.number);
+        matched.push(Matched {
+            change: t.change_key.to_string(),
+            failure_mode: label.clone(),
+            coverage: coverage.as_str().to_owned(),
+        });
+        if coverage == Coverage::Failing {
+            match failing.iter_mut().find(|(k, _)| **k == t.change_key) {
+                Some((_, labels)) => labels.push(label),
+                None => failing.push((&t.change_key, vec![label])),
+            }
+        }
+    }
+    // Only a signed-off change regresses. Read under the team lock: a sign-off that
+    // committed while this run was being matched is seen here.
+    let signed_off: Vec<i64> = sqlx::query_scalar(
+        "SELECT number FROM changes WHERE team_id = $1 AND status = 'failure_cases_complete'",
+    )
+    .bind(auth.team_id.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    failing.retain(|(key, _)| signed_off.contains(&key.number()));
     let mut regressed = Vec::new();
-    for (change, failing) in &regress {
-        if changes::regress_in(&mut tx, db, &auth.actor(), change, failing).await? {
-            regressed.push(change.key.to_string());
+    for (key, labels) in &failing {
+        let change = changes::by_key(db, key).await?;
+        if changes::regress_in(&mut tx, db, &auth.actor(), &change, labels).await? {
+            regressed.push(key.to_string());
         }
     }
     let receipt = Receipt { run_id, counts, matched, regressed, warnings };

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod coverage;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod portfolio;
 pub mod review;
 pub mod state;
 pub mod store;

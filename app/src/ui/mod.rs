@@ -1,5 +1,6 @@
 //! Routes, the page shell and the layout.
 
+mod charts;
 mod components;
 mod pages;
 

@@ -10,3 +10,5 @@ mod changes;
 mod crash;
 mod db;
 mod ops;
+mod portfolio;
+mod report;

@@ -5,6 +5,7 @@ use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::{AppError, TeamId, TeamSlug, UserId};
 use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::coverage::{self, Derivable};
 use crate::ssr::db::{Db, now_ms};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
@@ -77,6 +78,8 @@ pub struct FailureMode {
     pub version: i64,
     pub acceptance: Option<Acceptance>,
     pub accepted_by_id: Option<UserId>,
+    /// When its coverage facts were last derived (`ssr::coverage`); `None` until then.
+    pub derived_at: Option<i64>,
 }
 
 impl FailureMode {
@@ -93,6 +96,16 @@ impl FailureMode {
 
     fn audit_view(&self) -> serde_json::Value {
         audit_input(&self.input)
+    }
+
+    pub fn derivable(&self) -> Derivable<'_> {
+        self.input.derivable(self.id)
+    }
+}
+
+impl FailureModeInput {
+    fn derivable(&self, id: i64) -> Derivable<'_> {
+        Derivable { id, ratings: self.ratings, selectors: &self.selectors }
     }
 }
 
@@ -433,8 +446,8 @@ pub async fn regress_in(
 }
 
 const FM_SELECT: &str =
-    "SELECT f.id, f.number, f.title, f.scenario, f.effect, f.detection, f.severity, f.likelihood,
-        f.detectability, f.designs, f.selectors, f.version,
+    "SELECT f.id, f.change_id, f.number, f.title, f.scenario, f.effect, f.detection, f.severity, f.likelihood,
+        f.detectability, f.designs, f.selectors, f.version, f.derived_at,
         r.justification, r.expires_at, r.accepted_by, u.display_name AS accepted_by_name
      FROM failure_modes f
      LEFT JOIN risk_acceptances r ON r.id = (
@@ -480,6 +493,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         version: row.try_get("version")?,
         acceptance,
         accepted_by_id: row.try_get::<Option<i64>, _>("accepted_by")?.map(UserId),
+        derived_at: row.try_get("derived_at")?,
     })
 }
 
@@ -491,6 +505,39 @@ pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>,
         .await?
         .iter()
         .map(failure_mode)
+        .collect()
+}
+
+/// A failure mode with its change, as ingestion sees a team's failure modes.
+#[derive(Clone, Debug)]
+pub struct TeamFailureMode {
+    pub change_key: ChangeKey,
+    pub fm: FailureMode,
+}
+
+/// Every failure mode of the team's changes that are not cancelled, in one query.
+pub async fn team_failure_modes(
+    pool: &sqlx::AnyPool,
+    team: TeamId,
+) -> Result<Vec<TeamFailureMode>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM ({FM_SELECT}) x JOIN (SELECT c.id AS cid, c.number AS change_number, t.slug
+                                             FROM changes c JOIN teams t ON t.id = c.team_id
+                                             WHERE c.team_id = $1 AND c.status <> 'cancelled') c
+           ON c.cid = x.change_id
+         ORDER BY c.change_number, x.number"
+    ))
+    .bind(team.0)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let slug = TeamSlug::parse(&row.try_get::<String, _>("slug")?)?;
+            Ok(TeamFailureMode {
+                change_key: ChangeKey::new(&slug, row.try_get("change_number")?),
+                fm: failure_mode(row)?,
+            })
+        })
         .collect()
 }
 
@@ -526,10 +573,10 @@ pub async fn add_failure_mode(
     .fetch_one(&mut *tx)
     .await?;
     let now = now_ms();
-    sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO failure_modes (change_id, number, title, scenario, effect, detection, severity, likelihood,
                                     detectability, designs, selectors, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
     )
     .bind(change.id)
     .bind(number)
@@ -543,8 +590,9 @@ pub async fn add_failure_mode(
     .bind(json_text(&input.designs))
     .bind(json_text(&input.selectors))
     .bind(now)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
+    coverage::refresh(&mut tx, change.team_id, &[input.derivable(id)]).await?;
     let entry = Entry {
         action: "failure_mode.create",
         object_type: "failure_mode",
@@ -609,6 +657,7 @@ pub async fn update_failure_mode(
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_EDIT.to_owned()));
     }
+    coverage::refresh(&mut tx, change.team_id, &[input.derivable(before.id)]).await?;
     // An acceptance covered the failure mode as it was; an edit needs a new one.
     let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
         .bind(before.id)

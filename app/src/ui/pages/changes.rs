@@ -183,6 +183,12 @@ fn ChangeHeader(c: ChangeView) -> impl IntoView {
     view! {
         <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
         <h1><span class="key">{c.key.clone()}</span> " " {c.title.clone()}</h1>
+        // rel="external": server routes, not pages of the router.
+        <p class="report-links">
+            <a href=format!("/changes/{}/report", c.key) rel="external" target="_blank">"Printable report"</a>
+            " · "
+            <a href=format!("/changes/{}/report.md", c.key) rel="external" target="_blank">"Markdown"</a>
+        </p>
         <p class="meta">
             <StatusChip status=c.status/>
             {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}

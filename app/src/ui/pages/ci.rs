@@ -1,4 +1,4 @@
-use crate::api::tokens::{CiView, CreateToken, RevokeToken, ci_page};
+use crate::api::tokens::{CiView, CreateToken, RevokeToken, RunItem, ci_page};
 use crate::domain::Principal;
 use crate::domain::time::{date, date_time};
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
@@ -43,7 +43,7 @@ pub fn CiPage() -> impl IntoView {
                         })}
                         {tokens.map(|ci| view! { <Tokens ci create revoke/> })}
                         <Snippets ci=ci.clone()/>
-                        <Runs ci=ci.clone()/>
+                        <Runs runs=ci.runs.clone()/>
                     }
                 }/>
             }
@@ -149,19 +149,20 @@ curl --fail -H \"Authorization: Bearer $PREMORTEM_TOKEN\" \\\n  \"{base}/api/v1/
     }
 }
 
+/// A team's recent runs.
 #[component]
-fn Runs(ci: CiView) -> impl IntoView {
+pub fn Runs(runs: Vec<RunItem>) -> impl IntoView {
     view! {
         <section aria-labelledby="runs">
             <h2 id="runs">"Recent runs"</h2>
-            {if ci.runs.is_empty() {
+            {if runs.is_empty() {
                 view! { <p class="muted">"No runs uploaded yet."</p> }.into_any()
             } else {
                 view! {
                     <table>
                         <thead><tr><th scope="col">"Received"</th><th scope="col">"Commit"</th><th scope="col">"Branch"</th><th scope="col">"Passed"</th><th scope="col">"Failed"</th><th scope="col">"Skipped"</th><th scope="col">"Errors"</th></tr></thead>
                         <tbody>
-                            {ci.runs.iter().map(|r| view! {
+                            {runs.iter().map(|r| view! {
                                 <tr>
                                     <td>
                                         {date_time(r.received_at)}

@@ -1,5 +1,9 @@
 use crate::api::teams::{SetMember, SetPolicy, my_teams, team_page};
+use crate::domain::gate::Coverage;
+use crate::domain::portfolio::{Gap, TeamWork};
+use crate::domain::time::{date, days_between, days_left};
 use crate::domain::{Principal, Role};
+use crate::ui::components::{CoverageChip, StatusChip};
 use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -86,6 +90,8 @@ pub fn TeamPage() -> impl IntoView {
                                         policy.window_days, policy.freshness_days, policy.min_failure_modes,
                                         if policy.allow_high_acceptance { "may" } else { "may not" },
                                     )}</p>
+                                    <TeamWorkView work=team.work.clone() slug=team.slug.clone()/>
+                                    <super::ci::Runs runs=team.recent_runs.clone()/>
                                     <h2>"Members"</h2>
                                     <table>
                                         <thead><tr><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
@@ -158,5 +164,71 @@ pub fn TeamPage() -> impl IntoView {
                 </Suspense>
             }
         }/>
+    }
+}
+
+/// Coming up and needing work: open changes by target date, and failure modes that lack
+/// evidence, fail or are stale.
+#[component]
+fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
+    let TeamWork { now, upcoming, gaps } = work;
+    let (stale, gaps): (Vec<Gap>, Vec<Gap>) = gaps.into_iter().partition(|g| g.coverage == Coverage::Stale);
+    let gap_list = |gaps: Vec<Gap>| {
+        view! {
+            <ul class="gap-list">
+                {gaps.into_iter().map(|g| {
+                    let age = g.oldest_at.map(|at| format!(" (oldest result {} days old)", days_between(at, now)));
+                    view! {
+                        <li>
+                            <A href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} FM-{}", g.change, g.number)}</A>
+                            " " {g.title} " " <CoverageChip coverage=g.coverage/>
+                            {(g.coverage == Coverage::Stale).then_some(age).flatten()}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    };
+    view! {
+        <section aria-labelledby="upcoming">
+            <h2 id="upcoming">"Coming up"</h2>
+            {if upcoming.is_empty() {
+                view! { <p class="muted">"No open change has a target date yet: it is set when the happy path works."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="gap-list">
+                        {upcoming.into_iter().map(|u| {
+                            let left = days_left(now, u.target_at);
+                            let when = if left < 0 { format!("overdue by {} days", -left) } else { format!("due in {left} days") };
+                            view! {
+                                <li>
+                                    <A href=format!("/changes/{}", u.key)>{u.key.clone()}</A>
+                                    " " {u.title} " " <StatusChip status=u.status/> " "
+                                    {date(u.target_at)} " "
+                                    <span class=if left < 0 { "chip overdue" } else { "muted" }>{when}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        <section aria-labelledby="gaps">
+            <h2 id="gaps">"Failure modes without passing evidence"</h2>
+            {if gaps.is_empty() {
+                view! { <p class="muted">"Every failure mode of the open changes has passing evidence or an accepted risk."</p> }.into_any()
+            } else {
+                gap_list(gaps).into_any()
+            }}
+        </section>
+        <section aria-labelledby="stale">
+            <h2 id="stale">"Stale evidence"</h2>
+            {if stale.is_empty() {
+                view! { <p class="muted">"No evidence has gone stale."</p> }.into_any()
+            } else {
+                gap_list(stale).into_any()
+            }}
+        </section>
+        <p><A href=format!("/?team={slug}")>"This team in the portfolio"</A></p>
     }
 }

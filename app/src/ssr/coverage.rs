@@ -1,0 +1,192 @@
+//! Coverage that dashboards can aggregate in SQL. Each failure mode stores the facts its
+//! coverage is derived from (priority weight and an [`EvidenceSummary`]); they are written
+//! here whenever its selectors or its evidence change. Time-dependent parts (staleness,
+//! acceptance expiry) are left to the query, in [`FM_COVERAGE`], which mirrors
+//! [`Coverage::derive`]; a test holds the two to the same answers.
+
+use super::db::{Db, now_ms};
+use crate::domain::TeamId;
+use crate::domain::failure_mode::{Priority, Ratings, Selector};
+use crate::domain::gate::{EvidenceSummary, Matches, Outcome, TestResult};
+use sqlx::{AnyConnection, Row};
+
+/// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
+pub const COUNTS_SQL: &str = "CASE WHEN cov = 'verified'
+    OR (cov = 'accepted' AND (priority_weight < 3 OR allow_high_acceptance = 1)) THEN 1 ELSE 0 END";
+
+/// The weight of a priority in "coverage weighted by priority".
+pub fn weight(priority: Priority) -> i64 {
+    match priority {
+        Priority::High => 3,
+        Priority::Medium => 2,
+        Priority::Low => 1,
+    }
+}
+
+/// What deriving a failure mode's facts needs.
+pub struct Derivable<'a> {
+    pub id: i64,
+    pub ratings: Ratings,
+    pub selectors: &'a [Selector],
+}
+
+/// Derives and stores the facts of `fms` (all of `team`), reading the evidence through
+/// `conn`: inside the caller's write transaction it sees what that transaction wrote.
+/// Returns each one's summary, in order.
+pub async fn refresh(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    fms: &[Derivable<'_>],
+) -> Result<Vec<EvidenceSummary>, sqlx::Error> {
+    if fms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut latest: Vec<TestResult> =
+        sqlx::query("SELECT test_id, outcome, at FROM evidence_latest WHERE team_id = $1")
+            .bind(team.0)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(result)
+            .collect::<Result<_, _>>()?;
+    // Bytewise, whatever the database's collation: `select_sorted` relies on it.
+    latest.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
+    let mut bound: Vec<(i64, TestResult)> = Vec::new();
+    for row in sqlx::query(
+        "SELECT b.failure_mode_id, b.test_id, b.outcome, b.at FROM evidence_bindings b
+         JOIN failure_modes f ON f.id = b.failure_mode_id JOIN changes c ON c.id = f.change_id
+         WHERE c.team_id = $1",
+    )
+    .bind(team.0)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        bound.push((row.try_get("failure_mode_id")?, result(&row)?));
+    }
+    let now = now_ms();
+    let mut summaries = Vec::with_capacity(fms.len());
+    for fm in fms {
+        let matches = Matches {
+            by_selector: fm
+                .selectors
+                .iter()
+                .map(|s| (s, s.select_sorted(&latest, |r| r.test_id.as_str()).collect()))
+                .collect(),
+            bound: bound.iter().filter(|(id, _)| *id == fm.id).map(|(_, r)| r).collect(),
+        };
+        let summary = EvidenceSummary::of(&matches);
+        sqlx::query(
+            "UPDATE failure_modes SET priority_weight = $1, ev_failing = $2, ev_unmatched = $3,
+                    ev_oldest_at = $4, derived_at = $5 WHERE id = $6",
+        )
+        .bind(weight(fm.ratings.priority()))
+        .bind(summary.failing)
+        .bind(summary.unmatched)
+        .bind(summary.oldest_at)
+        .bind(now)
+        .bind(fm.id)
+        .execute(&mut *conn)
+        .await?;
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+fn result(row: &sqlx::any::AnyRow) -> Result<TestResult, sqlx::Error> {
+    let outcome: String = row.try_get("outcome")?;
+    Ok(TestResult {
+        test_id: row.try_get("test_id")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| sqlx::Error::Decode("unknown outcome".into()))?,
+        at: row.try_get("at")?,
+        commit: None,
+        pipeline_url: None,
+    })
+}
+
+/// Derives the facts of failure modes that have none yet (stored before migration 0004),
+/// one team at a time. Run at startup; does nothing once every row is derived.
+pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
+    let teams: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT c.team_id FROM failure_modes f JOIN changes c ON c.id = f.change_id
+         WHERE f.derived_at IS NULL AND c.status <> 'cancelled'",
+    )
+    .fetch_all(db.read())
+    .await?;
+    let mut derived = 0;
+    for team in teams.into_iter().map(TeamId) {
+        let pending: Vec<_> = super::store::changes::team_failure_modes(db.read(), team)
+            .await?
+            .into_iter()
+            .filter(|t| t.fm.derived_at.is_none())
+            .collect();
+        let mut tx = db.begin_write().await?;
+        refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>()).await?;
+        tx.commit().await?;
+        derived += pending.len();
+    }
+    Ok(derived)
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Records today's coverage per team (its changes that are not cancelled) for the trend
+/// chart, replacing today's earlier figures; drops days older than `keep_days`.
+pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let day = now.div_euclid(DAY_MS);
+    let rows = sqlx::query(&format!(
+        "SELECT team_id, COUNT(*) AS fms,
+                CAST(COALESCE(SUM(counted), 0) AS BIGINT) AS covered,
+                CAST(COALESCE(SUM(counted * priority_weight), 0) AS BIGINT) AS weighted_covered,
+                CAST(COALESCE(SUM(priority_weight), 0) AS BIGINT) AS weighted_total,
+                CAST(COALESCE(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing,
+                CAST(COALESCE(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale
+         FROM (SELECT team_id, cov, priority_weight, {COUNTS_SQL} AS counted FROM ({FM_COVERAGE}) x WHERE status <> 'cancelled') y
+         GROUP BY team_id"
+    ))
+    .bind(now)
+    .fetch_all(db.read())
+    .await?;
+    let mut tx = db.begin_write().await?;
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO coverage_daily (team_id, day, failure_modes, covered, weighted_covered, weighted_total,
+                                         failing, stale)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (team_id, day) DO UPDATE SET failure_modes = excluded.failure_modes,
+                 covered = excluded.covered, weighted_covered = excluded.weighted_covered,
+                 weighted_total = excluded.weighted_total, failing = excluded.failing, stale = excluded.stale",
+        )
+        .bind(row.try_get::<i64, _>("team_id")?)
+        .bind(day)
+        .bind(row.try_get::<i64, _>("fms")?)
+        .bind(row.try_get::<i64, _>("covered")?)
+        .bind(row.try_get::<i64, _>("weighted_covered")?)
+        .bind(row.try_get::<i64, _>("weighted_total")?)
+        .bind(row.try_get::<i64, _>("failing")?)
+        .bind(row.try_get::<i64, _>("stale")?)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM coverage_daily WHERE day < $1").bind(day - keep_days).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// Every failure mode with its team, change, priority weight, the team's acceptance rule and
+/// its coverage `cov` at `$1` (now, Unix ms): [`Coverage::derive`] over the stored facts and
+/// the current (newest) risk acceptance.
+///
+/// [`Coverage::derive`]: crate::domain::gate::Coverage::derive
+pub const FM_COVERAGE: &str = "SELECT c.team_id, t.slug, c.number AS change_number, c.status, f.change_id,
+        f.id AS fm_id, f.number AS fm_number, f.title AS fm_title, f.priority_weight, f.ev_oldest_at,
+        t.allow_high_acceptance,
+        CASE
+            WHEN ra.expires_at > $1 THEN 'accepted'
+            WHEN f.designs = '[]' OR f.selectors = '[]' THEN 'uncovered'
+            WHEN f.ev_failing > 0 THEN 'failing'
+            WHEN f.ev_unmatched > 0 THEN 'designed'
+            WHEN $1 - f.ev_oldest_at > t.freshness_days * 86400000 THEN 'stale'
+            ELSE 'verified' END AS cov
+    FROM failure_modes f JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
+    LEFT JOIN risk_acceptances ra
+        ON ra.id = (SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)";

@@ -1,0 +1,376 @@
+//! The leaders' portfolio, aggregated in SQL: a handful of queries per view however many
+//! changes and failure modes there are (coverage facts are stored per failure mode, see
+//! `ssr::coverage`). Used by the dashboard page and the CSV export.
+
+use super::coverage::{COUNTS_SQL, FM_COVERAGE};
+use super::db::{Db, now_ms};
+use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::gate::Coverage;
+use crate::domain::portfolio::{
+    CoverageCounts, Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend,
+    TrendPoint, Upcoming, percent, percentile, sort_rows,
+};
+use crate::domain::{AppError, Principal, time};
+use sqlx::Row as _;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Which teams a view covers: `$u` is the viewer (negative for an admin, who sees every
+/// team) and `$t` a team slug or NULL; `team_col` is the team id column to restrict.
+fn visible(team_col: &str, u: u8, t: u8) -> String {
+    format!(
+        "(${u} < 0 OR {team_col} IN (SELECT team_id FROM memberships WHERE user_id = ${u}))
+         AND (${t} IS NULL OR {team_col} = (SELECT id FROM teams WHERE slug = ${t}))"
+    )
+}
+
+fn viewer(user: &Principal) -> i64 {
+    if user.is_admin { -1 } else { user.id.0 }
+}
+
+/// `,queue,` as a LIKE pattern over `',' || types || ','`.
+fn type_pattern(filter: &Filter) -> Option<String> {
+    filter.change_type.map(|t| format!("%,{},%", t.as_str()))
+}
+
+/// Refuses a team the viewer cannot see, as if it did not exist.
+fn check_team(teams: &[(String, String)], filter: &Filter) -> Result<(), AppError> {
+    match &filter.team {
+        Some(slug) if !teams.iter().any(|(s, _)| s == slug) => Err(AppError::NotFound("The team".to_owned())),
+        _ => Ok(()),
+    }
+}
+
+async fn teams(db: &Db, user: &Principal) -> Result<Vec<(String, String)>, AppError> {
+    let rows =
+        sqlx::query(&format!("SELECT slug, name FROM teams t WHERE {} ORDER BY slug", visible("t.id", 1, 2)))
+            .bind(viewer(user))
+            .bind(None::<String>)
+            .fetch_all(db.read())
+            .await?;
+    rows.iter().map(|r| Ok((r.try_get("slug")?, r.try_get("name")?))).collect()
+}
+
+/// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
+pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Result<Vec<Row>, AppError> {
+    let sql = format!(
+        "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
+                x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
+         FROM changes c JOIN teams t ON t.id = c.team_id
+         LEFT JOIN (
+            SELECT change_id,
+                   CAST(SUM(CASE WHEN cov = 'verified' THEN 1 ELSE 0 END) AS BIGINT) AS verified,
+                   CAST(SUM(CASE WHEN cov = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+                   CAST(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END) AS BIGINT) AS stale,
+                   CAST(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END) AS BIGINT) AS failing,
+                   CAST(SUM(CASE WHEN cov = 'designed' THEN 1 ELSE 0 END) AS BIGINT) AS designed,
+                   CAST(SUM(CASE WHEN cov = 'uncovered' THEN 1 ELSE 0 END) AS BIGINT) AS uncovered,
+                   CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
+                   CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
+            FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
+                  FROM ({FM_COVERAGE} WHERE {fm_visible}) a) b
+            GROUP BY change_id
+         ) x ON x.change_id = c.id
+         WHERE {visible}
+           AND ($4 IS NULL OR c.status = $4)
+           AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
+           AND ($6 = 0 OR (c.status IN ('draft', 'happy_path_working', 'regressed') AND c.target_at < $1))",
+        fm_visible = visible("c.team_id", 2, 3),
+        visible = visible("c.team_id", 2, 3),
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(viewer(user))
+        .bind(filter.team.as_deref())
+        .bind(filter.status.map(ChangeStatus::as_str))
+        .bind(type_pattern(filter))
+        .bind(i64::from(filter.overdue))
+        .fetch_all(db.read())
+        .await?;
+    let mut rows = rows
+        .iter()
+        .map(|r| {
+            let slug: String = r.try_get("slug")?;
+            let count = |name: &str| -> Result<i64, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(name)?.unwrap_or(0))
+            };
+            let status: String = r.try_get("status")?;
+            Ok(Row {
+                key: change_key(slug.clone(), r.try_get("number")?),
+                team: slug,
+                title: r.try_get("title")?,
+                status: ChangeStatus::parse(&status)
+                    .ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
+                types: ChangeType::split(&r.try_get::<String, _>("types")?),
+                happy_path_at: r.try_get("happy_path_at")?,
+                target_at: r.try_get("target_at")?,
+                signed_off_at: r.try_get("signed_off_at")?,
+                coverage: CoverageCounts {
+                    verified: count("verified")?,
+                    accepted: count("accepted")?,
+                    stale: count("stale")?,
+                    failing: count("failing")?,
+                    designed: count("designed")?,
+                    uncovered: count("uncovered")?,
+                },
+                weight_covered: count("weight_covered")?,
+                weight_total: count("weight_total")?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    sort_rows(&mut rows, filter.sort, now);
+    Ok(rows)
+}
+
+/// The portfolio page for a view: counts, one page of rows, cycle times and chart data.
+pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfolio, AppError> {
+    let now = now_ms();
+    let teams = teams(db, user).await?;
+    check_team(&teams, filter)?;
+    let all = rows(db, user, filter, now).await?;
+    let total_rows = all.len();
+    let rows: Vec<Row> =
+        all.into_iter().skip(PAGE_SIZE * filter.page.saturating_sub(1)).take(PAGE_SIZE).collect();
+
+    let counted = sqlx::query(&format!(
+        "SELECT c.status, COUNT(*) AS n,
+                CAST(SUM(CASE WHEN c.target_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS late
+         FROM changes c WHERE {} AND ($4 IS NULL OR (',' || c.types || ',') LIKE $4)
+         GROUP BY c.status",
+        visible("c.team_id", 2, 3)
+    ))
+    .bind(now)
+    .bind(viewer(user))
+    .bind(filter.team.as_deref())
+    .bind(type_pattern(filter))
+    .fetch_all(db.read())
+    .await?;
+    let mut status_counts: Vec<(ChangeStatus, i64)> = ChangeStatus::ALL.iter().map(|s| (*s, 0)).collect();
+    let mut overdue = 0;
+    for row in &counted {
+        let status = ChangeStatus::parse(&row.try_get::<String, _>("status")?);
+        if let Some((status, n)) = status.and_then(|s| status_counts.iter_mut().find(|(x, _)| *x == s)) {
+            *n = row.try_get("n")?;
+            if status.is_open() {
+                overdue += row.try_get::<Option<i64>, _>("late")?.unwrap_or(0);
+            }
+        }
+    }
+
+    // Cycle times: two numbers per signed-off change; the percentiles are taken here.
+    let signed = sqlx::query(&format!(
+        "SELECT t.slug, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
+         WHERE {} AND ($3 IS NULL OR (',' || c.types || ',') LIKE $3)
+           AND c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL
+         ORDER BY t.slug",
+        visible("c.team_id", 1, 2)
+    ))
+    .bind(viewer(user))
+    .bind(filter.team.as_deref())
+    .bind(type_pattern(filter))
+    .fetch_all(db.read())
+    .await?;
+    let mut by_team: Vec<(String, Vec<i64>)> = Vec::new();
+    let mut by_month: Vec<(String, Vec<i64>)> = Vec::new();
+    for row in &signed {
+        let slug: String = row.try_get("slug")?;
+        let (from, to): (i64, i64) = (row.try_get("happy_path_at")?, row.try_get("signed_off_at")?);
+        let days = time::days_between(from, to).max(0);
+        match by_team.last_mut() {
+            Some((team, list)) if *team == slug => list.push(days),
+            _ => by_team.push((slug, vec![days])),
+        }
+        if now - to <= 365 * DAY_MS {
+            let month = time::date(to)[..7].to_owned();
+            match by_month.iter_mut().find(|(m, _)| *m == month) {
+                Some((_, list)) => list.push(days),
+                None => by_month.push((month, vec![days])),
+            }
+        }
+    }
+    let cycles = by_team
+        .into_iter()
+        .map(|(team, mut days)| {
+            days.sort_unstable();
+            Cycle {
+                team,
+                signed_off: days.len(),
+                median_days: percentile(&days, 50).unwrap_or(0),
+                p90_days: percentile(&days, 90).unwrap_or(0),
+            }
+        })
+        .collect();
+    by_month.sort();
+    let month_cycles = by_month
+        .into_iter()
+        .map(|(month, mut days)| {
+            days.sort_unstable();
+            MonthCycle { month, signed_off: days.len(), median_days: percentile(&days, 50).unwrap_or(0) }
+        })
+        .collect();
+
+    let daily = sqlx::query(&format!(
+        "SELECT t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
+         JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
+        visible("d.team_id", 2, 3)
+    ))
+    .bind(now.div_euclid(DAY_MS) - TREND_DAYS)
+    .bind(viewer(user))
+    .bind(filter.team.as_deref())
+    .fetch_all(db.read())
+    .await?;
+    let mut trends: Vec<Trend> = Vec::new();
+    for row in &daily {
+        let slug: String = row.try_get("slug")?;
+        let point = TrendPoint {
+            day: row.try_get("day")?,
+            percent: percent(row.try_get("weighted_covered")?, row.try_get("weighted_total")?).unwrap_or(0),
+        };
+        match trends.last_mut() {
+            Some(trend) if trend.team == slug => trend.points.push(point),
+            _ => trends.push(Trend { team: slug, points: vec![point] }),
+        }
+    }
+
+    Ok(Portfolio {
+        now,
+        filter: filter.clone(),
+        teams,
+        status_counts,
+        overdue,
+        total_rows,
+        rows,
+        cycles,
+        trends,
+        month_cycles,
+    })
+}
+
+/// Most items each list of a team's work shows.
+const WORK_LIMIT: i64 = 100;
+
+/// A team's upcoming target dates and the failure modes of its open changes that lack
+/// evidence, fail or are stale.
+pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork, AppError> {
+    let now = now_ms();
+    let upcoming = sqlx::query(
+        "SELECT t.slug, c.number, c.title, c.status, c.target_at FROM changes c JOIN teams t ON t.id = c.team_id
+         WHERE c.team_id = $1 AND c.status IN ('draft', 'happy_path_working', 'regressed')
+           AND c.target_at IS NOT NULL
+         ORDER BY c.target_at, c.number LIMIT $2",
+    )
+    .bind(team.0)
+    .bind(WORK_LIMIT)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|r| {
+        let status: String = r.try_get("status")?;
+        Ok(Upcoming {
+            key: change_key(r.try_get("slug")?, r.try_get("number")?),
+            title: r.try_get("title")?,
+            status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
+            target_at: r.try_get("target_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, AppError>>()?;
+    let gaps = sqlx::query(&format!(
+        "SELECT slug, change_number, fm_number, fm_title, cov, ev_oldest_at FROM ({FM_COVERAGE}) x
+         WHERE team_id = $2 AND status IN ('draft', 'happy_path_working', 'regressed')
+           AND cov IN ('uncovered', 'designed', 'failing', 'stale')
+         ORDER BY change_number, fm_number LIMIT $3"
+    ))
+    .bind(now)
+    .bind(team.0)
+    .bind(WORK_LIMIT)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|r| {
+        let cov: String = r.try_get("cov")?;
+        Ok(Gap {
+            change: change_key(r.try_get("slug")?, r.try_get("change_number")?),
+            number: r.try_get("fm_number")?,
+            title: r.try_get("fm_title")?,
+            coverage: Coverage::parse(&cov).ok_or_else(|| sqlx::Error::Decode("unknown coverage".into()))?,
+            oldest_at: r.try_get("ev_oldest_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(TeamWork { now, upcoming, gaps })
+}
+
+fn change_key(slug: String, number: i64) -> String {
+    format!("{}-{number}", slug.to_uppercase())
+}
+
+/// The view as CSV: every row (not only one page), the columns the table shows.
+pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, AppError> {
+    let now = now_ms();
+    check_team(&teams(db, user).await?, filter)?;
+    let rows = rows(db, user, filter, now).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
+        out.write_record(record).map_err(|e| super::error::internal("portfolio CSV", &e))
+    };
+    write(
+        &mut out,
+        &[
+            "change",
+            "team",
+            "title",
+            "status",
+            "types",
+            "overdue",
+            "happy_path",
+            "days_since_happy_path",
+            "target",
+            "signed_off",
+            "failure_modes",
+            "verified",
+            "accepted",
+            "stale",
+            "failing",
+            "designed",
+            "uncovered",
+            "weighted_coverage_percent",
+        ]
+        .map(str::to_owned),
+    )?;
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let day = |v: Option<i64>| v.map(time::date).unwrap_or_default();
+    for r in &rows {
+        let c = &r.coverage;
+        write(
+            &mut out,
+            &[
+                r.key.clone(),
+                r.team.clone(),
+                csv_safe(&r.title),
+                r.status.as_str().to_owned(),
+                ChangeType::join(&r.types),
+                r.is_overdue(now).to_string(),
+                day(r.happy_path_at),
+                opt(r.days_since_happy_path(now)),
+                day(r.target_at),
+                day(r.signed_off_at),
+                c.total().to_string(),
+                c.verified.to_string(),
+                c.accepted.to_string(),
+                c.stale.to_string(),
+                c.failing.to_string(),
+                c.designed.to_string(),
+                c.uncovered.to_string(),
+                opt(r.weighted_percent()),
+            ],
+        )?;
+    }
+    let bytes = out.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
+    String::from_utf8(bytes).map_err(|e| super::error::internal("portfolio CSV", &e))
+}
+
+/// Keeps a spreadsheet from running user text as a formula (CSV injection): text that
+/// starts with `= + - @` or a tab gets a leading apostrophe.
+fn csv_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}

@@ -1,0 +1,155 @@
+//! Dashboard benchmark (not a test: it prints figures). On SQLite and on PostgreSQL:
+//! loads the large data set (1,000 changes, 10,000 failure modes, 1,020,000 results), then
+//! measures, at 16 concurrent connections, the portfolio page as a leader opens it (server-
+//! side render of all teams), a filtered view, the CSV export and, as the baseline measured
+//! in the same run, the trivial `/healthz` route.
+//!
+//! Run with `make bench` (PostgreSQL from PREMORTEM_TEST_POSTGRES_URL or 127.0.0.1:5432).
+
+use clap::Parser;
+use sqlx::Connection;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: usize = 16;
+const REQUESTS: usize = 320;
+const PASSWORD: &str = "bench-lead-password";
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `REQUESTS` GETs of `path`, `CONCURRENCY` at a time, each worker on its own connection.
+async fn measure(client: &reqwest::Client, base: &str, path: &str) -> Figures {
+    let url = format!("{base}{path}");
+    // Warm-up: caches, prepared statements, connection pools.
+    for _ in 0..CONCURRENCY {
+        let response = client.get(&url).send().await.expect("request");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.bytes().await.expect("body");
+    }
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(REQUESTS / CONCURRENCY);
+                for _ in 0..REQUESTS / CONCURRENCY {
+                    let begun = Instant::now();
+                    let response = client.get(&url).send().await.expect("request");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    response.bytes().await.expect("body");
+                    latencies.push(begun.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(REQUESTS);
+    for worker in workers {
+        all.extend(worker.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let at = |p: f64| all[(((all.len() - 1) as f64) * p).round() as usize];
+    Figures { p50: at(0.50), p99: at(0.99), per_second: all.len() as f64 / elapsed.as_secs_f64() }
+}
+
+async fn run(backend: &str, url: &str) {
+    println!("\n== {backend} ==");
+    let settings =
+        server::config::Cli::try_parse_from(["premortem", "--database-url", url, "--listen", "127.0.0.1:0"])
+            .expect("settings")
+            .settings;
+    let db = server::startup::connect(&settings).await.expect("database");
+    let hash = app::ssr::auth::hash_password(app::domain::Password::parse_new("p", PASSWORD).expect("pw"))
+        .await
+        .expect("hash");
+    let started = Instant::now();
+    let written = server::demo::generate(&db, server::demo::Scale::LARGE, &hash).await.expect("data set");
+    println!(
+        "data set: {} teams, {} changes, {} failure modes, {} results, loaded in {:.1} s",
+        written.teams,
+        written.changes,
+        written.failure_modes,
+        written.results,
+        started.elapsed().as_secs_f64()
+    );
+    let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .expect("serve");
+    });
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let login = client
+        .post(format!("{base}/api/login"))
+        .header("Accept", "application/json")
+        .form(&[("username", "bench-lead"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    assert!(login.status().is_success(), "login: {}", login.status());
+
+    let baseline = measure(&client, &base, "/healthz").await;
+    println!(
+        "{:<44} {:>9} {:>9} {:>10} {:>12}",
+        "route (16 connections, 320 requests)", "p50 ms", "p99 ms", "req/s", "p50 / base"
+    );
+    let row = |name: &str, f: &Figures| {
+        println!(
+            "{name:<44} {:>9.1} {:>9.1} {:>10.0} {:>11.1}x",
+            ms(f.p50),
+            ms(f.p99),
+            f.per_second,
+            f.p50.as_secs_f64() / baseline.p50.as_secs_f64()
+        );
+    };
+    row("GET /healthz (baseline)", &baseline);
+    for (name, path) in [
+        ("portfolio page, all teams", "/"),
+        ("portfolio page, one team, overdue first", "/?team=TEAM03&sort=coverage"),
+        ("CSV export, all 1,000 changes", "/portfolio.csv"),
+        ("team page (upcoming, gaps, stale, runs)", "/teams/TEAM03"),
+    ] {
+        row(name, &measure(&client, &base, path).await);
+    }
+    db.close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("premortem-dashboard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    run("SQLite", &format!("sqlite://{}/bench.db", dir.display())).await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let admin = std::env::var("PREMORTEM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("premortem_bench_{}", std::process::id());
+    match sqlx::PgConnection::connect(&admin).await {
+        Ok(mut conn) => {
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+            run("PostgreSQL", &format!("{base}/{name}")).await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .expect("drop database");
+        }
+        Err(err) => println!("\nPostgreSQL skipped: cannot connect to {admin}: {err}"),
+    }
+}

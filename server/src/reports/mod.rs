@@ -1,0 +1,115 @@
+//! Documents rendered with askama for people rather than pipelines: the review report of a
+//! change, printable HTML and Markdown. Browser routes: the session's user must be able to
+//! read the change's team.
+
+mod portfolio;
+mod report;
+
+pub use portfolio::csv as portfolio_csv;
+
+use app::domain::change::ChangeKey;
+use app::domain::{AppError, Role};
+use app::ssr::store::changes;
+use app::ssr::{AppState, auth, review};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use report::{Report, ReportHtml, ReportMd};
+use tower_sessions::Session;
+
+/// Why a report is not served.
+pub enum ReportError {
+    /// No valid session: log in first.
+    Login,
+    /// A user-safe error; a change the user may not read is one that does not exist.
+    App(AppError),
+}
+
+impl From<AppError> for ReportError {
+    fn from(err: AppError) -> Self {
+        Self::App(err)
+    }
+}
+
+impl IntoResponse for ReportError {
+    fn into_response(self) -> Response {
+        let err = match self {
+            Self::Login => return Redirect::to("/login").into_response(),
+            // Forbidden answers like an unknown change, so keys of other teams do not leak.
+            Self::App(AppError::Forbidden | AppError::NotFound(_)) => {
+                AppError::NotFound("The change".to_owned())
+            }
+            Self::App(AppError::Unauthenticated) => return Redirect::to("/login").into_response(),
+            Self::App(other) => other,
+        };
+        let mut response = (app::ssr::error::status(&err), err.to_string()).into_response();
+        let retry_after = match err {
+            AppError::Throttled { retry_after_secs } => Some(retry_after_secs),
+            AppError::Unavailable => Some(5),
+            _ => None,
+        };
+        if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// The report of `key`, if the session's user holds at least `viewer` in its team.
+async fn load(state: &AppState, session: &Session, key: &str) -> Result<Report, ReportError> {
+    let user = auth::session_principal(&state.db, &state.auth, session).await?.ok_or(ReportError::Login)?;
+    let key = ChangeKey::parse(key).map_err(|_| AppError::NotFound("The change".to_owned()))?;
+    let review = review::load(&state.db, &key).await?;
+    user.require_role(review.change.team_id, Role::Viewer)?;
+    let sign_offs = changes::sign_offs(&state.db, &review.change).await?;
+    Ok(Report::new(&review, sign_offs))
+}
+
+fn render(template: &impl Template) -> Result<String, ReportError> {
+    template.render().map_err(|e| app::ssr::error::internal("report template failed", &e).into())
+}
+
+/// The review report as a standalone, printable HTML document.
+pub async fn html(
+    State(state): State<AppState>,
+    session: Session,
+    Path(key): Path<String>,
+) -> Result<Response, ReportError> {
+    let report = load(&state, &session, &key).await?;
+    let body = render(&ReportHtml { r: &report })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-store"),
+            // A document of user-written text: nothing in it may run or load from elsewhere.
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The review report as Markdown, for pasting into a pull request or wiki.
+pub async fn markdown(
+    State(state): State<AppState>,
+    session: Session,
+    Path(key): Path<String>,
+) -> Result<Response, ReportError> {
+    let report = load(&state, &session, &key).await?;
+    let mut body = render(&ReportMd { r: &report })?;
+    body.push('\n');
+    // The key is a validated `<TEAM>-<n>`, safe inside the quoted file name.
+    let disposition = format!("inline; filename=\"{}-review.md\"", report.key);
+    let disposition = HeaderValue::from_str(&disposition)
+        .map_err(|e| ReportError::from(app::ssr::error::internal("report file name", &e)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}

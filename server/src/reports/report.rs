@@ -1,0 +1,410 @@
+//! The review report of one change: what it gathers from a [`Review`] and its sign-offs, and
+//! the two askama templates that render it (printable HTML, and Markdown for pull requests
+//! and wikis).
+
+use app::domain::failure_mode::Design;
+use app::domain::gate::{Acceptance, TestResult};
+use app::domain::time::{date, date_time, days_between, days_left};
+use app::ssr::review::Review;
+use app::ssr::store::changes::SignOff;
+use askama::Template;
+use serde::Deserialize;
+
+/// Everything the report shows, already worded; both templates render this.
+pub struct Report {
+    pub key: String,
+    pub title: String,
+    pub team: String,
+    pub status: &'static str,
+    pub types: String,
+    pub summary: String,
+    pub links: Vec<Link>,
+    pub author: String,
+    pub created: String,
+    pub happy_path: Option<HappyPath>,
+    /// The failure-cases target date, with days left or overdue unless signed off.
+    pub target: Option<String>,
+    pub overdue: bool,
+    pub signed_off: Option<String>,
+    pub window_days: i64,
+    pub freshness_days: i64,
+    pub min_failure_modes: i64,
+    pub gate_open: bool,
+    pub blockers: Vec<String>,
+    pub failure_modes: Vec<FailureModeReport>,
+    pub sign_offs: Vec<SignOffReport>,
+    pub generated: String,
+}
+
+/// A labelled link.
+pub struct Link {
+    pub label: String,
+    pub url: String,
+}
+
+/// The happy-path milestone.
+pub struct HappyPath {
+    pub at: String,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+/// One failure mode with its coverage and evidence.
+pub struct FailureModeReport {
+    /// `FM-3`.
+    pub label: String,
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub severity: u8,
+    pub likelihood: u8,
+    pub detectability: u8,
+    pub priority: &'static str,
+    pub rpn: u8,
+    pub coverage: &'static str,
+    pub reason: Option<String>,
+    pub designs: Vec<DesignReport>,
+    pub selectors: Vec<String>,
+    pub evidence: Vec<EvidenceReport>,
+    pub acceptance: Option<AcceptanceReport>,
+}
+
+/// A design: a note, or a titled link.
+pub struct DesignReport {
+    pub title: String,
+    pub url: Option<String>,
+}
+
+/// The latest result of one matched test.
+pub struct EvidenceReport {
+    pub test_id: String,
+    pub outcome: &'static str,
+    pub at: String,
+    pub age: String,
+    pub commit: Option<String>,
+    pub pipeline_url: Option<String>,
+}
+
+/// A risk acceptance.
+pub struct AcceptanceReport {
+    pub justification: String,
+    pub by: String,
+    pub expires: String,
+    pub expired: bool,
+}
+
+/// A stored sign-off and what its snapshot recorded.
+pub struct SignOffReport {
+    pub by: String,
+    pub at: String,
+    pub content_hash: String,
+    /// `None` when the snapshot cannot be read as a snapshot (it is still hashed and kept).
+    pub failure_modes: Option<Vec<SnapshotLine>>,
+}
+
+/// One failure mode as a sign-off's snapshot recorded it.
+pub struct SnapshotLine {
+    pub label: String,
+    pub title: String,
+    pub priority: String,
+    pub coverage: String,
+    pub results: usize,
+}
+
+/// The part of a snapshot (see [`Review::snapshot`]) the report summarises.
+#[derive(Deserialize)]
+struct Snapshot {
+    failure_modes: Vec<SnapshotFailureMode>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotFailureMode {
+    number: i64,
+    title: String,
+    priority: String,
+    coverage: String,
+    #[serde(default)]
+    evidence: Vec<serde_json::Value>,
+}
+
+/// Only web links become links; anything else is shown as text. Links are validated when
+/// stored; this keeps a report from ever carrying a `javascript:` link regardless.
+fn web_link(url: Option<&str>) -> Option<String> {
+    url.filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(str::to_owned)
+}
+
+fn plural(n: i64, one: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
+}
+
+fn evidence(result: &TestResult, now: i64) -> EvidenceReport {
+    let age = days_between(result.at, now);
+    EvidenceReport {
+        test_id: result.test_id.clone(),
+        outcome: result.outcome.as_str(),
+        at: date_time(result.at),
+        age: if age <= 0 { "today".to_owned() } else { format!("{} ago", plural(age, "day")) },
+        commit: result.commit.clone(),
+        pipeline_url: web_link(result.pipeline_url.as_deref()),
+    }
+}
+
+fn acceptance(acceptance: &Acceptance, now: i64) -> AcceptanceReport {
+    AcceptanceReport {
+        justification: acceptance.justification.clone(),
+        by: acceptance.accepted_by.clone(),
+        expires: date(acceptance.expires_at),
+        expired: acceptance.expires_at <= now,
+    }
+}
+
+fn design(design: &Design) -> DesignReport {
+    DesignReport { title: design.title.clone(), url: web_link(design.url.as_deref()) }
+}
+
+fn sign_off(sign_off: SignOff) -> SignOffReport {
+    let failure_modes = serde_json::from_str::<Snapshot>(&sign_off.snapshot).ok().map(|snapshot| {
+        snapshot
+            .failure_modes
+            .into_iter()
+            .map(|fm| SnapshotLine {
+                label: format!("FM-{}", fm.number),
+                title: fm.title,
+                priority: fm.priority,
+                coverage: fm.coverage,
+                results: fm.evidence.len(),
+            })
+            .collect()
+    });
+    SignOffReport {
+        by: sign_off.signed_by,
+        at: date_time(sign_off.signed_at),
+        content_hash: sign_off.content_hash,
+        failure_modes,
+    }
+}
+
+impl Report {
+    /// Words the review and its sign-offs (newest first) for the report.
+    pub fn new(review: &Review, sign_offs: Vec<SignOff>) -> Self {
+        let c = &review.change;
+        let now = review.now;
+        let links = [("Ticket", &c.ticket_url), ("Pull request", &c.pr_url), ("Design", &c.design_url)]
+            .into_iter()
+            .filter_map(|(label, url)| {
+                web_link(url.as_deref()).map(|url| Link { label: label.to_owned(), url })
+            })
+            .collect();
+        let target = c.target_at.map(|t| match c.signed_off_at {
+            Some(_) => date(t),
+            None => {
+                let left = days_left(now, t);
+                if left >= 0 {
+                    format!("{} ({} left)", date(t), plural(left, "day"))
+                } else {
+                    format!("{} ({} overdue)", date(t), plural(-left, "day"))
+                }
+            }
+        });
+        let failure_modes = review
+            .failure_modes
+            .iter()
+            .zip(&review.assessments)
+            .map(|(fm, assessment)| {
+                let input = &fm.input;
+                let matches = review.evidence.matches(fm.number, &input.selectors);
+                FailureModeReport {
+                    label: format!("FM-{}", fm.number),
+                    title: input.title.clone(),
+                    scenario: input.scenario.clone(),
+                    effect: input.effect.clone(),
+                    detection: input.detection.clone(),
+                    severity: input.ratings.severity.get(),
+                    likelihood: input.ratings.likelihood.get(),
+                    detectability: input.ratings.detectability.get(),
+                    priority: input.ratings.priority().label(),
+                    rpn: input.ratings.rpn(),
+                    coverage: assessment.coverage.as_str(),
+                    reason: assessment.reason.clone(),
+                    designs: input.designs.iter().map(design).collect(),
+                    selectors: input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+                    evidence: matches.all().into_iter().map(|r| evidence(r, now)).collect(),
+                    acceptance: fm.acceptance.as_ref().map(|a| acceptance(a, now)),
+                }
+            })
+            .collect();
+        Self {
+            key: c.key.to_string(),
+            title: c.title.clone(),
+            team: c.team_name.clone(),
+            status: c.status.label(),
+            types: c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
+            summary: c.summary.clone(),
+            links,
+            author: c.author.clone(),
+            created: date(c.created_at),
+            happy_path: c.happy_path_at.map(|at| HappyPath {
+                at: date_time(at),
+                by: c.happy_path_by.clone().unwrap_or_default(),
+                note: c.happy_path_note.clone().filter(|n| !n.is_empty()),
+            }),
+            target,
+            overdue: c.is_overdue(now),
+            signed_off: c.signed_off_at.map(date_time),
+            window_days: c.policy.window_days,
+            freshness_days: c.policy.freshness_days,
+            min_failure_modes: c.policy.min_failure_modes,
+            gate_open: review.gate.is_open(),
+            blockers: review.gate.blockers().iter().map(|b| b.reason.clone()).collect(),
+            failure_modes,
+            sign_offs: sign_offs.into_iter().map(sign_off).collect(),
+            generated: date_time(now),
+        }
+    }
+}
+
+/// The printable HTML document.
+#[derive(Template)]
+#[template(path = "report.html", escape = "html")]
+pub struct ReportHtml<'a> {
+    pub r: &'a Report,
+}
+
+/// The Markdown export. askama does not escape here: user text goes through the
+/// [`filters`] below instead.
+#[derive(Template)]
+#[template(path = "report.md", escape = "none")]
+pub struct ReportMd<'a> {
+    pub r: &'a Report,
+}
+
+/// Markdown escaping for user text, so a title with `|` cannot break a table and text
+/// cannot turn into markup (HTML, links, emphasis, headings) where it is pasted.
+mod filters {
+    use std::fmt::Display;
+
+    /// Backslash-escapes the characters that start inline Markdown (and `|`, which ends a
+    /// table cell). Backslash escapes of ASCII punctuation are valid CommonMark.
+    fn escape_inline(line: &str, out: &mut String) {
+        for ch in line.chars() {
+            if matches!(ch, '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '!' | '&') {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+    }
+
+    /// One line of text: line breaks become spaces (for table cells, list items, headings).
+    pub fn md(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        let text = value.to_string();
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            escape_inline(line, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Text of several lines: its line breaks are kept (as hard breaks) and a line that
+    /// would start a heading, list, quote or rule is escaped.
+    pub fn md_block(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        let text = value.to_string();
+        let mut out = String::with_capacity(text.len());
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            let digits = line.chars().take_while(char::is_ascii_digit).count();
+            let numbered = digits > 0 && matches!(line[digits..].chars().next(), Some('.' | ')'));
+            if line.starts_with(['#', '-', '+', '=']) {
+                out.push('\\');
+            }
+            if numbered {
+                out.push_str(&line[..digits]);
+                out.push('\\');
+                escape_inline(&line[digits..], &mut out);
+            } else {
+                escape_inline(line, &mut out);
+            }
+            let next_blank = lines.get(i + 1).is_none_or(|l| l.is_empty());
+            if i + 1 < lines.len() {
+                // A backslash at the end of a line is a hard line break.
+                out.push_str(if line.is_empty() || next_blank { "\n" } else { "\\\n" });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A code span that holds any text: the fence is one backtick longer than the longest
+    /// run inside.
+    pub fn code(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        let text = value.to_string().replace(['\r', '\n'], " ");
+        let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest + 1);
+        let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+        Ok(format!("{fence}{pad}{text}{pad}{fence}"))
+    }
+
+    /// A web address inside `<…>` (an autolink or a link destination): characters that could
+    /// end it or be read as markup are percent-encoded, which keeps the address the same.
+    pub fn md_url(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        let text = value.to_string();
+        let mut out = String::with_capacity(text.len());
+        for byte in text.bytes() {
+            if byte.is_ascii_alphanumeric() || b"-._~:/?#@!$&'*+,;=%_".contains(&byte) {
+                out.push(char::from(byte));
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Markdown (such as a code span) placed in a table cell: GitHub splits cells at `|`
+    /// even inside code, unless it is escaped.
+    pub fn cell(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(value.to_string().replace('|', "\\|"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        macro_rules! run {
+            ($filter:ident, $text:expr) => {
+                $filter($text, askama::NO_VALUES).expect("filters do not fail")
+            };
+        }
+
+        #[test]
+        fn inline_text_cannot_break_a_table_or_become_markup() {
+            assert_eq!(run!(md, "Retry | drop"), "Retry \\| drop");
+            assert_eq!(run!(md, "two\nlines\r\n"), "two lines");
+            assert_eq!(run!(md, "<script>x</script>"), "\\<script\\>x\\</script\\>");
+            assert_eq!(run!(md, "[a](javascript:x) *b*"), "\\[a\\](javascript:x) \\*b\\*");
+            assert_eq!(run!(md, "C:\\dir"), "C:\\\\dir");
+        }
+
+        #[test]
+        fn block_text_keeps_its_lines_but_not_block_markup() {
+            assert_eq!(run!(md_block, "one\ntwo"), "one\\\ntwo");
+            assert_eq!(run!(md_block, "one\n\ntwo"), "one\n\ntwo");
+            assert_eq!(
+                run!(md_block, "# not a heading\n- not a list"),
+                "\\# not a heading\\\n\\- not a list"
+            );
+            assert_eq!(run!(md_block, "10. not numbered"), "10\\. not numbered");
+            assert_eq!(run!(md_block, "10,000 exams"), "10,000 exams");
+        }
+
+        #[test]
+        fn code_spans_hold_backticks_and_pipes() {
+            assert_eq!(run!(code, "queue::backlog_*"), "`queue::backlog_*`");
+            assert_eq!(run!(code, "a`b"), "``a`b``");
+            assert_eq!(run!(code, "`x"), "`` `x ``");
+            assert_eq!(run!(cell, run!(code, "a|b")), "`a\\|b`");
+            assert_eq!(run!(md_url, "https://x.example/a_b?q=1|2><"), "https://x.example/a_b?q=1%7C2%3E%3C");
+        }
+    }
+}

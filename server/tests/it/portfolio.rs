@@ -1,0 +1,344 @@
+//! The leaders' portfolio: numbers that match the change pages, filters, CSV, the team
+//! page's work lists and the coverage trend.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp};
+use app::domain::Role;
+use app::domain::scope::Scope;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Setup {
+    app: TestApp,
+    token: String,
+    lead: reqwest::Client,
+}
+
+async fn create_change(
+    app: &TestApp,
+    token: &str,
+    title: &str,
+    happy: bool,
+    fms: &[(&str, u8, &[&str])],
+) -> String {
+    let response = app
+        .api(Method::POST, "/changes", token)
+        .json(&json!({ "team": "PAY", "title": title, "types": ["queue"] }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key = response.json::<Value>().await.expect("json")["key"].as_str().expect("key").to_owned();
+    if happy {
+        let response = app
+            .api(Method::POST, &format!("/changes/{key}/happy-path"), token)
+            .json(&json!({ "note": "works" }))
+            .send()
+            .await
+            .expect("happy path");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    for (title, severity, tests) in fms {
+        let fm = json!({
+            "title": title, "scenario": "10,000 exams queued", "severity": severity, "likelihood": 3,
+            "detectability": 2, "designs": [{ "title": "ADR 7" }], "tests": tests,
+        });
+        let response = app
+            .api(Method::POST, &format!("/changes/{key}/failure-modes"), token)
+            .json(&fm)
+            .send()
+            .await
+            .expect("failure mode");
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+    }
+    key
+}
+
+async fn upload_json(app: &TestApp, token: &str, results: &[(&str, &str)]) {
+    let results: Vec<Value> =
+        results.iter().map(|(id, outcome)| json!({ "test_id": id, "outcome": outcome })).collect();
+    let response = app
+        .api(Method::POST, "/runs", token)
+        .json(&json!({ "results": results }))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+}
+
+/// PAY-1: verified, failing, designed (and later accepted); PAY-2: a draft with an
+/// uncovered failure mode and a title a spreadsheet would run; PAY-3: overdue, stale.
+async fn setup(backend: Backend) -> Setup {
+    let app = TestApp::spawn(backend).await;
+    let author = app.user("amy", "amy-password-1", false).await;
+    let lead_id = app.user("lena", "lena-password-1", false).await;
+    let other = app.user("olaf", "olaf-password-1", false).await;
+    app.team("PAY", &[(author, Role::Member), (lead_id, Role::Lead)]).await;
+    app.team("OPS", &[(other, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(author)).await;
+    create_change(
+        &app,
+        &token,
+        "Exam queue",
+        true,
+        &[
+            ("Backlog after outage", 5, &["queue::backlog_*"]),
+            ("Scaling saturates the database", 3, &["queue::scaling"]),
+            ("No fast lane", 2, &["queue::priority_lane"]),
+            ("No ETA", 2, &["queue::eta"]),
+        ],
+    )
+    .await;
+    create_change(&app, &token, "=HYPERLINK(\"x\")", false, &[("Nobody knows", 4, &[])]).await;
+    create_change(&app, &token, "Release night", true, &[("Cannot roll back", 4, &["rollout::rollback"])])
+        .await;
+    upload_json(
+        &app,
+        &token,
+        &[
+            ("queue::backlog_drains", "passed"),
+            ("queue::backlog_resumes", "passed"),
+            ("queue::scaling", "failed"),
+            ("queue::eta", "passed"),
+            ("rollout::rollback", "passed"),
+        ],
+    )
+    .await;
+    // PAY-3's evidence is 30 days old and its target date passed a week ago: as if
+    // recorded then, and derived again at startup.
+    for sql in [
+        "UPDATE evidence_latest SET at = at - 2592000000 WHERE test_id = 'rollout::rollback'",
+        "UPDATE changes SET target_at = target_at - 3196800000 WHERE number = 3",
+        "UPDATE failure_modes SET derived_at = NULL",
+    ] {
+        sqlx::query(sql).execute(app.db.read()).await.expect("backdate");
+    }
+    app::ssr::coverage::derive_pending(&app.db).await.expect("derive");
+    let lead = app.client();
+    app.login(&lead, "lena", "lena-password-1").await;
+    let accepted = app
+        .call(
+            &lead,
+            "accept_risk",
+            &[
+                ("key", "PAY-1"),
+                ("number", "4"),
+                ("justification", "ETA comes later"),
+                ("expires_on", "2099-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", accepted.text().await.unwrap_or_default());
+    Setup { app, token, lead }
+}
+
+async fn portfolio(s: &Setup, client: &reqwest::Client, view: &str) -> reqwest::Response {
+    s.app.call(client, "portfolio", &[("view", view)]).await
+}
+
+async fn json(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+fn coverage_counts(row: &Value) -> Vec<(String, i64)> {
+    let mut counts: Vec<(String, i64)> = row["coverage"]
+        .as_object()
+        .expect("counts")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_i64().expect("count")))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    counts.sort();
+    counts
+}
+
+both_backends!(portfolio_numbers_match_the_change_pages);
+async fn portfolio_numbers_match_the_change_pages(backend: Backend) {
+    let s = setup(backend).await;
+    let p = json(portfolio(&s, &s.lead, "").await).await;
+    let rows = p["rows"].as_array().expect("rows");
+    let keys: Vec<&str> = rows.iter().map(|r| r["key"].as_str().expect("key")).collect();
+    assert_eq!(keys[0], "PAY-3", "the overdue change comes first: {keys:?}");
+    assert_eq!(keys.len(), 3);
+    assert_eq!(p["overdue"], 1);
+
+    for row in rows {
+        let key = row["key"].as_str().expect("key");
+        let page = json(s.app.call(&s.lead, "change", &[("key", key)]).await).await;
+        let mut expected: Vec<(String, i64)> = Vec::new();
+        let (mut covered, mut total) = (0, 0);
+        for fm in page["failure_modes"].as_array().expect("fms") {
+            let coverage = fm["coverage"].as_str().expect("coverage").to_owned();
+            match expected.iter_mut().find(|(c, _)| *c == coverage) {
+                Some((_, n)) => *n += 1,
+                None => expected.push((coverage.clone(), 1)),
+            }
+            let weight = match fm["priority"].as_str().expect("priority") {
+                "High" => 3,
+                "Medium" => 2,
+                _ => 1,
+            };
+            total += weight;
+            // The change page's reason is empty exactly when the gate counts it.
+            if fm["reason"].is_null() {
+                covered += weight;
+            }
+        }
+        expected.sort();
+        assert_eq!(coverage_counts(row), expected, "{key}");
+        assert_eq!(row["weight_total"], total, "{key}");
+        assert_eq!(row["weight_covered"], covered, "{key}");
+        assert_eq!(row["target_at"], page["target_at"], "{key}");
+        assert_eq!(row["status"], page["status"], "{key}");
+    }
+    let pay1 = rows.iter().find(|r| r["key"] == "PAY-1").expect("PAY-1");
+    let expected = [("accepted", 1), ("designed", 1), ("failing", 1), ("verified", 1)];
+    assert_eq!(coverage_counts(pay1), expected.map(|(c, n)| (c.to_owned(), n)));
+    let pay3 = rows.iter().find(|r| r["key"] == "PAY-3").expect("PAY-3");
+    assert_eq!(coverage_counts(pay3), [("stale".to_owned(), 1)]);
+}
+
+both_backends!(filters_narrow_the_view_and_refuse_what_they_do_not_know);
+async fn filters_narrow_the_view_and_refuse_what_they_do_not_know(backend: Backend) {
+    let s = setup(backend).await;
+    let p = json(portfolio(&s, &s.lead, "status=draft").await).await;
+    let keys: Vec<&str> =
+        p["rows"].as_array().expect("rows").iter().map(|r| r["key"].as_str().expect("key")).collect();
+    assert_eq!(keys, ["PAY-2"]);
+    // Counts per status ignore the status filter, so the tiles still show the whole team.
+    let counts: Vec<(String, i64)> = p["status_counts"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .map(|c| (c[0].as_str().expect("status").to_owned(), c[1].as_i64().expect("n")))
+        .collect();
+    assert!(
+        counts.contains(&("draft".to_owned(), 1)) && counts.contains(&("happy_path_working".to_owned(), 2))
+    );
+    let overdue = json(portfolio(&s, &s.lead, "overdue=1").await).await;
+    assert_eq!(overdue["rows"].as_array().expect("rows").len(), 1);
+    let other_type = json(portfolio(&s, &s.lead, "type=ai_agent").await).await;
+    assert_eq!(other_type["total_rows"], 0);
+
+    let bad = portfolio(&s, &s.lead, "status=done").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.expect("body").contains("status"));
+    // A team the viewer is not in does not exist for them.
+    assert_eq!(portfolio(&s, &s.lead, "team=ops").await.status(), StatusCode::NOT_FOUND);
+    // OPS's lead sees nothing of PAY.
+    let olaf = s.app.client();
+    s.app.login(&olaf, "olaf", "olaf-password-1").await;
+    let theirs = json(portfolio(&s, &olaf, "").await).await;
+    assert_eq!(theirs["total_rows"], 0);
+    let anonymous = portfolio(&s, &s.app.client(), "").await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+both_backends!(the_csv_export_has_exactly_the_rows_of_the_view);
+async fn the_csv_export_has_exactly_the_rows_of_the_view(backend: Backend) {
+    let s = setup(backend).await;
+    let response = s.lead.get(s.app.url("/portfolio.csv?team=pay&sort=key")).send().await.expect("csv");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().expect("type").starts_with("text/csv"));
+    assert!(response.headers()["content-disposition"].to_str().expect("disposition").contains("attachment"));
+    let body = response.text().await.expect("body");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let headers = reader.headers().expect("headers").clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).expect("column");
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    let keys: Vec<&str> = records.iter().map(|r| &r[column("change")]).collect();
+    // Overdue first, then by key: the same order as the page.
+    assert_eq!(keys, ["PAY-3", "PAY-1", "PAY-2"]);
+    let pay1 = &records[1];
+    assert_eq!(&pay1[column("failure_modes")], "4");
+    assert_eq!(&pay1[column("failing")], "1");
+    assert_eq!(&pay1[column("overdue")], "false");
+    assert_eq!(&records[0][column("overdue")], "true");
+    // A title that starts like a formula is defused.
+    assert_eq!(&records[2][column("title")], "'=HYPERLINK(\"x\")");
+
+    let page = json(portfolio(&s, &s.lead, "team=pay&sort=key").await).await;
+    for (record, row) in records.iter().zip(page["rows"].as_array().expect("rows")) {
+        assert_eq!(&record[column("change")], row["key"].as_str().expect("key"));
+        let percent = row["weight_total"]
+            .as_i64()
+            .filter(|t| *t > 0)
+            .map(|t| (row["weight_covered"].as_i64().expect("covered") * 100 / t).to_string())
+            .unwrap_or_default();
+        assert_eq!(record[column("weighted_coverage_percent")], percent);
+    }
+
+    let bad = s.lead.get(s.app.url("/portfolio.csv?overdue=1&sort=random")).send().await.expect("csv");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.expect("body").contains("sort"));
+    let anonymous = s.app.client().get(s.app.url("/portfolio.csv")).send().await.expect("csv");
+    assert!(anonymous.status().is_redirection());
+}
+
+both_backends!(team_pages_list_what_needs_work_and_the_trend_records_it);
+async fn team_pages_list_what_needs_work_and_the_trend_records_it(backend: Backend) {
+    let s = setup(backend).await;
+    let team = json(s.app.call(&s.lead, "team", &[("slug", "pay")]).await).await;
+    let upcoming: Vec<&str> = team["work"]["upcoming"]
+        .as_array()
+        .expect("upcoming")
+        .iter()
+        .map(|u| u["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(upcoming, ["PAY-3", "PAY-1"], "soonest target first; the draft has none");
+    let gaps: Vec<(String, String)> = team["work"]["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .map(|g| {
+            (
+                format!("{}/FM-{}", g["change"].as_str().expect("change"), g["number"]),
+                g["coverage"].as_str().expect("cov").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            ("PAY-1/FM-2".to_owned(), "failing".to_owned()),
+            ("PAY-1/FM-3".to_owned(), "designed".to_owned()),
+            ("PAY-2/FM-1".to_owned(), "uncovered".to_owned()),
+            ("PAY-3/FM-1".to_owned(), "stale".to_owned()),
+        ]
+    );
+    assert_eq!(team["recent_runs"].as_array().expect("runs").len(), 1);
+
+    // The daily point is the team's weighted coverage; recording twice a day replaces it.
+    app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record");
+    app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record again");
+    let p = json(portfolio(&s, &s.lead, "").await).await;
+    let rows = p["rows"].as_array().expect("rows");
+    let sum = |field: &str| rows.iter().map(|r| r[field].as_i64().expect("weight")).sum::<i64>();
+    let trend = &p["trends"][0];
+    assert_eq!(trend["team"], "PAY");
+    assert_eq!(trend["points"].as_array().expect("points").len(), 1);
+    assert_eq!(trend["points"][0]["percent"], sum("weight_covered") * 100 / sum("weight_total"));
+
+    // Passing evidence for everything moves the numbers on the next upload.
+    upload_json(&s.app, &s.token, &[("queue::scaling", "passed"), ("queue::priority_lane", "passed")]).await;
+    let p = json(portfolio(&s, &s.lead, "team=pay&sort=key").await).await;
+    let pay1 = &p["rows"].as_array().expect("rows")[1];
+    assert_eq!(pay1["key"], "PAY-1");
+    assert_eq!(coverage_counts(pay1), [("accepted".to_owned(), 1), ("verified".to_owned(), 3)]);
+}
+
+both_backends!(the_dashboard_renders_its_charts_without_javascript);
+async fn the_dashboard_renders_its_charts_without_javascript(backend: Backend) {
+    let s = setup(backend).await;
+    let page = s.lead.get(s.app.url("/?team=pay")).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    for expected in
+        ["Portfolio", "PAY-3", "overdue by", "Changes by status", "<svg", "Weighted coverage per team"]
+    {
+        assert!(html.contains(expected), "missing {expected:?}");
+    }
+    let bad = s.lead.get(s.app.url("/?status=done")).send().await.expect("page");
+    assert!(bad.text().await.expect("html").contains("Unknown status"));
+}
