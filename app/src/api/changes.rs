@@ -344,14 +344,22 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
 
 /// Records that the happy path works; the failure-cases target date follows from it.
 #[server(endpoint = "happy_path")]
-pub async fn record_happy_path(key: String, note: String) -> Result<(), AppError> {
+pub async fn record_happy_path(
+    key: String,
+    note: String,
+    /// `YYYY-MM-DD` when it started working; empty for now.
+    #[server(default)]
+    on: String,
+) -> Result<(), AppError> {
     use crate::domain::Role;
     use crate::domain::change::optional_text;
+    use crate::domain::time::milestone_date;
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
     let note = optional_text("note", "Note", &note, 2000)?;
-    changes::record_happy_path(&state.db, &audit_actor(&user), user.id, &review.change, &note).await
+    let at = milestone_date("on", &on, crate::ssr::db::now_ms())?;
+    changes::record_happy_path(&state.db, &audit_actor(&user), user.id, &review.change, &note, at).await
 }
 
 /// Cancels a change that is not signed off.

@@ -52,6 +52,25 @@ pub fn parse_date(raw: &str) -> Option<i64> {
     (date(ms) == format!("{y:04}-{m:02}-{d:02}")).then_some(ms)
 }
 
+/// When a milestone happened: `raw` (`YYYY-MM-DD`, UTC) or, when empty, `now`. Teams often
+/// record a milestone late, so a date up to a year back is accepted; a future one is not.
+/// Today's date means `now`.
+pub fn milestone_date(field: &str, raw: &str, now: i64) -> Result<i64, super::AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw == date(now) {
+        return Ok(now);
+    }
+    let invalid = |message: &str| super::AppError::invalid(field, message);
+    let at = parse_date(raw).ok_or_else(|| invalid("Give the date as YYYY-MM-DD, e.g. 2026-11-02."))?;
+    if at > now {
+        return Err(invalid("The date cannot be in the future."));
+    }
+    if now - at > 365 * DAY_MS {
+        return Err(invalid("The date must be within the last year."));
+    }
+    Ok(at)
+}
+
 /// Whole days from `from` to `to` (negative when `to` is earlier).
 pub fn days_between(from: i64, to: i64) -> i64 {
     (to - from).div_euclid(DAY_MS)
@@ -67,6 +86,17 @@ pub fn days_left(now: i64, deadline: i64) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn milestone_dates_are_past_and_recent() {
+        let now = parse_date("2026-11-27").expect("date") + 15 * 3600 * 1000;
+        assert_eq!(milestone_date("on", "", now), Ok(now));
+        assert_eq!(milestone_date("on", "2026-11-27", now), Ok(now));
+        assert_eq!(milestone_date("on", "2026-10-01", now), Ok(parse_date("2026-10-01").expect("date")));
+        for bad in ["2026-11-28", "2025-11-01", "yesterday", "2026-02-31"] {
+            assert!(milestone_date("on", bad, now).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn known_dates() {

@@ -134,21 +134,9 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
     let now = now_ms();
     let day = now.div_euclid(DAY_MS);
-    let rows = sqlx::query(&format!(
-        "SELECT team_id, COUNT(*) AS fms,
-                CAST(COALESCE(SUM(counted), 0) AS BIGINT) AS covered,
-                CAST(COALESCE(SUM(counted * priority_weight), 0) AS BIGINT) AS weighted_covered,
-                CAST(COALESCE(SUM(priority_weight), 0) AS BIGINT) AS weighted_total,
-                CAST(COALESCE(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing,
-                CAST(COALESCE(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale
-         FROM (SELECT team_id, cov, priority_weight, {COUNTS_SQL} AS counted FROM ({FM_COVERAGE}) x WHERE status <> 'cancelled') y
-         GROUP BY team_id"
-    ))
-    .bind(now)
-    .fetch_all(db.read())
-    .await?;
+    let figures = today(db, now).await?;
     let mut tx = db.begin_write().await?;
-    for row in rows {
+    for f in figures {
         sqlx::query(
             "INSERT INTO coverage_daily (team_id, day, failure_modes, covered, weighted_covered, weighted_total,
                                          failing, stale)
@@ -157,19 +145,61 @@ pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
                  covered = excluded.covered, weighted_covered = excluded.weighted_covered,
                  weighted_total = excluded.weighted_total, failing = excluded.failing, stale = excluded.stale",
         )
-        .bind(row.try_get::<i64, _>("team_id")?)
+        .bind(f.team.0)
         .bind(day)
-        .bind(row.try_get::<i64, _>("fms")?)
-        .bind(row.try_get::<i64, _>("covered")?)
-        .bind(row.try_get::<i64, _>("weighted_covered")?)
-        .bind(row.try_get::<i64, _>("weighted_total")?)
-        .bind(row.try_get::<i64, _>("failing")?)
-        .bind(row.try_get::<i64, _>("stale")?)
+        .bind(f.failure_modes)
+        .bind(f.covered)
+        .bind(f.weighted_covered)
+        .bind(f.weighted_total)
+        .bind(f.failing)
+        .bind(f.stale)
         .execute(&mut *tx)
         .await?;
     }
     sqlx::query("DELETE FROM coverage_daily WHERE day < $1").bind(day - keep_days).execute(&mut *tx).await?;
     tx.commit().await
+}
+
+/// A team's coverage at one moment: a point of the trend chart.
+pub struct DayFigures {
+    pub team: TeamId,
+    pub failure_modes: i64,
+    pub covered: i64,
+    pub weighted_covered: i64,
+    pub weighted_total: i64,
+    pub failing: i64,
+    pub stale: i64,
+}
+
+/// Every team's coverage at `now` (its changes that are not cancelled), in one query.
+pub async fn today(db: &Db, now: i64) -> Result<Vec<DayFigures>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT team_id, COUNT(*) AS fms,
+                CAST(COALESCE(SUM(counted), 0) AS BIGINT) AS covered,
+                CAST(COALESCE(SUM(counted * priority_weight), 0) AS BIGINT) AS weighted_covered,
+                CAST(COALESCE(SUM(priority_weight), 0) AS BIGINT) AS weighted_total,
+                CAST(COALESCE(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing,
+                CAST(COALESCE(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale
+         FROM (SELECT team_id, cov, priority_weight, {COUNTS_SQL} AS counted
+               FROM ({FM_COVERAGE}) x WHERE status <> 'cancelled') y
+         GROUP BY team_id"
+    ))
+    .bind(now)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DayFigures {
+                team: TeamId(row.try_get("team_id")?),
+                failure_modes: row.try_get("fms")?,
+                covered: row.try_get("covered")?,
+                weighted_covered: row.try_get("weighted_covered")?,
+                weighted_total: row.try_get("weighted_total")?,
+                failing: row.try_get("failing")?,
+                stale: row.try_get("stale")?,
+            })
+        })
+        .collect()
 }
 
 /// Every failure mode with its team, change, priority weight, the team's acceptance rule and

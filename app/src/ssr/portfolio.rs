@@ -2,7 +2,7 @@
 //! changes and failure modes there are (coverage facts are stored per failure mode, see
 //! `ssr::coverage`). Used by the dashboard page and the CSV export.
 
-use super::coverage::{COUNTS_SQL, FM_COVERAGE};
+use super::coverage::{self, COUNTS_SQL, FM_COVERAGE};
 use super::db::{Db, now_ms};
 use crate::domain::change::{ChangeStatus, ChangeType};
 use crate::domain::gate::Coverage;
@@ -34,21 +34,26 @@ fn type_pattern(filter: &Filter) -> Option<String> {
 }
 
 /// Refuses a team the viewer cannot see, as if it did not exist.
-fn check_team(teams: &[(String, String)], filter: &Filter) -> Result<(), AppError> {
+fn check_team(teams: &[(i64, String, String)], filter: &Filter) -> Result<(), AppError> {
     match &filter.team {
-        Some(slug) if !teams.iter().any(|(s, _)| s == slug) => Err(AppError::NotFound("The team".to_owned())),
+        Some(slug) if !teams.iter().any(|(_, s, _)| s == slug) => {
+            Err(AppError::NotFound("The team".to_owned()))
+        }
         _ => Ok(()),
     }
 }
 
-async fn teams(db: &Db, user: &Principal) -> Result<Vec<(String, String)>, AppError> {
-    let rows =
-        sqlx::query(&format!("SELECT slug, name FROM teams t WHERE {} ORDER BY slug", visible("t.id", 1, 2)))
-            .bind(viewer(user))
-            .bind(None::<String>)
-            .fetch_all(db.read())
-            .await?;
-    rows.iter().map(|r| Ok((r.try_get("slug")?, r.try_get("name")?))).collect()
+/// The teams the viewer can see: (id, slug, name).
+async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT id, slug, name FROM teams t WHERE {} ORDER BY slug",
+        visible("t.id", 1, 2)
+    ))
+    .bind(viewer(user))
+    .bind(None::<String>)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("slug")?, r.try_get("name")?))).collect()
 }
 
 /// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
@@ -210,32 +215,51 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
         .collect();
 
     let daily = sqlx::query(&format!(
-        "SELECT t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
-         JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
+        "SELECT t.id, t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
+         JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND d.day < $4 AND {} ORDER BY t.slug, d.day",
         visible("d.team_id", 2, 3)
     ))
     .bind(now.div_euclid(DAY_MS) - TREND_DAYS)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
+    .bind(now.div_euclid(DAY_MS))
     .fetch_all(db.read())
     .await?;
-    let mut trends: Vec<Trend> = Vec::new();
+    let mut trends: Vec<(i64, Trend)> = Vec::new();
     for row in &daily {
-        let slug: String = row.try_get("slug")?;
+        let (id, slug): (i64, String) = (row.try_get("id")?, row.try_get("slug")?);
         let point = TrendPoint {
             day: row.try_get("day")?,
             percent: percent(row.try_get("weighted_covered")?, row.try_get("weighted_total")?).unwrap_or(0),
         };
         match trends.last_mut() {
-            Some(trend) if trend.team == slug => trend.points.push(point),
-            _ => trends.push(Trend { team: slug, points: vec![point] }),
+            Some((_, trend)) if trend.team == slug => trend.points.push(point),
+            _ => trends.push((id, Trend { team: slug, points: vec![point] })),
         }
     }
+    // Today's point is live, so the chart ends where the table above it stands.
+    for live in coverage::today(db, now).await? {
+        let Some(percent) = percent(live.weighted_covered, live.weighted_total) else { continue };
+        let point = TrendPoint { day: now.div_euclid(DAY_MS), percent };
+        match trends.iter_mut().find(|(id, _)| *id == live.team.0) {
+            Some((_, trend)) => trend.points.push(point),
+            None => {
+                let visible_team = teams.iter().find(|(id, ..)| *id == live.team.0);
+                if let Some((_, slug, _)) = visible_team
+                    && filter.team.as_ref().is_none_or(|t| t == slug)
+                {
+                    trends.push((live.team.0, Trend { team: slug.clone(), points: vec![point] }));
+                }
+            }
+        }
+    }
+    trends.sort_by(|a, b| a.1.team.cmp(&b.1.team));
+    let trends = trends.into_iter().map(|(_, t)| t).collect();
 
     Ok(Portfolio {
         now,
         filter: filter.clone(),
-        teams,
+        teams: teams.into_iter().map(|(_, slug, name)| (slug, name)).collect(),
         status_counts,
         overdue,
         total_rows,

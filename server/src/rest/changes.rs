@@ -281,6 +281,9 @@ pub async fn create(
 pub struct HappyPathDoc {
     #[serde(default)]
     pub note: String,
+    /// `YYYY-MM-DD` (UTC) when it started working, up to a year back; today when omitted.
+    #[serde(default)]
+    pub on: String,
 }
 
 /// Records that the change's happy path works.
@@ -295,21 +298,21 @@ pub async fn happy_path(
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
     // The body is optional: an empty one records the milestone without a note.
-    let note = if body.iter().all(u8::is_ascii_whitespace) {
-        String::new()
+    let doc = if body.iter().all(u8::is_ascii_whitespace) {
+        HappyPathDoc::default()
     } else {
-        serde_json::from_slice::<HappyPathDoc>(&body)
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
-                )
-            })?
-            .note
+        serde_json::from_slice::<HappyPathDoc>(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+            )
+        })?
     };
-    let note = optional_text("note", "Note", &note, 2000).map_err(unprocessable)?;
+    let note = optional_text("note", "Note", &doc.note, 2000).map_err(unprocessable)?;
+    let at =
+        app::domain::time::milestone_date("on", &doc.on, app::ssr::db::now_ms()).map_err(unprocessable)?;
     let by = acting_owner(&state, auth).await?;
-    changes::record_happy_path(&state.app.db, &auth.actor(), by, &review.change, &note).await?;
+    changes::record_happy_path(&state.app.db, &auth.actor(), by, &review.change, &note, at).await?;
     Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
 }
 

@@ -14,11 +14,12 @@ struct Setup {
     lead: reqwest::Client,
 }
 
+/// Creates a change in PAY; `happy`: the date its happy path started working ("" for today).
 async fn create_change(
     app: &TestApp,
     token: &str,
     title: &str,
-    happy: bool,
+    happy: Option<&str>,
     fms: &[(&str, u8, &[&str])],
 ) -> String {
     let response = app
@@ -29,10 +30,10 @@ async fn create_change(
         .expect("create");
     assert_eq!(response.status(), StatusCode::CREATED);
     let key = response.json::<Value>().await.expect("json")["key"].as_str().expect("key").to_owned();
-    if happy {
+    if let Some(on) = happy {
         let response = app
             .api(Method::POST, &format!("/changes/{key}/happy-path"), token)
-            .json(&json!({ "note": "works" }))
+            .json(&json!({ "note": "works", "on": on }))
             .send()
             .await
             .expect("happy path");
@@ -80,7 +81,7 @@ async fn setup(backend: Backend) -> Setup {
         &app,
         &token,
         "Exam queue",
-        true,
+        Some(""),
         &[
             ("Backlog after outage", 5, &["queue::backlog_*"]),
             ("Scaling saturates the database", 3, &["queue::scaling"]),
@@ -89,9 +90,11 @@ async fn setup(backend: Backend) -> Setup {
         ],
     )
     .await;
-    create_change(&app, &token, "=HYPERLINK(\"x\")", false, &[("Nobody knows", 4, &[])]).await;
-    create_change(&app, &token, "Release night", true, &[("Cannot roll back", 4, &["rollout::rollback"])])
-        .await;
+    create_change(&app, &token, "=HYPERLINK(\"x\")", None, &[("Nobody knows", 4, &[])]).await;
+    // Working since 37 days ago: 7 days past its 30-day target.
+    let since = app::domain::time::date(app::ssr::db::now_ms() - 37 * 24 * 3600 * 1000);
+    let fms: &[(&str, u8, &[&str])] = &[("Cannot roll back", 4, &["rollout::rollback"])];
+    create_change(&app, &token, "Release night", Some(&since), fms).await;
     upload_json(
         &app,
         &token,
@@ -104,11 +107,9 @@ async fn setup(backend: Backend) -> Setup {
         ],
     )
     .await;
-    // PAY-3's evidence is 30 days old and its target date passed a week ago: as if
-    // recorded then, and derived again at startup.
+    // PAY-3's evidence is 30 days old: as if recorded then, and derived again at startup.
     for sql in [
         "UPDATE evidence_latest SET at = at - 2592000000 WHERE test_id = 'rollout::rollback'",
-        "UPDATE changes SET target_at = target_at - 3196800000 WHERE number = 3",
         "UPDATE failure_modes SET derived_at = NULL",
     ] {
         sqlx::query(sql).execute(app.db.read()).await.expect("backdate");
@@ -309,9 +310,15 @@ async fn team_pages_list_what_needs_work_and_the_trend_records_it(backend: Backe
     );
     assert_eq!(team["recent_runs"].as_array().expect("runs").len(), 1);
 
-    // The daily point is the team's weighted coverage; recording twice a day replaces it.
+    // The daily point is the team's weighted coverage (today's is live); recording twice a
+    // day replaces the day's row.
     app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record");
     app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record again");
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM coverage_daily")
+        .fetch_one(s.app.db.read())
+        .await
+        .expect("count");
+    assert_eq!(recorded, 1, "one row per team and day");
     let p = json(portfolio(&s, &s.lead, "").await).await;
     let rows = p["rows"].as_array().expect("rows");
     let sum = |field: &str| rows.iter().map(|r| r[field].as_i64().expect("weight")).sum::<i64>();
@@ -341,4 +348,37 @@ async fn the_dashboard_renders_its_charts_without_javascript(backend: Backend) {
     }
     let bad = s.lead.get(s.app.url("/?status=done")).send().await.expect("page");
     assert!(bad.text().await.expect("html").contains("Unknown status"));
+}
+
+both_backends!(a_happy_path_date_must_be_past_and_recent);
+async fn a_happy_path_date_must_be_past_and_recent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let author = app.user("amy", "amy-password-1", false).await;
+    app.team("PAY", &[(author, Role::Member)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(author)).await;
+    let key = create_change(&app, &token, "Exam queue", None, &[]).await;
+    let day = 24 * 3600 * 1000;
+    for (on, expected) in [
+        (app::domain::time::date(app::ssr::db::now_ms() + 2 * day), "future"),
+        (app::domain::time::date(app::ssr::db::now_ms() - 400 * day), "last year"),
+        ("2026-13-01".to_owned(), "YYYY-MM-DD"),
+    ] {
+        let response = app
+            .api(Method::POST, &format!("/changes/{key}/happy-path"), &token)
+            .json(&json!({ "on": on }))
+            .send()
+            .await
+            .expect("happy path");
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.text().await.expect("body").contains(expected), "{on}");
+    }
+    let change: Value = app
+        .api(Method::GET, &format!("/changes/{key}"), &token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(change["status"], "draft", "a refused date changes nothing");
 }

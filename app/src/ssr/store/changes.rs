@@ -370,25 +370,27 @@ pub async fn record_happy_path(
     by: UserId,
     change: &Change,
     note: &str,
+    at: i64,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let moved = next_status(&mut tx, db, change, ChangeStatus::record_happy_path).await?;
     let now = now_ms();
-    let target = change.policy.target_at(now);
+    let target = change.policy.target_at(at);
     let note = Some(note).filter(|n| !n.is_empty());
     sqlx::query(
         "UPDATE changes SET status = $1, happy_path_at = $2, happy_path_by = $3, target_at = $4,
-                happy_path_note = $5, updated_at = $2 WHERE id = $6",
+                happy_path_note = $5, updated_at = $6 WHERE id = $7",
     )
     .bind(moved.1.as_str())
-    .bind(now)
+    .bind(at)
     .bind(by.0)
     .bind(target)
     .bind(note)
+    .bind(now)
     .bind(change.id)
     .execute(&mut *tx)
     .await?;
-    let details = json!({ "happy_path_at": now, "target_at": target, "note": note });
+    let details = json!({ "happy_path_at": at, "target_at": target, "note": note });
     audit_transition(&mut tx, db, actor, change, "change.happy_path", moved, details).await?;
     tx.commit().await?;
     Ok(())

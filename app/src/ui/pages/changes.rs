@@ -238,6 +238,9 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
                                     <input type="hidden" name="key" value=c.key.clone()/>
                                     <label for="happy-note">"Note or link"</label>
                                     <input id="happy-note" name="note" placeholder="e.g. demo recording, PR merged"/>
+                                    <label for="happy-on">"Working since (optional)"</label>
+                                    <input id="happy-on" name="on" type="date" aria-describedby="happy-on-error"/>
+                                    <FieldError err field="on" id="happy-on"/>
                                     <button type="submit">"Record happy path working"</button>
                                 </ActionForm>
                             })}
