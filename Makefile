@@ -19,7 +19,7 @@ export PREMORTEM_SITE_ROOT ?= $(SITE)
 help:
 	@echo "make run   serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/)"
 	@echo "make test  formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
-	@echo "make bench ingestion benchmark (release build)"
+	@echo "make bench ingestion and dashboard benchmarks (release build; SQLite and PostgreSQL)"
 
 ## Tools ---------------------------------------------------------------------------------
 
@@ -69,9 +69,10 @@ e2e: site server browser-tools
 test: lint unit e2e
 	@echo "all checks passed"
 
-# Ingestion benchmark (release build; prints figures and ratios, see docs/benchmarks.md).
+# Benchmarks (release build; print figures and ratios, see docs/benchmarks.md).
 bench:
 	cargo bench -p server --bench ingest
+	source scripts/ensure-postgres.sh && cargo bench -p server --bench dashboard
 
 clean-data:
 	rm -rf data

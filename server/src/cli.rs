@@ -128,6 +128,20 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
             println!("log in as bench-lead with password {password}");
             Ok(())
         }
+        Command::Demo { scale: DemoScale::Small } => {
+            let db = startup::connect(&settings).await?;
+            let people = crate::demo::small(&db, |password| async move {
+                hash_password(Password::parse_new("password", &password)?).await
+            })
+            .await
+            .map_err(user_error)?;
+            println!("loaded the demo: teams RAD, REL, AGT and PM, changes in every status");
+            println!("log in at {} as:", settings.public_url.as_deref().unwrap_or("http://127.0.0.1:3000"));
+            for p in people {
+                println!("  {:<11} password {}   ({}, {})", p.username, p.password, p.display_name, p.role);
+            }
+            Ok(())
+        }
         Command::Team(TeamCommand::Create { slug, name }) => {
             let slug = TeamSlug::parse(&slug).map_err(user_error)?;
             let name = TeamName::parse(&name).map_err(user_error)?;

@@ -133,9 +133,11 @@ pub enum Command {
     Token(TokenCommand),
     /// Load a data set into an empty database and print how to log in.
     Demo {
+        /// `small`: four teams, people to log in as, changes in every status (the hospital
+        /// exam queue, a release-night rollout, an AI-agent change, Premortem itself).
         /// `large`: 10 teams, 1,000 changes, 10,000 failure modes, 1,020,000 results (a load
         /// fixture for the dashboard benchmark).
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, default_value = "small")]
         scale: DemoScale,
     },
 }
@@ -143,6 +145,7 @@ pub enum Command {
 /// The size of a demo data set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DemoScale {
+    Small,
     Large,
 }
 

@@ -3,6 +3,7 @@
 //! with bulk statements (one run per team and day over ~100 days), then derived with the
 //! same code ingestion uses.
 
+use app::domain::change::ChangeKey;
 use app::domain::change::{ChangeStatus, ChangeType};
 use app::domain::{AppError, TeamId};
 use app::ssr::coverage::{self, Derivable};
@@ -314,4 +315,553 @@ pub fn random_password() -> String {
     use rand::Rng;
     use rand::distributions::Alphanumeric;
     rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+}
+
+/// A person of the small demo, with the password printed for them.
+pub struct Person {
+    pub username: &'static str,
+    pub display_name: &'static str,
+    pub role: &'static str,
+    pub password: String,
+}
+
+/// One failure mode of the demo: a catalogue template (or its own title), designs, tests.
+struct Fm {
+    template: Option<&'static str>,
+    title: &'static str,
+    scenario: &'static str,
+    designs: &'static str,
+    tests: &'static str,
+    ratings: (u8, u8, u8),
+}
+
+const fn fm(
+    template: Option<&'static str>,
+    title: &'static str,
+    scenario: &'static str,
+    designs: &'static str,
+    tests: &'static str,
+    ratings: (u8, u8, u8),
+) -> Fm {
+    Fm { template, title, scenario, designs, tests, ratings }
+}
+
+/// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
+/// names them in JUnit). CI uploads the project's results and requires this gate open.
+const DOGFOOD: [Fm; 6] = [
+    fm(
+        None,
+        "An ingestion burst saturates the database",
+        "[32] CI pipelines upload [2,000]-case reports at once after a merge train.",
+        "Admission control: at most N uploads processed at once, the rest get 503 with Retry-After\nOne writer connection on SQLite; bounded request sizes",
+        "*api::uploads_beyond_capacity_get_503_instead_of_a_queue::*\n*api::concurrent_uploads_lose_nothing::*",
+        (4, 3, 2),
+    ),
+    fm(
+        None,
+        "SQLite lock contention fails writes",
+        "[50] concurrent writers on one SQLite file; some get \"database is locked\".",
+        "All writes through one connection, BEGIN IMMEDIATE, busy timeout",
+        "*db::concurrent_writes_all_succeed::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "A CI retry storm stores runs twice",
+        "CI retries every upload [3] times after timeouts; the same run arrives again and again.",
+        "Idempotency-Key per upload, stored with the reply\nPer-token request budget (429)",
+        "*api::retries_with_a_key_store_one_run::*\n*api::a_token_has_a_request_budget::*",
+        (3, 4, 3),
+    ),
+    fm(
+        None,
+        "The process is killed during a sign-off",
+        "SIGKILL arrives while [20] writes, one of them a sign-off, are in flight.",
+        "Every mutation in one transaction with its audit entry; synchronous commits",
+        "*crash::a_sigkill_during_writes_loses_nothing_acknowledged::*\n*changes::from_change_to_sign_off::*",
+        (5, 2, 3),
+    ),
+    fm(
+        None,
+        "The session store is unavailable",
+        "The database holding sessions is gone for [5 minutes].",
+        "Readiness reports it; requests answer with a user-safe error, never internals",
+        "*ops::a_lost_database_is_reported_without_internals::*",
+        (4, 2, 2),
+    ),
+    fm(
+        None,
+        "A hostile upload",
+        "A [16 MiB] XML bomb, a truncated report, a DTD with entities.",
+        "Streaming parser without DTDs or entities, depth and size limits, clear 4xx",
+        "*api::hostile_uploads_get_a_clear_4xx_and_store_nothing::*",
+        (4, 3, 2),
+    ),
+];
+
+async fn add_fms(
+    db: &Db,
+    actor: &app::ssr::audit::Actor,
+    key: &ChangeKey,
+    fms: &[Fm],
+) -> Result<(), AppError> {
+    let change = changes::by_key(db, key).await?;
+    let mut inputs = Vec::new();
+    let mut keys = Vec::new();
+    for f in fms {
+        let template = f.template.and_then(app::domain::catalogue::by_id);
+        let (s, l, d) = f.ratings;
+        inputs.push(changes::FailureModeInput::parse(
+            template.map_or(f.title, |t| t.title),
+            &template.map_or(f.scenario.to_owned(), |t| t.scenario.to_owned()),
+            template.map_or("", |t| t.effect),
+            template.map_or("", |t| t.detection),
+            &s.to_string(),
+            &l.to_string(),
+            &d.to_string(),
+            f.designs,
+            f.tests,
+        )?);
+        keys.push(f.template.map(|t| format!("builtin:{t}")));
+    }
+    changes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;
+    Ok(())
+}
+
+async fn upload(
+    db: &Db,
+    token: &app::ssr::store::tokens::Authenticated,
+    commit: &str,
+    results: &[(&str, app::domain::gate::Outcome)],
+) -> Result<(), AppError> {
+    let run = app::ssr::store::evidence::RunInput {
+        commit: Some(commit.to_owned()),
+        branch: Some("main".to_owned()),
+        pipeline_url: Some(format!("https://ci.example.com/pipelines/{commit}")),
+        run_key: None,
+    };
+    let submitted: Vec<_> = results
+        .iter()
+        .map(|(id, outcome)| app::ssr::ingest::Submitted {
+            test_id: (*id).to_owned(),
+            outcome: *outcome,
+            duration_ms: Some(12),
+            message: None,
+            failure_mode: None,
+        })
+        .collect();
+    app::ssr::ingest::ingest(db, token, None, &run, &submitted, Vec::new()).await?;
+    Ok(())
+}
+
+/// Loads the small demo into an empty database: four teams, people with the passwords in
+/// the returned list, and changes in every status (the hospital exam queue, a release-night
+/// rollout with a rollback drill, an AI-agent change, and Premortem itself, whose gate this
+/// repository's CI opens). `hash` turns a password into its stored hash.
+pub async fn small<F, Fut>(db: &Db, hash: F) -> Result<Vec<Person>, AppError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String, AppError>>,
+{
+    use app::domain::gate::Outcome::{Failed, Passed};
+    use app::domain::scope::Scope;
+    use app::domain::{DisplayName, Role, TeamName, TeamSlug, Username};
+    use app::ssr::audit::Actor;
+    use app::ssr::store::{teams, tokens, users};
+
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(db.read()).await?;
+    if existing > 0 {
+        return Err(AppError::Conflict(
+            "Demo data goes into an empty database; this one has changes.".into(),
+        ));
+    }
+    let day = DAY_MS;
+    let now = now_ms();
+    let mut people = vec![
+        Person { username: "demo-admin", display_name: "Dana Admin", role: "admin", password: String::new() },
+        Person {
+            username: "rita",
+            display_name: "Rita Radiology",
+            role: "lead of RAD and PM",
+            password: String::new(),
+        },
+        Person {
+            username: "sam",
+            display_name: "Sam Engineer",
+            role: "member of RAD, REL, AGT, PM",
+            password: String::new(),
+        },
+        Person { username: "lee", display_name: "Lee Release", role: "lead of REL", password: String::new() },
+        Person { username: "ana", display_name: "Ana Agents", role: "lead of AGT", password: String::new() },
+        Person {
+            username: "vic",
+            display_name: "Vic Viewer",
+            role: "viewer of RAD",
+            password: String::new(),
+        },
+    ];
+    let mut ids = Vec::new();
+    for p in &mut people {
+        p.password = random_password();
+        let id = users::create(
+            db,
+            &Actor::Cli,
+            &Username::parse(p.username)?,
+            &DisplayName::parse(p.display_name)?,
+            &hash(p.password.clone()).await?,
+            p.role == "admin",
+        )
+        .await?;
+        ids.push(id);
+    }
+    let [_, rita, sam, lee, ana, vic] = ids[..] else {
+        return Err(AppError::Conflict("demo users".into()));
+    };
+    let mut team_ids = Vec::new();
+    for (slug, name, members) in [
+        ("RAD", "Radiology platform", vec![(rita, Role::Lead), (sam, Role::Member), (vic, Role::Viewer)]),
+        ("REL", "Release engineering", vec![(lee, Role::Lead), (sam, Role::Member)]),
+        ("AGT", "Customer agents", vec![(ana, Role::Lead), (sam, Role::Member)]),
+        ("PM", "Premortem", vec![(rita, Role::Lead), (sam, Role::Member)]),
+    ] {
+        let team = teams::create(db, &Actor::Cli, &TeamSlug::parse(slug)?, &TeamName::parse(name)?).await?;
+        for (user, role) in members {
+            teams::set_membership(db, &Actor::Cli, team, user, Some(role)).await?;
+        }
+        team_ids.push(team);
+    }
+    let [rad, rel, agt, pm] = team_ids[..] else {
+        return Err(AppError::Conflict("demo teams".into()));
+    };
+    let sam_actor = Actor::User { id: sam, username: "sam".into() };
+    let token = |team| async move {
+        let secret = tokens::create(db, &Actor::Cli, team, Some(sam), "demo-ci", &Scope::ALL, None).await?;
+        tokens::authenticate(db, &secret).await?.ok_or_else(|| AppError::Conflict("demo token".into()))
+    };
+    let create = |team, title: &str, summary: &str, types: Vec<ChangeType>| {
+        let new = changes::NewChange {
+            title: title.to_owned(),
+            summary: summary.to_owned(),
+            types,
+            ticket_url: None,
+            pr_url: None,
+            design_url: None,
+        };
+        let actor = sam_actor.clone();
+        async move { changes::create(db, &actor, team, sam, &new).await }
+    };
+    let happy = |key: ChangeKey, days_ago: i64, note: &'static str| {
+        let actor = sam_actor.clone();
+        async move {
+            let change = changes::by_key(db, &key).await?;
+            changes::record_happy_path(db, &actor, sam, &change, note, now - days_ago * day).await
+        }
+    };
+    let sign = |key: ChangeKey, by: app::domain::UserId, name: &'static str| async move {
+        let actor = Actor::User { id: by, username: name.into() };
+        app::ssr::review::sign_off(db, &actor, by, name, &key).await
+    };
+
+    // Radiology: the essay's exam queue, mid-way: happy path works, failure cases in progress.
+    let rad_token = token(rad).await?;
+    let queue = create(
+        rad,
+        "Move exam processing onto a queue",
+        "Exams from the scanners go through a queue to the reading workers instead of a direct call.",
+        vec![ChangeType::Queue],
+    )
+    .await?;
+    happy(queue.clone(), 20, "Demo with the staging scanners").await?;
+    add_fms(
+        db,
+        &sam_actor,
+        &queue,
+        &[
+            fm(
+                Some("queue-backlog-after-outage"),
+                "",
+                "",
+                "Backpressure and drain-rate alerting ADR https://wiki.example.com/adr/12",
+                "exams::queue::backlog_drains_*",
+                (4, 3, 3),
+            ),
+            fm(
+                Some("queue-scaling-saturates-shared-database"),
+                "",
+                "",
+                "Connection budget per worker; scale on DB headroom",
+                "exams::queue::scaling_50_workers",
+                (4, 3, 4),
+            ),
+            fm(
+                Some("queue-no-priority-lane"),
+                "",
+                "",
+                "Priority lane for stat exams",
+                "exams::queue::stat_exam_overtakes_backlog",
+                (5, 3, 3),
+            ),
+            fm(
+                Some("queue-cannot-find-or-reorder-item"),
+                "",
+                "",
+                "Admin search and move-to-front",
+                "",
+                (3, 3, 3),
+            ),
+            fm(
+                Some("queue-no-eta-or-position"),
+                "",
+                "",
+                "Position and ETA from drain rate",
+                "exams::queue::eta_*",
+                (3, 4, 2),
+            ),
+        ],
+    )
+    .await?;
+    upload(
+        db,
+        &rad_token,
+        "4f1c2a9",
+        &[
+            ("exams::queue::backlog_drains_after_outage", Passed),
+            ("exams::queue::backlog_drains_without_loss", Passed),
+            ("exams::queue::scaling_50_workers", Failed),
+            ("exams::queue::stat_exam_overtakes_backlog", Passed),
+        ],
+    )
+    .await?;
+    let lane = create(
+        rad,
+        "Priority lane for stat exams",
+        "Urgent exams skip the backlog.",
+        vec![ChangeType::Queue],
+    )
+    .await?;
+    happy(lane.clone(), 50, "Stat exams routed in staging").await?;
+    add_fms(
+        db,
+        &sam_actor,
+        &lane,
+        &[
+            fm(
+                Some("queue-poison-message"),
+                "",
+                "",
+                "Dead-letter after 3 attempts",
+                "exams::lane::poison_*",
+                (4, 2, 3),
+            ),
+            fm(
+                Some("queue-duplicate-delivery"),
+                "",
+                "",
+                "Idempotent handler keyed by exam id",
+                "exams::lane::duplicate_*",
+                (3, 3, 3),
+            ),
+            fm(
+                None,
+                "Lane starves routine exams",
+                "[200] stat exams an hour keep routine exams waiting for [6 hours].",
+                "Weighted fair share between lanes",
+                "exams::lane::routine_still_served",
+                (3, 2, 3),
+            ),
+        ],
+    )
+    .await?;
+    upload(
+        db,
+        &rad_token,
+        "9be0d41",
+        &[
+            ("exams::lane::poison_message_dead_lettered", Passed),
+            ("exams::lane::duplicate_exam_processed_once", Passed),
+            ("exams::lane::routine_still_served", Passed),
+        ],
+    )
+    .await?;
+    sign(lane, rita, "rita").await?;
+    create(
+        rad,
+        "Archive studies older than 7 years",
+        "Move old imaging studies to cold storage.",
+        vec![ChangeType::Migration],
+    )
+    .await?;
+
+    // Release engineering: release night, overdue; a platform upgrade that regressed.
+    let rel_token = token(rel).await?;
+    let night = create(
+        rel,
+        "Release night: billing, ledger and notifications together",
+        "Three integrated systems roll out in one window; ledger v5 has no down migration.",
+        vec![ChangeType::Rollout],
+    )
+    .await?;
+    happy(night.clone(), 45, "All three deployed to staging together").await?;
+    add_fms(
+        db,
+        &sam_actor,
+        &night,
+        &[
+            fm(
+                Some("rollout-chained-step-cannot-roll-back"),
+                "",
+                "",
+                "Rollback drill before release night; ledger change behind a flag",
+                "release::rollback_drill_*",
+                (5, 3, 3),
+            ),
+            fm(
+                Some("rollout-mixed-versions-incompatible"),
+                "",
+                "",
+                "Expand/contract: old and new versions read both shapes",
+                "release::mixed_versions_*",
+                (4, 3, 3),
+            ),
+            fm(Some("rollout-partial-deploy"), "", "", "", "", (4, 2, 3)),
+        ],
+    )
+    .await?;
+    upload(
+        db,
+        &rel_token,
+        "a71e3c0",
+        &[("release::rollback_drill_billing", Passed), ("release::rollback_drill_ledger", Passed)],
+    )
+    .await?;
+    let k8s = create(
+        rel,
+        "Kubernetes 1.31 upgrade",
+        "Node pools upgraded zone by zone.",
+        vec![ChangeType::Infrastructure],
+    )
+    .await?;
+    happy(k8s.clone(), 60, "Staging cluster upgraded").await?;
+    add_fms(
+        db,
+        &sam_actor,
+        &k8s,
+        &[
+            fm(
+                Some("infra-network-partition-between-zones"),
+                "",
+                "",
+                "Zone-aware retries; quorum per zone",
+                "platform::partition_*",
+                (4, 2, 3),
+            ),
+            fm(
+                Some("infra-disk-full-on-database-host"),
+                "",
+                "",
+                "Alert at 80%, automatic volume growth",
+                "platform::disk_*",
+                (4, 2, 2),
+            ),
+            fm(
+                Some("infra-restore-never-tested"),
+                "",
+                "",
+                "Monthly restore drill",
+                "platform::restore_drill",
+                (5, 2, 4),
+            ),
+        ],
+    )
+    .await?;
+    upload(
+        db,
+        &rel_token,
+        "c03d9aa",
+        &[
+            ("platform::partition_zone_b_isolated", Passed),
+            ("platform::disk_full_alerts", Passed),
+            ("platform::restore_drill", Passed),
+        ],
+    )
+    .await?;
+    sign(k8s, lee, "lee").await?;
+    // A week later the restore drill fails: the signed-off change regresses.
+    upload(db, &rel_token, "d4e5f60", &[("platform::restore_drill", Failed)]).await?;
+    let provider = create(
+        rel,
+        "Switch to payment provider v2",
+        "Replaced by a broader project.",
+        vec![ChangeType::Dependency],
+    )
+    .await?;
+    let provider = changes::by_key(db, &provider).await?;
+    changes::cancel(db, &sam_actor, &provider, "Folded into the payments platform project").await?;
+
+    // Customer agents: autonomous agents change customer records.
+    let agt_token = token(agt).await?;
+    let agents = create(
+        agt,
+        "Agents update customer addresses from emails",
+        "An AI agent reads customer emails and updates addresses without a human in the loop.",
+        vec![ChangeType::AiAgent],
+    )
+    .await?;
+    happy(agents.clone(), 10, "Agent handles the staging inbox").await?;
+    add_fms(
+        db,
+        &sam_actor,
+        &agents,
+        &[
+            fm(
+                Some("agent-silently-writes-wrong-records"),
+                "",
+                "",
+                "Every agent write attributed and diffed; daily sample review",
+                "agents::address::wrong_write_*",
+                (5, 3, 5),
+            ),
+            fm(
+                Some("agent-runaway-loop-or-cost"),
+                "",
+                "",
+                "Per-run step and spend caps",
+                "agents::address::budget_*",
+                (4, 3, 3),
+            ),
+            fm(
+                Some("agent-no-approval-for-destructive-actions"),
+                "",
+                "",
+                "Approval queue for deletions",
+                "agents::address::approval_required",
+                (5, 2, 3),
+            ),
+        ],
+    )
+    .await?;
+    upload(
+        db,
+        &agt_token,
+        "1a2b3c4",
+        &[
+            ("agents::address::wrong_write_detected_by_sampling", Passed),
+            ("agents::address::budget_stops_the_loop", Passed),
+        ],
+    )
+    .await?;
+
+    // Premortem itself: its gate opens when this repository's CI uploads its test results.
+    let itself = create(
+        pm,
+        "Premortem itself",
+        "This application, planned for its own failure. CI uploads the project's JUnit results on every commit.",
+        vec![ChangeType::Queue, ChangeType::Infrastructure],
+    )
+    .await?;
+    happy(itself.clone(), 5, "All pages and the CI API work end to end").await?;
+    add_fms(db, &sam_actor, &itself, &DOGFOOD).await?;
+
+    coverage::record_daily(db, 400).await?;
+    Ok(people)
 }

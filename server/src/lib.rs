@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod forms;
 pub mod ops;
 pub mod reports;
 pub mod rest;

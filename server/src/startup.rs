@@ -1,7 +1,7 @@
 //! Pools, migrations, the session layer, router composition and graceful shutdown.
 
 use crate::config::Settings;
-use crate::{ops, reports, rest};
+use crate::{forms, ops, reports, rest};
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::state::AuthPolicy;
 use app::ssr::{AppState, auth};
@@ -79,6 +79,8 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/changes/{key}/report", get(reports::html))
         .route("/changes/{key}/report.md", get(reports::markdown))
         .route("/portfolio.csv", get(reports::portfolio_csv))
+        .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
+        .route("/changes/{key}/import", get(forms::import_form).post(forms::import))
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())

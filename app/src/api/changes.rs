@@ -91,6 +91,8 @@ pub struct ChangeView {
     pub sign_off_refusal: Option<String>,
     pub sign_offs: Vec<SignOffItem>,
     pub history: Vec<HistoryItem>,
+    /// Catalogue templates for the change's types not used yet (when the user may edit).
+    pub suggestions: Vec<crate::domain::catalogue::Suggestion>,
     pub now: i64,
 }
 
@@ -120,16 +122,16 @@ pub struct FailureModeView {
     pub can_edit: bool,
     /// `None` when the user may accept this risk; otherwise why not.
     pub accept_refusal: Option<String>,
+    /// The catalogue template it started from: its suggested designs and tests.
+    pub template: Option<crate::domain::catalogue::Suggestion>,
     pub now: i64,
 }
 
 #[cfg(feature = "ssr")]
 mod server {
-    use crate::domain::change::{ChangeKey, TEXT_MAX, TITLE_MAX, optional_text, required_line};
-    use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
+    use crate::domain::change::ChangeKey;
     use crate::domain::{AppError, Principal, Role};
     use crate::ssr::review::{self, Review};
-    use crate::ssr::store::changes::FailureModeInput;
     use crate::ssr::{AppState, auth, state};
 
     /// The logged-in user, the state, and the change — if the user holds `needed` in its team.
@@ -151,32 +153,6 @@ mod server {
         } else {
             None
         }
-    }
-
-    pub fn failure_mode_input(
-        title: &str,
-        scenario: &str,
-        effect: &str,
-        detection: &str,
-        severity: &str,
-        likelihood: &str,
-        detectability: &str,
-        designs: &str,
-        selectors: &str,
-    ) -> Result<FailureModeInput, AppError> {
-        Ok(FailureModeInput {
-            title: required_line("title", "Title", title, TITLE_MAX)?,
-            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
-            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
-            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
-            ratings: Ratings {
-                severity: Rating::parse("severity", "Severity", severity)?,
-                likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
-                detectability: Rating::parse("detectability", "Detectability", detectability)?,
-            },
-            designs: Design::parse_lines(designs)?,
-            selectors: Selector::parse_lines(selectors)?,
-        })
     }
 }
 
@@ -312,6 +288,17 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         })
         .collect();
     let c = &review.change;
+    let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
+    let suggestions = if can_edit {
+        let used: Vec<&str> = review.failure_modes.iter().filter_map(|fm| fm.template.as_deref()).collect();
+        crate::ssr::store::templates::suggestions(&state.db, c.team_id, &c.types)
+            .await?
+            .into_iter()
+            .filter(|s| !used.contains(&s.key.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(ChangeView {
         key: c.key.to_string(),
         title: c.title.clone(),
@@ -334,10 +321,11 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         policy: c.policy,
         failure_modes,
         gate: review.gate.clone(),
-        can_edit: user.has_role(c.team_id, Role::Member) && c.status.is_open(),
+        can_edit,
         sign_off_refusal,
         sign_offs,
         history,
+        suggestions,
         now: review.now,
     })
 }
@@ -392,7 +380,7 @@ pub async fn add_failure_mode(
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = server::failure_mode_input(
+    let input = changes::FailureModeInput::parse(
         &title,
         &scenario,
         &effect,
@@ -414,7 +402,7 @@ pub async fn add_failure_mode(
 pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureModeView, AppError> {
     use crate::domain::Role;
     use crate::domain::failure_mode::Selector;
-    let (user, _state, review) = server::authorized(&key, Role::Viewer).await?;
+    let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
     let index = review
         .failure_modes
         .iter()
@@ -448,6 +436,10 @@ pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureMode
         evidence,
         can_edit: user.has_role(review.change.team_id, Role::Member) && review.change.status.is_open(),
         accept_refusal: server::four_eyes_refusal(&user, &review),
+        template: match &fm.template {
+            Some(key) => crate::ssr::store::templates::resolve(&state.db, review.change.team_id, key).await?,
+            None => None,
+        },
         now: review.now,
     })
 }
@@ -472,7 +464,7 @@ pub async fn update_failure_mode(
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = server::failure_mode_input(
+    let input = changes::FailureModeInput::parse(
         &title,
         &scenario,
         &effect,

@@ -1,4 +1,5 @@
 //! Teams as their members see them.
+#![allow(clippy::too_many_arguments, reason = "one argument per form field")]
 
 use crate::domain::{AppError, Role};
 use leptos::prelude::*;
@@ -121,4 +122,78 @@ pub async fn set_policy(
         allow_high_acceptance: allow_high_acceptance.is_some(),
     };
     changes::set_policy(&db, &audit_actor(&user), team.id, policy, public_badges.is_some()).await
+}
+
+/// A team's own failure-mode templates, for its template page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatesView {
+    pub slug: String,
+    pub name: String,
+    /// Team leads (and admins) add, edit and retire templates.
+    pub can_manage: bool,
+    /// Each with whether it is retired.
+    pub templates: Vec<(crate::domain::catalogue::Suggestion, bool)>,
+    /// How many built-in templates there are per change type.
+    pub built_in: Vec<(crate::domain::change::ChangeType, usize)>,
+}
+
+/// The team's templates. Visible to its members and to admins.
+#[server(endpoint = "templates")]
+pub async fn team_templates(slug: String) -> Result<TemplatesView, AppError> {
+    use crate::domain::catalogue;
+    use crate::domain::change::ChangeType;
+    let (user, state, team) = super::team_access(&slug, Role::Viewer).await?;
+    let templates = crate::ssr::store::templates::team_templates(&state.db, team.id).await?;
+    Ok(TemplatesView {
+        can_manage: user.has_role(team.id, Role::Lead),
+        slug: team.slug,
+        name: team.name,
+        templates,
+        built_in: ChangeType::ALL.into_iter().map(|t| (t, catalogue::for_type(t).count())).collect(),
+    })
+}
+
+/// Adds a team template (`id` empty) or replaces one. Team leads and admins.
+#[server(endpoint = "save_template")]
+pub async fn save_template(
+    team: String,
+    id: String,
+    change_type: String,
+    title: String,
+    scenario: String,
+    effect: String,
+    detection: String,
+    designs: String,
+    tests: String,
+    severity: String,
+    likelihood: String,
+    detectability: String,
+) -> Result<(), AppError> {
+    use crate::ssr::store::templates::{self, TemplateInput};
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let input = TemplateInput::parse(
+        &change_type,
+        &title,
+        &scenario,
+        &effect,
+        &detection,
+        &designs,
+        &tests,
+        (&severity, &likelihood, &detectability),
+    )?;
+    let actor = crate::ssr::audit_actor(&user);
+    match id.trim() {
+        "" => templates::create(&state.db, &actor, team.id, &input).await.map(|_| ()),
+        raw => {
+            let id = raw.parse().map_err(|_| AppError::NotFound("The template".to_owned()))?;
+            templates::update(&state.db, &actor, team.id, id, &input).await
+        }
+    }
+}
+
+/// Retires a team template: no longer suggested. Team leads and admins.
+#[server(endpoint = "retire_template")]
+pub async fn retire_template(team: String, id: i64) -> Result<(), AppError> {
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    crate::ssr::store::templates::retire(&state.db, &crate::ssr::audit_actor(&user), team.id, id).await
 }

@@ -1,6 +1,7 @@
 //! Pure, wasm-safe domain types: no I/O, no async. Everything that crosses into the
 //! system is parsed into one of these types at the edge.
 
+pub mod catalogue;
 pub mod change;
 pub mod error;
 pub mod failure_mode;

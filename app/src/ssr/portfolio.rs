@@ -216,13 +216,12 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
 
     let daily = sqlx::query(&format!(
         "SELECT t.id, t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
-         JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND d.day < $4 AND {} ORDER BY t.slug, d.day",
+         JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
         visible("d.team_id", 2, 3)
     ))
     .bind(now.div_euclid(DAY_MS) - TREND_DAYS)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
-    .bind(now.div_euclid(DAY_MS))
     .fetch_all(db.read())
     .await?;
     let mut trends: Vec<(i64, Trend)> = Vec::new();
@@ -237,11 +236,17 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
             _ => trends.push((id, Trend { team: slug, points: vec![point] })),
         }
     }
-    // Today's point is live, so the chart ends where the table above it stands.
-    for live in coverage::today(db, now).await? {
+    // Today's point is recorded every few minutes by the server; until a team has one (a
+    // new installation, a first failure mode), it is computed live.
+    let today = now.div_euclid(DAY_MS);
+    let shown = if filter.team.is_some() { 1 } else { teams.len() };
+    let missing_today =
+        trends.len() < shown || trends.iter().any(|(_, t)| t.points.last().is_none_or(|p| p.day < today));
+    for live in if missing_today { coverage::today(db, now).await? } else { Vec::new() } {
         let Some(percent) = percent(live.weighted_covered, live.weighted_total) else { continue };
-        let point = TrendPoint { day: now.div_euclid(DAY_MS), percent };
+        let point = TrendPoint { day: today, percent };
         match trends.iter_mut().find(|(id, _)| *id == live.team.0) {
+            Some((_, trend)) if trend.points.last().is_some_and(|p| p.day == today) => {}
             Some((_, trend)) => trend.points.push(point),
             None => {
                 let visible_team = teams.iter().find(|(id, ..)| *id == live.team.0);

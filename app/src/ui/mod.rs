@@ -64,6 +64,13 @@ where
     });
 }
 
+/// The route's `slug` parameter as the page is created. Page titles take it as a plain
+/// string: a title that reads the parameter reactively can be read by the server after the
+/// route's first render was disposed (Async rendering renders twice), which panics.
+pub fn slug_now(params: &Memo<leptos_router::params::ParamsMap>) -> String {
+    params.read_untracked().get("slug").unwrap_or_default()
+}
+
 /// The application: routes inside the layout.
 #[component]
 pub fn App() -> impl IntoView {
@@ -86,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes") view=pages::ChangesPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/ci") view=pages::CiPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug/templates") view=pages::TemplatesPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes/new") view=pages::NewChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key") view=pages::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key/fm/:number") view=pages::FailureModePage ssr=SsrMode::Async/>

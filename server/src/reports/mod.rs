@@ -8,7 +8,7 @@ mod report;
 pub use portfolio::csv as portfolio_csv;
 
 use app::domain::change::ChangeKey;
-use app::domain::{AppError, Role};
+use app::domain::{AppError, Principal, Role};
 use app::ssr::store::changes;
 use app::ssr::{AppState, auth, review};
 use askama::Template;
@@ -36,10 +36,7 @@ impl IntoResponse for ReportError {
     fn into_response(self) -> Response {
         let err = match self {
             Self::Login => return Redirect::to("/login").into_response(),
-            // Forbidden answers like an unknown change, so keys of other teams do not leak.
-            Self::App(AppError::Forbidden | AppError::NotFound(_)) => {
-                AppError::NotFound("The change".to_owned())
-            }
+            // Objects of other teams are already reported as not found (change_access).
             Self::App(AppError::Unauthenticated) => return Redirect::to("/login").into_response(),
             Self::App(other) => other,
         };
@@ -56,12 +53,31 @@ impl IntoResponse for ReportError {
     }
 }
 
-/// The report of `key`, if the session's user holds at least `viewer` in its team.
-async fn load(state: &AppState, session: &Session, key: &str) -> Result<Report, ReportError> {
+/// The session's user and the change `key` under review, if the user holds at least
+/// `needed` in its team (a change they may not see is one that does not exist).
+pub async fn change_access(
+    state: &AppState,
+    session: &Session,
+    key: &str,
+    needed: Role,
+) -> Result<(Principal, review::Review), ReportError> {
     let user = auth::session_principal(&state.db, &state.auth, session).await?.ok_or(ReportError::Login)?;
     let key = ChangeKey::parse(key).map_err(|_| AppError::NotFound("The change".to_owned()))?;
-    let review = review::load(&state.db, &key).await?;
-    user.require_role(review.change.team_id, Role::Viewer)?;
+    let not_found = || AppError::NotFound("The change".to_owned());
+    let review = review::load(&state.db, &key).await.map_err(|e| match e {
+        AppError::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    if !user.has_role(review.change.team_id, Role::Viewer) {
+        return Err(not_found().into());
+    }
+    user.require_role(review.change.team_id, needed)?;
+    Ok((user, review))
+}
+
+/// The report of `key`, if the session's user holds at least `viewer` in its team.
+async fn load(state: &AppState, session: &Session, key: &str) -> Result<Report, ReportError> {
+    let (_, review) = change_access(state, session, key, Role::Viewer).await?;
     let sign_offs = changes::sign_offs(&state.db, &review.change).await?;
     Ok(Report::new(&review, sign_offs))
 }

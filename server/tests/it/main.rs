@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod api;
 mod auth;
+mod catalogue;
 mod changes;
 mod crash;
 mod db;

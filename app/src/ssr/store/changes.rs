@@ -80,6 +80,8 @@ pub struct FailureMode {
     pub accepted_by_id: Option<UserId>,
     /// When its coverage facts were last derived (`ssr::coverage`); `None` until then.
     pub derived_at: Option<i64>,
+    /// The template it started from (`builtin:<id>` or `team:<id>`).
+    pub template: Option<String>,
 }
 
 impl FailureMode {
@@ -104,6 +106,36 @@ impl FailureMode {
 }
 
 impl FailureModeInput {
+    /// Parses a failure mode's text fields (designs and selectors one per line), as forms,
+    /// the API and imports send them.
+    #[expect(clippy::too_many_arguments, reason = "one argument per field")]
+    pub fn parse(
+        title: &str,
+        scenario: &str,
+        effect: &str,
+        detection: &str,
+        severity: &str,
+        likelihood: &str,
+        detectability: &str,
+        designs: &str,
+        selectors: &str,
+    ) -> Result<Self, AppError> {
+        use crate::domain::change::{TEXT_MAX, TITLE_MAX, optional_text, required_line};
+        Ok(FailureModeInput {
+            title: required_line("title", "Title", title, TITLE_MAX)?,
+            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
+            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
+            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
+            ratings: Ratings {
+                severity: Rating::parse("severity", "Severity", severity)?,
+                likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
+                detectability: Rating::parse("detectability", "Detectability", detectability)?,
+            },
+            designs: Design::parse_lines(designs)?,
+            selectors: Selector::parse_lines(selectors)?,
+        })
+    }
+
     fn derivable(&self, id: i64) -> Derivable<'_> {
         Derivable { id, ratings: self.ratings, selectors: &self.selectors }
     }
@@ -449,7 +481,7 @@ pub async fn regress_in(
 
 const FM_SELECT: &str =
     "SELECT f.id, f.change_id, f.number, f.title, f.scenario, f.effect, f.detection, f.severity, f.likelihood,
-        f.detectability, f.designs, f.selectors, f.version, f.derived_at,
+        f.detectability, f.designs, f.selectors, f.version, f.derived_at, f.template,
         r.justification, r.expires_at, r.accepted_by, u.display_name AS accepted_by_name
      FROM failure_modes f
      LEFT JOIN risk_acceptances r ON r.id = (
@@ -496,6 +528,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         acceptance,
         accepted_by_id: row.try_get::<Option<i64>, _>("accepted_by")?.map(UserId),
         derived_at: row.try_get("derived_at")?,
+        template: row.try_get("template")?,
     })
 }
 
@@ -565,20 +598,50 @@ pub async fn add_failure_mode(
     change: &Change,
     input: &FailureModeInput,
 ) -> Result<i64, AppError> {
+    let numbers = add_failure_modes(db, actor, change, std::slice::from_ref(input), &[]).await?;
+    numbers.first().copied().ok_or_else(|| AppError::Conflict("Nothing was added.".to_owned()))
+}
+
+/// Adds failure modes in one transaction (all or none), numbered in order. `templates`
+/// names the template each one started from, if any (missing entries: none).
+pub async fn add_failure_modes(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    inputs: &[FailureModeInput],
+    templates: &[Option<String>],
+) -> Result<Vec<i64>, AppError> {
     let mut tx = db.begin_write().await?;
     require_editable(&mut tx, db, change).await?;
+    let mut numbers = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let template = templates.get(i).and_then(Option::as_deref);
+        numbers.push(insert_failure_mode(&mut tx, db, actor, change, input, template).await?);
+    }
+    tx.commit().await?;
+    Ok(numbers)
+}
+
+async fn insert_failure_mode(
+    tx: &mut AnyConnection,
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    input: &FailureModeInput,
+    template: Option<&str>,
+) -> Result<i64, AppError> {
+    let now = now_ms();
     let number: i64 = sqlx::query_scalar(
         "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(change.id)
     .fetch_one(&mut *tx)
     .await?;
-    let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO failure_modes (change_id, number, title, scenario, effect, detection, severity, likelihood,
-                                    detectability, designs, selectors, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+                                    detectability, designs, selectors, template, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
     )
     .bind(change.id)
     .bind(number)
@@ -591,20 +654,24 @@ pub async fn add_failure_mode(
     .bind(i64::from(input.ratings.detectability.get()))
     .bind(json_text(&input.designs))
     .bind(json_text(&input.selectors))
+    .bind(template)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    coverage::refresh(&mut tx, change.team_id, &[input.derivable(id)]).await?;
+    coverage::refresh(&mut *tx, change.team_id, &[input.derivable(id)]).await?;
+    let mut after = audit_input(input);
+    if let Some(template) = template {
+        after["template"] = json!(template);
+    }
     let entry = Entry {
         action: "failure_mode.create",
         object_type: "failure_mode",
         object_id: format!("{}/FM-{number}", change.key),
         team_id: Some(change.team_id),
         before: None,
-        after: Some(audit_input(input)),
+        after: Some(after),
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
-    tx.commit().await?;
+    audit::append(&mut *tx, db.backend(), actor, entry).await?;
     Ok(number)
 }
 

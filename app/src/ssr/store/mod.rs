@@ -4,5 +4,6 @@
 pub mod changes;
 pub mod evidence;
 pub mod teams;
+pub mod templates;
 pub mod tokens;
 pub mod users;

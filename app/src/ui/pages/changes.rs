@@ -10,6 +10,7 @@ use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
 };
 use crate::ui::navigate_after;
+use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -24,7 +25,7 @@ pub fn ChangesPage() -> impl IntoView {
     let status = move || query.read().get("status");
     let overdue = move || query.read().get("overdue");
     view! {
-        <Title text=move || format!("Changes · {}", slug())/>
+        <Title text=format!("Changes · {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
             let changes = Resource::new(
                 move || (slug(), status(), overdue()),
@@ -149,7 +150,7 @@ pub fn ChangePage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     view! {
-        <Title text=key/>
+        <Title text=params.read_untracked().get("key").unwrap_or_default()/>
         <RequireUser page=move |_user: Principal| {
             let happy = ServerAction::<RecordHappyPath>::new();
             let add = ServerAction::<AddFailureMode>::new();
@@ -161,12 +162,12 @@ pub fn ChangePage() -> impl IntoView {
             );
             view! {
                 <Loaded resource=change page=move |c: ChangeView| view! {
-                    <ChangeHeader c=c.clone()/>
-                    <Milestones c=c.clone() happy/>
-                    <GateChecklist gate=c.gate.clone()/>
-                    <FailureModes c=c.clone() add/>
-                    <SignOffPanel c=c.clone() sign/>
-                    <History c=c.clone() cancel/>
+                    {view! { <ChangeHeader c=c.clone()/> }.into_any()}
+                    {view! { <Milestones c=c.clone() happy/> }.into_any()}
+                    {view! { <GateChecklist gate=c.gate.clone()/> }.into_any()}
+                    {view! { <FailureModes c=c.clone() add/> }.into_any()}
+                    {view! { <SignOffPanel c=c.clone() sign/> }.into_any()}
+                    {view! { <History c=c.clone() cancel/> }.into_any()}
                 }/>
             }
         }/>
@@ -315,6 +316,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                     </table>
                 }.into_any()
             }}
+            {c.can_edit.then(|| view! { <Suggestions c=c.clone()/> }.into_any())}
             {c.can_edit.then(|| view! {
                 <details class="card" open=c.failure_modes.is_empty()>
                     <summary>"Add a failure mode"</summary>
@@ -447,5 +449,44 @@ fn History(c: ChangeView, cancel: ServerAction<CancelChange>) -> impl IntoView {
                 </ActionForm>
             </details>
         })}
+    }
+}
+
+/// Catalogue templates for the change's types, as checkboxes: a plain form, so it works
+/// without JavaScript. Also the way to import a list from CSV or Markdown.
+#[component]
+fn Suggestions(c: ChangeView) -> impl IntoView {
+    let count = c.suggestions.len();
+    view! {
+        {(count > 0).then(|| view! {
+            <details class="card suggestions" open=c.failure_modes.is_empty()>
+                <summary>{format!("How changes like this usually break ({count} suggestions)")}</summary>
+                <form method="post" action=format!("/changes/{}/suggestions", c.key)>
+                    <p class="hint">
+                        "Tick the ones that apply. Each becomes a failure mode with the template's scenario and ratings: "
+                        "fill in the magnitude in [brackets], then add your designs and tests."
+                    </p>
+                    <ul class="suggestion-list">
+                        {c.suggestions.iter().map(|s| {
+                            let id = format!("suggest-{}", s.key.replace(':', "-"));
+                            view! {
+                                <li>
+                                    <input type="checkbox" id=id.clone() name="template" value=s.key.clone()/>
+                                    " "
+                                    <label for=id>
+                                        <strong>{s.title.clone()}</strong>
+                                        " " <span class="chip">{s.change_type.label()}</span>
+                                        {s.team_owned.then(|| view! { " " <span class="chip">"team template"</span> })}
+                                    </label>
+                                    <p class="muted">{s.scenario.clone()}</p>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <button type="submit">"Add selected failure modes"</button>
+                </form>
+            </details>
+        })}
+        <p><a href=format!("/changes/{}/import", c.key) rel="external">"Import failure modes from CSV or a Markdown table"</a></p>
     }
 }

@@ -2,6 +2,7 @@ use crate::api::tokens::{CiView, CreateToken, RevokeToken, RunItem, ci_page};
 use crate::domain::Principal;
 use crate::domain::time::{date, date_time};
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
+use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -13,7 +14,7 @@ pub fn CiPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     view! {
-        <Title text=move || format!("Connect your CI · {}", slug())/>
+        <Title text=format!("Connect your CI · {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
             let create = ServerAction::<CreateToken>::new();
             let revoke = ServerAction::<RevokeToken>::new();

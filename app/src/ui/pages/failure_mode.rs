@@ -20,7 +20,7 @@ pub fn FailureModePage() -> impl IntoView {
     let key = move || params.read().get("key").unwrap_or_default();
     let number = move || params.read().get("number").and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
     view! {
-        <Title text=move || format!("{}/FM-{}", key(), number())/>
+        <Title text=format!("{}/FM-{}", key(), number())/>
         <RequireUser page=move |_user: Principal| {
             let update = ServerAction::<UpdateFailureMode>::new();
             let accept = ServerAction::<AcceptRisk>::new();
@@ -51,6 +51,16 @@ pub fn FailureModePage() -> impl IntoView {
                         </p>
                         {reason.map(|r| view! { <p class="coverage-reason">{r}</p> })}
                         <Description fm=fm.clone()/>
+                        {fm.template.clone().map(|t| view! {
+                            <aside class="card template-hints" aria-labelledby="template-hints">
+                                <h2 id="template-hints">{format!("From the catalogue: {}", t.title)}</h2>
+                                <p class="hint">"How teams usually handle it, and how they prove it:"</p>
+                                <h3>"Suggested designs"</h3>
+                                <ul>{t.designs.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+                                <h3>"Suggested tests"</h3>
+                                <ul>{t.tests.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+                            </aside>
+                        })}
                         <Evidence fm=fm.clone()/>
                         <AcceptancePanel fm=fm.clone() accept/>
                         {editor.map(|fm| view! { <EditForm fm update delete/> })}

@@ -7,6 +7,7 @@ mod dashboard;
 mod failure_mode;
 mod login;
 mod teams;
+mod templates;
 
 pub use admin::{AdminTeams, AdminUsers};
 pub use changes::{ChangePage, ChangesPage, NewChangePage};
@@ -15,6 +16,7 @@ pub use dashboard::Dashboard;
 pub use failure_mode::FailureModePage;
 pub use login::LoginPage;
 pub use teams::{TeamPage, TeamsPage};
+pub use templates::TemplatesPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -5,6 +5,7 @@ use crate::domain::time::{date, days_between, days_left};
 use crate::domain::{Principal, Role};
 use crate::ui::components::{CoverageChip, StatusChip};
 use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
+use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -60,7 +61,7 @@ pub fn TeamPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     view! {
-        <Title text=move || format!("Team {}", slug())/>
+        <Title text=format!("Team {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
             let set_member = ServerAction::<SetMember>::new();
             let set_policy = ServerAction::<SetPolicy>::new();
@@ -84,6 +85,7 @@ pub fn TeamPage() -> impl IntoView {
                                     <p class="actions">
                                         <A href=format!("/teams/{}/changes", team.slug) attr:class="button">"Changes"</A>
                                         <A href=format!("/teams/{}/ci", team.slug) attr:class="button">"Connect your CI"</A>
+                                        <A href=format!("/teams/{}/templates", team.slug) attr:class="button">"Failure-mode templates"</A>
                                     </p>
                                     <p class="muted">{format!(
                                         "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",

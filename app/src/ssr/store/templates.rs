@@ -1,0 +1,242 @@
+//! Failure-mode templates: the built-in catalogue (in the code) and each team's own, which
+//! its leads add, edit and retire.
+
+use crate::domain::catalogue::{self, Suggestion};
+use crate::domain::change::{ChangeType, TEXT_MAX, TITLE_MAX, optional_text, required_line};
+use crate::domain::failure_mode::{Rating, Ratings};
+use crate::domain::{AppError, TeamId};
+use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::db::{Db, now_ms};
+use serde_json::json;
+use sqlx::Row;
+
+/// Validated fields of a team template.
+#[derive(Clone, Debug)]
+pub struct TemplateInput {
+    pub change_type: ChangeType,
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    /// One per line.
+    pub designs: String,
+    pub tests: String,
+    pub ratings: Ratings,
+}
+
+impl TemplateInput {
+    /// Parses the template form's fields.
+    #[expect(clippy::too_many_arguments, reason = "one argument per form field")]
+    pub fn parse(
+        change_type: &str,
+        title: &str,
+        scenario: &str,
+        effect: &str,
+        detection: &str,
+        designs: &str,
+        tests: &str,
+        ratings: (&str, &str, &str),
+    ) -> Result<Self, AppError> {
+        let lines = |field: &str, label: &str, raw: &str| -> Result<String, AppError> {
+            let text = optional_text(field, label, raw, TEXT_MAX)?;
+            Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n"))
+        };
+        Ok(TemplateInput {
+            change_type: ChangeType::parse(change_type).map_err(|_| {
+                AppError::invalid("change_type", "Choose the type of change this template is for.")
+            })?,
+            title: required_line("title", "Title", title, TITLE_MAX)?,
+            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
+            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
+            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
+            designs: lines("designs", "Suggested designs", designs)?,
+            tests: lines("tests", "Suggested tests", tests)?,
+            ratings: Ratings {
+                severity: Rating::parse("severity", "Severity", ratings.0)?,
+                likelihood: Rating::parse("likelihood", "Likelihood", ratings.1)?,
+                detectability: Rating::parse("detectability", "Detectability", ratings.2)?,
+            },
+        })
+    }
+
+    fn audit_view(&self) -> serde_json::Value {
+        json!({ "change_type": self.change_type.as_str(), "title": self.title, "scenario": self.scenario })
+    }
+}
+
+const SELECT: &str = "SELECT id, change_type, title, scenario, effect, detection, designs, tests, severity,
+        likelihood, detectability, retired_at FROM fm_templates";
+
+fn suggestion(row: &sqlx::any::AnyRow) -> Result<(Suggestion, bool), AppError> {
+    let lines = |name: &str| -> Result<Vec<String>, sqlx::Error> {
+        Ok(row.try_get::<String, _>(name)?.lines().map(str::to_owned).collect())
+    };
+    let rating = |name: &str| -> Result<u8, sqlx::Error> {
+        u8::try_from(row.try_get::<i64, _>(name)?).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    let change_type: String = row.try_get("change_type")?;
+    Ok((
+        Suggestion {
+            key: format!("team:{}", row.try_get::<i64, _>("id")?),
+            change_type: ChangeType::parse(&change_type)?,
+            title: row.try_get("title")?,
+            scenario: row.try_get("scenario")?,
+            effect: row.try_get("effect")?,
+            detection: row.try_get("detection")?,
+            designs: lines("designs")?,
+            tests: lines("tests")?,
+            ratings: (rating("severity")?, rating("likelihood")?, rating("detectability")?),
+            team_owned: true,
+        },
+        row.try_get::<Option<i64>, _>("retired_at")?.is_some(),
+    ))
+}
+
+/// The team's own templates, with whether each is retired.
+pub async fn team_templates(db: &Db, team: TeamId) -> Result<Vec<(Suggestion, bool)>, AppError> {
+    sqlx::query(&format!("{SELECT} WHERE team_id = $1 ORDER BY change_type, title, id"))
+        .bind(team.0)
+        .fetch_all(db.read())
+        .await?
+        .iter()
+        .map(suggestion)
+        .collect()
+}
+
+/// What to suggest for a change of these types: the team's own templates first, then the
+/// built-in ones.
+pub async fn suggestions(db: &Db, team: TeamId, types: &[ChangeType]) -> Result<Vec<Suggestion>, AppError> {
+    let mut out: Vec<Suggestion> = team_templates(db, team)
+        .await?
+        .into_iter()
+        .filter(|(s, retired)| !retired && types.contains(&s.change_type))
+        .map(|(s, _)| s)
+        .collect();
+    out.extend(types.iter().flat_map(|t| catalogue::for_type(*t)).map(Suggestion::from));
+    Ok(out)
+}
+
+/// The template behind `key` (`builtin:<id>`, or `team:<id>` of this team), retired or not.
+pub async fn resolve(db: &Db, team: TeamId, key: &str) -> Result<Option<Suggestion>, AppError> {
+    if let Some(id) = key.strip_prefix("builtin:") {
+        return Ok(catalogue::by_id(id).map(Suggestion::from));
+    }
+    let Some(id) = key.strip_prefix("team:").and_then(|id| id.parse::<i64>().ok()) else {
+        return Ok(None);
+    };
+    let row = sqlx::query(&format!("{SELECT} WHERE team_id = $1 AND id = $2"))
+        .bind(team.0)
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?;
+    row.as_ref().map(suggestion).transpose().map(|s| s.map(|(s, _)| s))
+}
+
+/// Adds a team template.
+pub async fn create(db: &Db, actor: &Actor, team: TeamId, input: &TemplateInput) -> Result<i64, AppError> {
+    let mut tx = db.begin_write().await?;
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO fm_templates (team_id, change_type, title, scenario, effect, detection, designs, tests,
+                                   severity, likelihood, detectability, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(team.0)
+    .bind(input.change_type.as_str())
+    .bind(&input.title)
+    .bind(&input.scenario)
+    .bind(&input.effect)
+    .bind(&input.detection)
+    .bind(&input.designs)
+    .bind(&input.tests)
+    .bind(i64::from(input.ratings.severity.get()))
+    .bind(i64::from(input.ratings.likelihood.get()))
+    .bind(i64::from(input.ratings.detectability.get()))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let entry = Entry {
+        action: "template.create",
+        object_type: "fm_template",
+        object_id: id.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(input.audit_view()),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replaces a team template's fields; a retired one stays retired.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    id: i64,
+    input: &TemplateInput,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE fm_templates SET change_type = $1, title = $2, scenario = $3, effect = $4, detection = $5,
+                designs = $6, tests = $7, severity = $8, likelihood = $9, detectability = $10, updated_at = $11
+         WHERE id = $12 AND team_id = $13",
+    )
+    .bind(input.change_type.as_str())
+    .bind(&input.title)
+    .bind(&input.scenario)
+    .bind(&input.effect)
+    .bind(&input.detection)
+    .bind(&input.designs)
+    .bind(&input.tests)
+    .bind(i64::from(input.ratings.severity.get()))
+    .bind(i64::from(input.ratings.likelihood.get()))
+    .bind(i64::from(input.ratings.detectability.get()))
+    .bind(now_ms())
+    .bind(id)
+    .bind(team.0)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("The template".to_owned()));
+    }
+    let entry = Entry {
+        action: "template.update",
+        object_type: "fm_template",
+        object_id: id.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(input.audit_view()),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Retires a team template: it is no longer suggested; failure modes made from it keep it.
+pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let now = now_ms();
+    let retired = sqlx::query(
+        "UPDATE fm_templates SET retired_at = $1, updated_at = $1 WHERE id = $2 AND team_id = $3 AND retired_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(team.0)
+    .execute(&mut *tx)
+    .await?;
+    if retired.rows_affected() == 0 {
+        return Err(AppError::NotFound("An active template with that id".to_owned()));
+    }
+    let entry = Entry {
+        action: "template.retire",
+        object_type: "fm_template",
+        object_id: id.to_string(),
+        team_id: Some(team),
+        before: None,
+        after: Some(json!({ "retired_at": now })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
