@@ -14,7 +14,7 @@ CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 export PREMORTEM_SITE_ROOT ?= $(SITE)
 
-.PHONY: help run test bench tools browser-tools site server lint unit e2e clean-data
+.PHONY: help run test bench tools browser-tools site server lint unit e2e dogfood clean-data
 
 help:
 	@echo "make run   serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/)"
@@ -28,6 +28,7 @@ tools:
 	  || rustup target add wasm32-unknown-unknown
 	@if [[ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]]; then \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; fi
+	@cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 browser-tools:
 	@command -v chromium >/dev/null \
@@ -60,13 +61,19 @@ lint: tools
 	cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Every integration test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database.
-unit:
-	source scripts/ensure-postgres.sh && cargo test --workspace
+# cargo-nextest also writes the JUnit report that `dogfood` uploads.
+unit: tools
+	source scripts/ensure-postgres.sh && cargo nextest run --workspace --profile ci
+
+# Premortem's own failure modes (change PM-1 of the demo data) must be covered by this
+# repository's passing tests: uploads the JUnit report and requires the gate open.
+dogfood: server
+	scripts/dogfood.sh
 
 e2e: site server browser-tools
 	scripts/e2e.sh
 
-test: lint unit e2e
+test: lint unit e2e dogfood
 	@echo "all checks passed"
 
 # Benchmarks (release build; print figures and ratios, see docs/benchmarks.md).

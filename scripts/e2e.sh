@@ -21,11 +21,20 @@ done
 echo 'olaf-password-1' | "$bin" user create --username olaf --team OPS --role lead >/dev/null
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://$PREMORTEM_LISTEN/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
+# A second instance on the demo data set, as `premortem demo` leaves a fresh database.
+demo_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+demo_db="sqlite://$work/demo.db"
+rita=$(PREMORTEM_DATABASE_URL=$demo_db "$bin" demo | awk '$1 == "rita" { print $3 }')
+PREMORTEM_DATABASE_URL=$demo_db PREMORTEM_LISTEN="127.0.0.1:$demo_port" "$bin" serve >"$work/demo.log" 2>&1 &
+demo=$!
+trap 'kill $server $demo 2>/dev/null || true; wait $server $demo 2>/dev/null || true; rm -rf "$work"' EXIT
+for url in "http://$PREMORTEM_LISTEN" "http://127.0.0.1:$demo_port"; do
+  for _ in $(seq 1 100); do
+    curl -fsS "$url/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
 done
+export DEMO_URL="http://127.0.0.1:$demo_port" DEMO_RITA_PASSWORD="$rita"
 
 cd end2end
 if ! BASE_URL="http://$PREMORTEM_LISTEN" ADMIN_PASSWORD=e2e-admin-password npx playwright test; then

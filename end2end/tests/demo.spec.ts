@@ -1,0 +1,34 @@
+import { expect, test } from '@playwright/test';
+import { ready } from './helpers';
+
+// `premortem demo` on a fresh database (started by scripts/e2e.sh on its own port): a new
+// user sees teams, changes in every status, the exam-queue story and charts with data.
+const demo = process.env.DEMO_URL;
+
+test('the demo data set makes a lived-in product', async ({ page }) => {
+  test.skip(!demo, 'DEMO_URL is not set');
+  await page.goto(`${demo}/login`);
+  await ready(page);
+  await page.getByLabel('Username').fill('rita');
+  await page.getByLabel('Password', { exact: true }).fill(process.env.DEMO_RITA_PASSWORD ?? '');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Portfolio' })).toBeVisible();
+  await ready(page);
+  for (const status of ['draft', 'happy path working', 'failure cases complete']) {
+    await expect(page.locator('.tiles')).toContainText(status);
+  }
+  await expect(page.locator('table.portfolio')).toContainText('Move exam processing onto a queue');
+  await expect(page.locator('.charts svg')).toHaveCount(3);
+  await expect(page.locator('#trend-desc')).toContainText('RAD');
+
+  await page.goto(`${demo}/changes/RAD-1`);
+  await ready(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Move exam processing onto a queue');
+  await expect(page.locator('table.failure-modes')).toContainText('Backlog after a consumer or network outage');
+  await expect(page.locator('table.failure-modes .chip.coverage-failing')).toHaveCount(1);
+  await page.goto(`${demo}/teams`);
+  await ready(page);
+  for (const team of ['RAD', 'PM']) {
+    await expect(page.getByRole('link', { name: team, exact: true })).toBeVisible();
+  }
+});
