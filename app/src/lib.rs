@@ -3,6 +3,10 @@
 //! The module tree: `domain` (pure, wasm-safe), `api` (server functions), `ui` (routes and
 //! pages), `ssr` (server-only state, store and auth).
 
+// Leptos views are nested types; the change page's is deep enough that a fresh (not
+// incremental) build of the browser bundle can exceed the default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod domain;
 #[cfg(feature = "ssr")]

@@ -486,7 +486,8 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
                     <button type="submit">"Add selected failure modes"</button>
                 </form>
             </details>
-        })}
+        }.into_any())}
         <p><a href=format!("/changes/{}/import", c.key) rel="external">"Import failure modes from CSV or a Markdown table"</a></p>
     }
+    .into_any()
 }
