@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { logIn, ready } from './helpers';
+import { expect, logIn, ready, test } from './helpers';
 
 // A queue change is offered the queue templates; an import with two bad rows imports
 // nothing until they are fixed. Both are plain forms: the same with JavaScript off.

@@ -1,5 +1,5 @@
-import { expect, type Page, test } from '@playwright/test';
-import { logIn, logOut, ready } from './helpers';
+import { type Page } from '@playwright/test';
+import { expect, logIn, logOut, ready, test } from './helpers';
 
 // The team QUE (amy: member, lena: lead, vic: viewer) and OPS (olaf: lead) are created by
 // scripts/e2e.sh through the CLI. Each project (js, nojs) registers its own change.

@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { logIn, logOut, ready } from './helpers';
+import { expect, logIn, logOut, ready, test } from './helpers';
 
 // A token made in the browser drives the CI API; evidence opens the gate, a lead signs
 // off, and a later failing run marks the change regressed.

@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { ready } from './helpers';
+import { expect, ready, test } from './helpers';
 
 // `premortem demo` on a fresh database (started by scripts/e2e.sh on its own port): a new
 // user sees teams, changes in every status, the exam-queue story and charts with data.

@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { logIn, logOut, ready } from './helpers';
+import { expect, logIn, logOut, ready, test } from './helpers';
 
 // Runs twice: project "js" (hydrated app) and project "nojs" (plain HTML forms).
 // Both run against one server, so names carry the project's name.

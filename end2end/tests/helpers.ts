@@ -1,4 +1,24 @@
-import { expect, type Page, test } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
+
+/**
+ * Playwright's `test`, with the browser's errors (console errors and uncaught exceptions,
+ * such as a wasm panic during hydration) printed when a test fails, so a failed CI run
+ * shows why a page did not hydrate.
+ */
+export const test = base.extend({
+  page: async ({ page }, use, testInfo) => {
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    await use(page);
+    if (testInfo.status !== testInfo.expectedStatus && errors.length > 0) {
+      console.log(`browser errors in "${testInfo.title}":\n  ${errors.join('\n  ')}`);
+    }
+  },
+});
+export { expect };
 
 /** With JavaScript, waits until the wasm bundle has hydrated the page. */
 export async function ready(page: Page) {

@@ -1,5 +1,5 @@
-import { expect, type Page, test } from '@playwright/test';
-import { logIn, logOut, ready } from './helpers';
+import { type Page } from '@playwright/test';
+import { expect, logIn, logOut, ready, test } from './helpers';
 
 // A member registers two changes, one whose happy path worked 40 days ago (overdue by now);
 // a lead reads the portfolio, filters it to the team, shares the URL, opens the change, its
