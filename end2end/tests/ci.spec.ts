@@ -19,14 +19,16 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
   await logIn(page, 'admin', process.env.ADMIN_PASSWORD ?? 'e2e-admin-password');
   await page.goto('/teams/QUE/ci');
   await ready(page);
-  await page.getByLabel('Name').fill(`pipeline-${project}`);
+  // Unique per attempt: CI retries a failed test once, against the same server.
+  const name = `pipeline-${project}-${test.info().retry}`;
+  await page.getByLabel('Name').fill(name);
   await page.getByLabel(/changes:write/).check();
   await page.getByRole('button', { name: 'Create token' }).click();
   const token = (await page.locator('code.token').textContent())?.trim() ?? '';
   expect(token).toMatch(/^pmt_[0-9a-f]{40}_[0-9a-f]{8}$/);
   await page.reload();
   await expect(page.locator('code.token')).toHaveCount(0); // shown once
-  await expect(page.getByRole('cell', { name: `pipeline-${project}` })).toBeVisible();
+  await expect(page.getByRole('cell', { name })).toBeVisible();
 
   const auth = { Authorization: `Bearer ${token}` };
   const created = await request.post('/api/v1/changes', {

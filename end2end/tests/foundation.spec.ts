@@ -7,8 +7,10 @@ const adminPassword = process.env.ADMIN_PASSWORD ?? 'e2e-admin-password';
 
 test('an admin sets up a team and a member, who then logs in', async ({ page }) => {
   const project = test.info().project.name;
-  const slug = project === 'js' ? 'PAYJS' : 'PAYNOJS';
-  const member = `mia-${project}`;
+  // Unique per attempt: CI retries a failed test once, against the same server.
+  const attempt = test.info().retry;
+  const slug = `${project === 'js' ? 'PAYJS' : 'PAYNOJS'}${attempt}`;
+  const member = `mia-${project}-${attempt}`;
 
   await logIn(page, 'admin', adminPassword);
   await expect(page.getByRole('heading', { name: 'Portfolio' })).toBeVisible();
