@@ -15,6 +15,9 @@ use sqlx::Row as _;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
+/// The statuses of changes still being worked on, as SQL (`ChangeStatus::is_open`).
+const OPEN: &str = "('draft', 'happy_path_working', 'regressed')";
+
 /// Which teams a view covers: `$u` is the viewer (negative for an admin, who sees every
 /// team) and `$t` a team slug or NULL; `team_col` is the team id column to restrict.
 fn visible(team_col: &str, u: u8, t: u8) -> String {
@@ -79,7 +82,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
          WHERE {visible}
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
-           AND ($6 = 0 OR (c.status IN ('draft', 'happy_path_working', 'regressed') AND c.target_at < $1))",
+           AND ($6 = 0 OR (c.status IN {OPEN} AND c.target_at < $1))",
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
     );
@@ -282,12 +285,11 @@ const WORK_LIMIT: i64 = 100;
 /// evidence, fail or are stale.
 pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork, AppError> {
     let now = now_ms();
-    let upcoming = sqlx::query(
+    let upcoming = sqlx::query(&format!(
         "SELECT t.slug, c.number, c.title, c.status, c.target_at FROM changes c JOIN teams t ON t.id = c.team_id
-         WHERE c.team_id = $1 AND c.status IN ('draft', 'happy_path_working', 'regressed')
-           AND c.target_at IS NOT NULL
-         ORDER BY c.target_at, c.number LIMIT $2",
-    )
+         WHERE c.team_id = $1 AND c.status IN {OPEN} AND c.target_at IS NOT NULL
+         ORDER BY c.target_at, c.number LIMIT $2"
+    ))
     .bind(team.0)
     .bind(WORK_LIMIT)
     .fetch_all(db.read())
@@ -305,7 +307,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
     .collect::<Result<Vec<_>, AppError>>()?;
     let gaps = sqlx::query(&format!(
         "SELECT slug, change_number, fm_number, fm_title, cov, ev_oldest_at FROM ({FM_COVERAGE}) x
-         WHERE team_id = $2 AND status IN ('draft', 'happy_path_working', 'regressed')
+         WHERE team_id = $2 AND status IN {OPEN}
            AND cov IN ('uncovered', 'designed', 'failing', 'stale')
          ORDER BY change_number, fm_number LIMIT $3"
     ))
