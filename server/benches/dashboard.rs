@@ -8,7 +8,6 @@
 
 use clap::Parser;
 use sqlx::Connection;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
@@ -85,11 +84,8 @@ async fn run(backend: &str, url: &str) {
     let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .expect("serve");
-    });
+    let limits = server::startup::ConnectionLimits::from(&settings);
+    tokio::spawn(server::startup::serve_connections(listener, router, limits, std::future::pending()));
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let login = client

@@ -12,7 +12,6 @@ use app::domain::{DisplayName, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::Actor;
 use app::ssr::store::{teams, tokens, users};
 use clap::Parser;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 fn junit(prefix: &str, cases: usize) -> String {
@@ -43,11 +42,8 @@ async fn main() {
     let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .expect("serve");
-    });
+    let limits = server::startup::ConnectionLimits::from(&settings);
+    tokio::spawn(server::startup::serve_connections(listener, router, limits, std::future::pending()));
 
     let hash =
         app::ssr::auth::hash_password(app::domain::Password::parse_new("p", "bench-password-1").expect("pw"))

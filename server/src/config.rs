@@ -40,7 +40,8 @@ pub struct Settings {
     /// Hours after login after which a session ends, even while in use.
     #[arg(long, env = "PREMORTEM_SESSION_MAX_HOURS", default_value_t = 168, global = true)]
     pub session_max_hours: u32,
-    /// Failed logins per account name within 15 minutes before further attempts wait.
+    /// Failed logins per account and client address within 15 minutes before each further
+    /// attempt from there waits twice as long as the last; ten times as many per address.
     #[arg(long, env = "PREMORTEM_LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
     pub login_max_failures: u32,
     /// Database connections (readers on SQLite; all connections on PostgreSQL).
@@ -53,6 +54,17 @@ pub struct Settings {
     /// so nothing waits forever on a stuck dependency.
     #[arg(long, env = "PREMORTEM_REQUEST_TIMEOUT_SECS", default_value_t = 120, global = true)]
     pub request_timeout_secs: u64,
+    /// Seconds a connection may take to send a request's headers, and may stay idle between
+    /// requests, before it is closed (slow-header clients and idle keep-alives hold nothing).
+    #[arg(long, env = "PREMORTEM_HEADER_READ_TIMEOUT_SECS", default_value_t = 15, global = true)]
+    pub header_read_timeout_secs: u64,
+    /// Slowest upload body accepted, in bytes per second after a grace period; a slower
+    /// sender gets 408 instead of holding a place among the uploads being received.
+    #[arg(long, env = "PREMORTEM_UPLOAD_MIN_BYTES_PER_SEC", default_value_t = 32 * 1024, global = true)]
+    pub upload_min_bytes_per_sec: u64,
+    /// Seconds an upload's body may take before the minimum rate applies.
+    #[arg(long, env = "PREMORTEM_UPLOAD_BODY_GRACE_SECS", default_value_t = 10, global = true)]
+    pub upload_body_grace_secs: u64,
     /// Largest CI upload as sent (compressed or not), in bytes.
     #[arg(long, env = "PREMORTEM_UPLOAD_MAX_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub upload_max_bytes: usize,

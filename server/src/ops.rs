@@ -4,7 +4,7 @@
 use crate::config::LogFormat;
 use app::ssr::AppState;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -92,6 +92,72 @@ fn is_same_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     }
 }
 
+/// What every response carries: no MIME sniffing, no referrer to other sites, no framing,
+/// HSTS when the site is served over HTTPS (secure cookies on), and a Content-Security-Policy
+/// that allows nothing wherever a page did not set its own (app pages set one with a nonce).
+pub async fn security_headers(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// Arguments that hold free text (a form's textareas) may be as long as the domain's
+/// longest text; every other argument is a name, key, number, date or address.
+const LONG_ARGUMENTS: [&str; 7] =
+    ["summary", "scenario", "effect", "detection", "designs", "selectors", "tests"];
+const LONG_ARGUMENT_MAX: usize = app::domain::change::TEXT_MAX;
+const ARGUMENT_MAX: usize = 2_000;
+const ARGUMENTS_MAX: usize = 100;
+
+/// Refuses a server-function call any of whose arguments is over its bound, with 422 naming
+/// the argument, before the function runs: no function sees unbounded input, and no error
+/// reply (or the redirect a plain form gets) can grow with it.
+pub async fn bound_server_fn_arguments(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/") || path.starts_with("/api/v1/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // The body limit layer outside bounds what this reads.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
+    };
+    let query = parts.uri.query().unwrap_or_default().as_bytes();
+    let arguments = form_urlencoded::parse(query).chain(form_urlencoded::parse(&bytes));
+    for (count, (name, value)) in arguments.enumerate() {
+        let max = if LONG_ARGUMENTS.contains(&name.as_ref()) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
+        let refusal = if count >= ARGUMENTS_MAX {
+            Some(app::domain::AppError::Request(format!("more than {ARGUMENTS_MAX} fields")))
+        } else if value.chars().count() > max {
+            let field = app::domain::error::bounded(&name);
+            Some(app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters.")))
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_string(&err).unwrap_or_default(),
+            )
+                .into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 /// Gives server-function error replies the status their error means (401, 403, 422, 429,
 /// 503, …) instead of server_fn's blanket 500, in one place for every function and for
 /// failures before the function runs (such as a missing field).
@@ -109,6 +175,9 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     };
     if let Ok(err) = serde_json::from_slice::<app::domain::AppError>(&bytes) {
         parts.status = app::ssr::error::status(&err);
+        if let Some(seconds) = app::ssr::error::retry_after(&err) {
+            parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -127,7 +196,6 @@ pub fn init_logging(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

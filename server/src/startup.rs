@@ -12,7 +12,6 @@ use axum::routing::get;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -54,7 +53,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .build();
     let auth_policy = AuthPolicy {
         session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
-        max_failures_per_account: i64::from(settings.login_max_failures),
+        free_failures: i64::from(settings.login_max_failures),
         max_failures_per_address: i64::from(settings.login_max_failures) * 10,
         ..AuthPolicy::default()
     };
@@ -63,6 +62,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         leptos_options: leptos_options.clone(),
         auth: auth_policy.clone(),
         public_url: settings.public_url.clone(),
+        secure_cookies: settings.secure_cookies,
     };
     let rest_app_state = state.clone();
 
@@ -86,6 +86,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             move || shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
+        .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .with_state(state);
 
@@ -114,6 +115,8 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         max_body: settings.upload_max_bytes,
         max_decompressed: settings.upload_max_decompressed_bytes,
         max_cases: settings.upload_max_cases,
+        min_bytes_per_sec: settings.upload_min_bytes_per_sec,
+        body_grace: Duration::from_secs(settings.upload_body_grace_secs),
     };
     let rest_state = rest::RestState::new(
         rest_app_state,
@@ -131,6 +134,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.request_timeout_secs),
         ))
+        .layer(axum::middleware::from_fn_with_state(settings.secure_cookies, ops::security_headers))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -192,15 +196,91 @@ pub async fn serve(
     let db = connect(settings).await?;
     let (router, tasks) = app(settings, db.clone()).await?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_connections(listener, router, ConnectionLimits::from(settings), shutdown).await;
     for task in tasks {
         task.abort();
     }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a connection may cost the server before it is closed.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// To send a request's headers, and to stay idle between requests.
+    pub header_read_timeout: Duration,
+    /// Request line and headers together (beyond: 431).
+    pub max_header_bytes: usize,
+    /// For requests still running at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl From<&Settings> for ConnectionLimits {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+            max_header_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(settings.request_timeout_secs),
+        }
+    }
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` completes, with `limits` on each, then
+/// waits (at most the grace period) for requests in flight. axum's own `serve` has no
+/// header-read timeout, so a client sending headers a byte at a time, or a keep-alive
+/// connection left open, would hold its socket forever.
+pub async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(err) => {
+                    // Out of file descriptors, or the peer left before accept: back off briefly.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            tower::ServiceExt::map_request(router.clone(), move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+                req
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("requests still running at the end of the shutdown grace period were dropped");
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.

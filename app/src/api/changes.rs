@@ -73,6 +73,8 @@ pub struct ChangeView {
     pub pr_url: Option<String>,
     pub design_url: Option<String>,
     pub author: String,
+    /// The change has no author (an API token registered it) and the user may claim it.
+    pub can_claim: bool,
     pub team_slug: String,
     pub team_name: String,
     pub status: ChangeStatus,
@@ -140,18 +142,36 @@ mod server {
         let state = state()?;
         let key = ChangeKey::parse(key)?;
         let review = review::load(&state.db, &key).await?;
-        user.require_role(review.change.team_id, needed)?;
+        user.require_role_or_hide(review.change.team_id, needed, || {
+            crate::ssr::store::changes::not_found(&key)
+        })?;
         Ok((user, state, review))
     }
 
-    /// Why `user` may not act as the second pair of eyes on this change, if they may not.
+    /// Why `user` may not act as the second pair of eyes on this change, if they may not:
+    /// four eyes mean two people, so a change needs a person as its author (one registered
+    /// by an API token must be claimed first), and the second person is neither the author
+    /// nor the owner of the token that registered it.
     pub fn four_eyes_refusal(user: &Principal, review: &Review) -> Option<String> {
-        if user.id == review.change.author_id {
-            Some("The change's author cannot do this: it needs a second pair of eyes.".to_owned())
-        } else if !user.has_role(review.change.team_id, Role::Lead) {
-            Some("Only a lead of the owning team or an admin can do this.".to_owned())
-        } else {
-            None
+        let change = &review.change;
+        let token_owner = change.registered_by_token.as_ref().and_then(|t| t.owner);
+        match change.author_id {
+            None => Some(
+                "This change was registered by an API token and has no author yet: a member of the \
+                 team must claim it first, and someone else signs it off."
+                    .to_owned(),
+            ),
+            Some(author) if author == user.id => {
+                Some("The change's author cannot do this: it needs a second pair of eyes.".to_owned())
+            }
+            _ if token_owner == Some(user.id) => Some(
+                "This change was registered with your API token, so you cannot be its second pair of eyes."
+                    .to_owned(),
+            ),
+            _ if !user.has_role(change.team_id, Role::Lead) => {
+                Some("Only a lead of the owning team or an admin can do this.".to_owned())
+            }
+            _ => None,
         }
     }
 }
@@ -178,10 +198,10 @@ pub async fn list_changes(
         .map(|l| ChangeRow {
             overdue: l.change.is_overdue(now),
             key: l.change.key.to_string(),
+            author: l.change.author_label(),
             title: l.change.title,
             status: l.change.status,
             types: l.change.types,
-            author: l.change.author,
             happy_path_at: l.change.happy_path_at,
             target_at: l.change.target_at,
             failure_modes: l.failure_modes,
@@ -239,7 +259,8 @@ pub async fn create_change(
         pr_url: optional_url("pr_url", &pr_url)?,
         design_url: optional_url("design_url", &design_url)?,
     };
-    let key = changes::create(&db, &audit_actor(&user), team.id, user.id, &new).await?;
+    let key =
+        changes::create(&db, &audit_actor(&user), team.id, changes::Registrar::Person(user.id), &new).await?;
     super::redirect_html_form(&format!("/changes/{key}"));
     Ok(key.to_string())
 }
@@ -307,7 +328,8 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         ticket_url: c.ticket_url.clone(),
         pr_url: c.pr_url.clone(),
         design_url: c.design_url.clone(),
-        author: c.author.clone(),
+        author: c.author_label(),
+        can_claim: c.author_id.is_none() && can_edit,
         team_slug: c.key.team().to_owned(),
         team_name: c.team_name.clone(),
         status: c.status,
@@ -347,7 +369,19 @@ pub async fn record_happy_path(
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
     let note = optional_text("note", "Note", &note, 2000)?;
     let at = milestone_date("on", &on, crate::ssr::db::now_ms())?;
-    changes::record_happy_path(&state.db, &audit_actor(&user), user.id, &review.change, &note, at).await
+    changes::record_happy_path(&state.db, &audit_actor(&user), Some(user.id), &review.change, &note, at).await
+}
+
+/// Makes the caller the author of a change registered through an API token. Members.
+#[server(endpoint = "claim_change")]
+pub async fn claim_change(key: String) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    changes::claim(&state.db, &audit_actor(&user), user.id, &review.change).await?;
+    super::redirect_html_form(&format!("/changes/{}", review.change.key));
+    Ok(())
 }
 
 /// Cancels a change that is not signed off.
@@ -550,16 +584,7 @@ pub async fn sign_off(key: String, password: String) -> Result<(), AppError> {
         user.require_role(review.change.team_id, Role::Lead)?;
         return Err(AppError::Conflict(refusal));
     }
-    let client = super::client_address().await;
-    let confirmed = auth::check_credentials(&state.db, &state.auth, &user.username, &password, &client)
-        .await
-        .map_err(|err| match err {
-            AppError::Invalid { .. } => AppError::invalid("password", "That is not your password."),
-            other => other,
-        })?;
-    if confirmed.0 != user.id {
-        return Err(AppError::invalid("password", "That is not your password."));
-    }
+    auth::confirm_password(&state.db, &state.auth, &user, &password).await?;
     crate::ssr::review::sign_off(&state.db, &audit_actor(&user), user.id, &user.username, &review.change.key)
         .await
 }

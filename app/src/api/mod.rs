@@ -18,12 +18,13 @@ async fn team_access(
     (crate::domain::Principal, crate::ssr::AppState, crate::ssr::store::teams::Team),
     crate::domain::AppError,
 > {
-    use crate::domain::{AppError, TeamSlug};
+    use crate::domain::TeamSlug;
+    use crate::ssr::store::teams;
     let user = crate::ssr::auth::require_user().await?;
     let state = crate::ssr::state()?;
-    let slug = TeamSlug::parse(slug).map_err(|_| AppError::NotFound("The team".to_owned()))?;
-    let team = crate::ssr::store::teams::by_slug(&state.db, &slug).await?;
-    user.require_role(team.id, needed)?;
+    let slug = TeamSlug::parse(slug).map_err(|_| teams::not_found(&crate::domain::error::bounded(slug)))?;
+    let team = teams::by_slug(&state.db, &slug).await?;
+    user.require_role_or_hide(team.id, needed, || teams::not_found(slug.as_str()))?;
     Ok((user, state, team))
 }
 

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct TokenItem {
     pub id: i64,
     pub name: String,
+    /// The person a personal token belongs to; `None` for a pipeline token.
+    pub owner: Option<String>,
     pub prefix: String,
     pub scopes: Vec<Scope>,
     pub created_at: i64,
@@ -66,9 +68,6 @@ pub(crate) async fn run_items(
         .collect())
 }
 
-#[cfg(feature = "ssr")]
-const NEW_TOKEN: &str = "new_token";
-
 /// The team's CI page. Members see runs; leads also manage tokens.
 #[server(endpoint = "ci")]
 pub async fn ci_page(team: String) -> Result<CiView, AppError> {
@@ -83,6 +82,7 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
             .map(|t| TokenItem {
                 id: t.id,
                 name: t.name,
+                owner: t.owner,
                 prefix: t.prefix,
                 scopes: t.scopes,
                 created_at: t.created_at,
@@ -95,35 +95,83 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
         Vec::new()
     };
     let runs = run_items(&state.db, team.id, 20).await?;
-    let new_token = if can_manage { take_new_token().await? } else { None };
+    let new_token = if can_manage { flash::take(&team.slug).await? } else { None };
     Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })
 }
 
-/// A token created by a plain form post, shown by the page the browser is redirected to.
-/// One page render may read it more than once, so it stays for the request that first
-/// read it (by request id) and is gone from the next request on.
+/// A token created by a plain form post waits for the page the browser is redirected to,
+/// split in two so that neither the session store nor the browser alone holds it: the
+/// session keeps the token XOR a random pad (a one-time pad), the browser the pad, in a
+/// short-lived cookie for this page only. Showing it deletes the cookie.
 #[cfg(feature = "ssr")]
-async fn take_new_token() -> Result<Option<String>, AppError> {
-    use crate::ssr::auth;
-    let session_error = |e: tower_sessions::session::Error| crate::ssr::error::internal("session", &e);
-    let session = auth::session().await?;
-    let Some((token, shown_in)) =
-        session.get::<(String, Option<String>)>(NEW_TOKEN).await.map_err(session_error)?
-    else {
-        return Ok(None);
-    };
-    let request = use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned));
-    match shown_in {
-        None => {
-            session.insert(NEW_TOKEN, (token.clone(), request)).await.map_err(session_error)?;
-            Ok(Some(token))
+mod flash {
+    use crate::domain::AppError;
+    use leptos::prelude::*;
+
+    const SESSION_KEY: &str = "new_token_sealed";
+    const COOKIE: &str = "premortem_new_token";
+
+    fn cookie_path(team: &str) -> String {
+        format!("/teams/{team}/ci")
+    }
+
+    fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
+        a.iter().zip(b).map(|(x, y)| x ^ y).collect()
+    }
+
+    fn set_cookie(value: &str) {
+        if let (Some(response), Ok(value)) =
+            (use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(value))
+        {
+            response.append_header(axum::http::header::SET_COOKIE, value);
         }
-        Some(shown) if Some(&shown) == request.as_ref() => Ok(Some(token)),
-        Some(_) => {
-            session.remove::<(String, Option<String>)>(NEW_TOKEN).await.map_err(session_error)?;
-            Ok(None)
-        }
+    }
+
+    /// Keeps `token` for the team's CI page, which shows it once.
+    pub async fn keep(team: &str, token: &str) -> Result<(), AppError> {
+        use rand::RngCore;
+        let mut pad = vec![0u8; token.len()];
+        rand::rngs::OsRng.fill_bytes(&mut pad);
+        let sealed = hex::encode(xor(token.as_bytes(), &pad));
+        crate::ssr::auth::session()
+            .await?
+            .insert(SESSION_KEY, sealed)
+            .await
+            .map_err(|e| crate::ssr::error::internal("session", &e))?;
+        let secure = crate::ssr::state()?.secure_cookies;
+        set_cookie(&format!(
+            "{COOKIE}={}; Path={}; Max-Age=120; HttpOnly; SameSite=Strict{}",
+            hex::encode(pad),
+            cookie_path(team),
+            if secure { "; Secure" } else { "" }
+        ));
+        Ok(())
+    }
+
+    /// The token kept for this page, if the browser brought its pad; the pad cookie is
+    /// deleted with this response. (One page render may call this more than once.)
+    pub async fn take(team: &str) -> Result<Option<String>, AppError> {
+        let session = crate::ssr::auth::session().await?;
+        let sealed = session
+            .get::<String>(SESSION_KEY)
+            .await
+            .map_err(|e| crate::ssr::error::internal("session", &e))?;
+        let pad =
+            use_context::<axum::http::request::Parts>().and_then(|parts| {
+                parts.headers.get_all(axum::http::header::COOKIE).iter().find_map(|header| {
+                    header.to_str().ok()?.split(';').find_map(|pair| {
+                        pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_owned)
+                    })
+                })
+            });
+        let (Some(sealed), Some(pad)) = (sealed, pad) else {
+            return Ok(None);
+        };
+        set_cookie(&format!("{COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict", cookie_path(team)));
+        let (Ok(sealed), Ok(pad)) = (hex::decode(sealed), hex::decode(pad)) else {
+            return Ok(None);
+        };
+        Ok(String::from_utf8(xor(&sealed, &pad)).ok().filter(|t| t.len() == sealed.len()))
     }
 }
 
@@ -159,7 +207,7 @@ pub async fn create_token(
     use crate::domain::Role;
     use crate::domain::change::required_line;
     use crate::ssr::store::tokens;
-    use crate::ssr::{audit_actor, auth, db::now_ms};
+    use crate::ssr::{audit_actor, db::now_ms};
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
     let db = state.db;
     let name = required_line("name", "Name", &name, 100)?;
@@ -185,12 +233,8 @@ pub async fn create_token(
     let token =
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
     if super::is_html_form() {
-        // Without JavaScript the reply is a redirect, so the page shows the token from the session once.
-        auth::session()
-            .await?
-            .insert(NEW_TOKEN, (token.clone(), None::<String>))
-            .await
-            .map_err(|e| crate::ssr::error::internal("session", &e))?;
+        // Without JavaScript the reply is a redirect: the page it leads to shows the token.
+        flash::keep(&team.slug, &token).await?;
     }
     Ok(token)
 }

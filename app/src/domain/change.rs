@@ -17,7 +17,7 @@ impl ChangeKey {
 
     /// Parses `PAY-12` (case-insensitive team part).
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        let not_found = || AppError::NotFound(format!("Change {}", raw.trim()));
+        let not_found = || AppError::NotFound(format!("Change {}", super::error::bounded(raw)));
         let (team, number) = raw.trim().rsplit_once('-').ok_or_else(not_found)?;
         let team = super::TeamSlug::parse(team).map_err(|_| not_found())?;
         let number: i64 = number.parse().map_err(|_| not_found())?;
@@ -148,10 +148,9 @@ impl ChangeType {
     }
 
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == raw.trim())
-            .ok_or_else(|| AppError::invalid("types", format!("Unknown change type {raw:?}.")))
+        Self::ALL.into_iter().find(|t| t.as_str() == raw.trim()).ok_or_else(|| {
+            AppError::invalid("types", format!("Unknown change type {:?}.", super::error::bounded(raw)))
+        })
     }
 
     /// Stored as a comma-separated list.

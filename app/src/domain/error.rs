@@ -50,6 +50,18 @@ impl AppError {
     }
 }
 
+/// `raw` as it may appear inside an error message: at most 40 characters, so no reply
+/// (or the redirect a plain form gets) grows with what a client sent.
+pub fn bounded(raw: &str) -> String {
+    const MAX: usize = 40;
+    let raw = raw.trim();
+    if raw.chars().count() <= MAX {
+        raw.to_owned()
+    } else {
+        format!("{}…", raw.chars().take(MAX).collect::<String>())
+    }
+}
+
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 

@@ -93,7 +93,12 @@ pub struct Selector(String);
 impl Selector {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let pattern = raw.trim();
-        let invalid = |why: &str| AppError::invalid("selectors", format!("Test selector {pattern:?} {why}."));
+        let invalid = |why: &str| {
+            AppError::invalid(
+                "selectors",
+                format!("Test selector {:?} {why}.", super::error::bounded(pattern)),
+            )
+        };
         if pattern.is_empty() || pattern.chars().count() > 300 {
             return Err(invalid("must be 1 to 300 characters"));
         }

@@ -75,7 +75,10 @@ impl Filter {
             if value.is_empty() {
                 continue;
             }
-            let unknown = || AppError::invalid(name, format!("Unknown {name} {value:?} in the address."));
+            let unknown = || {
+                let (name, value) = (super::error::bounded(name), super::error::bounded(value));
+                AppError::invalid(&name, format!("Unknown {name} {value:?} in the address."))
+            };
             match name {
                 "team" => {
                     filter.team =

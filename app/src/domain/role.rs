@@ -72,6 +72,21 @@ impl Principal {
         if self.has_role(team, needed) { Ok(()) } else { Err(super::AppError::Forbidden) }
     }
 
+    /// Like [`Self::require_role`], but to someone outside the team the object does not
+    /// exist: they get `not_found`, the answer for an unknown object, so a stranger cannot
+    /// tell which objects exist.
+    pub fn require_role_or_hide(
+        &self,
+        team: TeamId,
+        needed: Role,
+        not_found: impl FnOnce() -> super::AppError,
+    ) -> Result<(), super::AppError> {
+        if !self.has_role(team, Role::Viewer) {
+            return Err(not_found());
+        }
+        self.require_role(team, needed)
+    }
+
     /// Refuses unless the user is a global administrator.
     pub fn require_admin(&self) -> Result<(), super::AppError> {
         if self.is_admin { Ok(()) } else { Err(super::AppError::Forbidden) }
@@ -97,6 +112,9 @@ mod tests {
         assert!(member.has_role(TeamId(1), Role::Member));
         assert!(!member.has_role(TeamId(2), Role::Viewer));
         assert_eq!(member.require_role(TeamId(2), Role::Viewer), Err(super::super::AppError::Forbidden));
+        let hidden = || super::super::AppError::NotFound("Team B".into());
+        assert_eq!(member.require_role_or_hide(TeamId(2), Role::Viewer, hidden), Err(hidden()));
+        assert_eq!(member.require_role_or_hide(TeamId(1), Role::Lead, hidden), Ok(()));
     }
 
     #[test]
@@ -105,6 +123,12 @@ mod tests {
         assert!(viewer.has_role(TeamId(1), Role::Viewer));
         assert!(!viewer.has_role(TeamId(1), Role::Member));
         assert!(viewer.require_admin().is_err());
+        let hidden = || super::super::AppError::NotFound("Team A".into());
+        assert_eq!(
+            viewer.require_role_or_hide(TeamId(1), Role::Member, hidden),
+            Err(super::super::AppError::Forbidden),
+            "who can see the team is told they lack the role"
+        );
     }
 
     #[test]

@@ -54,8 +54,18 @@ async fn dummy_hash() -> String {
 
 const WRONG_CREDENTIALS: &str = "Username or password is incorrect.";
 
-/// Checks credentials, with throttling per account name and per client address. Unknown
-/// users, wrong passwords and disabled accounts get the same answer.
+/// How failed attempts counted under one subject slow further attempts down.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// After this many failures each further attempt waits twice as long as the last.
+    Growing(i64),
+    /// After this many failures attempts wait until the oldest leaves the window.
+    Capped(i64),
+}
+
+/// Logs in: checks credentials, throttled per (account, client address) with growing
+/// delays and per address with a cap, so guessing is slow and nobody elsewhere can lock an
+/// account. Unknown users, wrong passwords and disabled accounts get the same answer.
 pub async fn check_credentials(
     db: &Db,
     policy: &AuthPolicy,
@@ -64,19 +74,51 @@ pub async fn check_credentials(
     client: &str,
 ) -> Result<(UserId, i64), AppError> {
     let username = username.trim().to_lowercase();
-    let account_key = format!("user:{username}");
-    let address_key = format!("addr:{client}");
-    // Counting and recording the attempt happen in one write transaction, before any time
-    // is spent on the hash, so parallel guesses cannot all slip under the limit. The
-    // attempt is recorded as a failure and forgotten again if the password is right.
+    let subjects = [
+        (format!("login:{username}|{client}"), Limit::Growing(policy.free_failures)),
+        (format!("addr:{client}"), Limit::Capped(policy.max_failures_per_address)),
+    ];
+    verify_throttled(db, policy, &username, password, &subjects).await
+}
+
+/// Confirms the logged-in user's password (sign-off re-authentication), throttled per user
+/// apart from logins: only the user themself can slow it down, and failed logins under
+/// their name elsewhere do not.
+pub async fn confirm_password(
+    db: &Db,
+    policy: &AuthPolicy,
+    user: &Principal,
+    password: &str,
+) -> Result<(), AppError> {
+    let subjects = [(format!("confirm:{}", user.id.0), Limit::Growing(policy.free_failures))];
+    let (id, _) =
+        verify_throttled(db, policy, &user.username, password, &subjects).await.map_err(|err| match err {
+            AppError::Invalid { .. } => AppError::invalid("password", "That is not your password."),
+            other => other,
+        })?;
+    if id == user.id { Ok(()) } else { Err(AppError::invalid("password", "That is not your password.")) }
+}
+
+/// Verifies `password` for `username` unless a subject is throttled. The attempt is
+/// counted (as a failure) before any time is spent on the hash, in one write transaction
+/// with the check, so parallel guesses cannot all slip under a limit; a right password
+/// forgets it again, with the earlier failures of the first subject.
+async fn verify_throttled(
+    db: &Db,
+    policy: &AuthPolicy,
+    username: &str,
+    password: &str,
+    subjects: &[(String, Limit)],
+) -> Result<(UserId, i64), AppError> {
     let mut tx = db.begin_write().await?;
     if db.backend() == super::db::Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7202)").execute(&mut *tx).await?;
     }
-    throttle(&mut tx, policy, &account_key, policy.max_failures_per_account).await?;
-    throttle(&mut tx, policy, &address_key, policy.max_failures_per_address).await?;
+    for (subject, limit) in subjects {
+        throttle(&mut tx, policy, subject, *limit).await?;
+    }
     let mut attempt = Vec::new();
-    for subject in [&account_key, &address_key] {
+    for (subject, _) in subjects {
         let id: i64 =
             sqlx::query_scalar("INSERT INTO login_failures (subject, at) VALUES ($1, $2) RETURNING id")
                 .bind(subject)
@@ -87,7 +129,7 @@ pub async fn check_credentials(
     }
     tx.commit().await?;
 
-    let record = users::login_record(db, &username).await?;
+    let record = users::login_record(db, username).await?;
     let ok = match (Password::attempt(password), &record) {
         (Some(attempt), Some(record)) => verify_password(record.password_hash.clone(), attempt).await,
         (Some(attempt), None) => {
@@ -99,11 +141,13 @@ pub async fn check_credentials(
     match record {
         Some(record) if ok && !record.disabled => {
             let mut tx = db.begin_write().await?;
-            sqlx::query("DELETE FROM login_failures WHERE subject = $1 OR id = $2")
-                .bind(&account_key)
-                .bind(attempt[1])
+            sqlx::query("DELETE FROM login_failures WHERE subject = $1")
+                .bind(&subjects[0].0)
                 .execute(&mut *tx)
                 .await?;
+            for id in &attempt[1..] {
+                sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok((record.id, record.session_epoch))
         }
@@ -111,23 +155,33 @@ pub async fn check_credentials(
     }
 }
 
+/// Refuses with `Throttled` (and when to come back) if `subject` is over its limit.
 async fn throttle(
     conn: &mut sqlx::AnyConnection,
     policy: &AuthPolicy,
     subject: &str,
-    max: i64,
+    limit: Limit,
 ) -> Result<(), AppError> {
     let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
-    let since = now_ms() - window;
-    let (count, oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at > $2")
-            .bind(subject)
-            .bind(since)
-            .fetch_one(&mut *conn)
-            .await?;
-    if count >= max {
-        let free_at = oldest.unwrap_or(since) + window;
-        let retry_after_secs = u64::try_from((free_at - now_ms()) / 1000 + 1).unwrap_or(1);
+    let now = now_ms();
+    let since = now - window;
+    let (count, oldest, newest): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE subject = $1 AND at > $2",
+    )
+    .bind(subject)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let free_at = match limit {
+        Limit::Growing(free) if count >= free => {
+            let doublings = u32::try_from(count - free).unwrap_or(u32::MAX).min(20);
+            newest.unwrap_or(now) + (1000_i64 << doublings).min(window)
+        }
+        Limit::Capped(max) if count >= max => oldest.unwrap_or(since) + window,
+        _ => return Ok(()),
+    };
+    if free_at > now {
+        let retry_after_secs = u64::try_from(free_at - now).unwrap_or(1).div_ceil(1000).max(1);
         return Err(AppError::Throttled { retry_after_secs });
     }
     Ok(())

@@ -46,3 +46,13 @@ pub fn status(err: &AppError) -> axum::http::StatusCode {
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
+
+/// How long a client should wait before retrying, for the errors where retrying helps; every
+/// 429 and 503 carries it.
+pub fn retry_after(err: &AppError) -> Option<u64> {
+    match err {
+        AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
+        AppError::Unavailable => Some(5),
+        _ => None,
+    }
+}

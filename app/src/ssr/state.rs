@@ -11,9 +11,11 @@ use std::time::Duration;
 pub struct AuthPolicy {
     /// A session older than this is refused even while in use.
     pub session_absolute: Duration,
-    /// Failed logins allowed per account name within `throttle_window`.
-    pub max_failures_per_account: i64,
-    /// Failed logins allowed per client address within `throttle_window`.
+    /// Failed attempts per (account, client address), and per user for sign-off's password
+    /// check, within `throttle_window` before each further attempt waits twice as long as
+    /// the last (1 s, 2 s, 4 s, … up to the window). Nobody can lock another person out.
+    pub free_failures: i64,
+    /// Failed logins allowed per client address within `throttle_window`, for any account.
     pub max_failures_per_address: i64,
     pub throttle_window: Duration,
 }
@@ -22,7 +24,7 @@ impl Default for AuthPolicy {
     fn default() -> Self {
         Self {
             session_absolute: Duration::from_secs(7 * 24 * 3600),
-            max_failures_per_account: 5,
+            free_failures: 5,
             max_failures_per_address: 50,
             throttle_window: Duration::from_secs(15 * 60),
         }
@@ -37,6 +39,8 @@ pub struct AppState {
     pub auth: AuthPolicy,
     /// The public origin users and CI reach the app at, if configured.
     pub public_url: Option<String>,
+    /// Whether cookies are marked `Secure` (the site is served over HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -18,6 +18,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
+                {content_security_policy()}
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -26,6 +27,23 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Sends the page's Content-Security-Policy: scripts only from this origin or inline with
+/// this response's nonce (Leptos' hydration and resource scripts carry it), so markup that
+/// slipped into a page cannot run.
+fn content_security_policy() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'"
+        ))
+    {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -64,6 +82,15 @@ where
     });
 }
 
+/// `text` as the server must write it inside `<title>` and `<textarea>`: this Leptos version
+/// writes their text to the server's HTML without escaping (TOOLCHAIN.md), so user text there
+/// is escaped here. The browser sets the same text through the DOM, where it stays as it is.
+pub fn server_escaped(text: String) -> String {
+    #[cfg(feature = "ssr")]
+    let text = html_escape::encode_text(&text).into_owned();
+    text
+}
+
 /// The route's `slug` parameter as the page is created. Page titles take it as a plain
 /// string: a title that reads the parameter reactively can be read by the server after the
 /// route's first render was disposed (Async rendering renders twice), which panics.
@@ -80,7 +107,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/premortem.css"/>
-        <Title formatter=|text| format!("{text} · Premortem")/>
+        <Title formatter=|text| server_escaped(format!("{text} · Premortem"))/>
         <Router>
             // rel="external" keeps the router from handling the jump, so the browser moves focus.
             <a class="skip-link" href="#main" rel="external">"Skip to content"</a>

@@ -45,7 +45,8 @@ fn columns(header: &[String]) -> Result<Vec<&'static str>, AppError> {
                 AppError::invalid(
                     "text",
                     format!(
-                        "Unknown column {cell:?}. Use: title, scenario, effect, detection, severity, likelihood, detectability, designs, tests."
+                        "Unknown column {:?}. Use: title, scenario, effect, detection, severity, likelihood, detectability, designs, tests.",
+                        app::domain::error::bounded(cell)
                     ),
                 )
             })?;

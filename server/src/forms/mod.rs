@@ -42,9 +42,13 @@ pub async fn add_suggestions(
         if name != "template" {
             continue;
         }
-        let template = templates::resolve(&state.db, review.change.team_id, &value)
-            .await?
-            .ok_or_else(|| AppError::invalid("template", format!("There is no template {value:?}.")))?;
+        let template =
+            templates::resolve(&state.db, review.change.team_id, &value).await?.ok_or_else(|| {
+                AppError::invalid(
+                    "template",
+                    format!("There is no template {:?}.", app::domain::error::bounded(&value)),
+                )
+            })?;
         let (s, l, d) = template.ratings;
         inputs.push(FailureModeInput::parse(
             &template.title,

@@ -62,16 +62,9 @@ pub async fn change_access(
     needed: Role,
 ) -> Result<(Principal, review::Review), ReportError> {
     let user = auth::session_principal(&state.db, &state.auth, session).await?.ok_or(ReportError::Login)?;
-    let key = ChangeKey::parse(key).map_err(|_| AppError::NotFound("The change".to_owned()))?;
-    let not_found = || AppError::NotFound("The change".to_owned());
-    let review = review::load(&state.db, &key).await.map_err(|e| match e {
-        AppError::NotFound(_) => not_found(),
-        other => other,
-    })?;
-    if !user.has_role(review.change.team_id, Role::Viewer) {
-        return Err(not_found().into());
-    }
-    user.require_role(review.change.team_id, needed)?;
+    let key = ChangeKey::parse(key)?;
+    let review = review::load(&state.db, &key).await?;
+    user.require_role_or_hide(review.change.team_id, needed, || changes::not_found(&key))?;
     Ok((user, review))
 }
 
@@ -99,7 +92,7 @@ pub async fn html(
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "private, no-store"),
             // A document of user-written text: nothing in it may run or load from elsewhere.
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
         ],
         body,
     )

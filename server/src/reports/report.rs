@@ -242,7 +242,7 @@ impl Report {
             types: c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
             summary: c.summary.clone(),
             links,
-            author: c.author.clone(),
+            author: c.author_label(),
             created: date(c.created_at),
             happy_path: c.happy_path_at.map(|at| HappyPath {
                 at: date_time(at),

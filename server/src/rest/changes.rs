@@ -95,7 +95,7 @@ pub async fn gate(
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("require={other:?} is unknown; use require=open."),
+                format!("require={:?} is unknown; use require=open.", app::domain::error::bounded(other)),
             ));
         }
     };
@@ -215,19 +215,23 @@ pub struct CreatedDoc {
     pub key: String,
 }
 
-/// The person changes made through this token are attributed to: its owner, who must still
-/// be an active member of the token's team.
-async fn acting_owner(state: &RestState, auth: &Authenticated) -> Result<app::domain::UserId, ApiError> {
-    let refuse = |detail: &str| ApiError::new(StatusCode::FORBIDDEN, detail);
-    let owner = auth.owner.ok_or_else(|| {
-        refuse("This token has no owner to act as; create one on the team's \"Connect your CI\" page.")
-    })?;
+/// Refuses a personal token whose owner is disabled or no longer a member of its team: it
+/// works only while its owner could do the same in the browser. A pipeline token (no owner)
+/// is bounded by its scopes alone. Either way a token never acts *as* its owner: what it
+/// registers has no human author until a person claims it.
+async fn require_active_owner(state: &RestState, auth: &Authenticated) -> Result<(), ApiError> {
+    let Some(owner) = auth.owner else {
+        return Ok(());
+    };
     let user = app::ssr::store::users::session_user(&state.app.db, owner).await?;
     match user {
         Some(user) if !user.disabled && user.principal.has_role(auth.team_id, app::domain::Role::Member) => {
-            Ok(owner)
+            Ok(())
         }
-        _ => Err(refuse("This token's owner is disabled or no longer a member of the team.")),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "This token's owner is disabled or no longer a member of the team.",
+        )),
     }
 }
 
@@ -235,7 +239,7 @@ fn unprocessable(err: app::domain::AppError) -> ApiError {
     ApiError::from(err)
 }
 
-/// Registers a change, authored by the token's owner.
+/// Registers a change. It records the token and has no author until a member claims it.
 #[utoipa::path(post, path = "/api/v1/changes", tag = "changes", request_body = NewChangeDoc,
     responses((status = 201, body = CreatedDoc), (status = 422)), security(("bearer" = [])))]
 pub async fn create(
@@ -248,7 +252,7 @@ pub async fn create(
     if !body.team.eq_ignore_ascii_case(slug) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
-    let author = acting_owner(&state, auth).await?;
+    require_active_owner(&state, auth).await?;
     let types = body
         .types
         .iter()
@@ -271,7 +275,9 @@ pub async fn create(
         design_url: optional_url("design_url", body.design_url.as_deref().unwrap_or_default())
             .map_err(unprocessable)?,
     };
-    let key = changes::create(&state.app.db, &auth.actor(), auth.team_id, author, &new).await?;
+    let key =
+        changes::create(&state.app.db, &auth.actor(), auth.team_id, changes::Registrar::Token(auth.id), &new)
+            .await?;
     Ok((StatusCode::CREATED, Json(CreatedDoc { key: key.to_string() })))
 }
 
@@ -311,8 +317,8 @@ pub async fn happy_path(
     let note = optional_text("note", "Note", &doc.note, 2000).map_err(unprocessable)?;
     let at =
         app::domain::time::milestone_date("on", &doc.on, app::ssr::db::now_ms()).map_err(unprocessable)?;
-    let by = acting_owner(&state, auth).await?;
-    changes::record_happy_path(&state.app.db, &auth.actor(), by, &review.change, &note, at).await?;
+    require_active_owner(&state, auth).await?;
+    changes::record_happy_path(&state.app.db, &auth.actor(), None, &review.change, &note, at).await?;
     Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
 }
 

@@ -28,6 +28,50 @@ pub struct IngestLimits {
     pub max_decompressed: usize,
     /// Most test cases in one run.
     pub max_cases: usize,
+    /// Slowest body accepted, after `body_grace` (see [`receive`]).
+    pub min_bytes_per_sec: u64,
+    pub body_grace: std::time::Duration,
+}
+
+/// Reads an upload's body, at most `limits.max_body` bytes (else 413), at no less than
+/// `limits.min_bytes_per_sec` once the grace period is over (else 408): each next piece is
+/// due by the time the bytes so far would have taken at that pace. A client trickling a
+/// body holds only its own connection, never an upload's place.
+async fn receive(body: Body, limits: &IngestLimits) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The upload is larger than {}.", mib(limits.max_body)),
+        )
+    };
+    let started = tokio::time::Instant::now();
+    let rate = limits.min_bytes_per_sec.max(1);
+    let mut body = body;
+    let mut received = Vec::new();
+    loop {
+        let paced = u64::try_from(received.len()).unwrap_or(u64::MAX) / rate;
+        let due = started + limits.body_grace + std::time::Duration::from_secs(paced);
+        let frame = match tokio::time::timeout_at(due, body.frame()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("The upload arrived slower than {rate} bytes per second; send it again."),
+                ));
+            }
+            Ok(None) => return Ok(received),
+            Ok(Some(Err(_))) => {
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, "The upload was cut off."));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if received.len() + data.len() > limits.max_body {
+                return Err(too_large());
+            }
+            received.extend_from_slice(&data);
+        }
+    }
 }
 
 const MAX_TEST_ID: usize = 1000;
@@ -88,11 +132,18 @@ fn metadata(query: Option<&str>) -> Result<Metadata, ApiError> {
                     )
                 })?;
             }
-            "change" => changes.push(
-                ChangeKey::parse(&value)
-                    .map_err(|_| invalid(format!("change {value:?} is not a change key like PAY-12.")))?,
-            ),
-            other => return Err(invalid(format!("Unknown query parameter {other:?}."))),
+            "change" => changes.push(ChangeKey::parse(&value).map_err(|_| {
+                invalid(format!(
+                    "change {:?} is not a change key like PAY-12.",
+                    app::domain::error::bounded(&value)
+                ))
+            })?),
+            other => {
+                return Err(invalid(format!(
+                    "Unknown query parameter {:?}.",
+                    app::domain::error::bounded(other)
+                )));
+            }
         }
     }
     Ok(Metadata { run, changes })
@@ -118,7 +169,10 @@ fn read_body(bytes: &[u8], headers: &HeaderMap, limits: &IngestLimits) -> Result
         }
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding {other:?} is not supported; send gzip or nothing."),
+            format!(
+                "Content-Encoding {:?} is not supported; send gzip or nothing.",
+                app::domain::error::bounded(other)
+            ),
         )),
     }
 }
@@ -295,23 +349,21 @@ pub async fn upload(
         ));
     }
     let limits = state.limits;
-    let _admission = match state.admit(auth.id, key) {
-        Ok(admission) => admission,
-        Err(refusal) => {
-            // Read (and drop) the body first, so the client gets the 503 or 409 instead of a
-            // connection closed under it while it is still sending.
-            let _ = axum::body::to_bytes(body, limits.max_body).await;
-            return Err(refusal);
-        }
-    };
     let format = format(&headers)?;
     let meta = metadata(query.as_deref())?;
-    let raw = axum::body::to_bytes(body, limits.max_body).await.map_err(|_| {
-        ApiError::new(
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > u64::try_from(limits.max_body).unwrap_or(u64::MAX)) {
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("The upload is larger than {}.", mib(limits.max_body)),
-        )
-    })?;
+        ));
+    }
+    // The body is read before an ingestion slot is taken: slots go to uploads that arrived.
+    let raw = {
+        let _receiving = state.start_receiving()?;
+        receive(body, &limits).await?
+    };
+    let _admission = state.admit(auth.id, key)?;
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let query_text = query.unwrap_or_default();

@@ -31,6 +31,8 @@ pub struct RestState {
     pub limits: IngestLimits,
     /// Uploads being processed at once; beyond it callers get 503 and `Retry-After`.
     ingest_slots: Arc<Semaphore>,
+    /// Upload bodies being received at once (bounds their memory); beyond it, 503.
+    receiving: Arc<Semaphore>,
     /// Per-token request budget (a token bucket per token id).
     rate: Arc<Mutex<HashMap<i64, Bucket>>>,
     rate_per_minute: u32,
@@ -54,6 +56,7 @@ impl RestState {
             app,
             limits,
             ingest_slots: Arc::new(Semaphore::new(concurrent_ingestions.max(1))),
+            receiving: Arc::new(Semaphore::new(concurrent_ingestions.max(1) * RECEIVING_PER_SLOT)),
             rate: Arc::default(),
             rate_per_minute: rate_per_minute.max(1),
             in_flight: Arc::default(),
@@ -117,11 +120,7 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        let retry_after = match &err {
-            AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
-            AppError::Unavailable => Some(5),
-            _ => None,
-        };
+        let retry_after = app::ssr::error::retry_after(&err);
         let detail = match &err {
             AppError::Invalid { field, message } => format!("{field}: {message}"),
             other => other.to_string(),
@@ -226,7 +225,22 @@ impl Drop for Admission {
     }
 }
 
+/// Upload bodies received at once per ingestion slot: a few slow senders cannot keep the
+/// ingestion slots from uploads that have arrived, and memory stays bounded.
+const RECEIVING_PER_SLOT: usize = 4;
+
 impl RestState {
+    /// A place among the upload bodies being received, or 503.
+    fn start_receiving(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.receiving).try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many uploads are arriving at once; retry shortly.",
+            )
+            .retry_after(2)
+        })
+    }
+
     /// Admits an upload: a free ingestion slot (else 503) and no concurrent request with the
     /// same idempotency key (else 409). Never queues without bound.
     fn admit(&self, token: i64, key: Option<&str>) -> Result<Admission, ApiError> {

@@ -51,6 +51,7 @@ async fn setup_with(backend: Backend, extra: &[&str]) -> Setup {
             app.api(Method::POST, "/changes/PAY-1/failure-modes", &token).json(&fm).send().await.expect("fm");
         assert_eq!(response.status(), StatusCode::CREATED);
     }
+    app.claim("amy", "amy-password-1", &["PAY-1"]).await;
     let lead = app.client();
     app.login(&lead, "lena", "lena-password-1").await;
     Setup { app, token, lead }
@@ -374,10 +375,9 @@ async fn the_badge_is_public_only_when_enabled_and_the_api_is_documented(backend
     }
 }
 
-async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = setup_with(backend, &["--ingest-concurrency", "1"]).await;
-    // Hold the only ingestion slot: send the headers and part of the body, then wait.
+/// Sends the headers and part of the body of an upload, then waits.
+async fn half_sent(s: &Setup) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
     let mut held = tokio::net::TcpStream::connect(s.app.addr).await.expect("connect");
     let head = format!(
         "POST /api/v1/runs HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/xml\r\n\
@@ -388,8 +388,20 @@ async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
         &PYTEST[..10]
     );
     held.write_all(head.as_bytes()).await.expect("write");
-    // Give the held request time to be admitted before others compete for the slot.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    held
+}
+
+async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = setup_with(backend, &["--ingest-concurrency", "1"]).await;
+    // A half-sent upload holds no ingestion slot: uploads that arrived whole go ahead.
+    let mut held = vec![half_sent(&s).await];
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(upload(&s, PYTEST, None).await.status(), StatusCode::CREATED);
+    // Beyond the bodies it receives at once (four per ingestion slot), uploads get 503.
+    for _ in 0..3 {
+        held.push(half_sent(&s).await);
+    }
     let mut refused = None;
     for _ in 0..100 {
         let response = upload(&s, PYTEST, None).await;
@@ -399,16 +411,18 @@ async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let refused = refused.expect("a second upload is refused while the only slot is busy");
+    let refused = refused.expect("an upload is refused while four bodies are arriving");
     assert!(refused.headers().contains_key("retry-after"));
     let before = runs(&s).await;
 
-    // The held upload completes normally once its body arrives.
-    held.write_all(&PYTEST.as_bytes()[10..]).await.expect("write rest");
-    let mut reply = String::new();
-    held.read_to_string(&mut reply).await.expect("read");
-    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
-    assert_eq!(runs(&s).await, before + 1);
+    // The held uploads complete normally once their bodies arrive.
+    for mut stream in held {
+        stream.write_all(&PYTEST.as_bytes()[10..]).await.expect("write rest");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.expect("read");
+        assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    }
+    assert_eq!(runs(&s).await, before + 4);
 }
 
 both_backends!(

@@ -129,10 +129,13 @@ impl TestApp {
         let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("build app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service).await.expect("serve");
-        });
+        let limits = server::startup::ConnectionLimits::from(&settings);
+        let server = tokio::spawn(server::startup::serve_connections(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         Self { addr, db, test_db, server }
     }
 
@@ -211,6 +214,17 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// `username` claims authorship of changes an API token registered (four eyes need a
+    /// person as author before anyone signs off).
+    pub async fn claim(&self, username: &str, password: &str, keys: &[&str]) {
+        let client = self.client();
+        assert_eq!(self.login(&client, username, password).await.status(), reqwest::StatusCode::OK);
+        for key in keys {
+            let response = self.call(&client, "claim_change", &[("key", key)]).await;
+            assert_eq!(response.status(), reqwest::StatusCode::OK, "claim {key}");
+        }
     }
 
     /// Logs in and returns the session cookie value.

@@ -10,6 +10,8 @@ mod catalogue;
 mod changes;
 mod crash;
 mod db;
+mod hostile;
 mod ops;
 mod portfolio;
 mod report;
+mod trust;

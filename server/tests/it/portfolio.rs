@@ -107,6 +107,7 @@ async fn setup(backend: Backend) -> Setup {
         ],
     )
     .await;
+    app.claim("amy", "amy-password-1", &["PAY-1", "PAY-2", "PAY-3"]).await;
     // PAY-3's evidence is 30 days old: as if recorded then, and derived again at startup.
     for sql in [
         "UPDATE evidence_latest SET at = at - 2592000000 WHERE test_id = 'rollout::rollback'",

@@ -35,8 +35,12 @@ pub struct Change {
     pub ticket_url: Option<String>,
     pub pr_url: Option<String>,
     pub design_url: Option<String>,
-    pub author_id: UserId,
-    pub author: String,
+    /// The person answerable for the change; `None` for one registered through an API token
+    /// until a member of the team claims it.
+    pub author_id: Option<UserId>,
+    pub author: Option<String>,
+    /// The API token that registered the change, if one did.
+    pub registered_by_token: Option<RegisteringToken>,
     pub status: ChangeStatus,
     pub happy_path_at: Option<i64>,
     pub happy_path_by: Option<String>,
@@ -46,7 +50,32 @@ pub struct Change {
     pub created_at: i64,
 }
 
+/// The API token that registered a change.
+#[derive(Clone, Debug)]
+pub struct RegisteringToken {
+    pub name: String,
+    /// The person the token belongs to (`None` for a pipeline token).
+    pub owner: Option<UserId>,
+}
+
+/// Who registers a change: a person, who is then its author, or an API token, which never
+/// counts as anyone's authorship.
+#[derive(Clone, Copy, Debug)]
+pub enum Registrar {
+    Person(UserId),
+    Token(i64),
+}
+
 impl Change {
+    /// Who the change is by, as pages show it: its author, or the token that registered it.
+    pub fn author_label(&self) -> String {
+        match (&self.author, &self.registered_by_token) {
+            (Some(author), _) => author.clone(),
+            (None, Some(token)) => format!("API token “{}” (no author yet)", token.name),
+            (None, None) => "nobody".to_owned(),
+        }
+    }
+
     pub fn facts(&self) -> ChangeFacts {
         ChangeFacts { status: self.status, happy_path_at: self.happy_path_at }
     }
@@ -222,7 +251,7 @@ pub async fn create(
     db: &Db,
     actor: &Actor,
     team: TeamId,
-    author: UserId,
+    by: Registrar,
     new: &NewChange,
 ) -> Result<ChangeKey, AppError> {
     let mut tx = db.begin_write().await?;
@@ -239,8 +268,8 @@ pub async fn create(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO changes (team_id, number, title, summary, types, ticket_url, pr_url, design_url,
-                              author_id, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
+                              author_id, created_by_token, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'draft', $11, $11)",
     )
     .bind(team.0)
     .bind(number)
@@ -250,7 +279,14 @@ pub async fn create(
     .bind(new.ticket_url.as_deref())
     .bind(new.pr_url.as_deref())
     .bind(new.design_url.as_deref())
-    .bind(author.0)
+    .bind(match by {
+        Registrar::Person(user) => Some(user.0),
+        Registrar::Token(_) => None,
+    })
+    .bind(match by {
+        Registrar::Token(token) => Some(token),
+        Registrar::Person(_) => None,
+    })
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -269,12 +305,12 @@ pub async fn create(
 
 const CHANGE_SELECT: &str =
     "SELECT c.id, c.number, c.title, c.summary, c.types, c.ticket_url, c.pr_url, c.design_url,
-        c.author_id, a.display_name AS author, c.status, c.happy_path_at, h.display_name AS happy_path_by,
+        c.author_id, a.display_name AS author, k.name AS token_name, k.created_by AS token_owner, c.status, c.happy_path_at, h.display_name AS happy_path_by,
         c.happy_path_note, c.target_at, c.signed_off_at, c.created_at,
         t.id AS team_id, t.slug, t.name AS team_name,
         t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
-     FROM changes c JOIN teams t ON t.id = c.team_id JOIN users a ON a.id = c.author_id
-     LEFT JOIN users h ON h.id = c.happy_path_by";
+     FROM changes c JOIN teams t ON t.id = c.team_id LEFT JOIN users a ON a.id = c.author_id
+     LEFT JOIN api_tokens k ON k.id = c.created_by_token LEFT JOIN users h ON h.id = c.happy_path_by";
 
 fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
     let slug: String = row.try_get("slug")?;
@@ -291,8 +327,17 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
         ticket_url: row.try_get("ticket_url")?,
         pr_url: row.try_get("pr_url")?,
         design_url: row.try_get("design_url")?,
-        author_id: UserId(row.try_get("author_id")?),
+        author_id: row.try_get::<Option<i64>, _>("author_id")?.map(UserId),
         author: row.try_get("author")?,
+        registered_by_token: row
+            .try_get::<Option<String>, _>("token_name")?
+            .map(|name| -> Result<_, sqlx::Error> {
+                Ok(RegisteringToken {
+                    name,
+                    owner: row.try_get::<Option<i64>, _>("token_owner")?.map(UserId),
+                })
+            })
+            .transpose()?,
         status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
         happy_path_at: row.try_get("happy_path_at")?,
         happy_path_by: row.try_get("happy_path_by")?,
@@ -303,6 +348,11 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
     })
 }
 
+/// What an unknown change answers, and so also a change the caller may not see.
+pub fn not_found(key: &ChangeKey) -> AppError {
+    AppError::NotFound(format!("Change {key}"))
+}
+
 /// The change with this key.
 pub async fn by_key(db: &Db, key: &ChangeKey) -> Result<Change, AppError> {
     let row = sqlx::query(&format!("{CHANGE_SELECT} WHERE t.slug = $1 AND c.number = $2"))
@@ -310,7 +360,7 @@ pub async fn by_key(db: &Db, key: &ChangeKey) -> Result<Change, AppError> {
         .bind(key.number())
         .fetch_optional(db.read())
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("Change {key}")))?;
+        .ok_or_else(|| not_found(key))?;
     change(&row)
 }
 
@@ -399,7 +449,7 @@ async fn audit_transition(
 pub async fn record_happy_path(
     db: &Db,
     actor: &Actor,
-    by: UserId,
+    by: Option<UserId>,
     change: &Change,
     note: &str,
     at: i64,
@@ -415,7 +465,7 @@ pub async fn record_happy_path(
     )
     .bind(moved.1.as_str())
     .bind(at)
-    .bind(by.0)
+    .bind(by.map(|u| u.0))
     .bind(target)
     .bind(note)
     .bind(now)
@@ -453,6 +503,33 @@ async fn set_status(
 /// Cancels the change.
 pub async fn cancel(db: &Db, actor: &Actor, change: &Change, reason: &str) -> Result<(), AppError> {
     set_status(db, actor, change, "change.cancel", ChangeStatus::cancel, json!({ "reason": reason })).await
+}
+
+/// Makes `user` the author of a change registered through an API token, which has none:
+/// from then on they answer for it, and cannot be its second pair of eyes.
+pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let done =
+        sqlx::query("UPDATE changes SET author_id = $1, updated_at = $2 WHERE id = $3 AND author_id IS NULL")
+            .bind(user.0)
+            .bind(now_ms())
+            .bind(change.id)
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::Conflict("This change already has an author.".to_owned()));
+    }
+    let entry = Entry {
+        action: "change.claim",
+        object_type: "change",
+        object_id: change.key.to_string(),
+        team_id: Some(change.team_id),
+        before: Some(json!({ "author": null })),
+        after: Some(json!({ "author_id": user.0 })),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Marks a signed-off change regressed inside the caller's transaction: a linked test

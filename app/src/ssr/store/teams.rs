@@ -70,13 +70,18 @@ pub async fn list(db: &Db) -> Result<Vec<Team>, AppError> {
     Ok(rows.iter().map(team).collect::<Result<_, _>>()?)
 }
 
+/// What an unknown team answers, and so also a team the caller may not see.
+pub fn not_found(slug: &str) -> AppError {
+    AppError::NotFound(format!("Team {slug}"))
+}
+
 /// The team with this slug.
 pub async fn by_slug(db: &Db, slug: &TeamSlug) -> Result<Team, AppError> {
     let row = sqlx::query(&format!("{TEAM_COLUMNS} WHERE t.slug = $1"))
         .bind(slug.as_str())
         .fetch_optional(db.read())
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("Team {}", slug.as_str())))?;
+        .ok_or_else(|| not_found(slug.as_str()))?;
     Ok(team(&row)?)
 }
 

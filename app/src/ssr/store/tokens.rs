@@ -33,6 +33,8 @@ pub fn well_formed(token: &str) -> bool {
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
+    /// The person a personal token belongs to (display name); `None` for a pipeline token.
+    pub owner: Option<String>,
     pub prefix: String,
     pub scopes: Vec<Scope>,
     pub created_at: i64,
@@ -50,7 +52,9 @@ pub struct Authenticated {
     pub team_slug: String,
     pub name: String,
     pub scopes: Vec<Scope>,
-    /// The person who created the token; changes it registers are theirs.
+    /// The person a personal token belongs to (who created it in the browser, or
+    /// `--owner` on the command line); `None` for a pipeline token. A token never acts as
+    /// its owner: it only bounds when the token works and who may not sign off its changes.
     pub owner: Option<UserId>,
 }
 
@@ -137,8 +141,9 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(),
 /// A team's tokens, newest first.
 pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at
-         FROM api_tokens WHERE team_id = $1 ORDER BY id DESC",
+        "SELECT k.id, k.name, u.display_name AS owner, k.prefix, k.scopes, k.created_at, k.expires_at,
+                k.last_used_at, k.revoked_at
+         FROM api_tokens k LEFT JOIN users u ON u.id = k.created_by WHERE k.team_id = $1 ORDER BY k.id DESC",
     )
     .bind(team.0)
     .fetch_all(db.read())
@@ -148,6 +153,7 @@ pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
             Ok(TokenInfo {
                 id: r.try_get("id")?,
                 name: r.try_get("name")?,
+                owner: r.try_get("owner")?,
                 prefix: r.try_get("prefix")?,
                 scopes: Scope::split(&r.try_get::<String, _>("scopes")?),
                 created_at: r.try_get("created_at")?,

@@ -1,6 +1,6 @@
 use crate::api::changes::{
-    AddFailureMode, CancelChange, ChangeView, CreateChange, RecordHappyPath, SignOff, change_detail,
-    list_changes,
+    AddFailureMode, CancelChange, ChangeView, ClaimChange, CreateChange, RecordHappyPath, SignOff,
+    change_detail, list_changes,
 };
 use crate::domain::Principal;
 use crate::domain::change::{ChangeStatus, ChangeType};
@@ -10,7 +10,7 @@ use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
 };
 use crate::ui::navigate_after;
-use crate::ui::slug_now;
+use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -156,13 +156,17 @@ pub fn ChangePage() -> impl IntoView {
             let add = ServerAction::<AddFailureMode>::new();
             let sign = ServerAction::<SignOff>::new();
             let cancel = ServerAction::<CancelChange>::new();
+            let claim = ServerAction::<ClaimChange>::new();
             let change = Resource::new(
-                move || (key(), happy.version().get(), add.version().get(), sign.version().get(), cancel.version().get()),
+                move || {
+                    let versions = [happy.version(), add.version(), sign.version(), cancel.version(), claim.version()];
+                    (key(), versions.map(|v| v.get()))
+                },
                 |(key, ..)| change_detail(key),
             );
             view! {
                 <Loaded resource=change page=move |c: ChangeView| view! {
-                    {view! { <ChangeHeader c=c.clone()/> }.into_any()}
+                    {view! { <ChangeHeader c=c.clone() claim/> }.into_any()}
                     {view! { <Milestones c=c.clone() happy/> }.into_any()}
                     {view! { <GateChecklist gate=c.gate.clone()/> }.into_any()}
                     {view! { <FailureModes c=c.clone() add/> }.into_any()}
@@ -175,7 +179,8 @@ pub fn ChangePage() -> impl IntoView {
 }
 
 #[component]
-fn ChangeHeader(c: ChangeView) -> impl IntoView {
+fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoView {
+    let claim_error = action_error(claim);
     let links = [
         ("Ticket", c.ticket_url.clone()),
         ("Pull request", c.pr_url.clone()),
@@ -197,6 +202,14 @@ fn ChangeHeader(c: ChangeView) -> impl IntoView {
             " · " {c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
             {links.into_iter().filter_map(|(label, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{label}</a> })).collect_view()}
         </p>
+        {c.can_claim.then(|| view! {
+            <ActionForm action=claim attr:class="inline claim">
+                <FormError err=claim_error/>
+                <input type="hidden" name="key" value=c.key.clone()/>
+                <p>"An API token registered this change. Four eyes need a person who answers for it: "
+                   <button type="submit">"Claim authorship"</button></p>
+            </ActionForm>
+        })}
         {(!c.summary.is_empty()).then(|| view! { <p class="summary">{c.summary.clone()}</p> })}
     }
 }
@@ -361,13 +374,13 @@ pub fn FailureModeFields(
         <FieldError err field="title" id="fm-title"/>
         <label for="fm-scenario">"Scenario: what happens, and how big"</label>
         <textarea id="fm-scenario" name="scenario" rows="3" aria-describedby="fm-scenario-error"
-            placeholder="e.g. 10,000 exams queue up after a network outage; workers scaled 25 → 50">{scenario}</textarea>
+            placeholder="e.g. 10,000 exams queue up after a network outage; workers scaled 25 → 50">{server_escaped(scenario)}</textarea>
         <FieldError err field="scenario" id="fm-scenario"/>
         <label for="fm-effect">"Effect on users"</label>
-        <textarea id="fm-effect" name="effect" rows="2" aria-describedby="fm-effect-error">{effect}</textarea>
+        <textarea id="fm-effect" name="effect" rows="2" aria-describedby="fm-effect-error">{server_escaped(effect)}</textarea>
         <FieldError err field="effect" id="fm-effect"/>
         <label for="fm-detection">"Detection: how would we know?"</label>
-        <textarea id="fm-detection" name="detection" rows="2" aria-describedby="fm-detection-error">{detection}</textarea>
+        <textarea id="fm-detection" name="detection" rows="2" aria-describedby="fm-detection-error">{server_escaped(detection)}</textarea>
         <FieldError err field="detection" id="fm-detection"/>
         <div class="ratings">
             {rating("severity", "Severity", "1 = cosmetic, 5 = catastrophic", ratings.0)}
@@ -376,11 +389,11 @@ pub fn FailureModeFields(
         </div>
         <label for="fm-designs">"Designs: one per line, a title and link or a short note"</label>
         <textarea id="fm-designs" name="designs" rows="3" aria-describedby="fm-designs-error"
-            placeholder="Backpressure ADR https://wiki.example.com/adr-7">{designs}</textarea>
+            placeholder="Backpressure ADR https://wiki.example.com/adr-7">{server_escaped(designs)}</textarea>
         <FieldError err field="designs" id="fm-designs"/>
         <label for="fm-selectors">"Test selectors: one per line, exact test ids or globs with * and ?"</label>
         <textarea id="fm-selectors" name="selectors" rows="3" aria-describedby="fm-selectors-error"
-            placeholder="queue::backlog_*">{selectors}</textarea>
+            placeholder="queue::backlog_*">{server_escaped(selectors)}</textarea>
         <FieldError err field="selectors" id="fm-selectors"/>
     }
 }

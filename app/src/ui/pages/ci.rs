@@ -83,13 +83,14 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
             <FormError err=revoke_err/>
             {(!tokens.is_empty()).then(|| view! {
                 <table class="tokens">
-                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col"></th></tr></thead>
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Belongs to"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col"></th></tr></thead>
                     <tbody>
                         {tokens.into_iter().map(|t| {
                             let team = team.clone();
                             view! {
                                 <tr>
                                     <td>{t.name}</td>
+                                    <td>{t.owner.map_or_else(|| "a pipeline".to_owned(), |owner| format!("{owner} (personal)"))}</td>
                                     <td><code>{format!("{}…", t.prefix)}</code></td>
                                     <td>{t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")}</td>
                                     <td>{t.expires_at.map(date).unwrap_or_else(|| "never".into())}</td>

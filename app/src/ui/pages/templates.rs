@@ -3,7 +3,7 @@ use crate::domain::Principal;
 use crate::domain::catalogue::Suggestion;
 use crate::domain::change::ChangeType;
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
-use crate::ui::slug_now;
+use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -118,7 +118,7 @@ fn TemplateForm(
         let id = format!("tpl-{name}");
         view! {
             <label for=id.clone()>{label}</label>
-            <textarea id=id.clone() name=name rows=rows aria-describedby=format!("{id}-error")>{text}</textarea>
+            <textarea id=id.clone() name=name rows=rows aria-describedby=format!("{id}-error")>{server_escaped(text)}</textarea>
             <FieldError err field=name id=match name {
                 "scenario" => "tpl-scenario", "effect" => "tpl-effect", "detection" => "tpl-detection",
                 "designs" => "tpl-designs", _ => "tpl-tests",
