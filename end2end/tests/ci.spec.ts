@@ -63,6 +63,24 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
   expect(receipt.matched.map((m: { coverage: string }) => m.coverage)).toEqual(['verified', 'verified', 'verified']);
   expect((await request.get(`/api/v1/changes/${key}/gate?require=open`, { headers: auth })).status()).toBe(200);
 
+  // The token registered the change: it has no author until a person claims it, and the
+  // admin whose token it is cannot be its second pair of eyes.
+  await page.goto(`/changes/${key}`);
+  await ready(page);
+  await expect(page.locator('.meta')).toContainText(`API token “${name}” (no author yet)`);
+  await expect(page.locator('.sign-off-refusal')).toContainText('no author yet');
+  await logOut(page);
+  await logIn(page, 'amy', 'amy-password-1');
+  await page.goto(`/changes/${key}`);
+  await ready(page);
+  await page.getByRole('button', { name: 'Claim authorship' }).click();
+  await expect(page.locator('.meta')).toContainText('by amy');
+  await expect(page.getByRole('button', { name: 'Claim authorship' })).toHaveCount(0);
+  await logOut(page);
+  await logIn(page, 'admin', process.env.ADMIN_PASSWORD ?? 'e2e-admin-password');
+  await page.goto(`/changes/${key}`);
+  await ready(page);
+  await expect(page.locator('.sign-off-refusal')).toContainText('registered with your API token');
   await logOut(page);
   await logIn(page, 'lena', 'lena-password-1');
   await page.goto(`/changes/${key}`);

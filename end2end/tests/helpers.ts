@@ -1,9 +1,10 @@
 import { test as base, expect, type Page } from '@playwright/test';
 
 /**
- * Playwright's `test`, with the browser's errors (console errors and uncaught exceptions,
- * such as a wasm panic during hydration) printed when a test fails, so a failed CI run
- * shows why a page did not hydrate.
+ * Playwright's `test`, failing any test during which a dialog (alert, confirm) opened, and
+ * with the browser's errors (console errors and uncaught exceptions, such as a wasm panic
+ * during hydration) printed when a test fails, so a failed CI run shows why a page did not
+ * hydrate.
  */
 export const test = base.extend({
   page: async ({ page }, use, testInfo) => {
@@ -12,7 +13,14 @@ export const test = base.extend({
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    // No page of Premortem opens a dialog: one that opens is user text running as script.
+    const dialogs: string[] = [];
+    page.on('dialog', async (dialog) => {
+      dialogs.push(dialog.message());
+      await dialog.dismiss();
+    });
     await use(page);
+    expect(dialogs, 'dialogs opened by the page').toEqual([]);
     if (testInfo.status !== testInfo.expectedStatus && errors.length > 0) {
       console.log(`browser errors in "${testInfo.title}":\n  ${errors.join('\n  ')}`);
     }

@@ -14,22 +14,22 @@ fn admins_only() -> AnyView {
 /// User administration: create, disable and enable, reset passwords.
 #[component]
 pub fn AdminUsers() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let disable = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let users = Resource::new(
+        move || (create.version().get(), disable.version().get(), reset.version().get()),
+        |_| list_users(),
+    );
     view! {
         <Title text="Users"/>
-        <RequireUser page=|user: Principal| {
+        <RequireUser page=move |user: Principal| {
             if !user.is_admin {
                 return admins_only();
             }
-            let create = ServerAction::<CreateUser>::new();
-            let disable = ServerAction::<SetUserDisabled>::new();
-            let reset = ServerAction::<ResetPassword>::new();
             let create_err = action_error(create);
             let disable_err = action_error(disable);
             let reset_err = action_error(reset);
-            let users = Resource::new(
-                move || (create.version().get(), disable.version().get(), reset.version().get()),
-                |_| list_users(),
-            );
             view! {
                 <h1>"Users"</h1>
                 <section class="card">
@@ -107,15 +107,15 @@ pub fn AdminUsers() -> impl IntoView {
 /// Team administration: create teams; members are managed on each team's page.
 #[component]
 pub fn AdminTeams() -> impl IntoView {
+    let create = ServerAction::<CreateTeam>::new();
+    let teams = Resource::new(move || create.version().get(), |_| my_teams());
     view! {
         <Title text="Administer teams"/>
-        <RequireUser page=|user: Principal| {
+        <RequireUser page=move |user: Principal| {
             if !user.is_admin {
                 return admins_only();
             }
-            let create = ServerAction::<CreateTeam>::new();
             let err = action_error(create);
-            let teams = Resource::new(move || create.version().get(), |_| my_teams());
             view! {
                 <h1>"Teams"</h1>
                 <section class="card">

@@ -24,13 +24,13 @@ pub fn ChangesPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let status = move || query.read().get("status");
     let overdue = move || query.read().get("overdue");
+    let changes = Resource::new(
+        move || (slug(), status(), overdue()),
+        |(slug, status, overdue)| list_changes(slug, status, overdue),
+    );
     view! {
         <Title text=format!("Changes · {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
-            let changes = Resource::new(
-                move || (slug(), status(), overdue()),
-                |(slug, status, overdue)| list_changes(slug, status, overdue),
-            );
             view! {
                 <Loaded resource=changes page=move |list| {
                     let selected = status().unwrap_or_default();
@@ -99,12 +99,12 @@ pub fn ChangesPage() -> impl IntoView {
 pub fn NewChangePage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
+    let create = ServerAction::<CreateChange>::new();
+    navigate_after(create, |key: &String| format!("/changes/{key}"));
+    let err = action_error(create);
     view! {
         <Title text="New change"/>
         <RequireUser page=move |_user: Principal| {
-            let create = ServerAction::<CreateChange>::new();
-            navigate_after(create, |key: &String| format!("/changes/{key}"));
-            let err = action_error(create);
             view! {
                 <h1>"New change"</h1>
                 <section class="card">
@@ -149,21 +149,22 @@ pub fn NewChangePage() -> impl IntoView {
 pub fn ChangePage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
+    let happy = ServerAction::<RecordHappyPath>::new();
+    let add = ServerAction::<AddFailureMode>::new();
+    let sign = ServerAction::<SignOff>::new();
+    let cancel = ServerAction::<CancelChange>::new();
+    let claim = ServerAction::<ClaimChange>::new();
+    let change = Resource::new(
+        move || {
+            let versions =
+                [happy.version(), add.version(), sign.version(), cancel.version(), claim.version()];
+            (key(), versions.map(|v| v.get()))
+        },
+        |(key, ..)| change_detail(key),
+    );
     view! {
         <Title text=params.read_untracked().get("key").unwrap_or_default()/>
         <RequireUser page=move |_user: Principal| {
-            let happy = ServerAction::<RecordHappyPath>::new();
-            let add = ServerAction::<AddFailureMode>::new();
-            let sign = ServerAction::<SignOff>::new();
-            let cancel = ServerAction::<CancelChange>::new();
-            let claim = ServerAction::<ClaimChange>::new();
-            let change = Resource::new(
-                move || {
-                    let versions = [happy.version(), add.version(), sign.version(), cancel.version(), claim.version()];
-                    (key(), versions.map(|v| v.get()))
-                },
-                |(key, ..)| change_detail(key),
-            );
             view! {
                 <Loaded resource=change page=move |c: ChangeView| view! {
                     {view! { <ChangeHeader c=c.clone() claim/> }.into_any()}

@@ -13,15 +13,15 @@ use leptos_router::hooks::use_params_map;
 pub fn CiPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let ci = Resource::new(
+        move || (slug(), create.version().get(), revoke.version().get()),
+        |(slug, ..)| ci_page(slug),
+    );
     view! {
         <Title text=format!("Connect your CI · {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
-            let create = ServerAction::<CreateToken>::new();
-            let revoke = ServerAction::<RevokeToken>::new();
-            let ci = Resource::new(
-                move || (slug(), create.version().get(), revoke.version().get()),
-                |(slug, ..)| ci_page(slug),
-            );
             view! {
                 <Loaded resource=ci page=move |ci: CiView| {
                     let created = move || create.value().get().and_then(Result::ok);

@@ -21,16 +21,15 @@ pub fn Dashboard() -> impl IntoView {
             Filter::from_query(pairs.iter().map(|(k, v)| (*k, v.as_str())))
         })
     };
+    // Created here, not inside `RequireUser`: its content is rendered again once the
+    // session resolves, and a resource made there would be fetched under a disposed owner.
+    let data = Resource::new(move || filter().map(|f| f.to_query()).unwrap_or_default(), load_portfolio);
     view! {
         <Title text="Portfolio"/>
         <RequireUser page=move |user: Principal| {
             match filter() {
                 Err(err) => view! { <h1>"Portfolio"</h1> <ErrorBox err/> }.into_any(),
                 Ok(_) => {
-                    let data = Resource::new(
-                        move || filter().map(|f| f.to_query()).unwrap_or_default(),
-                        load_portfolio,
-                    );
                     let user = user.clone();
                     view! { <Loaded resource=data page=move |p| view! { <PortfolioView p user=user.clone()/> }/> }
                         .into_any()

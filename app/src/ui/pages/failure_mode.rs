@@ -19,17 +19,17 @@ pub fn FailureModePage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     let number = move || params.read().get("number").and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+    let update = ServerAction::<UpdateFailureMode>::new();
+    let accept = ServerAction::<AcceptRisk>::new();
+    let delete = ServerAction::<DeleteFailureMode>::new();
+    navigate_after(delete, move |_: &()| format!("/changes/{}", key()));
+    let fm = Resource::new(
+        move || (key(), number(), update.version().get(), accept.version().get()),
+        |(key, number, ..)| failure_mode_detail(key, number),
+    );
     view! {
         <Title text=format!("{}/FM-{}", key(), number())/>
         <RequireUser page=move |_user: Principal| {
-            let update = ServerAction::<UpdateFailureMode>::new();
-            let accept = ServerAction::<AcceptRisk>::new();
-            let delete = ServerAction::<DeleteFailureMode>::new();
-            navigate_after(delete, move |_: &()| format!("/changes/{}", key()));
-            let fm = Resource::new(
-                move || (key(), number(), update.version().get(), accept.version().get()),
-                |(key, number, ..)| failure_mode_detail(key, number),
-            );
             view! {
                 <Loaded resource=fm page=move |fm: FailureModeView| {
                     let back = format!("/changes/{}", fm.key);

@@ -14,10 +14,10 @@ use leptos_router::hooks::use_params_map;
 /// The teams the user belongs to (every team for admins).
 #[component]
 pub fn TeamsPage() -> impl IntoView {
+    let teams = Resource::new(|| (), |_| my_teams());
     view! {
         <Title text="Teams"/>
-        <RequireUser page=|_user: Principal| {
-            let teams = Resource::new(|| (), |_| my_teams());
+        <RequireUser page=move |_user: Principal| {
             view! {
                 <h1>"Teams"</h1>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -60,17 +60,17 @@ pub fn TeamsPage() -> impl IntoView {
 pub fn TeamPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
+    let set_member = ServerAction::<SetMember>::new();
+    let set_policy = ServerAction::<SetPolicy>::new();
+    let err = action_error(set_member);
+    let policy_err = action_error(set_policy);
+    let team = Resource::new(
+        move || (slug(), set_member.version().get(), set_policy.version().get()),
+        |(slug, ..)| team_page(slug),
+    );
     view! {
         <Title text=format!("Team {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
-            let set_member = ServerAction::<SetMember>::new();
-            let set_policy = ServerAction::<SetPolicy>::new();
-            let err = action_error(set_member);
-            let policy_err = action_error(set_policy);
-            let team = Resource::new(
-                move || (slug(), set_member.version().get(), set_policy.version().get()),
-                |(slug, ..)| team_page(slug),
-            );
             view! {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {

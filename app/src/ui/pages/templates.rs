@@ -17,15 +17,15 @@ pub fn TemplatesPage() -> impl IntoView {
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let editing = move || query.read().get("edit").and_then(|id| id.parse::<i64>().ok());
+    let save = ServerAction::<SaveTemplate>::new();
+    let retire = ServerAction::<RetireTemplate>::new();
+    let view = Resource::new(
+        move || (slug(), save.version().get(), retire.version().get()),
+        |(slug, ..)| team_templates(slug),
+    );
     view! {
         <Title text=format!("Templates · {}", slug_now(&params))/>
         <RequireUser page=move |_user: Principal| {
-            let save = ServerAction::<SaveTemplate>::new();
-            let retire = ServerAction::<RetireTemplate>::new();
-            let view = Resource::new(
-                move || (slug(), save.version().get(), retire.version().get()),
-                |(slug, ..)| team_templates(slug),
-            );
             view! {
                 <Loaded resource=view page=move |v: TemplatesView| {
                     let edit = editing().and_then(|id| {
