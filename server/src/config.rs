@@ -174,7 +174,8 @@ pub enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Username whose changes the token registers (needed for changes:write).
+        /// Makes it a personal token of this user: it works only while they are a member of
+        /// the team, and they cannot sign off what it registers. Without it: a pipeline token.
         #[arg(long)]
         owner: Option<String>,
         /// Days until the token expires (never when omitted).

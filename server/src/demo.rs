@@ -326,7 +326,7 @@ pub struct Person {
 }
 
 /// One failure mode of the demo: a catalogue template (or its own title), designs, tests.
-struct Fm {
+pub struct Fm {
     template: Option<&'static str>,
     title: &'static str,
     scenario: &'static str,
@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-const DOGFOOD: [Fm; 6] = [
+pub const DOGFOOD: [Fm; 13] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -395,6 +395,63 @@ const DOGFOOD: [Fm; 6] = [
         "A [16 MiB] XML bomb, a truncated report, a DTD with entities.",
         "Streaming parser without DTDs or entities, depth and size limits, clear 4xx",
         "*api::hostile_uploads_get_a_clear_4xx_and_store_nothing::*",
+        (4, 3, 2),
+    ),
+    // What the "Trust" review found, each with the regression tests of its design.
+    fm(
+        None,
+        "User text runs as script in a reader's browser",
+        "A member stores `</textarea><img src=x onerror=…>` in a failure mode; a link carries `</title><script>` in its path; [every] lead who opens it runs it.",
+        "Every user string reaches HTML through an escaping path (titles and textareas escaped on the server)\nA Content-Security-Policy with a nonce per response on every page, no unsafe-inline",
+        "*hostile::*\n*trust::markup_in_the_address_stays_text_and_pages_allow_no_inline_script::*\n*trust::markup_in_a_failure_mode_stays_text_in_the_edit_form::*",
+        (5, 3, 4),
+    ),
+    fm(
+        None,
+        "One person signs off their own change through a shared token",
+        "A second lead registers a change with the first lead's token, opens its gate and signs it off [alone].",
+        "A change registered by a token has no author until a person claims it\nNobody signs off a change they authored or that their token registered",
+        "*trust::nobody_signs_off_what_they_or_their_token_registered::*\n*trust::a_token_never_makes_its_owner_the_author::*",
+        (5, 3, 4),
+    ),
+    fm(
+        None,
+        "Unbounded input breaks replies",
+        "A [200,000]-character argument to a server function; its error echoes it into a [93 KB] redirect.",
+        "Every server-function argument bounded before the function runs (422 naming it)\nError messages quote at most 40 characters of input",
+        "*trust::over_long_input_gets_a_small_4xx_naming_the_field::*",
+        (3, 3, 2),
+    ),
+    fm(
+        None,
+        "A stranger learns which changes and teams exist",
+        "A lead of another team probes [1,000] keys and slugs and tells 403 from 404.",
+        "An object the caller may not see answers exactly as an unknown one (404), on every path",
+        "*trust::a_stranger_cannot_tell_which_changes_and_teams_exist::*",
+        (2, 3, 4),
+    ),
+    fm(
+        None,
+        "A new API token leaks from the session store",
+        "The token shown once after a plain form post rests in the sessions table and WAL for [hours].",
+        "The session keeps only the token XOR a one-time pad; the pad lives in a short-lived cookie deleted on display",
+        "*trust::a_new_token_is_shown_once_and_never_stored::*",
+        (4, 2, 5),
+    ),
+    fm(
+        None,
+        "Slow clients starve every CI upload",
+        "[4] connections send upload bodies at 1 byte/s; idle and slow-header connections are never closed.",
+        "Upload slots are taken only once the body has arrived; a minimum body rate (408)\nHeader-read and idle timeouts close connections",
+        "*trust::slow_clients_hold_only_their_own_connection::*\n*api::uploads_beyond_capacity_get_503_instead_of_a_queue::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "A stranger locks a lead out before sign-off",
+        "[5] wrong passwords from anywhere lock the account for 15 minutes, sign-off's password check included.",
+        "Throttling per account and address with growing delays, per address with a cap; sign-off re-authentication counted apart; Retry-After on every 429",
+        "*trust::nobody_can_lock_someone_else_out::*\n*auth::parallel_guesses_cannot_slip_under_the_limit::*",
         (4, 3, 2),
     ),
 ];
@@ -548,13 +605,13 @@ where
             design_url: None,
         };
         let actor = sam_actor.clone();
-        async move { changes::create(db, &actor, team, sam, &new).await }
+        async move { changes::create(db, &actor, team, changes::Registrar::Person(sam), &new).await }
     };
     let happy = |key: ChangeKey, days_ago: i64, note: &'static str| {
         let actor = sam_actor.clone();
         async move {
             let change = changes::by_key(db, &key).await?;
-            changes::record_happy_path(db, &actor, sam, &change, note, now - days_ago * day).await
+            changes::record_happy_path(db, &actor, Some(sam), &change, note, now - days_ago * day).await
         }
     };
     let sign = |key: ChangeKey, by: app::domain::UserId, name: &'static str| async move {

@@ -231,7 +231,7 @@ async fn the_demo_has_changes_in_every_status(backend: Backend) {
     let p: Value = app.call(&client, "portfolio", &[("view", "")]).await.json().await.expect("json");
     assert_eq!(p["overdue"], 2, "release night, and the upgrade that regressed after its target date");
     let itself: Value = app.call(&client, "change", &[("key", "PM-1")]).await.json().await.expect("json");
-    assert_eq!(itself["failure_modes"].as_array().expect("fms").len(), 6);
+    assert_eq!(itself["failure_modes"].as_array().expect("fms").len(), server::demo::DOGFOOD.len());
     let queue: Value = app.call(&client, "change", &[("key", "RAD-1")]).await.json().await.expect("json");
     let coverage: Vec<&str> = queue["failure_modes"]
         .as_array()
