@@ -4,10 +4,8 @@ import { defineConfig } from '@playwright/test';
 export default defineConfig({
   testDir: './tests',
   workers: 1,
-  // In CI a failed test gets one more try: about one run in five, the first page after a
-  // login with JavaScript never finishes hydrating (see the closing note). A test that
-  // fails twice still fails the run.
-  retries: process.env.CI ? 1 : 0,
+  // A test that fails is a bug to find, never retried away.
+  retries: 0,
   timeout: 90_000,
   reporter: [['list']],
   use: {

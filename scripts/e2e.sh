@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests: serves the built app on a fresh SQLite database and a free port, creates the
-# first admin through the CLI as the README says, then runs Playwright (JavaScript on and off).
+# first admin through the CLI as the README says, then runs Playwright (JavaScript on and off);
+# arguments go to Playwright (e.g. `--repeat-each 10` to prove a test is not flaky).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +38,7 @@ done
 export DEMO_URL="http://127.0.0.1:$demo_port" DEMO_RITA_PASSWORD="$rita"
 
 cd end2end
-if ! BASE_URL="http://$PREMORTEM_LISTEN" ADMIN_PASSWORD=e2e-admin-password npx playwright test; then
+if ! BASE_URL="http://$PREMORTEM_LISTEN" ADMIN_PASSWORD=e2e-admin-password npx playwright test "$@"; then
   echo "--- server log ---"; tail -n 50 "$work/server.log"
   exit 1
 fi

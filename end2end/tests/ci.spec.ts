@@ -3,12 +3,13 @@ import { expect, logIn, logOut, ready, test } from './helpers';
 // A token made in the browser drives the CI API; evidence opens the gate, a lead signs
 // off, and a later failing run marks the change regressed.
 
-function junit(project: string, failing: string | null): string {
+/** A JUnit report of the tests `e2e.<suite>::test_a…c`, with `failing` failed. */
+function junit(suite: string, failing: string | null): string {
   const cases = ['a', 'b', 'c']
     .map((t) =>
       t === failing
-        ? `<testcase classname="e2e.${project}" name="test_${t}" time="0.01"><failure message="boom">trace</failure></testcase>`
-        : `<testcase classname="e2e.${project}" name="test_${t}" time="0.01"/>`,
+        ? `<testcase classname="e2e.${suite}" name="test_${t}" time="0.01"><failure message="boom">trace</failure></testcase>`
+        : `<testcase classname="e2e.${suite}" name="test_${t}" time="0.01"/>`,
     )
     .join('');
   return `<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="3">${cases}</testsuite></testsuites>`;
@@ -19,8 +20,9 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
   await logIn(page, 'admin', process.env.ADMIN_PASSWORD ?? 'e2e-admin-password');
   await page.goto('/teams/QUE/ci');
   await ready(page);
-  // Unique per attempt: CI retries a failed test once, against the same server.
-  const name = `pipeline-${project}-${test.info().retry}`;
+  // Unique per repetition (`--repeat-each` runs against the same server).
+  const run = `${project}${test.info().repeatEachIndex}`;
+  const name = `pipeline-${run}`;
   await page.getByLabel('Name').fill(name);
   await page.getByLabel(/changes:write/).check();
   await page.getByRole('button', { name: 'Create token' }).click();
@@ -46,7 +48,7 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
         scenario: '2 million rows, killed at 60%',
         severity: 3, likelihood: 3, detectability: 2,
         designs: [{ title: 'Resumable import', url: 'https://wiki.example.com/import' }],
-        tests: [`e2e.${project}::test_${t}`],
+        tests: [`e2e.${run}::test_${t}`],
       },
     });
     expect(fm.status()).toBe(201);
@@ -55,8 +57,8 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
   expect(gateClosed.status()).toBe(412);
 
   const upload = await request.post('/api/v1/runs?commit=abc123&branch=main', {
-    headers: { ...auth, 'Content-Type': 'application/xml', 'Idempotency-Key': `${project}-1` },
-    data: junit(project, null),
+    headers: { ...auth, 'Content-Type': 'application/xml', 'Idempotency-Key': `${name}-1` },
+    data: junit(run, null),
   });
   expect(upload.status()).toBe(201);
   const receipt = await upload.json();
@@ -92,8 +94,8 @@ test('CI evidence opens the gate, a lead signs off, a failing run regresses the 
   await expect(page.locator('.sign-offs li')).toContainText('snapshot');
 
   const failing = await request.post('/api/v1/runs?commit=def456', {
-    headers: { ...auth, 'Content-Type': 'application/xml', 'Idempotency-Key': `${project}-2` },
-    data: junit(project, 'b'),
+    headers: { ...auth, 'Content-Type': 'application/xml', 'Idempotency-Key': `${name}-2` },
+    data: junit(run, 'b'),
   });
   expect((await failing.json()).regressed).toEqual([key]);
   await page.goto(`/changes/${key}`);

@@ -7,8 +7,8 @@ const adminPassword = process.env.ADMIN_PASSWORD ?? 'e2e-admin-password';
 
 test('an admin sets up a team and a member, who then logs in', async ({ page }) => {
   const project = test.info().project.name;
-  // Unique per attempt: CI retries a failed test once, against the same server.
-  const attempt = test.info().retry;
+  // Unique per repetition (`--repeat-each` runs against the same server).
+  const attempt = test.info().repeatEachIndex;
   const slug = `${project === 'js' ? 'PAYJS' : 'PAYNOJS'}${attempt}`;
   const member = `mia-${project}-${attempt}`;
 
