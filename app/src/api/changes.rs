@@ -158,7 +158,7 @@ mod server {
         match change.author_id {
             None => Some(
                 "This change was registered by an API token and has no author yet: a member of the \
-                 team must claim it first, and someone else signs it off."
+                 team must claim it first; someone else then signs it off or accepts its risks."
                     .to_owned(),
             ),
             Some(author) if author == user.id => {

@@ -176,6 +176,7 @@ async fn nobody_signs_off_what_they_or_their_token_registered(backend: Backend) 
     app.login(&lisa, "lisa", "lisa-password-1").await;
     let view: Value = app.call(&lisa, "change", &[("key", "PAY-1")]).await.json().await.expect("json");
     assert_eq!(view["author"], "API token “ci” (no author yet)");
+    assert_eq!(view["happy_path_by"], "an API token", "not the token's owner");
     assert_eq!(view["can_claim"], true);
 
     // Lisa claims it: she answers for it, so she cannot also be its second pair of eyes.

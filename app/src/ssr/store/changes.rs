@@ -340,7 +340,10 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
             .transpose()?,
         status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
         happy_path_at: row.try_get("happy_path_at")?,
-        happy_path_by: row.try_get("happy_path_by")?,
+        // Recorded by a person, or (with no person) through an API token.
+        happy_path_by: row.try_get::<Option<String>, _>("happy_path_by")?.or_else(|| {
+            row.try_get::<Option<i64>, _>("happy_path_at").ok().flatten().map(|_| "an API token".to_owned())
+        }),
         happy_path_note: row.try_get("happy_path_note")?,
         target_at: row.try_get("target_at")?,
         signed_off_at: row.try_get("signed_off_at")?,
