@@ -107,9 +107,17 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
+/// The longest detail an error reply carries: messages that quote input (a parser's, say)
+/// never grow with what the client sent.
+const DETAIL_MAX: usize = 500;
+
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), retry_after: None }
+        let mut detail = detail.into();
+        if detail.chars().count() > DETAIL_MAX {
+            detail = format!("{}…", detail.chars().take(DETAIL_MAX).collect::<String>());
+        }
+        Self { status, detail, retry_after: None }
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -125,7 +133,7 @@ impl From<AppError> for ApiError {
             AppError::Invalid { field, message } => format!("{field}: {message}"),
             other => other.to_string(),
         };
-        Self { status: app::ssr::error::status(&err), detail, retry_after }
+        Self { retry_after, ..Self::new(app::ssr::error::status(&err), detail) }
     }
 }
 

@@ -62,6 +62,18 @@ async fn markup_in_the_address_stays_text_and_pages_allow_no_inline_script(backe
     let other = again.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("csp").to_owned();
     assert!(!other.contains(nonce), "a new nonce for every response");
 
+    // The not-found page is an app page too: it hydrates under its own nonce.
+    let missing = page(&app, &lena, "/no/such/page").await;
+    let csp = missing.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("csp").to_owned();
+    let nonce =
+        csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce").to_owned();
+    let body = missing.text().await.expect("body");
+    assert_eq!(
+        body.matches(&format!("nonce=\"{nonce}\"")).count(),
+        body.matches("<script").count(),
+        "{body}"
+    );
+
     // Responses that are not app pages allow nothing at all.
     for path in ["/healthz", "/api/v1/openapi.json", "/no/such/file.js"] {
         let response = app.client().get(app.url(path)).send().await.expect("get");
@@ -265,6 +277,18 @@ async fn over_long_input_gets_a_small_4xx_naming_the_field(backend: Backend) {
     assert_eq!(form.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let headers_size: usize = form.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     assert!(headers_size < 2_000, "{headers_size} bytes of headers");
+    // The CI API: a parser's message that would quote the input is cut short.
+    let token = app.token("PAY", &[Scope::ChangesWrite], Some(lena)).await;
+    let body = format!(r#"{{"team":"PAY","title":"t","types":["queue"],"{huge}":1}}"#);
+    let response = app
+        .api(Method::POST, "/changes", &token)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.expect("body").len() < 1_000);
     // Nothing changed.
     let changes: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(app.db.read()).await.expect("count");
