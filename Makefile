@@ -33,7 +33,7 @@ tools:
 browser-tools:
 	@command -v chromium >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	@cd end2end && { [[ -d node_modules/@playwright/test ]] || npm ci --no-audit --no-fund; }
+	@cd end2end && { [[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund; }
 
 ## Build ---------------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ server=$!
 # A second instance on the demo data set, as `premortem demo` leaves a fresh database.
 demo_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 demo_db="sqlite://$work/demo.db"
-rita=$(PREMORTEM_DATABASE_URL=$demo_db "$bin" demo | awk '$1 == "rita" { print $3 }')
+people=$(PREMORTEM_DATABASE_URL=$demo_db "$bin" demo)
+rita=$(awk '$1 == "rita" { print $3 }' <<<"$people")
+demo_admin=$(awk '$1 == "demo-admin" { print $3 }' <<<"$people")
 PREMORTEM_DATABASE_URL=$demo_db PREMORTEM_LISTEN="127.0.0.1:$demo_port" "$bin" serve >"$work/demo.log" 2>&1 &
 demo=$!
 trap 'kill $server $demo 2>/dev/null || true; wait $server $demo 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -35,7 +37,7 @@ for url in "http://$PREMORTEM_LISTEN" "http://127.0.0.1:$demo_port"; do
     sleep 0.1
   done
 done
-export DEMO_URL="http://127.0.0.1:$demo_port" DEMO_RITA_PASSWORD="$rita"
+export DEMO_URL="http://127.0.0.1:$demo_port" DEMO_RITA_PASSWORD="$rita" DEMO_ADMIN_PASSWORD="$demo_admin"
 
 cd end2end
 if ! BASE_URL="http://$PREMORTEM_LISTEN" ADMIN_PASSWORD=e2e-admin-password npx playwright test "$@"; then

@@ -1,18 +1,15 @@
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type Page } from '@playwright/test';
 
 /**
- * Playwright's `test`, failing any test during which a dialog (alert, confirm) opened, and
- * with the browser's errors (console errors and uncaught exceptions, such as a wasm panic
- * during hydration) printed when a test fails, so a failed CI run shows why a page did not
- * hydrate.
+ * Playwright's `test`, failing any test during which a dialog (alert, confirm) opened or the
+ * browser reported an error: a console error or an uncaught exception, such as a hydration
+ * mismatch or a wasm panic. Tests that open pages in contexts of their own use
+ * `watchErrors` for the same.
  */
 export const test = base.extend({
-  page: async ({ page }, use, testInfo) => {
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page: async ({ page }, use) => {
+    const errors = watchErrors(page);
     // No page of Premortem opens a dialog: one that opens is user text running as script.
     const dialogs: string[] = [];
     page.on('dialog', async (dialog) => {
@@ -21,11 +18,36 @@ export const test = base.extend({
     });
     await use(page);
     expect(dialogs, 'dialogs opened by the page').toEqual([]);
-    if (testInfo.status !== testInfo.expectedStatus && errors.length > 0) {
-      console.log(`browser errors in "${testInfo.title}":\n  ${errors.join('\n  ')}`);
-    }
+    expect(errors, 'browser errors (console errors, uncaught exceptions)').toEqual([]);
   },
 });
+
+/**
+ * Collects a page's browser errors: console errors and uncaught exceptions. Chromium also
+ * logs every 4xx reply as a console error ("Failed to load resource"); those are answers
+ * the tests provoke on purpose (a 422 for invalid input, a 404 page) and assert on as a
+ * user sees them, so they are not counted. A 5xx is.
+ */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  const clientError = /^Failed to load resource: the server responded with a status of 4\d\d /;
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !clientError.test(m.text())) {
+      errors.push(`console: ${m.text()} (${m.location().url})`);
+    }
+  });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  return errors;
+}
+
+/** Fails on any WCAG 2.1 A or AA violation axe-core finds on the page as it is now. */
+export async function expectAccessible(page: Page) {
+  const { violations } = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  const found = violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${v.help})`));
+  expect(found, `accessibility violations on ${page.url()}`).toEqual([]);
+}
 export { expect };
 
 /** With JavaScript, waits until the wasm bundle has hydrated the page. */

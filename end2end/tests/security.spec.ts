@@ -1,18 +1,12 @@
 import { expect, logIn, ready, test } from './helpers';
 
-// Markup typed into fields and addresses must stay text: no dialog may open and the browser
-// must report no error (a script blocked by the Content-Security-Policy is one) while pages
-// show it, with JavaScript on and off.
+// Markup typed into fields and addresses must stay text while pages show it, with
+// JavaScript on and off.
 const PAYLOAD = `"'></textarea></title><img src=x onerror=alert(1)><script>alert(2)</script><svg onload=alert(3)>`;
 
 test('hostile text in fields and addresses is shown as text and never runs', async ({ page }) => {
   const project = test.info().project.name;
-  // Dialogs fail every test (see helpers); errors fail this one.
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
+  // A dialog or a browser error (a script the CSP blocked, say) fails the test: see helpers.
 
   await logIn(page, 'amy', 'amy-password-1');
   await page.goto('/teams/QUE/changes/new');
@@ -59,5 +53,4 @@ test('hostile text in fields and addresses is shown as text and never runs', asy
     await ready(page);
     expect(await page.title()).toContain('</title>');
   }
-  expect(errors).toEqual([]);
 });

@@ -93,17 +93,41 @@ fn is_same_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
 }
 
 /// What every response carries: no MIME sniffing, no referrer to other sites, no framing,
-/// HSTS when the site is served over HTTPS (secure cookies on), and a Content-Security-Policy
-/// that allows nothing wherever a page did not set its own (app pages set one with a nonce).
-pub async fn security_headers(State(https): State<bool>, req: Request, next: Next) -> Response {
+/// HSTS when the site is served over HTTPS (secure cookies on), and a Content-Security-Policy.
+/// App pages get one allowing only this site's scripts and inline scripts with this
+/// response's nonce (handed to the page renderer in a request header, see
+/// `app::ui::CSP_NONCE_HEADER`) and are not stored by caches; a response that set its own
+/// policy keeps it; anything else allows nothing.
+pub async fn security_headers(State(https): State<bool>, mut req: Request, next: Next) -> Response {
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let nonce_header = header::HeaderName::from_static(app::ui::CSP_NONCE_HEADER);
+    req.headers_mut()
+        .insert(nonce_header, HeaderValue::from_str(&nonce).unwrap_or(HeaderValue::from_static("")));
     let mut response = next.run(req).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = if is_html {
+            headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-store"));
+            format!(
+                "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+                 img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors 'none'"
+            )
+        } else {
+            "default-src 'none'; frame-ancestors 'none'".to_owned()
+        };
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     if https {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

@@ -18,7 +18,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
-                {content_security_policy()}
+                {use_request_nonce()}
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -30,20 +30,19 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Sends the page's Content-Security-Policy: scripts only from this origin or inline with
-/// this response's nonce (Leptos' hydration and resource scripts carry it), so markup that
-/// slipped into a page cannot run.
-fn content_security_policy() {
+/// The header carrying a request's Content-Security-Policy nonce from the server's security
+/// middleware (which sets it on every request and sends the policy with the response).
+pub const CSP_NONCE_HEADER: &str = "x-premortem-csp-nonce";
+
+/// Makes Leptos' hydration and resource scripts carry the nonce that this response's
+/// Content-Security-Policy allows (`ops::security_headers` on the server), so scripts that
+/// markup slipped into a page might add cannot run.
+fn use_request_nonce() {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) =
-        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
-        && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-             form-action 'self'; frame-ancestors 'none'"
-        ))
+    if let Some(nonce) = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.headers.get(CSP_NONCE_HEADER)?.to_str().ok().map(str::to_owned))
     {
-        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
 

@@ -91,7 +91,11 @@ struct ImportPage<'a> {
 
 fn render(page: &ImportPage<'_>) -> Result<Response, ReportError> {
     let html = page.render().map_err(|e| app::ssr::error::internal("import page", &e))?;
-    Ok(([(header::CACHE_CONTROL, "private, no-store")], Html(html)).into_response())
+    let headers = [
+        (header::CACHE_CONTROL, "private, no-store"),
+        (header::CONTENT_SECURITY_POLICY, crate::reports::DOCUMENT_CSP),
+    ];
+    Ok((headers, Html(html)).into_response())
 }
 
 /// `GET /changes/{key}/import`: the form.

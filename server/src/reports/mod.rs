@@ -79,6 +79,12 @@ fn render(template: &impl Template) -> Result<String, ReportError> {
     template.render().map_err(|e| app::ssr::error::internal("report template failed", &e).into())
 }
 
+/// The Content-Security-Policy of the pages rendered without the app (the report, the
+/// import page): documents of user-written text, so nothing in them may run, and they load
+/// only this site's stylesheets and post only to this site.
+pub const DOCUMENT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 /// The review report as a standalone, printable HTML document.
 pub async fn html(
     State(state): State<AppState>,
@@ -91,8 +97,7 @@ pub async fn html(
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "private, no-store"),
-            // A document of user-written text: nothing in it may run or load from elsewhere.
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
+            (header::CONTENT_SECURITY_POLICY, DOCUMENT_CSP),
         ],
         body,
     )

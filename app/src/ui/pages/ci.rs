@@ -39,7 +39,7 @@ pub fn CiPage() -> impl IntoView {
                         {move || created().or_else(|| shown.clone()).map(|token| view! {
                             <div class="card new-token" role="status">
                                 <p><strong>"New token — copy it now, it is not shown again:"</strong></p>
-                                <pre><code class="token">{token}</code></pre>
+                                <pre tabindex="0"><code class="token">{token}</code></pre>
                             </div>
                         })}
                         {tokens.map(|ci| view! { <Tokens ci create revoke/> })}
@@ -141,12 +141,13 @@ curl --fail -H \"Authorization: Bearer $PREMORTEM_TOKEN\" \\\n  \"{base}/api/v1/
                 "Test ids are " <code>"classname::name"</code> " from JUnit (or the name alone when it already starts with the class). "
                 "A " <code>"premortem.failure_mode"</code> " property such as " <code>"PAY-12/FM-3"</code> " binds a result to a failure mode directly."
             </p>
-            <h3>"curl"</h3>
-            <pre><code>{curl}</code></pre>
-            <h3>"GitHub Actions"</h3>
-            <pre><code>{github}</code></pre>
-            <h3>"GitLab CI"</h3>
-            <pre><code>{gitlab}</code></pre>
+            // Snippets scroll sideways: focusable (and named), so a keyboard can scroll them.
+            <h3 id="snippet-curl">"curl"</h3>
+            <pre tabindex="0" aria-labelledby="snippet-curl"><code>{curl}</code></pre>
+            <h3 id="snippet-github">"GitHub Actions"</h3>
+            <pre tabindex="0" aria-labelledby="snippet-github"><code>{github}</code></pre>
+            <h3 id="snippet-gitlab">"GitLab CI"</h3>
+            <pre tabindex="0" aria-labelledby="snippet-gitlab"><code>{gitlab}</code></pre>
         </section>
     }
 }
