@@ -5,9 +5,12 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-SITE := target/site
+# Cargo's target directory, wherever the user's CARGO_TARGET_DIR or cargo config puts it;
+# the scripts read it from TARGET_DIR.
+export TARGET_DIR := $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+SITE := $(TARGET_DIR)/site
 PKG := $(SITE)/pkg
-WASM := target/wasm32-unknown-unknown/debug/app.wasm
+WASM := $(TARGET_DIR)/wasm32-unknown-unknown/debug/app.wasm
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 CARGO_BIN := $(HOME)/.cargo/bin
@@ -37,7 +40,7 @@ browser-tools:
 
 ## Build ---------------------------------------------------------------------------------
 
-# The browser bundle: wasm (feature hydrate) + JS glue + CSS, under target/site/pkg.
+# The browser bundle: wasm (feature hydrate) + JS glue + CSS, under $(TARGET_DIR)/site/pkg.
 site: tools
 	cargo build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
 	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name premortem $(WASM)

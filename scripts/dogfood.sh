@@ -6,14 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-report=target/nextest/ci/junit.xml
+target_dir=${TARGET_DIR:-target}
+report=$target_dir/nextest/ci/junit.xml
 [[ -f $report ]] || { echo "no $report: run 'make unit' first" >&2; exit 1; }
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PREMORTEM_DATABASE_URL="sqlite://$work/dogfood.db"
 export PREMORTEM_LISTEN="127.0.0.1:$port"
-export PREMORTEM_SITE_ROOT="$PWD/target/site"
-bin=target/debug/premortem
+export PREMORTEM_SITE_ROOT="$target_dir/site"
+bin=$target_dir/debug/premortem
 base="http://$PREMORTEM_LISTEN"
 
 "$bin" demo >/dev/null

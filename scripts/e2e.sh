@@ -9,8 +9,9 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PREMORTEM_DATABASE_URL="sqlite://$work/e2e.db"
 export PREMORTEM_LISTEN="127.0.0.1:$port"
-export PREMORTEM_SITE_ROOT="$PWD/target/site"
-bin=target/debug/premortem
+target_dir=${TARGET_DIR:-target}
+export PREMORTEM_SITE_ROOT="$target_dir/site"
+bin=$target_dir/debug/premortem
 
 echo 'e2e-admin-password' | "$bin" user create --username admin --display-name "Ada Admin" --admin >/dev/null
 # A team to work in, set up from the command line as the README shows.
