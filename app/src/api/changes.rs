@@ -441,7 +441,7 @@ pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureMode
         .failure_modes
         .iter()
         .position(|fm| fm.number == number)
-        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {key}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", review.change.key)))?;
     let fm = &review.failure_modes[index];
     let assessment = &review.assessments[index];
     let evidence =
@@ -548,7 +548,7 @@ pub async fn accept_risk(
         .failure_modes
         .iter()
         .find(|fm| fm.number == number)
-        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {key}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", review.change.key)))?;
     if fm.input.ratings.priority() == Priority::High && !review.change.policy.allow_high_acceptance {
         return Err(AppError::Conflict(
             "This failure mode is High priority and this team does not allow accepting such risks."
