@@ -136,49 +136,183 @@ pub struct Record {
     pub after: Option<String>,
 }
 
+/// An audit entry as stored: the content its hash covers, its link and its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub team_id: Option<i64>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The hash of the entry before it (`GENESIS` for the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEntry {
+    /// The hash this entry's content and link should have, computed as `append` did.
+    fn recomputed_hash(&self) -> String {
+        Hashed {
+            prev_hash: &self.prev_hash,
+            at: self.at,
+            actor_id: self.actor_id,
+            actor: &self.actor,
+            action: &self.action,
+            object_type: &self.object_type,
+            object_id: &self.object_id,
+            team_id: self.team_id,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+        }
+        .hash()
+    }
+}
+
+/// What is wrong with the first entry that fails to verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Its hash does not match its content: the entry was edited.
+    Content,
+    /// Its `prev_hash` is not the hash of the entry before it: entries before it were
+    /// deleted, inserted or edited and rehashed.
+    Link,
+    /// Both its content and its link are wrong.
+    ContentAndLink,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::Content => "its content hash is wrong (the entry was edited)",
+            Fault::Link => {
+                "its link to the previous entry is wrong (an earlier entry was deleted, inserted or rehashed)"
+            }
+            Fault::ContentAndLink => "its content hash and its link to the previous entry are both wrong",
+        })
+    }
+}
+
 /// Where the chain first fails to verify.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBreak {
     /// The first entry whose hash or link does not match.
     pub id: i64,
+    pub action: String,
+    pub fault: Fault,
 }
 
-/// Recomputes every hash in order. Any edited, deleted or reordered entry breaks the chain
-/// at (or right after) the first affected entry.
-pub async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<(), ChainBreak>, sqlx::Error> {
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "entry {} ({}): {}", self.id, self.action, self.fault)
+    }
+}
+
+/// Checks a chain one entry at a time, in id order, so a long log never needs to be held
+/// in memory at once.
+#[derive(Debug)]
+pub struct ChainCheck {
+    expected_prev: String,
+    entries: u64,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        Self { expected_prev: GENESIS.to_owned(), entries: 0 }
+    }
+}
+
+impl ChainCheck {
+    /// Checks the entry after those seen so far. After a break the rest of the chain
+    /// proves nothing, so callers stop at the first one.
+    pub fn next(&mut self, entry: &StoredEntry) -> Result<(), ChainBreak> {
+        let content_ok = entry.recomputed_hash() == entry.hash;
+        let link_ok = entry.prev_hash == self.expected_prev;
+        let fault = match (content_ok, link_ok) {
+            (true, true) => {
+                self.expected_prev.clone_from(&entry.hash);
+                self.entries += 1;
+                return Ok(());
+            }
+            (false, true) => Fault::Content,
+            (true, false) => Fault::Link,
+            (false, false) => Fault::ContentAndLink,
+        };
+        Err(ChainBreak { id: entry.id, action: entry.action.clone(), fault })
+    }
+
+    /// How many entries verified.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+}
+
+/// Verifies `entries`, given in id order: how many there are, or the first break. Any
+/// edited, deleted or reordered entry breaks the chain at (or right after) it; removing
+/// the newest entries leaves a shorter chain that still verifies.
+pub fn verify(entries: impl IntoIterator<Item = StoredEntry>) -> Result<u64, ChainBreak> {
+    let mut check = ChainCheck::default();
+    for entry in entries {
+        check.next(&entry)?;
+    }
+    Ok(check.entries())
+}
+
+/// Entries read per query while verifying.
+const VERIFY_PAGE: i64 = 1000;
+
+/// Reads the whole log in id order, a page at a time, and verifies it: how many entries
+/// it has, or the first break.
+pub async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<u64, ChainBreak>, sqlx::Error> {
+    let mut check = ChainCheck::default();
+    let mut after_id = i64::MIN;
+    loop {
+        let page = stored_page(conn, after_id).await?;
+        let Some(last) = page.last() else {
+            return Ok(Ok(check.entries()));
+        };
+        after_id = last.id;
+        for entry in &page {
+            if let Err(broken) = check.next(entry) {
+                return Ok(Err(broken));
+            }
+        }
+    }
+}
+
+/// Up to `VERIFY_PAGE` entries with ids above `after_id`, in id order.
+async fn stored_page(conn: &mut AnyConnection, after_id: i64) -> Result<Vec<StoredEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, actor_id, actor, action, object_type, object_id, team_id,
                 before_json, after_json, prev_hash, hash
-         FROM audit_log ORDER BY id",
+         FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
     )
+    .bind(after_id)
+    .bind(VERIFY_PAGE)
     .fetch_all(&mut *conn)
     .await?;
-    let mut expected_prev = GENESIS.to_owned();
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        let prev_hash: String = row.try_get("prev_hash")?;
-        let stored: String = row.try_get("hash")?;
-        let before: Option<String> = row.try_get("before_json")?;
-        let after: Option<String> = row.try_get("after_json")?;
-        let recomputed = Hashed {
-            prev_hash: &prev_hash,
-            at: row.try_get("at")?,
-            actor_id: row.try_get("actor_id")?,
-            actor: &row.try_get::<String, _>("actor")?,
-            action: &row.try_get::<String, _>("action")?,
-            object_type: &row.try_get::<String, _>("object_type")?,
-            object_id: &row.try_get::<String, _>("object_id")?,
-            team_id: row.try_get("team_id")?,
-            before: before.as_deref(),
-            after: after.as_deref(),
-        }
-        .hash();
-        if prev_hash != expected_prev || recomputed != stored {
-            return Ok(Err(ChainBreak { id }));
-        }
-        expected_prev = stored;
-    }
-    Ok(Ok(()))
+    rows.iter()
+        .map(|row| {
+            Ok(StoredEntry {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                actor_id: row.try_get("actor_id")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                object_type: row.try_get("object_type")?,
+                object_id: row.try_get("object_id")?,
+                team_id: row.try_get("team_id")?,
+                before: row.try_get("before_json")?,
+                after: row.try_get("after_json")?,
+                prev_hash: row.try_get("prev_hash")?,
+                hash: row.try_get("hash")?,
+            })
+        })
+        .collect()
 }
 
 const RECORD_SELECT: &str =
@@ -227,4 +361,89 @@ pub async fn for_object(
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(record).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `n` entries as `append` would have written it.
+    fn chain(n: i64) -> Vec<StoredEntry> {
+        let mut prev_hash = GENESIS.to_owned();
+        (1..=n)
+            .map(|id| {
+                let mut entry = StoredEntry {
+                    id,
+                    at: 1_700_000_000_000 + id,
+                    actor_id: Some(1),
+                    actor: "alice".to_owned(),
+                    action: format!("action.{id}"),
+                    object_type: "change".to_owned(),
+                    object_id: format!("PAY-{id}"),
+                    team_id: Some(1),
+                    before: None,
+                    after: Some(format!(r#"{{"title":"Change {id}"}}"#)),
+                    prev_hash: prev_hash.clone(),
+                    hash: String::new(),
+                };
+                entry.hash = entry.recomputed_hash();
+                prev_hash.clone_from(&entry.hash);
+                entry
+            })
+            .collect()
+    }
+
+    fn broken(id: i64, fault: Fault) -> Result<u64, ChainBreak> {
+        Err(ChainBreak { id, action: format!("action.{id}"), fault })
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies_and_counts_its_entries() {
+        assert_eq!(verify(chain(5)), Ok(5));
+        assert_eq!(verify(Vec::new()), Ok(0));
+    }
+
+    #[test]
+    fn an_edited_entry_is_named_with_a_wrong_content_hash() {
+        let mut entries = chain(5);
+        entries[2].after = Some(r#"{"title":"Something else"}"#.to_owned());
+        assert_eq!(verify(entries), broken(3, Fault::Content));
+    }
+
+    #[test]
+    fn a_deleted_entry_breaks_the_link_of_the_one_after_it() {
+        let mut entries = chain(5);
+        entries.remove(2);
+        assert_eq!(verify(entries), broken(4, Fault::Link));
+    }
+
+    #[test]
+    fn an_edited_and_rehashed_entry_breaks_the_next_link() {
+        let mut entries = chain(5);
+        entries[1].actor = "mallory".to_owned();
+        entries[1].hash = entries[1].recomputed_hash();
+        assert_eq!(verify(entries), broken(3, Fault::Link));
+    }
+
+    #[test]
+    fn a_missing_first_entry_is_a_broken_link_to_genesis() {
+        let mut entries = chain(3);
+        entries.remove(0);
+        assert_eq!(verify(entries), broken(2, Fault::Link));
+    }
+
+    #[test]
+    fn swapped_entries_are_caught() {
+        let mut entries = chain(4);
+        entries.swap(1, 2);
+        assert_eq!(verify(entries), broken(3, Fault::Link));
+    }
+
+    #[test]
+    fn an_entry_wrong_in_both_ways_says_so() {
+        let mut entries = chain(3);
+        entries[1].prev_hash = GENESIS.to_owned();
+        entries[1].object_id = "PAY-99".to_owned();
+        assert_eq!(verify(entries), broken(2, Fault::ContentAndLink));
+    }
 }

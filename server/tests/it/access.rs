@@ -171,7 +171,7 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
     let a = app.user("alice", "alice-password-1", false).await;
     app.team("PAY", &[(a, Role::Member)]).await;
     let mut conn = app.db.read().acquire().await.expect("conn");
-    assert_eq!(audit::verify_chain(&mut conn).await.expect("read"), Ok(()));
+    assert!(audit::verify_chain(&mut conn).await.expect("read").is_ok());
 
     // The log refuses edits outright...
     let edit = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE id = 2").execute(&mut *conn).await;
@@ -189,7 +189,8 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
         .execute(&mut *conn)
         .await
         .expect("edit");
-    assert_eq!(audit::verify_chain(&mut conn).await.expect("read"), Err(audit::ChainBreak { id: 2 }));
+    let broken = audit::verify_chain(&mut conn).await.expect("read").expect_err("the edit is caught");
+    assert_eq!((broken.id, broken.fault), (2, audit::Fault::Content));
 }
 
 both_backends!(

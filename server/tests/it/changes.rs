@@ -232,7 +232,7 @@ async fn from_change_to_sign_off(backend: Backend) {
         ]
     );
     let mut conn = t.app.db.read().acquire().await.expect("conn");
-    assert_eq!(audit::verify_chain(&mut conn).await.expect("read"), Ok(()));
+    assert!(audit::verify_chain(&mut conn).await.expect("read").is_ok());
 }
 
 async fn concurrent_creation_hands_out_unique_keys(backend: Backend) {

@@ -130,11 +130,7 @@ async fn a_sigkill_during_writes_loses_nothing_acknowledged(backend: Backend) {
         assert_eq!(check, "ok");
     }
     let mut conn = db.read().acquire().await.expect("conn");
-    assert_eq!(
-        audit::verify_chain(&mut conn).await.expect("read"),
-        Ok(()),
-        "every write kept its audit entry"
-    );
+    assert!(audit::verify_chain(&mut conn).await.expect("read").is_ok(), "every write kept its audit entry");
     let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'team.create'")
         .fetch_one(&mut *conn)
         .await

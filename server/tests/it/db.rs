@@ -54,11 +54,7 @@ async fn concurrent_writes_all_succeed(backend: Backend) {
     }
     assert_eq!(teams::list(&app.db).await.expect("list").len(), 64);
     let mut conn = app.db.read().acquire().await.expect("conn");
-    assert_eq!(
-        audit::verify_chain(&mut conn).await.expect("read"),
-        Ok(()),
-        "concurrent appends keep one chain"
-    );
+    assert!(audit::verify_chain(&mut conn).await.expect("read").is_ok(), "concurrent appends keep one chain");
 }
 
 async fn no_plaintext_password_is_stored(backend: Backend) {
