@@ -1,11 +1,12 @@
-//! The command line: serve by default, plus migrations, users and teams.
+//! The command line: serve by default, plus migrations, users, teams, tokens and the
+//! audit check.
 
 use crate::config::{
-    Cli, Command, DemoScale, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand,
+    AuditCommand, Cli, Command, DemoScale, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand,
 };
 use crate::{ops, startup};
 use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
-use app::ssr::audit::Actor;
+use app::ssr::audit::{self, Actor};
 use app::ssr::auth::hash_password;
 use app::ssr::db::{Db, DbOptions};
 use app::ssr::store::{teams, tokens, users};
@@ -142,6 +143,7 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
             }
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
         Command::Team(TeamCommand::Create { slug, name }) => {
             let slug = TeamSlug::parse(&slug).map_err(user_error)?;
             let name = TeamName::parse(&name).map_err(user_error)?;
@@ -155,6 +157,32 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
 
 async fn plain_connect(settings: &Settings) -> Result<Db, startup::BoxError> {
     Ok(Db::connect(settings.database_url.expose(), &DbOptions::default()).await?)
+}
+
+/// Connects without migrating, to a database that must already exist: a SQLite path with
+/// no file behind it is refused rather than created empty and inspected.
+async fn existing_store(settings: &Settings) -> Result<Db, startup::BoxError> {
+    let url = settings.database_url.expose();
+    if let Some(path) = app::ssr::db::sqlite_path(url).filter(|path| !path.exists()) {
+        return Err(format!("no SQLite database at {}", path.display()).into());
+    }
+    plain_connect(settings).await
+}
+
+/// `audit verify`: recomputes the audit log's hash chain and names the first broken entry.
+async fn audit_verify(settings: &Settings) -> Result<(), startup::BoxError> {
+    let db = existing_store(settings).await?;
+    let mut conn = db.read().acquire().await?;
+    let verdict = audit::verify_chain(&mut conn).await?;
+    drop(conn);
+    db.close().await;
+    match verdict {
+        Ok(entries) => {
+            println!("audit chain intact: {entries} entries");
+            Ok(())
+        }
+        Err(broken) => Err(format!("audit chain broken at {broken}").into()),
+    }
 }
 
 fn user_error(err: AppError) -> startup::BoxError {

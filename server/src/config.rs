@@ -143,6 +143,9 @@ pub enum Command {
     /// Manage API tokens for CI.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check the audit log: recompute every entry's hash and its link to the one before.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Load a data set into an empty database and print how to log in.
     Demo {
         /// `small`: four teams, people to log in as, changes in every status (the hospital
@@ -182,6 +185,12 @@ pub enum TokenCommand {
         #[arg(long)]
         expires_days: Option<i64>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Report "audit chain intact: N entries", or name the first broken entry and fail.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]

@@ -165,14 +165,19 @@ impl Db {
     }
 }
 
+/// The file a `sqlite:` URL names (without its `?` options); `None` for other URLs.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(std::path::Path::new(path.split('?').next().unwrap_or_default()))
+}
+
 /// Makes SQLite create the file when missing, and its directory too.
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    let path = sqlite_path(url).unwrap_or(std::path::Path::new(""));
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
         return Err(sqlx::Error::Configuration("SQLite needs a file path".into()));
     }
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
     Ok(if url.contains("mode=") {

@@ -239,6 +239,17 @@ impl Drop for TestApp {
     }
 }
 
+/// Runs the `premortem` binary to completion with `args`, on the database at `db_url`.
+pub async fn premortem(db_url: &str, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_premortem"))
+        .env("PREMORTEM_DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .await
+        .expect("run premortem")
+}
+
 /// The `premortem_session` cookie a response sets, if any.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response.cookies().find(|c| c.name() == "premortem_session").map(|c| c.value().to_owned())

@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod api;
+mod audit;
 mod auth;
 mod catalogue;
 mod changes;
