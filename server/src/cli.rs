@@ -1,17 +1,18 @@
-//! The command line: serve by default, plus migrations, users, teams, tokens and the
-//! audit check.
+//! The command line: serve by default, plus migrations, users, teams, tokens, backups and
+//! the audit check.
 
 use crate::config::{
     AuditCommand, Cli, Command, DemoScale, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand,
 };
-use crate::{ops, startup};
+use crate::{backup, ops, startup};
 use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::{self, Actor};
 use app::ssr::auth::hash_password;
-use app::ssr::db::{Db, DbOptions};
+use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::store::{teams, tokens, users};
 use clap::Parser;
 use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Parses the command line and runs the command.
@@ -144,6 +145,7 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
+        Command::Backup { to } => backup(&settings, &to).await,
         Command::Team(TeamCommand::Create { slug, name }) => {
             let slug = TeamSlug::parse(&slug).map_err(user_error)?;
             let name = TeamName::parse(&name).map_err(user_error)?;
@@ -183,6 +185,20 @@ async fn audit_verify(settings: &Settings) -> Result<(), startup::BoxError> {
         }
         Err(broken) => Err(format!("audit chain broken at {broken}").into()),
     }
+}
+
+/// `backup --to FILE`: a consistent copy of the SQLite database, taken while the server
+/// serves. PostgreSQL is refused before connecting, with the `pg_dump` command to use.
+async fn backup(settings: &Settings, to: &Path) -> Result<(), startup::BoxError> {
+    if Backend::of_url(settings.database_url.expose()) == Some(Backend::Postgres) {
+        return Err(backup::BackupError::Postgres.into());
+    }
+    let db = existing_store(settings).await?;
+    let copied = backup::sqlite(&db, to).await;
+    db.close().await;
+    copied?;
+    println!("backed up to {}", to.display());
+    Ok(())
 }
 
 fn user_error(err: AppError) -> startup::BoxError {

@@ -146,6 +146,13 @@ pub enum Command {
     /// Check the audit log: recompute every entry's hash and its link to the one before.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Copy the SQLite database to a new file, consistently, while the server runs and
+    /// takes writes. PostgreSQL is backed up with `pg_dump` instead.
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Load a data set into an empty database and print how to log in.
     Demo {
         /// `small`: four teams, people to log in as, changes in every status (the hospital

@@ -123,7 +123,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, extra: &[&str]) -> Self {
-        let test_db = TestDb::new(backend).await;
+        Self::spawn_on(TestDb::new(backend).await, extra).await
+    }
+
+    /// The app on an existing database (migrated at start, like the binary does).
+    pub async fn spawn_on(test_db: TestDb, extra: &[&str]) -> Self {
         let settings = settings(&test_db.url, extra);
         let db = server::startup::connect(&settings).await.expect("connect and migrate");
         let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("build app");
