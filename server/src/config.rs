@@ -1,5 +1,6 @@
 //! The one typed settings struct, read from the command line or `PREMORTEM_*` variables.
 
+use app::ssr::proxy::TrustedProxies;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +35,17 @@ pub struct Settings {
     /// requests from it pass the cross-site check even behind a proxy that rewrites Host.
     #[arg(long, env = "PREMORTEM_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Reverse proxies in front of the app: comma-separated IP addresses or CIDR ranges
+    /// (`127.0.0.1,10.0.0.0/8`). Only from them is `X-Forwarded-For` believed, naming the
+    /// client for login throttling and logs; by default nobody is trusted.
+    #[arg(
+        long,
+        env = "PREMORTEM_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
     /// Minutes of inactivity after which a session ends.
     #[arg(long, env = "PREMORTEM_SESSION_IDLE_MINUTES", default_value_t = 480, global = true)]
     pub session_idle_minutes: u32,

@@ -3,15 +3,18 @@
 use crate::config::Settings;
 use crate::{forms, ops, reports, rest};
 use app::ssr::db::{Backend, Db, DbOptions};
+use app::ssr::proxy::TrustedProxies;
 use app::ssr::state::AuthPolicy;
 use app::ssr::{AppState, auth};
 use app::{App, shell};
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -63,6 +66,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         auth: auth_policy.clone(),
         public_url: settings.public_url.clone(),
         secure_cookies: settings.secure_cookies,
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
     let rest_app_state = state.clone();
 
@@ -137,12 +141,28 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn_with_state(settings.secure_cookies, ops::security_headers))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span(settings.trusted_proxies.clone())))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok((router, tasks))
+}
+
+/// The span every log line of a request carries: its method, path, request id, and the
+/// client's address (the TCP peer, or behind a trusted proxy the address it forwarded).
+fn request_span<B>(trusted: TrustedProxies) -> impl Fn(&Request<B>) -> tracing::Span + Clone {
+    move |req: &Request<B>| {
+        let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let client = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| trusted.client_of(peer.ip(), req.headers()));
+        tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = req.uri().path(),
+            request_id = id,
+            client = client.map(tracing::field::display),
+        )
+    }
 }
 
 /// Adds server-side sessions from `store`, and the task that deletes expired ones.

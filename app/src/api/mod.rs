@@ -49,11 +49,18 @@ fn redirect_html_form(path: &str) {
     }
 }
 
-/// The client's IP address, for login throttling.
+/// The client's IP address, for login throttling: the TCP peer, or the address a trusted
+/// proxy forwarded (see [`TrustedProxies::client_ip`](crate::ssr::proxy::TrustedProxies::client_ip)).
 #[cfg(feature = "ssr")]
 async fn client_address() -> String {
-    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|_| "unknown".to_owned())
+    use axum::extract::ConnectInfo;
+    let Ok(ConnectInfo(peer)) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await else {
+        return "unknown".to_owned();
+    };
+    // Without the state (never in practice) nobody is trusted: the peer is the client.
+    let trusted = crate::ssr::state().map(|state| state.trusted_proxies).unwrap_or_default();
+    let headers = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default();
+    trusted.client_of(peer.ip(), &headers).to_string()
 }

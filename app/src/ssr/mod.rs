@@ -1,5 +1,6 @@
-//! Server-only code: application state, the store (SQLite and PostgreSQL), authentication
-//! and the audit log. Used by the server functions in `api` and by the `server` crate.
+//! Server-only code: application state, the store (SQLite and PostgreSQL), authentication,
+//! the audit log and client addresses behind proxies. Used by the server functions in `api`
+//! and by the `server` crate.
 
 pub mod audit;
 pub mod auth;
@@ -8,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod portfolio;
+pub mod proxy;
 pub mod review;
 pub mod state;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The one application state shared by server functions and axum handlers.
 
 use super::db::Db;
+use super::proxy::TrustedProxies;
 use crate::domain::AppError;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Whether cookies are marked `Secure` (the site is served over HTTPS).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for throttling and logs).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl FromRef<AppState> for LeptosOptions {

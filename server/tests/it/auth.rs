@@ -1,4 +1,4 @@
-//! Login, sessions, throttling and cross-site protection.
+//! Login, sessions, throttling (also behind trusted proxies) and cross-site protection.
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp, session_cookie};
@@ -207,7 +207,55 @@ async fn parallel_guesses_cannot_slip_under_the_limit(backend: Backend) {
     assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
 }
 
+/// A login attempt arriving with `X-Forwarded-For: forwarded_for`; its status.
+async fn login_forwarded_for(app: &TestApp, forwarded_for: &str, password: &str) -> StatusCode {
+    app.client()
+        .post(app.url("/api/login"))
+        .header("Accept", "application/json")
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[("username", "alice"), ("password", password)])
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+/// Five wrong passwords for alice from 203.0.113.7 (through the proxy at 127.0.0.1).
+async fn five_failures_from_one_client(app: &TestApp) {
+    for _ in 0..5 {
+        let status = login_forwarded_for(app, "203.0.113.7", "not-her-password").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_alone(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--trusted-proxies", "127.0.0.1"]).await;
+    app.user("alice", "alice-password-1", false).await;
+
+    five_failures_from_one_client(&app).await;
+
+    let throttled = login_forwarded_for(&app, "203.0.113.7", "not-her-password").await;
+    assert_eq!(throttled, StatusCode::TOO_MANY_REQUESTS, "the guessing client waits");
+    // A spoofed address left of the proxy's entry changes nothing: the right-most counts.
+    let spoofed = login_forwarded_for(&app, "198.51.100.1, 203.0.113.7", "not-her-password").await;
+    assert_eq!(spoofed, StatusCode::TOO_MANY_REQUESTS);
+    let other = login_forwarded_for(&app, "203.0.113.8", "not-her-password").await;
+    assert_eq!(other, StatusCode::UNPROCESSABLE_ENTITY, "another client behind the proxy is not");
+}
+
+async fn without_trusted_proxies_forwarded_for_is_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", "alice-password-1", false).await;
+
+    five_failures_from_one_client(&app).await;
+
+    let other = login_forwarded_for(&app, "203.0.113.8", "not-her-password").await;
+    assert_eq!(other, StatusCode::TOO_MANY_REQUESTS, "both share the peer's count");
+}
+
 both_backends!(
+    behind_a_trusted_proxy_each_forwarded_client_is_throttled_alone,
+    without_trusted_proxies_forwarded_for_is_ignored,
     parallel_guesses_cannot_slip_under_the_limit,
     login_rotates_the_session_and_logout_kills_it,
     the_session_cookie_is_http_only_and_same_site_lax,
