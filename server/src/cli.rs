@@ -38,123 +38,149 @@ pub fn run() -> ExitCode {
 async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(settings.listen)
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-            startup::serve(&settings, listener, startup::shutdown_signal()).await
-        }
-        Command::Migrate(MigrateCommand::Up) => {
-            startup::connect(&settings).await?;
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::Migrate(MigrateCommand::Down { to }) => {
-            let db = plain_connect(&settings).await?;
-            db.migrate_down(to).await?;
-            println!("migrations newer than {to} reverted");
-            Ok(())
-        }
-        Command::User(UserCommand::Create { username, display_name, admin, team, role }) => {
-            let username = Username::parse(&username).map_err(user_error)?;
-            let display_name = DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str()))
-                .map_err(user_error)?;
-            let membership = match (team, role) {
-                (Some(team), Some(role)) => Some((
-                    TeamSlug::parse(&team).map_err(user_error)?,
-                    Role::parse("role", &role).map_err(user_error)?,
-                )),
-                _ => None,
-            };
-            let password = Password::parse_new("password", &read_password()?).map_err(user_error)?;
-            let db = startup::connect(&settings).await?;
-            let team = match &membership {
-                Some((slug, _)) => Some(teams::by_slug(&db, slug).await.map_err(user_error)?),
-                None => None,
-            };
-            let hash = hash_password(password).await.map_err(user_error)?;
-            let id = users::create(&db, &Actor::Cli, &username, &display_name, &hash, admin)
-                .await
-                .map_err(user_error)?;
-            if let (Some(team), Some((_, role))) = (team, membership) {
-                teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role)).await.map_err(user_error)?;
-            }
-            println!("created user {}{}", username.as_str(), if admin { " (admin)" } else { "" });
-            Ok(())
-        }
-        Command::Token(TokenCommand::Create { team, scopes, name, owner, expires_days }) => {
-            let slug = TeamSlug::parse(&team).map_err(user_error)?;
-            let scopes = scopes
-                .iter()
-                .map(|s| {
-                    app::domain::scope::Scope::parse(s).ok_or_else(|| {
-                        format!("unknown scope {s:?}: use evidence:write, changes:read or changes:write")
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let name = app::domain::change::required_line("name", "Name", &name, 100).map_err(user_error)?;
-            let db = startup::connect(&settings).await?;
-            let team = teams::by_slug(&db, &slug).await.map_err(user_error)?;
-            let owner = match owner {
-                Some(owner) => Some(
-                    users::id_by_username(&db, &Username::parse(&owner).map_err(user_error)?)
-                        .await
-                        .map_err(user_error)?,
-                ),
-                None => None,
-            };
-            let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * 24 * 3600 * 1000);
-            let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
-                .await
-                .map_err(user_error)?;
-            println!("{token}");
-            Ok(())
-        }
-        Command::Demo { scale: DemoScale::Large } => {
-            let db = startup::connect(&settings).await?;
-            let password = crate::demo::random_password();
-            let hash = hash_password(Password::parse_new("password", &password).map_err(user_error)?)
-                .await
-                .map_err(user_error)?;
-            let started = std::time::Instant::now();
-            let written =
-                crate::demo::generate(&db, crate::demo::Scale::LARGE, &hash).await.map_err(user_error)?;
-            println!(
-                "loaded {} teams, {} changes, {} failure modes and {} results in {:.1} s",
-                written.teams,
-                written.changes,
-                written.failure_modes,
-                written.results,
-                started.elapsed().as_secs_f64()
-            );
-            println!("log in as bench-lead with password {password}");
-            Ok(())
-        }
-        Command::Demo { scale: DemoScale::Small } => {
-            let db = startup::connect(&settings).await?;
-            let people = crate::demo::small(&db, |password| async move {
-                hash_password(Password::parse_new("password", &password)?).await
-            })
-            .await
-            .map_err(user_error)?;
-            println!("loaded the demo: teams RAD, REL, AGT and PM, changes in every status");
-            println!("log in at {} as:", settings.public_url.as_deref().unwrap_or("http://127.0.0.1:3000"));
-            for p in people {
-                println!("  {:<11} password {}   ({}, {})", p.username, p.password, p.display_name, p.role);
-            }
-            Ok(())
-        }
+        Command::Serve => serve(&settings).await,
+        Command::Migrate(MigrateCommand::Up) => migrate_up(&settings).await,
+        Command::Migrate(MigrateCommand::Down { to }) => migrate_down(&settings, to).await,
+        Command::User(command) => create_user(&settings, command).await,
+        Command::Team(command) => create_team(&settings, command).await,
+        Command::Token(command) => create_token(&settings, command).await,
+        Command::Demo { scale: DemoScale::Small } => demo_small(&settings).await,
+        Command::Demo { scale: DemoScale::Large } => demo_large(&settings).await,
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
         Command::Backup { to } => backup(&settings, &to).await,
-        Command::Team(TeamCommand::Create { slug, name }) => {
-            let slug = TeamSlug::parse(&slug).map_err(user_error)?;
-            let name = TeamName::parse(&name).map_err(user_error)?;
-            let db = startup::connect(&settings).await?;
-            teams::create(&db, &Actor::Cli, &slug, &name).await.map_err(user_error)?;
-            println!("created team {}", slug.as_str());
-            Ok(())
-        }
     }
+}
+
+/// `serve`: the web app and API until SIGTERM or Ctrl-C.
+async fn serve(settings: &Settings) -> Result<(), startup::BoxError> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    startup::serve(settings, listener, startup::shutdown_signal()).await
+}
+
+/// `migrate up`: applies pending migrations.
+async fn migrate_up(settings: &Settings) -> Result<(), startup::BoxError> {
+    startup::connect(settings).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// `migrate down --to N`: reverts migrations newer than `to`.
+async fn migrate_down(settings: &Settings, to: i64) -> Result<(), startup::BoxError> {
+    let db = plain_connect(settings).await?;
+    db.migrate_down(to).await?;
+    println!("migrations newer than {to} reverted");
+    Ok(())
+}
+
+/// `user create`: a user, optionally an admin or a member of a team; the password is read
+/// from standard input.
+async fn create_user(settings: &Settings, command: UserCommand) -> Result<(), startup::BoxError> {
+    let UserCommand::Create { username, display_name, admin, team, role } = command;
+    let username = Username::parse(&username).map_err(user_error)?;
+    let display_name =
+        DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str())).map_err(user_error)?;
+    let membership = match (team, role) {
+        (Some(team), Some(role)) => Some((
+            TeamSlug::parse(&team).map_err(user_error)?,
+            Role::parse("role", &role).map_err(user_error)?,
+        )),
+        _ => None,
+    };
+    let password = Password::parse_new("password", &read_password()?).map_err(user_error)?;
+    let db = startup::connect(settings).await?;
+    let team = match &membership {
+        Some((slug, _)) => Some(teams::by_slug(&db, slug).await.map_err(user_error)?),
+        None => None,
+    };
+    let hash = hash_password(password).await.map_err(user_error)?;
+    let id =
+        users::create(&db, &Actor::Cli, &username, &display_name, &hash, admin).await.map_err(user_error)?;
+    if let (Some(team), Some((_, role))) = (team, membership) {
+        teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role)).await.map_err(user_error)?;
+    }
+    println!("created user {}{}", username.as_str(), if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+/// `team create`.
+async fn create_team(settings: &Settings, command: TeamCommand) -> Result<(), startup::BoxError> {
+    let TeamCommand::Create { slug, name } = command;
+    let slug = TeamSlug::parse(&slug).map_err(user_error)?;
+    let name = TeamName::parse(&name).map_err(user_error)?;
+    let db = startup::connect(settings).await?;
+    teams::create(&db, &Actor::Cli, &slug, &name).await.map_err(user_error)?;
+    println!("created team {}", slug.as_str());
+    Ok(())
+}
+
+/// `token create`: prints the new token, shown only this once.
+async fn create_token(settings: &Settings, command: TokenCommand) -> Result<(), startup::BoxError> {
+    let TokenCommand::Create { team, scopes, name, owner, expires_days } = command;
+    let slug = TeamSlug::parse(&team).map_err(user_error)?;
+    let scopes = scopes
+        .iter()
+        .map(|s| {
+            app::domain::scope::Scope::parse(s).ok_or_else(|| {
+                format!("unknown scope {s:?}: use evidence:write, changes:read or changes:write")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let name = app::domain::change::required_line("name", "Name", &name, 100).map_err(user_error)?;
+    let db = startup::connect(settings).await?;
+    let team = teams::by_slug(&db, &slug).await.map_err(user_error)?;
+    let owner = match owner {
+        Some(owner) => Some(
+            users::id_by_username(&db, &Username::parse(&owner).map_err(user_error)?)
+                .await
+                .map_err(user_error)?,
+        ),
+        None => None,
+    };
+    let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * 24 * 3600 * 1000);
+    let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
+        .await
+        .map_err(user_error)?;
+    println!("{token}");
+    Ok(())
+}
+
+/// `demo`: the small data set, and who to log in as.
+async fn demo_small(settings: &Settings) -> Result<(), startup::BoxError> {
+    let db = startup::connect(settings).await?;
+    let people = crate::demo::small(&db, |password| async move {
+        hash_password(Password::parse_new("password", &password)?).await
+    })
+    .await
+    .map_err(user_error)?;
+    println!("loaded the demo: teams RAD, REL, AGT and PM, changes in every status");
+    println!("log in at {} as:", settings.public_url.as_deref().unwrap_or("http://127.0.0.1:3000"));
+    for p in people {
+        println!("  {:<11} password {}   ({}, {})", p.username, p.password, p.display_name, p.role);
+    }
+    Ok(())
+}
+
+/// `demo --scale large`: the benchmark's data set.
+async fn demo_large(settings: &Settings) -> Result<(), startup::BoxError> {
+    let db = startup::connect(settings).await?;
+    let password = crate::demo::random_password();
+    let hash = hash_password(Password::parse_new("password", &password).map_err(user_error)?)
+        .await
+        .map_err(user_error)?;
+    let started = std::time::Instant::now();
+    let written = crate::demo::generate(&db, crate::demo::Scale::LARGE, &hash).await.map_err(user_error)?;
+    println!(
+        "loaded {} teams, {} changes, {} failure modes and {} results in {:.1} s",
+        written.teams,
+        written.changes,
+        written.failure_modes,
+        written.results,
+        started.elapsed().as_secs_f64()
+    );
+    println!("log in as bench-lead with password {password}");
+    Ok(())
 }
 
 async fn plain_connect(settings: &Settings) -> Result<Db, startup::BoxError> {
