@@ -95,39 +95,9 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .with_state(state);
 
     let mut tasks = vec![tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days))];
-    let url = settings.database_url.expose();
-    let router = match db.backend() {
-        Backend::Sqlite => {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-                .busy_timeout(Duration::from_secs(10))
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            let pool =
-                sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-            let store = SqliteStore::new(pool);
-            store.migrate().await?;
-            with_sessions(router, store, settings, &mut tasks)
-        }
-        Backend::Postgres => {
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?;
-            let store = PostgresStore::new(pool);
-            store.migrate().await?;
-            with_sessions(router, store, settings, &mut tasks)
-        }
-    };
+    let router = with_session_store(router, &db, settings, &mut tasks).await?;
 
-    let limits = rest::IngestLimits {
-        max_body: settings.upload_max_bytes,
-        max_decompressed: settings.upload_max_decompressed_bytes,
-        max_cases: settings.upload_max_cases,
-        min_bytes_per_sec: settings.upload_min_bytes_per_sec,
-        body_grace: Duration::from_secs(settings.upload_body_grace_secs),
-    };
-    let rest_state = rest::RestState::new(
-        rest_app_state,
-        limits,
-        settings.ingest_concurrency,
-        settings.token_rate_per_minute,
-    );
+    let rest_state = ci_api_state(settings, rest_app_state);
     let public_origin = settings.public_url.clone();
     let router = router
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
@@ -144,6 +114,46 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(TraceLayer::new_for_http().make_span_with(request_span(settings.trusted_proxies.clone())))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok((router, tasks))
+}
+
+/// The CI API's state: the app's, plus the upload limits and budgets from `settings`.
+fn ci_api_state(settings: &Settings, app: AppState) -> rest::RestState {
+    let limits = rest::IngestLimits {
+        max_body: settings.upload_max_bytes,
+        max_decompressed: settings.upload_max_decompressed_bytes,
+        max_cases: settings.upload_max_cases,
+        min_bytes_per_sec: settings.upload_min_bytes_per_sec,
+        body_grace: Duration::from_secs(settings.upload_body_grace_secs),
+    };
+    rest::RestState::new(app, limits, settings.ingest_concurrency, settings.token_rate_per_minute)
+}
+
+/// Adds server-side sessions kept in the app's own database (SQLite or PostgreSQL).
+async fn with_session_store(
+    router: Router,
+    db: &Db,
+    settings: &Settings,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Router, BoxError> {
+    let url = settings.database_url.expose();
+    Ok(match db.backend() {
+        Backend::Sqlite => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .busy_timeout(Duration::from_secs(10))
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            let pool =
+                sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            let store = SqliteStore::new(pool);
+            store.migrate().await?;
+            with_sessions(router, store, settings, tasks)
+        }
+        Backend::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?;
+            let store = PostgresStore::new(pool);
+            store.migrate().await?;
+            with_sessions(router, store, settings, tasks)
+        }
+    })
 }
 
 /// The span every log line of a request carries: its method, path, request id, and the
