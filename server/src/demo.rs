@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 13] = [
+pub const DOGFOOD: [Fm; 15] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -453,6 +453,22 @@ pub const DOGFOOD: [Fm; 13] = [
         "Throttling per account and address with growing delays, per address with a cap; sign-off re-authentication counted apart; Retry-After on every 429",
         "*trust::nobody_can_lock_someone_else_out::*\n*auth::parallel_guesses_cannot_slip_under_the_limit::*",
         (4, 3, 2),
+    ),
+    fm(
+        None,
+        "A backup misses acknowledged writes, or a tampered history goes unnoticed",
+        "The disk dies [a day] after a backup taken while CI uploaded; the restored copy lacks sign-offs, or someone edited an audit entry.",
+        "premortem backup: VACUUM INTO a temporary file, fsync, rename, while writes go on\npremortem audit verify names the first broken entry",
+        "*backup::a_backup_under_load_holds_every_write_acknowledged_before_it\n*audit::verify_names_an_edited_entry::*\n*audit::verify_catches_a_deleted_entry_as_a_broken_link::*",
+        (5, 2, 4),
+    ),
+    fm(
+        None,
+        "Behind a proxy, one client's guesses slow everyone down",
+        "Every request arrives from the TLS proxy's address; [50] wrong passwords from one client throttle all [500] users.",
+        "PREMORTEM_TRUSTED_PROXIES: X-Forwarded-For is believed only from a configured proxy, walked from the right",
+        "*auth::behind_a_trusted_proxy_each_forwarded_client_is_throttled_alone::*\n*auth::without_trusted_proxies_forwarded_for_is_ignored::*",
+        (3, 3, 3),
     ),
 ];
 
