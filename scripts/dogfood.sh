@@ -13,7 +13,6 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PREMORTEM_DATABASE_URL="sqlite://$work/dogfood.db"
 export PREMORTEM_LISTEN="127.0.0.1:$port"
-export PREMORTEM_SITE_ROOT="$target_dir/site"
 bin=$target_dir/debug/premortem
 base="http://$PREMORTEM_LISTEN"
 

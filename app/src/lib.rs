@@ -13,7 +13,7 @@ pub mod domain;
 pub mod ssr;
 pub mod ui;
 
-pub use ui::{App, shell};
+pub use ui::{App, Bundle, shell};
 
 /// Browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -25,9 +25,6 @@ pub struct Settings {
     /// `sqlite://path` (created when missing) or `postgres://user@host/db`.
     #[arg(long, env = "PREMORTEM_DATABASE_URL", default_value = "sqlite://data/premortem.db", global = true)]
     pub database_url: DatabaseUrl,
-    /// Directory holding the browser bundle (`pkg/`) and static files.
-    #[arg(long, env = "PREMORTEM_SITE_ROOT", default_value = "target/site", global = true)]
-    pub site_root: PathBuf,
     /// Mark the session cookie `Secure`; set when users reach the app over HTTPS.
     #[arg(long, env = "PREMORTEM_SECURE_COOKIES", default_value_t = false, global = true)]
     pub secure_cookies: bool,

@@ -1,6 +1,7 @@
 //! The Premortem server: settings, startup and the command line. `main.rs` only calls
 //! [`cli::run`]; integration tests build the app through [`startup`].
 
+pub mod assets;
 pub mod backup;
 pub mod cli;
 pub mod config;

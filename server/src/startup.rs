@@ -1,7 +1,7 @@
 //! Pools, migrations, the session layer, router composition and graceful shutdown.
 
 use crate::config::Settings;
-use crate::{forms, ops, reports, rest};
+use crate::{assets, forms, ops, reports, rest};
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::proxy::TrustedProxies;
 use app::ssr::state::AuthPolicy;
@@ -12,7 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use leptos::config::{Env, LeptosOptions};
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -47,13 +47,8 @@ pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
 /// The application router plus the background tasks it relies on (session and throttle
 /// cleanup), which the caller aborts at shutdown.
 pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<()>>), BoxError> {
-    let leptos_options = LeptosOptions::builder()
-        .output_name("premortem")
-        .site_root(settings.site_root.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
-        .site_addr(settings.listen)
-        .env(Env::PROD)
-        .build();
+    let leptos_options =
+        LeptosOptions::builder().output_name("premortem").site_addr(settings.listen).env(Env::PROD).build();
     let auth_policy = AuthPolicy {
         session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
         free_failures: i64::from(settings.login_max_failures),
@@ -71,10 +66,15 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     let rest_app_state = state.clone();
 
     let routes = generate_route_list(App);
+    let bundle = assets::bundle();
     // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
     let provide_state = {
         let state = state.clone();
         move || leptos::prelude::provide_context(state.clone())
+    };
+    let not_found = {
+        let bundle = bundle.clone();
+        render_app_async_with_context(provide_state, move || shell(bundle.clone()))
     };
     let router = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -85,11 +85,9 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/portfolio.csv", get(reports::portfolio_csv))
         .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
         .route("/changes/{key}/import", get(forms::import_form).post(forms::import))
-        .leptos_routes(&state, routes, {
-            let options = leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
+        .leptos_routes(&state, routes, move || shell(bundle.clone()))
+        .merge(assets::router())
+        .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .with_state(state);

@@ -7,12 +7,20 @@ mod pages;
 use crate::api::auth::{Logout, current_user};
 use crate::domain::{AppError, Principal};
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+/// Where the browser bundle is served: content-hashed routes, found by the server at startup.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    pub script: String,
+    pub wasm: String,
+    pub stylesheet: String,
+}
+
 /// The HTML document around the app, rendered on the server.
-pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+pub fn shell(bundle: Bundle) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -20,13 +28,29 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 {use_request_nonce()}
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href=bundle.stylesheet.clone()/>
+                <BundleScripts bundle/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Loads the bundle and hydrates the page (what Leptos' `HydrationScripts` does, for files
+/// whose names carry their hash).
+#[component]
+fn BundleScripts(bundle: Bundle) -> impl IntoView {
+    let Bundle { script, wasm, .. } = bundle;
+    let hydrate = format!(
+        "import({script:?}).then(m => m.default({{module_or_path: {wasm:?}}}).then(() => m.hydrate()));"
+    );
+    view! {
+        <link rel="modulepreload" href=script/>
+        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin=""/>
+        <script type="module" nonce=leptos::nonce::use_nonce()>{hydrate}</script>
     }
 }
 
@@ -105,7 +129,6 @@ pub fn App() -> impl IntoView {
     provide_context(Session { user });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/premortem.css"/>
         <Title formatter=|text| server_escaped(format!("{text} · Premortem"))/>
         <Router>
             // rel="external" keeps the router from handling the jump, so the browser moves focus.

@@ -149,8 +149,16 @@ async fn the_printable_report_shows_the_review_and_its_sign_off(backend: Backend
 
     let before = html(&t, &t.viewer, &key).await;
     assert!(before.starts_with("<!DOCTYPE html>") && before.contains(r#"<html lang="en">"#));
-    assert!(before.contains(r#"<link rel="stylesheet" href="/report.css">"#), "print styles are linked");
-    assert!(std::fs::read_to_string("../public/report.css").expect("report.css").contains("@media print"));
+    // The print styles are linked, on their content-hashed route.
+    let stylesheet = before
+        .split(r#"<link rel="stylesheet" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a stylesheet is linked");
+    assert!(stylesheet.starts_with("/report.") && stylesheet.ends_with(".css"), "{stylesheet}");
+    let css = get(&t, &t.viewer, stylesheet).await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(css.text().await.expect("css").contains("@media print"));
     assert!(before.contains("Exam queue") && before.contains("PAY-1"));
     for scenario in SCENARIOS {
         assert!(before.contains(scenario), "{scenario}");
