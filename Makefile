@@ -8,21 +8,24 @@ SHELL := bash
 # Cargo's target directory, wherever the user's CARGO_TARGET_DIR or cargo config puts it;
 # the scripts read it from TARGET_DIR.
 export TARGET_DIR := $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-SITE := $(TARGET_DIR)/site
-PKG := $(SITE)/pkg
-WASM := $(TARGET_DIR)/wasm32-unknown-unknown/debug/app.wasm
+# The browser bundle (wasm + JS glue + CSS + static files); server/build.rs embeds it.
+export PREMORTEM_SITE_DIR := $(TARGET_DIR)/site
+PKG := $(PREMORTEM_SITE_DIR)/pkg
+WASM_TARGET := $(TARGET_DIR)/wasm32-unknown-unknown
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+# A current wasm-opt, pinned in scripts/binaryen/package.json (Debian's breaks hydration).
+WASM_OPT := scripts/binaryen/node_modules/.bin/wasm-opt
 CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
-export PREMORTEM_SITE_ROOT ?= $(SITE)
 
-.PHONY: help run test bench tools browser-tools site server lint unit e2e dogfood clean-data
+.PHONY: help run release test bench tools test-tools browser-tools site bundle server lint unit e2e dogfood clean-data
 
 help:
-	@echo "make run   serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/)"
-	@echo "make test  formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
-	@echo "make bench ingestion and dashboard benchmarks (release build; SQLite and PostgreSQL)"
+	@echo "make run     serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/), debug build"
+	@echo "make release build $(TARGET_DIR)/release/premortem: one binary with the release bundle inside"
+	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
+	@echo "make bench   ingestion and dashboard benchmarks (release build; SQLite and PostgreSQL)"
 
 ## Tools ---------------------------------------------------------------------------------
 
@@ -31,6 +34,8 @@ tools:
 	  || rustup target add wasm32-unknown-unknown
 	@if [[ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]]; then \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; fi
+
+test-tools:
 	@cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 browser-tools:
@@ -40,12 +45,30 @@ browser-tools:
 
 ## Build ---------------------------------------------------------------------------------
 
-# The browser bundle: wasm (feature hydrate) + JS glue + CSS, under $(TARGET_DIR)/site/pkg.
+# Packs a wasm build into the site directory: JS glue, CSS and static files beside it.
+define package-site
+	rm -rf $(PREMORTEM_SITE_DIR)
+	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name premortem $(1)
+	cp style/main.css $(PKG)/premortem.css
+	cp -R public/. $(PREMORTEM_SITE_DIR)/
+endef
+
+# The development bundle: a debug build, quick to rebuild but large (`make run`).
 site: tools
 	cargo build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
-	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name premortem $(WASM)
-	cp style/main.css $(PKG)/premortem.css
-	cp -R public/. $(SITE)/
+	$(call package-site,$(WASM_TARGET)/debug/app.wasm)
+
+# The bundle users get: built for size (profile wasm-release), then shrunk by wasm-opt.
+bundle: tools
+	@cd scripts/binaryen && { [[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund; }
+	cargo build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate --profile wasm-release
+	$(call package-site,$(WASM_TARGET)/wasm-release/app.wasm)
+	$(WASM_OPT) -Oz --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
+	  --enable-sign-ext --enable-reference-types --enable-multivalue $(PKG)/premortem_bg.wasm -o $(PKG)/premortem_bg.wasm
+
+# One binary that serves everything: the release bundle is embedded (server/build.rs).
+release: bundle
+	cargo build --release -p server --bin premortem
 
 # Built the way `cargo test` builds it (same features), so `make test` compiles the server once.
 server:
@@ -65,7 +88,7 @@ lint: tools
 
 # Every integration test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database.
 # cargo-nextest also writes the JUnit report that `dogfood` uploads.
-unit: tools
+unit: tools test-tools
 	source scripts/ensure-postgres.sh && cargo nextest run --workspace --profile ci
 
 # Premortem's own failure modes (change PM-1 of the demo data) must be covered by this
@@ -73,14 +96,17 @@ unit: tools
 dogfood: server
 	scripts/dogfood.sh
 
-e2e: site server browser-tools
+# Against the release binary, copied alone into an empty directory: what users get is tested.
+e2e: release browser-tools
 	scripts/e2e.sh
 
-test: lint unit e2e dogfood
+# The bundle first: the server embeds whatever bundle exists when it is built.
+test: bundle lint unit e2e dogfood
 	@echo "all checks passed"
 
 # Benchmarks (release build; print figures and ratios, see docs/benchmarks.md).
-bench:
+bench: bundle
+	cargo bench -p server --bench release
 	cargo bench -p server --bench ingest
 	source scripts/ensure-postgres.sh && cargo bench -p server --bench dashboard
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Browser tests: serves the built app on a fresh SQLite database and a free port, creates the
+# Browser tests: serves the release binary on a fresh SQLite database and a free port, creates the
 # first admin through the CLI as the README says, then runs Playwright (JavaScript on and off);
 # arguments go to Playwright (e.g. `--repeat-each 10` to prove a test is not flaky).
 set -euo pipefail
@@ -9,9 +9,9 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PREMORTEM_DATABASE_URL="sqlite://$work/e2e.db"
 export PREMORTEM_LISTEN="127.0.0.1:$port"
-target_dir=${TARGET_DIR:-target}
-export PREMORTEM_SITE_ROOT="$target_dir/site"
-bin=$target_dir/debug/premortem
+# The release binary (`make release`) alone in an empty directory, as a user deploys it.
+bin=$work/premortem
+cp "${PREMORTEM_BIN:-${TARGET_DIR:-target}/release/premortem}" "$bin"
 
 echo 'e2e-admin-password' | "$bin" user create --username admin --display-name "Ada Admin" --admin >/dev/null
 # A team to work in, set up from the command line as the README shows.
@@ -21,7 +21,7 @@ for who in amy:member lena:lead vic:viewer; do
   echo "${who%%:*}-password-1" | "$bin" user create --username "${who%%:*}" --team QUE --role "${who##*:}" >/dev/null
 done
 echo 'olaf-password-1' | "$bin" user create --username olaf --team OPS --role lead >/dev/null
-"$bin" serve >"$work/server.log" 2>&1 &
+(cd "$work" && exec ./premortem serve) >"$work/server.log" 2>&1 &
 server=$!
 # A second instance on the demo data set, as `premortem demo` leaves a fresh database.
 demo_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -29,7 +29,7 @@ demo_db="sqlite://$work/demo.db"
 people=$(PREMORTEM_DATABASE_URL=$demo_db "$bin" demo)
 rita=$(awk '$1 == "rita" { print $3 }' <<<"$people")
 demo_admin=$(awk '$1 == "demo-admin" { print $3 }' <<<"$people")
-PREMORTEM_DATABASE_URL=$demo_db PREMORTEM_LISTEN="127.0.0.1:$demo_port" "$bin" serve >"$work/demo.log" 2>&1 &
+(cd "$work" && PREMORTEM_DATABASE_URL=$demo_db PREMORTEM_LISTEN="127.0.0.1:$demo_port" exec ./premortem serve) >"$work/demo.log" 2>&1 &
 demo=$!
 trap 'kill $server $demo 2>/dev/null || true; wait $server $demo 2>/dev/null || true; rm -rf "$work"' EXIT
 for url in "http://$PREMORTEM_LISTEN" "http://127.0.0.1:$demo_port"; do
