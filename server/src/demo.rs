@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 15] = [
+pub const DOGFOOD: [Fm; 16] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -469,6 +469,14 @@ pub const DOGFOOD: [Fm; 15] = [
         "PREMORTEM_TRUSTED_PROXIES: X-Forwarded-For is believed only from a configured proxy, walked from the right",
         "*auth::behind_a_trusted_proxy_each_forwarded_client_is_throttled_alone::*\n*auth::without_trusted_proxies_forwarded_for_is_ignored::*",
         (3, 3, 3),
+    ),
+    fm(
+        None,
+        "After an upgrade, browsers run a mix of the old and the new bundle",
+        "A cached script from yesterday's release loads today's wasm; [every] open page fails to hydrate until caches expire.",
+        "One binary embeds the bundle; pages link only routes named by each file's content hash, served immutable",
+        "*assets::pages_link_the_bundle_on_hashed_routes_served_compressed",
+        (4, 3, 3),
     ),
 ];
 
