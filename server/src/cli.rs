@@ -40,7 +40,7 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
         Command::Migrate(MigrateCommand::Up) => migrate_up(&settings).await,
-        Command::Migrate(MigrateCommand::Down { to }) => migrate_down(&settings, to).await,
+        Command::Migrate(MigrateCommand::Down { to, yes }) => migrate_down(&settings, to, yes).await,
         Command::User(command) => create_user(&settings, command).await,
         Command::Team(command) => create_team(&settings, command).await,
         Command::Token(command) => create_token(&settings, command).await,
@@ -66,9 +66,42 @@ async fn migrate_up(settings: &Settings) -> Result<(), startup::BoxError> {
     Ok(())
 }
 
-/// `migrate down --to N`: reverts migrations newer than `to`.
-async fn migrate_down(settings: &Settings, to: i64) -> Result<(), startup::BoxError> {
+/// `migrate down --to N`: reverts migrations newer than `to`, after naming what that drops,
+/// only with `yes`, and on SQLite only after a backup beside the database file.
+async fn migrate_down(settings: &Settings, to: i64, yes: bool) -> Result<(), startup::BoxError> {
     let db = plain_connect(settings).await?;
+    let plan = db.revert_plan(to).await?;
+    if plan.is_empty() {
+        println!("nothing to revert: no migration newer than {to} is applied");
+        return Ok(());
+    }
+    println!("reverting to migration {to} drops:");
+    for step in &plan {
+        let rows = |n: i64| if n == 1 { "1 row".to_owned() } else { format!("{n} rows") };
+        let mut drops: Vec<String> =
+            step.tables.iter().map(|(table, n)| format!("table {table} ({})", rows(*n))).collect();
+        drops.extend(step.rebuilt.iter().map(|table| format!("rebuilds table {table}")));
+        drops.extend(step.columns.iter().map(|column| format!("column {column}")));
+        let drops = if drops.is_empty() { "no table or column".to_owned() } else { drops.join(", ") };
+        println!("  {:04} {}: {drops}", step.version, step.description);
+    }
+    if !yes {
+        return Err(
+            "nothing was changed: run again with --yes to revert (on SQLite a backup is taken first)".into(),
+        );
+    }
+    match app::ssr::db::sqlite_path(settings.database_url.expose()) {
+        Some(path) => {
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            let copy = path.with_file_name(format!(
+                "{}.before-migrate-down-{stamp}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            backup::sqlite(&db, &copy).await?;
+            println!("backup written to {}", copy.display());
+        }
+        None => println!("no backup taken: PostgreSQL is backed up with pg_dump"),
+    }
     db.migrate_down(to).await?;
     println!("migrations newer than {to} reverted");
     Ok(())

@@ -213,10 +213,14 @@ pub enum AuditCommand {
 pub enum MigrateCommand {
     /// Apply every pending migration (also done at start).
     Up,
-    /// Revert migrations newer than `--to` (0 reverts everything).
+    /// Revert migrations newer than `--to` (0 reverts everything, data included). Names what
+    /// it would drop and does nothing without `--yes`; on SQLite it takes a backup first.
     Down {
         #[arg(long, default_value_t = 0)]
         to: i64,
+        /// Revert even though tables, columns and their rows are dropped.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 16] = [
+pub const DOGFOOD: [Fm; 17] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -477,6 +477,14 @@ pub const DOGFOOD: [Fm; 16] = [
         "One binary embeds the bundle; pages link only routes named by each file's content hash, served immutable",
         "*assets::pages_link_the_bundle_on_hashed_routes_served_compressed",
         (4, 3, 3),
+    ),
+    fm(
+        None,
+        "An operator's migrate down silently drops the sign-offs and the audit log",
+        "Rolling back one release, an operator types `migrate down --to 0`; [every] table goes, with no word.",
+        "migrate down names each table, column and row count it would drop, needs --yes, and backs SQLite up first",
+        "*db::migrate_down_names_what_it_drops_and_needs_yes::*",
+        (5, 2, 2),
     ),
 ];
 

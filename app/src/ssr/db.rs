@@ -153,6 +153,40 @@ impl Db {
         self.migrator().undo(&self.write, target).await
     }
 
+    /// What `migrate_down(target)` would revert, newest first: each applied migration newer
+    /// than `target`, with the tables (and their rows) and columns its down script drops.
+    pub async fn revert_plan(&self, target: i64) -> Result<Vec<Revert>, sqlx::Error> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version DESC")
+                .fetch_all(&self.read)
+                .await
+                .unwrap_or_default();
+        let mut plan = Vec::new();
+        for version in applied.into_iter().filter(|v| *v > target) {
+            let Some(down) =
+                self.migrator().iter().find(|m| m.version == version && m.migration_type.is_down_migration())
+            else {
+                continue;
+            };
+            let Dropped { tables: dropped, rebuilt, columns } = dropped_by(&down.sql);
+            let mut tables = Vec::with_capacity(dropped.len());
+            for table in dropped {
+                let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&self.read)
+                    .await?;
+                tables.push((table, rows));
+            }
+            plan.push(Revert {
+                version,
+                description: down.description.to_string(),
+                tables,
+                rebuilt,
+                columns,
+            });
+        }
+        Ok(plan)
+    }
+
     /// Whether the database answers a trivial query (readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
@@ -163,6 +197,61 @@ impl Db {
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+/// One migration `migrate down` would revert, and the data that goes with it.
+#[derive(Debug)]
+pub struct Revert {
+    pub version: i64,
+    pub description: String,
+    /// Tables the down script drops (and does not re-create), with their row counts.
+    pub tables: Vec<(String, i64)>,
+    /// Tables it drops and re-creates in another shape (SQLite's way to change a column).
+    pub rebuilt: Vec<String>,
+    /// `table.column` for each column it drops.
+    pub columns: Vec<String>,
+}
+
+/// What a down script drops, read from its SQL.
+struct Dropped {
+    tables: Vec<String>,
+    rebuilt: Vec<String>,
+    columns: Vec<String>,
+}
+
+fn dropped_by(sql: &str) -> Dropped {
+    let (mut dropped, mut created, mut temporary, mut columns) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let identifier = |word: &str| {
+        let word = word.trim_matches('"');
+        word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_').then(|| word.to_owned())
+    };
+    for statement in sql.split(';') {
+        let words: Vec<String> = statement
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .flat_map(str::split_whitespace)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let words: Vec<&str> = words.into_iter().filter(|w| !matches!(*w, "if" | "exists" | "not")).collect();
+        match words.as_slice() {
+            ["drop", "table", name, ..] => dropped.extend(identifier(name)),
+            ["create", "table", name, ..] => created.extend(identifier(name)),
+            ["create", "temp" | "temporary", "table", name, ..] => temporary.extend(identifier(name)),
+            ["alter", "table", table, "drop", "column", column, ..]
+            | ["alter", "table", table, "drop", column, ..]
+                if *column != "constraint" =>
+            {
+                columns.extend(identifier(table).zip(identifier(column)).map(|(t, c)| format!("{t}.{c}")));
+            }
+            _ => {}
+        }
+    }
+    dropped.retain(|table| !temporary.contains(table));
+    dropped.dedup();
+    let (rebuilt, tables) = dropped.into_iter().partition(|table| created.contains(table));
+    Dropped { tables, rebuilt, columns }
 }
 
 /// The file a `sqlite:` URL names (without its `?` options); `None` for other URLs.

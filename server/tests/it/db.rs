@@ -1,7 +1,7 @@
 //! Migrations, concurrent writes and what is stored.
 
 use crate::both_backends;
-use crate::common::{Backend, TestApp, TestDb};
+use crate::common::{Backend, TestApp, TestDb, premortem};
 use app::domain::{TeamName, TeamSlug};
 use app::ssr::audit::{self, Actor};
 use app::ssr::db::{Db, DbOptions};
@@ -95,7 +95,53 @@ async fn no_plaintext_password_is_stored(backend: Backend) {
     );
 }
 
+/// `migrate down` names every table and column it would drop, with rows, and changes
+/// nothing without `--yes`; with it, SQLite gets a backup beside the database first.
+async fn migrate_down_names_what_it_drops_and_needs_yes(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let run = |args: &'static [&'static str]| {
+        let url = test_db.url.clone();
+        async move {
+            let output = premortem(&url, args).await;
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            (output.status.success(), text(&output.stdout), text(&output.stderr))
+        }
+    };
+    assert!(run(&["migrate", "up"]).await.0);
+    assert!(run(&["team", "create", "--slug", "QUE", "--name", "Exam queue"]).await.0);
+
+    let (ok, out, err) = run(&["migrate", "down", "--to", "0"]).await;
+    assert!(!ok, "refused without --yes: {out}");
+    assert!(err.contains("--yes") && err.contains("nothing was changed"), "{err}");
+    assert!(out.contains("table teams (1 row)") && out.contains("table audit_log ("), "{out}");
+    assert!(out.contains("0005 catalogue: ") && out.contains("table fm_templates (0 rows)"), "{out}");
+    assert!(out.contains("column failure_modes.template"), "{out}");
+    let db = Db::connect(&test_db.url, &DbOptions::default()).await.expect("connect");
+    assert_eq!(teams::list(&db).await.expect("nothing was dropped").len(), 1);
+
+    let (ok, out, err) = run(&["migrate", "down", "--to", "5", "--yes"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("0006 token authorship") && !out.contains("0005"), "{out}");
+    if let Some(path) = app::ssr::db::sqlite_path(&test_db.url) {
+        let copy = out
+            .lines()
+            .find_map(|line| line.strip_prefix("backup written to "))
+            .unwrap_or_else(|| panic!("no backup named: {out}"));
+        assert!(copy.starts_with(&path.display().to_string()), "{copy} beside {}", path.display());
+        let backup = Db::connect(&format!("sqlite://{copy}"), &DbOptions::default()).await.expect("backup");
+        assert_eq!(teams::list(&backup).await.expect("the backup holds the data").len(), 1);
+        backup.close().await;
+    } else {
+        assert!(out.contains("no backup taken: PostgreSQL is backed up with pg_dump"), "{out}");
+    }
+    assert_eq!(teams::list(&db).await.expect("teams survive 0006's revert").len(), 1);
+    db.close().await;
+    let (ok, out, _) = run(&["migrate", "down", "--to", "6"]).await;
+    assert!(ok && out.contains("nothing to revert"), "{out}");
+}
+
 both_backends!(
+    migrate_down_names_what_it_drops_and_needs_yes,
     migrations_go_up_down_and_up_again,
     concurrent_writes_all_succeed,
     no_plaintext_password_is_stored
