@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -109,7 +110,11 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn_with_state(settings.secure_cookies, ops::security_headers))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span(settings.trusted_proxies.clone())))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span(settings.trusted_proxies.clone()))
+                .on_failure(log_failure),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok((router, tasks))
 }
@@ -170,6 +175,20 @@ fn request_span<B>(trusted: TrustedProxies) -> impl Fn(&Request<B>) -> tracing::
             request_id = id,
             client = client.map(tracing::field::display),
         )
+    }
+}
+
+/// A 503 is an expected refusal (over capacity, or the database away), logged as a warning
+/// with its reason already logged where it was decided; other server errors are faults.
+fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span) {
+    let latency_ms = latency.as_millis();
+    match class {
+        ServerErrorsFailureClass::StatusCode(status)
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::warn!(%status, latency_ms, "refused, the client was told when to retry");
+        }
+        class => tracing::error!(%class, latency_ms, "request failed"),
     }
 }
 

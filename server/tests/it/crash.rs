@@ -161,3 +161,33 @@ async fn sigterm_shuts_down_gracefully(backend: Backend) {
 }
 
 both_backends!(a_sigkill_during_writes_loses_nothing_acknowledged, sigterm_shuts_down_gracefully);
+
+/// Logs written to a pipe or a file (not a terminal) are plain text: no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_into_a_pipe_carry_no_colour_codes() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let port = free_port();
+    let server = premortem(&test_db.url, port)
+        .arg("serve")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let mut healthy = false;
+    for _ in 0..300 {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = server.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(healthy, "{log}");
+    assert!(log.contains("INFO"), "info lines are logged: {log}");
+    assert!(!log.contains('\u{1b}'), "no ANSI escape codes: {log:?}");
+}
