@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 17] = [
+pub const DOGFOOD: [Fm; 18] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -485,6 +485,14 @@ pub const DOGFOOD: [Fm; 17] = [
         "migrate down names each table, column and row count it would drop, needs --yes, and backs SQLite up first",
         "*db::migrate_down_names_what_it_drops_and_needs_yes::*",
         (5, 2, 2),
+    ),
+    fm(
+        None,
+        "A full disk wedges every later write until a restart",
+        "The volume fills during an upload; after [10 GB] are freed, every write still fails while /readyz says 200.",
+        "A full disk or I/O error answers 503 with Retry-After; a connection left in a transaction is discarded, never reused",
+        "*db::a_full_disk_answers_503_and_writes_resume_when_space_returns\n*ssr::error::tests::full_disks_io_errors_and_lost_connections_are_transient",
+        (5, 2, 3),
     ),
 ];
 

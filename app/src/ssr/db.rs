@@ -7,7 +7,7 @@
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -70,8 +70,10 @@ impl Db {
             sqlx::Error::Configuration("database URL must start with sqlite: or postgres://".into())
         })?;
         let pool = |max: u32| {
-            AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
-                move |conn, _meta| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         match backend {
                             Backend::Sqlite => conn.execute(SQLITE_PRAGMAS).await?,
@@ -84,8 +86,13 @@ impl Db {
                         };
                         Ok(())
                     })
-                },
-            )
+                })
+                // A connection still in a transaction is never handed out again. After a failed
+                // write (a full disk, an I/O error) SQLite may roll the transaction back itself,
+                // so sqlx's own rollback fails and it would keep counting a transaction that no
+                // longer exists; every later write on that connection would fail. Discarded,
+                // it is replaced by a fresh one, and writes resume once the fault is gone.
+                .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         };
         match backend {
             Backend::Sqlite => {

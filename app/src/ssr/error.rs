@@ -27,8 +27,30 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 AppError::Conflict("That already exists.".to_owned())
             }
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                tracing::warn!(error = %err, "database cannot write or answer now");
+                AppError::Unavailable
+            }
             _ => internal("database error", &err),
         }
+    }
+}
+
+/// Database errors that pass when the database or its disk recovers, so the client is told
+/// to retry (503) instead of being shown a fault: SQLite's full disk, I/O errors and files it
+/// cannot open (numeric result codes); PostgreSQL's connection exceptions (class 08),
+/// insufficient resources (53: disk full, out of memory, too many connections), operator
+/// intervention (57: shutdown, statement timeout).
+fn is_transient(code: Option<&str>) -> bool {
+    const SQLITE_IOERR: u32 = 10;
+    const SQLITE_FULL: u32 = 13;
+    const SQLITE_CANTOPEN: u32 = 14;
+    match code {
+        Some(code) if code.bytes().all(|b| b.is_ascii_digit()) && code.len() < 5 => code
+            .parse::<u32>()
+            .is_ok_and(|c| matches!(c & 0xff, SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN)),
+        Some(sqlstate) => ["08", "53", "57"].iter().any(|class| sqlstate.starts_with(class)),
+        None => false,
     }
 }
 
@@ -54,5 +76,31 @@ pub fn retry_after(err: &AppError) -> Option<u64> {
         AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
         AppError::Unavailable => Some(5),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn full_disks_io_errors_and_lost_connections_are_transient() {
+        // SQLite: SQLITE_FULL, SQLITE_IOERR_WRITE (extended), SQLITE_CANTOPEN.
+        for code in ["13", "778", "10", "14"] {
+            assert!(is_transient(Some(code)), "{code}");
+        }
+        // SQLite: a constraint (19) or a syntax error (1) is the app's fault, not the disk's.
+        for code in ["19", "2067", "1"] {
+            assert!(!is_transient(Some(code)), "{code}");
+        }
+        // PostgreSQL: disk full, admin shutdown, statement timeout, connection failure.
+        for code in ["53100", "57P01", "57014", "08006"] {
+            assert!(is_transient(Some(code)), "{code}");
+        }
+        // PostgreSQL: unique violation, serialization failure, undefined table.
+        for code in ["23505", "40001", "42P01"] {
+            assert!(!is_transient(Some(code)), "{code}");
+        }
+        assert!(!is_transient(None));
     }
 }

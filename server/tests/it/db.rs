@@ -140,6 +140,64 @@ async fn migrate_down_names_what_it_drops_and_needs_yes(backend: Backend) {
     assert!(ok && out.contains("nothing to revert"), "{out}");
 }
 
+/// A full disk (SQLite's page limit, reached mid-write) refuses the write with 503 and
+/// Retry-After, stores none of it, and leaves the writer usable: writes resume without a
+/// restart once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_and_writes_resume_when_space_returns() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.user("ada", "ada-password-1", true).await;
+    app.team("PAY", &[(admin, app::domain::Role::Member)]).await;
+    let client = app.client();
+    assert_eq!(app.login(&client, "ada", "ada-password-1").await.status(), reqwest::StatusCode::OK);
+    let summary = "x".repeat(19_000);
+    let register = |title: String| {
+        let (app, client, summary) = (&app, &client, &summary);
+        async move {
+            let form = [
+                ("team", "PAY"),
+                ("title", title.as_str()),
+                ("summary", summary.as_str()),
+                ("ticket_url", ""),
+                ("pr_url", ""),
+                ("design_url", ""),
+                ("type_queue", "on"),
+            ];
+            app.call(client, "create_change", &form).await
+        }
+    };
+    let first = register("Before the disk fills".to_owned()).await;
+    assert!(first.status().is_success(), "{}", first.text().await.expect("body"));
+
+    // The disk is full: the writer may grow the file by a few pages only.
+    let mut tx = app.db.begin_write().await.expect("writer");
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *tx).await.expect("pages");
+    sqlx::query(&format!("PRAGMA max_page_count = {}", pages + 2)).execute(&mut *tx).await.expect("limit");
+    tx.commit().await.expect("commit");
+    let mut refused = None;
+    for n in 0..20 {
+        let response = register(format!("While full {n}")).await;
+        if !response.status().is_success() {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("a write fails once the disk is full");
+    assert_eq!(refused.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body = refused.text().await.expect("body");
+    assert!(!body.contains("full") && !body.contains("SQL"), "no internal text: {body}");
+
+    // Space returns (the limit goes back up, as after an operator frees the disk).
+    let mut tx = app.db.begin_write().await.expect("writer after the fault");
+    sqlx::query("PRAGMA max_page_count = 1073741823").execute(&mut *tx).await.expect("room");
+    tx.commit().await.expect("commit");
+    for n in 0..3 {
+        let response = register(format!("After the disk is freed {n}")).await;
+        assert!(response.status().is_success(), "writes resume: {}", response.text().await.expect("body"));
+    }
+}
+
 both_backends!(
     migrate_down_names_what_it_drops_and_needs_yes,
     migrations_go_up_down_and_up_again,
