@@ -2,8 +2,9 @@
 //! alone into an empty directory: the bytes a first visit downloads (wasm + JS + CSS, as
 //! sent gzip- and brotli-compressed) against the 350 KiB goal, the time from start to a
 //! ready `/readyz` (fresh database, then existing) against the process's own start-up
-//! (`premortem --version`) measured in the same run, and resident memory when idle, at start
-//! and after serving pages.
+//! (`premortem --version`) measured in the same run, and resident memory: idle at start (the
+//! baseline), after serving pages, at the peak of a burst of uploads near the size limit, and
+//! idle again after it.
 //!
 //! Run with `make bench`, which builds the release bundle first: the binary embeds whatever
 //! bundle existed when it was built.
@@ -130,6 +131,95 @@ async fn bundle(client: &reqwest::Client, base: &str) {
     );
 }
 
+const MIB: f64 = 1024.0 * 1024.0;
+const BURST: usize = 8;
+/// Near the default upload limit of 16 MiB (and under its 50,000 cases).
+const BURST_BYTES: usize = 15 * 1024 * 1024;
+
+/// A JUnit report of about `bytes`, 48,000 cases with long names.
+fn junit(run: usize, bytes: usize) -> String {
+    const CASES: usize = 48_000;
+    let pad = "p".repeat((bytes / CASES).saturating_sub(90));
+    let mut xml = String::with_capacity(bytes + 1024);
+    xml.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name="burst">"#);
+    for i in 0..CASES {
+        xml.push_str(&format!(r#"<testcase classname="burst{run}" name="case_{i}_{pad}" time="0.001"/>"#));
+    }
+    xml.push_str("</testsuite></testsuites>");
+    xml
+}
+
+/// `BURST` concurrent uploads near the size limit (retrying as told on 503), sampling the
+/// server's memory meanwhile: (peak MiB, MiB when idle 5 s later).
+async fn upload_burst(
+    client: &reqwest::Client,
+    bin: &Path,
+    dir: &Path,
+    db: &str,
+    server: &Server,
+) -> (f64, f64) {
+    let cli = |args: &[&str]| {
+        let output = Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .env("PREMORTEM_DATABASE_URL", db)
+            .output()
+            .expect("cli");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+    };
+    cli(&["team", "create", "--slug", "MEM", "--name", "Memory"]);
+    let token = cli(&["token", "create", "--team", "MEM", "--name", "burst", "--scope", "evidence:write"]);
+    let pid = server.child.id();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = tokio::spawn({
+        let sampling = sampling.clone();
+        async move {
+            let mut peak = 0f64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib(pid));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        }
+    });
+    let uploads: Vec<_> = (0..BURST)
+        .map(|run| {
+            let (client, token) = (client.clone(), token.clone());
+            let url = format!("{}/api/v1/runs?run_key=burst-{run}", server.base);
+            tokio::spawn(async move {
+                let body = junit(run, BURST_BYTES);
+                loop {
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("Content-Type", "application/xml")
+                        .header("Idempotency-Key", format!("burst-{run}"))
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("upload");
+                    let status = response.status();
+                    let wait =
+                        response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
+                    match (status.as_u16(), wait) {
+                        (200 | 201, _) => return,
+                        (503, Some(secs)) => tokio::time::sleep(Duration::from_secs(secs)).await,
+                        _ => panic!("upload {run}: {status} {}", response.text().await.unwrap_or_default()),
+                    }
+                }
+            })
+        })
+        .collect();
+    for upload in uploads {
+        upload.await.expect("upload task");
+    }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await.expect("sampler");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    (peak, rss_mib(pid))
+}
+
 #[tokio::main]
 async fn main() {
     let dir = std::env::temp_dir().join(format!("premortem-release-bench-{}", std::process::id()));
@@ -172,9 +262,17 @@ async fn main() {
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_mib(server.child.id());
-    println!("\n== resident memory, idle ==");
-    println!("after start: {at_start:.1} MiB; after 600 requests: {after:.1} MiB");
+    let after_pages = rss_mib(server.child.id());
+    let (peak, after_burst) = upload_burst(&client, &bin, &dir, &db, &server).await;
+    // Tokio's idle blocking threads (which parsed the uploads) exit after 10 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let later = rss_mib(server.child.id());
+    println!("\n== resident memory ==");
+    println!("idle after start:                      {at_start:>7.1} MiB (baseline)");
+    println!("idle after 600 page requests:          {after_pages:>7.1} MiB  {:.2}x", after_pages / at_start);
+    println!("peak during {BURST} uploads of ~{:.0} MiB:  {peak:>7.1} MiB", BURST_BYTES as f64 / MIB);
+    println!("idle 5 s after the burst:              {after_burst:>7.1} MiB  {:.2}x", after_burst / at_start);
+    println!("idle 15 s after the burst:             {later:>7.1} MiB  {:.2}x", later / at_start);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
