@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 18] = [
+pub const DOGFOOD: [Fm; 19] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -493,6 +493,14 @@ pub const DOGFOOD: [Fm; 18] = [
         "A full disk or I/O error answers 503 with Retry-After; a connection left in a transaction is discarded, never reused",
         "*db::a_full_disk_answers_503_and_writes_resume_when_space_returns\n*ssr::error::tests::full_disks_io_errors_and_lost_connections_are_transient",
         (5, 2, 3),
+    ),
+    fm(
+        None,
+        "During a database outage, pages say 200 and show everyone logged out",
+        "The database is away for [5 minutes]; [every] open tab reloads to a page that looks logged out, and monitors see 200.",
+        "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user",
+        "*db::pages_answer_503_while_the_database_is_away::*",
+        (3, 3, 3),
     ),
 ];
 

@@ -79,6 +79,22 @@ pub fn retry_after(err: &AppError) -> Option<u64> {
     }
 }
 
+/// Sets the status (and `Retry-After`) of the page being rendered to those of `err`, when it is
+/// a server-side failure; errors about the request (validation, not found) leave the page's
+/// own status alone.
+pub fn answer_page_with(err: &AppError) {
+    let status = status(err);
+    if !status.is_server_error() {
+        return;
+    }
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+        if let Some(secs) = retry_after(err) {
+            response.insert_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_transient;

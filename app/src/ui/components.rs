@@ -5,9 +5,13 @@ use crate::domain::{AppError, Principal};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-/// An error reported to the user.
+/// An error reported to the user. On the server, a page showing a server-side failure (the
+/// database away, a fault) answers with that status, and `Retry-After` where retrying helps,
+/// as an API reply would: never 200.
 #[component]
 pub fn ErrorBox(err: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::error::answer_page_with(&err);
     view! { <div class="error-box" role="alert">{err.to_string()}</div> }
 }
 

@@ -186,12 +186,15 @@ fn Header() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            _ => view! {
+                            Ok(None) => view! {
                                 <ul class="nav-links">
                                     <li><A href="/login">"Log in"</A></li>
                                 </ul>
                             }
                                 .into_any(),
+                            // Not known (the database is away): the page says so; the header
+                            // does not pretend the user is logged out.
+                            Err(_) => ().into_any(),
                         }
                     })}
                 </Transition>

@@ -198,7 +198,31 @@ async fn a_full_disk_answers_503_and_writes_resume_when_space_returns() {
     }
 }
 
+/// With the database away, a logged-in page answers 503 with Retry-After and says so: not
+/// 200, and not a header that shows the user logged out.
+async fn pages_answer_503_while_the_database_is_away(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("ada", "ada-password-1", true).await;
+    let client = app.client();
+    assert_eq!(app.login(&client, "ada", "ada-password-1").await.status(), reqwest::StatusCode::OK);
+    for path in ["/", "/teams", "/admin/users"] {
+        let page = client.get(app.url(path)).send().await.expect("page");
+        assert_eq!(page.status(), reqwest::StatusCode::OK, "{path}");
+    }
+
+    app.db.read().close().await;
+    for path in ["/", "/teams", "/admin/users"] {
+        let page = client.get(app.url(path)).send().await.expect("page");
+        assert_eq!(page.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(page.headers().contains_key("retry-after"), "{path}");
+        let body = page.text().await.expect("body");
+        assert!(body.contains("temporarily unavailable"), "{path}: {body}");
+        assert!(!body.contains(">Log in<"), "{path} does not show the user logged out: {body}");
+    }
+}
+
 both_backends!(
+    pages_answer_503_while_the_database_is_away,
     migrate_down_names_what_it_drops_and_needs_yes,
     migrations_go_up_down_and_up_again,
     concurrent_writes_all_succeed,
