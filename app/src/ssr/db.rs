@@ -162,14 +162,17 @@ impl Db {
 
     /// What `migrate_down(target)` would revert, newest first: each applied migration newer
     /// than `target`, with the tables (and their rows) and columns its down script drops.
-    pub async fn revert_plan(&self, target: i64) -> Result<Vec<Revert>, sqlx::Error> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version DESC")
-                .fetch_all(&self.read)
-                .await
-                .unwrap_or_default();
+    pub async fn revert_plan(&self, target: i64) -> Result<Vec<Revert>, sqlx::migrate::MigrateError> {
+        use sqlx::migrate::Migrate;
+        // Read the way `migrate_down` (sqlx's `undo`) reads it, so both agree on what is applied.
+        let mut applied = {
+            let mut conn = self.write.acquire().await?;
+            conn.ensure_migrations_table().await?;
+            conn.list_applied_migrations().await?
+        };
+        applied.sort_by_key(|m| std::cmp::Reverse(m.version));
         let mut plan = Vec::new();
-        for version in applied.into_iter().filter(|v| *v > target) {
+        for version in applied.into_iter().map(|m| m.version).filter(|v| *v > target) {
             let Some(down) =
                 self.migrator().iter().find(|m| m.version == version && m.migration_type.is_down_migration())
             else {
@@ -239,9 +242,9 @@ fn dropped_by(sql: &str) -> Dropped {
             .map(|line| line.split("--").next().unwrap_or_default())
             .flat_map(str::split_whitespace)
             .map(str::to_ascii_lowercase)
+            .filter(|w| !matches!(w.as_str(), "if" | "exists" | "not"))
             .collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        let words: Vec<&str> = words.into_iter().filter(|w| !matches!(*w, "if" | "exists" | "not")).collect();
         match words.as_slice() {
             ["drop", "table", name, ..] => dropped.extend(identifier(name)),
             ["create", "table", name, ..] => created.extend(identifier(name)),
