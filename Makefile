@@ -24,8 +24,8 @@ export PATH := $(CARGO_BIN):$(PATH)
 help:
 	@echo "make run     serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/), debug build"
 	@echo "make release build $(TARGET_DIR)/release/premortem: one binary with the release bundle inside"
-	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests"
-	@echo "make bench   ingestion and dashboard benchmarks (release build; SQLite and PostgreSQL)"
+	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests on the release binary"
+	@echo "make bench   release binary (download size, start, memory), ingestion and dashboard benchmarks (SQLite and PostgreSQL)"
 
 ## Tools ---------------------------------------------------------------------------------
 
