@@ -83,9 +83,17 @@ pub struct Settings {
     /// Most test cases in one uploaded run.
     #[arg(long, env = "PREMORTEM_UPLOAD_MAX_CASES", default_value_t = 50_000, global = true)]
     pub upload_max_cases: usize,
-    /// Uploads processed at once; more get 503 with Retry-After instead of queueing.
+    /// Uploads parsed and stored at once; four times as many are received at once, and
+    /// the rest wait in line (see the next two settings).
     #[arg(long, env = "PREMORTEM_INGEST_CONCURRENCY", default_value_t = 4, global = true)]
     pub ingest_concurrency: usize,
+    /// Uploads that may wait in line for their turn; more get 503 with Retry-After.
+    #[arg(long, env = "PREMORTEM_UPLOAD_QUEUE", default_value_t = 512, global = true)]
+    pub upload_queue: usize,
+    /// Longest wait in line, in seconds; an upload expected to wait longer gets 503 at once,
+    /// with a Retry-After from the rate the line really moves at.
+    #[arg(long, env = "PREMORTEM_UPLOAD_QUEUE_WAIT_SECS", default_value_t = 30, global = true)]
+    pub upload_queue_wait_secs: u64,
     /// API requests per minute per token; more get 429 with Retry-After.
     #[arg(long, env = "PREMORTEM_TOKEN_RATE_PER_MINUTE", default_value_t = 600, global = true)]
     pub token_rate_per_minute: u32,

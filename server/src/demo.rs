@@ -353,8 +353,8 @@ pub const DOGFOOD: [Fm; 19] = [
         None,
         "An ingestion burst saturates the database",
         "[32] CI pipelines upload [2,000]-case reports at once after a merge train.",
-        "Admission control: at most N uploads processed at once, the rest get 503 with Retry-After\nOne writer connection on SQLite; bounded request sizes",
-        "*api::uploads_beyond_capacity_get_503_instead_of_a_queue::*\n*api::concurrent_uploads_lose_nothing::*",
+        "A bounded line: uploads wait their turn (first come first served per team, teams in turn); a full line or a wait past its deadline gets 503 with a Retry-After from the measured drain rate\nAt most N uploads stored at once; one writer connection on SQLite; bounded request sizes",
+        "*api::uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return::*\n*api::concurrent_uploads_lose_nothing::*",
         (4, 3, 2),
     ),
     fm(
@@ -443,7 +443,7 @@ pub const DOGFOOD: [Fm; 19] = [
         "Slow clients starve every CI upload",
         "[4] connections send upload bodies at 1 byte/s; idle and slow-header connections are never closed.",
         "Upload slots are taken only once the body has arrived; a minimum body rate (408)\nHeader-read and idle timeouts close connections",
-        "*trust::slow_clients_hold_only_their_own_connection::*\n*api::uploads_beyond_capacity_get_503_instead_of_a_queue::*",
+        "*trust::slow_clients_hold_only_their_own_connection::*\n*api::uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return::*",
         (4, 3, 3),
     ),
     fm(

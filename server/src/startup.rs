@@ -128,7 +128,8 @@ fn ci_api_state(settings: &Settings, app: AppState) -> rest::RestState {
         min_bytes_per_sec: settings.upload_min_bytes_per_sec,
         body_grace: Duration::from_secs(settings.upload_body_grace_secs),
     };
-    rest::RestState::new(app, limits, settings.ingest_concurrency, settings.token_rate_per_minute)
+    let line = (settings.upload_queue, Duration::from_secs(settings.upload_queue_wait_secs));
+    rest::RestState::new(app, limits, settings.ingest_concurrency, line, settings.token_rate_per_minute)
 }
 
 /// Adds server-side sessions kept in the app's own database (SQLite or PostgreSQL).

@@ -5,6 +5,7 @@ mod changes;
 mod evidence;
 pub mod junit;
 mod openapi;
+mod queue;
 
 use app::domain::AppError;
 use app::domain::scope::Scope;
@@ -23,16 +24,18 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 
 pub use evidence::IngestLimits;
+pub use queue::QueueLimits;
 
 /// Everything the API handlers share.
 #[derive(Clone)]
 pub struct RestState {
     pub app: AppState,
     pub limits: IngestLimits,
-    /// Uploads being processed at once; beyond it callers get 503 and `Retry-After`.
+    /// Uploads being parsed and stored at once; the others with a place wait for one.
     ingest_slots: Arc<Semaphore>,
-    /// Upload bodies being received at once (bounds their memory); beyond it, 503.
-    receiving: Arc<Semaphore>,
+    /// Places for uploads being received or stored (bounds their memory), and the line of
+    /// uploads waiting for one.
+    queue: queue::Queue,
     /// Per-token request budget (a token bucket per token id).
     rate: Arc<Mutex<HashMap<i64, Bucket>>>,
     rate_per_minute: u32,
@@ -50,13 +53,16 @@ impl RestState {
         app: AppState,
         limits: IngestLimits,
         concurrent_ingestions: usize,
+        line: (usize, std::time::Duration),
         rate_per_minute: u32,
     ) -> Self {
+        let (capacity, deadline) = line;
+        let places = concurrent_ingestions.max(1) * RECEIVING_PER_SLOT;
         Self {
             app,
             limits,
             ingest_slots: Arc::new(Semaphore::new(concurrent_ingestions.max(1))),
-            receiving: Arc::new(Semaphore::new(concurrent_ingestions.max(1) * RECEIVING_PER_SLOT)),
+            queue: queue::Queue::new(QueueLimits { places, capacity, deadline }),
             rate: Arc::default(),
             rate_per_minute: rate_per_minute.max(1),
             in_flight: Arc::default(),
@@ -88,6 +94,7 @@ impl RestState {
 pub fn router(state: RestState) -> axum::Router {
     axum::Router::new()
         .route("/runs", post(evidence::upload))
+        .route("/runs/queue", get(evidence::queue_status))
         .route("/changes", get(changes::list).post(changes::create))
         .route("/changes/{key}", get(changes::get_one))
         .route("/changes/{key}/gate", get(changes::gate))
@@ -118,6 +125,10 @@ impl ApiError {
             detail = format!("{}…", detail.chars().take(DETAIL_MAX).collect::<String>());
         }
         Self { status, detail, retry_after: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -218,14 +229,13 @@ impl FromRequestParts<RestState> for Token {
     }
 }
 
-/// Holds an ingestion slot and the in-flight idempotency key until dropped.
-pub struct Admission {
-    _slot: tokio::sync::OwnedSemaphorePermit,
+/// Marks an Idempotency-Key as being processed until dropped.
+pub struct KeyClaim {
     key: Option<(i64, String)>,
     in_flight: Arc<Mutex<HashSet<(i64, String)>>>,
 }
 
-impl Drop for Admission {
+impl Drop for KeyClaim {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
@@ -233,32 +243,13 @@ impl Drop for Admission {
     }
 }
 
-/// Upload bodies received at once per ingestion slot: a few slow senders cannot keep the
-/// ingestion slots from uploads that have arrived, and memory stays bounded.
+/// Places per ingestion slot: a few slow senders cannot keep uploads that have arrived from
+/// being stored, and the bodies in memory stay bounded.
 const RECEIVING_PER_SLOT: usize = 4;
 
 impl RestState {
-    /// A place among the upload bodies being received, or 503.
-    fn start_receiving(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.receiving).try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many uploads are arriving at once; retry shortly.",
-            )
-            .retry_after(2)
-        })
-    }
-
-    /// Admits an upload: a free ingestion slot (else 503) and no concurrent request with the
-    /// same idempotency key (else 409). Never queues without bound.
-    fn admit(&self, token: i64, key: Option<&str>) -> Result<Admission, ApiError> {
-        let slot = Arc::clone(&self.ingest_slots).try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many uploads are being processed; retry shortly.",
-            )
-            .retry_after(2)
-        })?;
+    /// Claims `key` for this token: a concurrent request with the same key gets 409.
+    fn claim_key(&self, token: i64, key: Option<&str>) -> Result<KeyClaim, ApiError> {
         let key = key.map(|k| (token, k.to_owned()));
         if let Some(key) = &key {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -270,6 +261,37 @@ impl RestState {
                 .retry_after(1));
             }
         }
-        Ok(Admission { _slot: slot, key, in_flight: Arc::clone(&self.in_flight) })
+        Ok(KeyClaim { key, in_flight: Arc::clone(&self.in_flight) })
+    }
+
+    /// Waits for a place in the upload queue, or says when to come back.
+    async fn enter_queue(&self, team: app::domain::TeamId) -> Result<queue::Place, ApiError> {
+        self.queue.enter(team).await.map_err(|refusal| {
+            let wait = refusal.expected_wait.as_secs_f64().ceil().max(1.0) as u64;
+            let detail = if refusal.full {
+                format!(
+                    "The upload queue is full. This upload would have been number {} in line, \
+                     with about {wait} s to wait; retry after Retry-After.",
+                    refusal.position
+                )
+            } else {
+                format!(
+                    "This upload is number {} in line, with about {wait} s to wait: longer than \
+                     uploads are held waiting. Retry after Retry-After.",
+                    refusal.position
+                )
+            };
+            tracing::info!(position = refusal.position, wait_s = wait, full = refusal.full, "upload refused");
+            metrics::counter!("ingest_queue_refused_total").increment(1);
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail).retry_after(wait)
+        })
+    }
+
+    /// An ingestion slot; the uploads with a place take them first come, first served.
+    async fn ingest_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.ingest_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Shutting down.").retry_after(1))
     }
 }

@@ -35,6 +35,7 @@ impl Modify for Bearer {
     info(title = "Premortem CI API", description = "Post test results as evidence; ask whether a change's gate is open."),
     paths(
         super::evidence::upload,
+        super::evidence::queue_status,
         super::changes::list,
         super::changes::create,
         super::changes::get_one,
