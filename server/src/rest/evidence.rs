@@ -36,22 +36,33 @@ pub struct IngestLimits {
 /// Reads an upload's body, at most `limits.max_body` bytes (else 413), at no less than
 /// `limits.min_bytes_per_sec` once the grace period is over (else 408): each next piece is
 /// due by the time the bytes so far would have taken at that pace. A client trickling a
-/// body holds only its own connection, never an upload's place.
-async fn receive(body: Body, limits: &IngestLimits) -> Result<Vec<u8>, ApiError> {
+/// body holds only its own connection and its place, never an ingestion slot.
+async fn receive(body: &mut Body, limits: &IngestLimits) -> Result<Vec<u8>, ApiError> {
+    let mut received = Vec::new();
+    let ended = read_paced(body, limits, |data| {
+        if received.len() + data.len() > limits.max_body {
+            return false;
+        }
+        received.extend_from_slice(data);
+        true
+    })
+    .await?;
+    if ended { Ok(received) } else { Err(too_large(limits)) }
+}
+
+/// Reads `body` at the minimum pace, handing each piece to `take` until it returns false
+/// (then `Ok(false)`) or the body ends (`Ok(true)`).
+async fn read_paced(
+    body: &mut Body,
+    limits: &IngestLimits,
+    mut take: impl FnMut(&[u8]) -> bool,
+) -> Result<bool, ApiError> {
     use http_body_util::BodyExt;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The upload is larger than {}.", mib(limits.max_body)),
-        )
-    };
     let started = tokio::time::Instant::now();
     let rate = limits.min_bytes_per_sec.max(1);
-    let mut body = body;
-    let mut received = Vec::new();
+    let mut received: u64 = 0;
     loop {
-        let paced = u64::try_from(received.len()).unwrap_or(u64::MAX) / rate;
-        let due = started + limits.body_grace + std::time::Duration::from_secs(paced);
+        let due = started + limits.body_grace + std::time::Duration::from_secs(received / rate);
         let frame = match tokio::time::timeout_at(due, body.frame()).await {
             Err(_) => {
                 return Err(ApiError::new(
@@ -59,19 +70,61 @@ async fn receive(body: Body, limits: &IngestLimits) -> Result<Vec<u8>, ApiError>
                     format!("The upload arrived slower than {rate} bytes per second; send it again."),
                 ));
             }
-            Ok(None) => return Ok(received),
+            Ok(None) => return Ok(true),
             Ok(Some(Err(_))) => {
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, "The upload was cut off."));
             }
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data() {
-            if received.len() + data.len() > limits.max_body {
-                return Err(too_large());
+            received += u64::try_from(data.len()).unwrap_or(u64::MAX);
+            if !take(&data) {
+                return Ok(false);
             }
-            received.extend_from_slice(&data);
         }
     }
+}
+
+fn too_large(limits: &IngestLimits) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The upload is larger than {}.", mib(limits.max_body)),
+    )
+}
+
+/// How much of an over-large body is read (and dropped) so that its sender hears the 413,
+/// as a multiple of the largest upload.
+const DRAINED_PER_LIMIT: usize = 4;
+
+/// Answers `error` (a 413) so that the client hears it and closes the connection. A client
+/// that sends its whole body before it reads (Python's `http.client`, many CI scripts)
+/// would find the connection reset under it, the reply unread, if the server stopped
+/// reading; so the rest of the body, up to four times the limit, is read and dropped
+/// first, at the minimum pace. A client that waits for `100 Continue` has sent nothing
+/// and is answered at once.
+async fn refuse_after_draining(
+    mut body: Body,
+    headers: &HeaderMap,
+    limits: &IngestLimits,
+    error: ApiError,
+) -> Response {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let waits_for_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let cap = limits.max_body.saturating_mul(DRAINED_PER_LIMIT);
+    if !waits_for_continue && declared.is_none_or(|len| len <= cap) {
+        let mut drained = 0_usize;
+        let _ = read_paced(&mut body, limits, |data| {
+            drained += data.len();
+            drained <= cap
+        })
+        .await;
+    }
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    response
 }
 
 const MAX_TEST_ID: usize = 1000;
@@ -326,7 +379,7 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
         (status = 413, description = "Over a size or case limit"),
         (status = 422, description = "Invalid metadata or fields, or a reused Idempotency-Key"),
         (status = 429, description = "Rate limit; see Retry-After"),
-        (status = 503, description = "Too many uploads at once; see Retry-After"),
+        (status = 503, description = "The upload queue is full, or the wait for a place would be too long; see Retry-After"),
     ),
     security(("bearer" = []))
 )]
@@ -351,19 +404,26 @@ pub async fn upload(
     let limits = state.limits;
     let format = format(&headers)?;
     let meta = metadata(query.as_deref())?;
+    let mut body = body;
+    // The declared size is checked before anything waits: an over-large upload is told at once.
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|len| len > u64::try_from(limits.max_body).unwrap_or(u64::MAX)) {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The upload is larger than {}.", mib(limits.max_body)),
-        ));
+        return Ok(refuse_after_draining(body, &headers, &limits, too_large(&limits)).await);
     }
-    // The body is read before an ingestion slot is taken: slots go to uploads that arrived.
-    let raw = {
-        let _receiving = state.start_receiving()?;
-        receive(body, &limits).await?
+    let _claim = state.claim_key(auth.id, key)?;
+    // Wait for a place, then receive the body; the body is read before an ingestion slot
+    // is taken, so slots go to uploads that have arrived.
+    let place = state.enter_queue(auth.team_id).await?;
+    metrics::histogram!("ingest_queue_wait_seconds").record(place.waited.as_secs_f64());
+    let raw = match receive(&mut body, &limits).await {
+        Ok(raw) => raw,
+        Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            drop(place);
+            return Ok(refuse_after_draining(body, &headers, &limits, error).await);
+        }
+        Err(error) => return Err(error),
     };
-    let _admission = state.admit(auth.id, key)?;
+    let _slot = state.ingest_slot().await?;
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let query_text = query.unwrap_or_default();
@@ -411,6 +471,19 @@ pub async fn upload(
         )
             .into_response()),
     }
+}
+
+/// Where a new upload from this token's team would stand in the upload queue.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/queue",
+    tag = "evidence",
+    responses((status = 200, description = "The upload queue now", body = super::queue::Status)),
+    security(("bearer" = []))
+)]
+pub async fn queue_status(State(state): State<RestState>, token: Token) -> Result<Response, ApiError> {
+    let auth = token.require(Scope::EvidenceWrite)?;
+    Ok(Json(state.queue.status(auth.team_id)).into_response())
 }
 
 #[cfg(test)]

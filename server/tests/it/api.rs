@@ -152,6 +152,142 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
     assert_eq!(audited, 1);
 }
 
+/// A sign-off and a run that fails one of the change's tests, sent at the same moment, end
+/// either signed off and then regressed, or refused: never signed off on failing evidence.
+async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backend: Backend) {
+    let s = setup(backend).await;
+    let failing = PYTEST.replace(
+        r#"name="test_priority_lane" time="0.003" />"#,
+        r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
+    );
+    let mut outcomes = std::collections::BTreeSet::new();
+    for round in 0..8 {
+        assert_eq!(upload(&s, PYTEST, Some(&format!("pass-{round}"))).await.status(), StatusCode::CREATED);
+        assert_eq!(gate(&s, true).await.status(), StatusCode::OK, "round {round}: the gate is open");
+        let sign = s.app.call(&s.lead, "sign_off", &[("key", "PAY-1"), ("password", "lena-password-1")]);
+        let fail_key = format!("fail-{round}");
+        let fail = upload(&s, &failing, Some(&fail_key));
+        let (sign, fail) = tokio::join!(sign, fail);
+        assert_eq!(fail.status(), StatusCode::CREATED);
+        let regressed = fail.json::<Value>().await.expect("json")["regressed"] == json!(["PAY-1"]);
+        let change: Value = s
+            .app
+            .api(Method::GET, "/changes/PAY-1", &s.token)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let status = change["status"].as_str().unwrap_or_default().to_owned();
+        match sign.status() {
+            StatusCode::OK => {
+                assert_eq!(
+                    status, "regressed",
+                    "round {round}: signed off, then the failing run regressed it"
+                );
+                assert!(regressed, "round {round}: the run that came second reports the regression");
+            }
+            StatusCode::CONFLICT => {
+                assert_ne!(status, "failure_cases_complete", "round {round}");
+                assert!(!regressed, "round {round}");
+            }
+            other => panic!("round {round}: sign-off answered {other}"),
+        }
+        outcomes.insert(sign.status().as_u16());
+    }
+    eprintln!("sign-off outcomes seen: {outcomes:?}");
+}
+
+/// Sends a whole upload of `len` bytes before reading anything, as Python's `http.client`
+/// does, and returns the status line it then reads.
+fn send_all_then_read(addr: std::net::SocketAddr, token: &str, len: usize, chunked: bool) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let framing =
+        if chunked { "Transfer-Encoding: chunked".to_owned() } else { format!("Content-Length: {len}") };
+    write!(
+        stream,
+        "POST /api/v1/runs HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/xml\r\n{framing}\r\n\r\n"
+    )
+    .expect("head");
+    let piece = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        let n = piece.len().min(len - sent);
+        if chunked {
+            write!(stream, "{n:x}\r\n").expect("chunk size");
+        }
+        stream
+            .write_all(&piece[..n])
+            .unwrap_or_else(|e| panic!("the body could not be sent after {sent} bytes: {e}"));
+        if chunked {
+            stream.write_all(b"\r\n").expect("chunk end");
+        }
+        sent += n;
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").expect("last chunk");
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).expect("the reply can be read");
+    status.trim().to_owned()
+}
+
+/// Uploads over the size limit, eight at once, all hear 413: clients that send the whole
+/// body before reading (declared or chunked), and curl (which waits for 100 Continue, or
+/// with `Expect:` cleared, streams while reading). None is refused for capacity first.
+async fn over_large_uploads_all_hear_413(backend: Backend) {
+    let s = setup_with(backend, &["--upload-max-bytes", "8388608", "--ingest-concurrency", "1"]).await;
+    let len = 24 * 1024 * 1024;
+    let raw: Vec<_> = (0..8)
+        .map(|i| {
+            let (addr, token) = (s.app.addr, s.token.clone());
+            tokio::task::spawn_blocking(move || send_all_then_read(addr, &token, len, i % 2 == 1))
+        })
+        .collect();
+    let file = std::env::temp_dir().join(format!("premortem-large-{}.xml", std::process::id()));
+    std::fs::write(&file, vec![b'x'; len]).expect("write");
+    let curls: Vec<_> = (0..8)
+        .map(|i| {
+            let mut curl = tokio::process::Command::new("curl");
+            curl.args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "Content-Type: application/xml",
+            ])
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {}", s.token))
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()));
+            if i % 2 == 1 {
+                curl.args(["-H", "Expect:"]);
+            }
+            curl.arg(s.app.url("/api/v1/runs"));
+            tokio::spawn(async move { curl.output().await.expect("curl runs") })
+        })
+        .collect();
+    for upload in raw {
+        assert!(upload.await.expect("task").starts_with("HTTP/1.1 413"), "a send-all client hears 413");
+    }
+    for curl in curls {
+        let out = curl.await.expect("task");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "413", "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(runs(&s).await, 0);
+    // Within the limit, the same clients are served.
+    let addr = s.app.addr;
+    let token = s.token.clone();
+    let small = tokio::task::spawn_blocking(move || send_all_then_read(addr, &token, 10, false));
+    assert!(small.await.expect("task").starts_with("HTTP/1.1 400"), "a small malformed body is parsed");
+}
+
 async fn tokens_are_scoped_and_cookies_do_not_count(backend: Backend) {
     let s = setup(backend).await;
     let read_only = s.app.token("PAY", &[Scope::ChangesRead], None).await;
@@ -391,45 +527,76 @@ async fn half_sent(s: &Setup) -> tokio::net::TcpStream {
     held
 }
 
-async fn uploads_beyond_capacity_get_503_instead_of_a_queue(backend: Backend) {
+async fn uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = setup_with(backend, &["--ingest-concurrency", "1"]).await;
-    // A half-sent upload holds no ingestion slot: uploads that arrived whole go ahead.
+    let s = setup_with(backend, &["--ingest-concurrency", "1", "--upload-queue", "1"]).await;
+    // A half-sent upload holds a place but no ingestion slot: uploads that arrived whole go ahead.
     let mut held = vec![half_sent(&s).await];
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(upload(&s, PYTEST, None).await.status(), StatusCode::CREATED);
-    // Beyond the bodies it receives at once (four per ingestion slot), uploads get 503.
+    // Four places per ingestion slot: with four bodies arriving, the next upload waits in line.
     for _ in 0..3 {
         held.push(half_sent(&s).await);
     }
-    let mut refused = None;
+    let queue = || async {
+        let response = s.app.api(Method::GET, "/runs/queue", &s.token).send().await.expect("queue");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.expect("json")
+    };
     for _ in 0..100 {
-        let response = upload(&s, PYTEST, None).await;
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(response);
+        if queue().await["in_progress"] == 4 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let refused = refused.expect("an upload is refused while four bodies are arriving");
-    assert!(refused.headers().contains_key("retry-after"));
+    let waiting = {
+        let request = s
+            .app
+            .api(Method::POST, "/runs?run_key=waiting", &s.token)
+            .header("Content-Type", "application/xml")
+            .body(PYTEST);
+        tokio::spawn(async move { request.send().await.map(|r| r.status()) })
+    };
+    let mut status = queue().await;
+    for _ in 0..100 {
+        if status["waiting"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        status = queue().await;
+    }
+    assert_eq!(status["waiting"], 1, "{status}");
+    assert_eq!(status["position"], 2, "a new upload would be second in line: {status}");
+    assert!(!waiting.is_finished(), "the upload waits its turn instead of being refused");
+
+    // The line holds one: the next is refused, told its place and when to come back.
+    let refused = upload(&s, PYTEST, None).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry_after: u64 =
+        refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!(retry_after >= 1);
+    let detail = refused.json::<Value>().await.expect("json")["errors"][0]["detail"].to_string();
+    assert!(detail.contains("queue is full") && detail.contains("number 2 in line"), "{detail}");
     let before = runs(&s).await;
 
-    // The held uploads complete normally once their bodies arrive.
+    // The held uploads complete normally once their bodies arrive, and the waiting one is stored.
     for mut stream in held {
         stream.write_all(&PYTEST.as_bytes()[10..]).await.expect("write rest");
         let mut reply = String::new();
         stream.read_to_string(&mut reply).await.expect("read");
         assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
     }
-    assert_eq!(runs(&s).await, before + 4);
+    assert_eq!(waiting.await.expect("task").expect("response"), StatusCode::CREATED);
+    assert_eq!(runs(&s).await, before + 5);
 }
 
 both_backends!(
-    uploads_beyond_capacity_get_503_instead_of_a_queue,
+    uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return,
     evidence_opens_the_gate_and_a_failure_regresses_the_change,
     tokens_are_scoped_and_cookies_do_not_count,
     retries_with_a_key_store_one_run,
+    a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence,
+    over_large_uploads_all_hear_413,
     concurrent_uploads_lose_nothing,
     hostile_uploads_get_a_clear_4xx_and_store_nothing,
     a_token_has_a_request_budget,
