@@ -78,11 +78,8 @@ pub async fn append(
     actor: &Actor,
     entry: Entry<'_>,
 ) -> Result<(), sqlx::Error> {
-    if backend == Backend::Postgres {
-        // Serialises appenders so two transactions cannot chain onto the same predecessor.
-        // (SQLite's single writer with BEGIN IMMEDIATE already does.)
-        sqlx::query("SELECT pg_advisory_xact_lock(7201)").execute(&mut *conn).await?;
-    }
+    // Serialises appenders so two transactions cannot chain onto the same predecessor.
+    super::db::advisory_lock(&mut *conn, backend, super::db::LockSpace::AuditChain, 0).await?;
     let prev_hash: String = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?

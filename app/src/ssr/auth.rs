@@ -111,9 +111,7 @@ async fn verify_throttled(
     subjects: &[(String, Limit)],
 ) -> Result<(UserId, i64), AppError> {
     let mut tx = db.begin_write().await?;
-    if db.backend() == super::db::Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7202)").execute(&mut *tx).await?;
-    }
+    super::db::advisory_lock(&mut tx, db.backend(), super::db::LockSpace::LoginThrottle, 0).await?;
     for (subject, limit) in subjects {
         throttle(&mut tx, policy, subject, *limit).await?;
     }

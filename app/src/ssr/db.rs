@@ -48,6 +48,36 @@ impl Default for DbOptions {
     }
 }
 
+/// The key spaces of PostgreSQL advisory locks (the first half of a two-part key).
+#[derive(Clone, Copy, Debug)]
+#[repr(i32)]
+pub enum LockSpace {
+    /// The audit chain: one appender at a time.
+    AuditChain = 7201,
+    /// Login throttling: counting failures and deciding on the next attempt.
+    LoginThrottle = 7202,
+    /// An idempotency key, by its hash.
+    IdempotencyKey = 7203,
+}
+
+/// Takes PostgreSQL's transaction-scoped advisory lock `(space, key)`; on SQLite, nothing:
+/// its single writer already serialises every write transaction.
+pub async fn advisory_lock(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    space: LockSpace,
+    key: i32,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(space as i32)
+            .bind(key)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Pools for reads and writes. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -126,21 +156,31 @@ impl Db {
         }
     }
 
-    /// Serialises writers that must see a team's evidence and changes as they commit (an
-    /// upload and a sign-off). SQLite's single writer already does; PostgreSQL takes a
-    /// transaction-scoped advisory lock per team.
-    pub async fn lock_team(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        team: crate::domain::TeamId,
-    ) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind((1_i64 << 40) + team.0)
-                .execute(conn)
-                .await?;
+    /// Serialises writers that must see a change's evidence and status as they commit (an
+    /// upload touching the change and its sign-off). SQLite's single writer already does;
+    /// PostgreSQL locks the changes' rows, in id order so that two writers never deadlock.
+    /// Writers of other changes, of the same team too, go on in parallel.
+    pub async fn lock_changes(&self, conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres && !ids.is_empty() {
+            let list = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT id FROM changes WHERE id IN ({list}) ORDER BY id FOR UPDATE");
+            ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(*id)).fetch_all(conn).await?;
         }
         Ok(())
+    }
+
+    /// Serialises requests with the same idempotency key (on PostgreSQL, across instances),
+    /// so the second sees the first's stored reply. A hash collision only serialises more.
+    pub async fn lock_idempotency_key(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        token: i64,
+        key: &str,
+    ) -> Result<(), sqlx::Error> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new().chain_update(token.to_le_bytes()).chain_update(key).finalize();
+        let hashed = i32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        advisory_lock(conn, self.backend, LockSpace::IdempotencyKey, hashed).await
     }
 
     fn migrator(&self) -> &'static Migrator {

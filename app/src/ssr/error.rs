@@ -20,7 +20,10 @@ impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => AppError::NotFound("The record".to_owned()),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => {
                 tracing::warn!(error = %err, "database unavailable");
                 AppError::Unavailable
             }
@@ -39,6 +42,7 @@ impl From<sqlx::Error> for AppError {
 /// Database errors that pass when the database or its disk recovers, so the client is told
 /// to retry (503) instead of being shown a fault: SQLite's full disk, I/O errors and files it
 /// cannot open (numeric result codes); PostgreSQL's connection exceptions (class 08),
+/// transaction rollbacks (40: a deadlock or serialisation failure, which a retry resolves),
 /// insufficient resources (53: disk full, out of memory, too many connections), operator
 /// intervention (57: shutdown, statement timeout).
 fn is_transient(code: Option<&str>) -> bool {
@@ -49,7 +53,7 @@ fn is_transient(code: Option<&str>) -> bool {
         Some(code) if code.bytes().all(|b| b.is_ascii_digit()) && code.len() < 5 => code
             .parse::<u32>()
             .is_ok_and(|c| matches!(c & 0xff, SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN)),
-        Some(sqlstate) => ["08", "53", "57"].iter().any(|class| sqlstate.starts_with(class)),
+        Some(sqlstate) => ["08", "40", "53", "57"].iter().any(|class| sqlstate.starts_with(class)),
         None => false,
     }
 }

@@ -144,14 +144,20 @@ pub async fn ingest(
     }
 
     let mut tx = db.begin_write().await?;
-    db.lock_team(&mut tx, auth.team_id).await?;
-    // Checked again under the write lock: a concurrent request with the same key may have
+    // Checked again under the key's lock: a concurrent request with the same key may have
     // committed since (on PostgreSQL, two instances).
-    if let Some((key, hash)) = idempotency
-        && let Some(replay) = earlier_reply(&mut tx, auth, key, hash).await?
-    {
-        return Ok(Ingested::Replayed(replay));
+    if let Some((key, hash)) = idempotency {
+        db.lock_idempotency_key(&mut tx, auth.id, key).await?;
+        if let Some(replay) = earlier_reply(&mut tx, auth, key, hash).await? {
+            return Ok(Ingested::Replayed(replay));
+        }
     }
+    // The changes this run is evidence for are locked against their sign-off (and other
+    // runs for them); runs for other changes go on in parallel.
+    let mut locked: Vec<i64> = touched.iter().map(|t| t.change_id).collect();
+    locked.sort_unstable();
+    locked.dedup();
+    db.lock_changes(&mut tx, &locked).await?;
     let run_id = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
     // Coverage afterwards, from what this transaction wrote.
     let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
@@ -176,7 +182,7 @@ pub async fn ingest(
             }
         }
     }
-    // Only a signed-off change regresses. Read under the team lock: a sign-off that
+    // Only a signed-off change regresses. Read under the changes' locks: a sign-off that
     // committed while this run was being matched is seen here.
     let signed_off: Vec<i64> = sqlx::query_scalar(
         "SELECT number FROM changes WHERE team_id = $1 AND status = 'failure_cases_complete'",

@@ -72,7 +72,7 @@ impl Review {
     }
 }
 
-/// Signs off failure cases of `key`: under the team's write lock the change, its failure
+/// Signs off failure cases of `key`: under the change's write lock the change, its failure
 /// modes and evidence are read again and the gate re-evaluated, so nothing that changed
 /// while the signer typed their password can slip into the snapshot.
 pub async fn sign_off(
@@ -82,9 +82,9 @@ pub async fn sign_off(
     signer: &str,
     key: &ChangeKey,
 ) -> Result<(), AppError> {
-    let team = changes::by_key(db, key).await?.team_id;
+    let change = changes::by_key(db, key).await?.id;
     let mut tx = db.begin_write().await?;
-    db.lock_team(&mut tx, team).await?;
+    db.lock_changes(&mut tx, &[change]).await?;
     let review = load(db, key).await?;
     if let Gate::Closed(blockers) = &review.gate {
         return Err(AppError::Conflict(format!(

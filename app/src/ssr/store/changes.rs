@@ -626,6 +626,7 @@ pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>,
 /// A failure mode with its change, as ingestion sees a team's failure modes.
 #[derive(Clone, Debug)]
 pub struct TeamFailureMode {
+    pub change_id: i64,
     pub change_key: ChangeKey,
     pub fm: FailureMode,
 }
@@ -649,6 +650,7 @@ pub async fn team_failure_modes(
         .map(|row| {
             let slug = TeamSlug::parse(&row.try_get::<String, _>("slug")?)?;
             Ok(TeamFailureMode {
+                change_id: row.try_get("cid")?,
                 change_key: ChangeKey::new(&slug, row.try_get("change_number")?),
                 fm: failure_mode(row)?,
             })

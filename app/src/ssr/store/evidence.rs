@@ -6,6 +6,44 @@ use crate::ssr::db::{Db, now_ms};
 use crate::ssr::store::changes::FailureMode;
 use sqlx::{AnyConnection, Row};
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Rows per multi-row `INSERT`: a run's thousands of results take a few round trips, not
+/// one each, and stay under both engines' limits on bound values (SQLite 32,766).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Runs `insert` (`INSERT INTO … VALUES`) with `rows`, each bound by `bind` as `width`
+/// values, then `conflict`, in statements of [`ROWS_PER_INSERT`] rows. The rows must not
+/// repeat a conflict key (one statement cannot update a row twice).
+async fn insert_rows<'q, T>(
+    conn: &mut AnyConnection,
+    insert: &str,
+    conflict: &str,
+    width: usize,
+    rows: &'q [T],
+    bind: impl for<'a> Fn(AnyQuery<'a>, &'a T) -> AnyQuery<'a>,
+) -> Result<(), sqlx::Error> {
+    for batch in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::with_capacity(insert.len() + conflict.len() + batch.len() * width * 6);
+        sql.push_str(insert);
+        for row in 0..batch.len() {
+            sql.push_str(if row == 0 { " (" } else { ", (" });
+            for column in 0..width {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", row * width + column + 1));
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(conflict);
+        let query = batch.iter().fold(sqlx::query(&sql), |q, row| bind(q, row));
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Metadata of a test run.
 #[derive(Clone, Debug, Default)]
 pub struct RunInput {
@@ -70,49 +108,56 @@ pub async fn write_run(
     .bind(count(Outcome::Error))
     .fetch_one(&mut *conn)
     .await?;
-    for result in results {
-        sqlx::query(
-            "INSERT INTO evidence_latest (team_id, test_id, outcome, duration_ms, message, run_id, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (team_id, test_id) DO UPDATE SET outcome = excluded.outcome,
-                 duration_ms = excluded.duration_ms, message = excluded.message,
-                 run_id = excluded.run_id, at = excluded.at",
-        )
-        .bind(team.0)
-        .bind(&result.test_id)
-        .bind(result.outcome.as_str())
-        .bind(result.duration_ms)
-        .bind(result.message.as_deref())
-        .bind(run_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        if let Some(fm) = result.failure_mode {
-            sqlx::query(
-                "INSERT INTO evidence_bindings (failure_mode_id, test_id, outcome, run_id, at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (failure_mode_id, test_id) DO UPDATE SET outcome = excluded.outcome,
-                     run_id = excluded.run_id, at = excluded.at",
-            )
-            .bind(fm)
-            .bind(&result.test_id)
-            .bind(result.outcome.as_str())
-            .bind(run_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if history_for.contains(&result.test_id.as_str()) {
-            sqlx::query("INSERT INTO evidence_history (team_id, test_id, outcome, run_id, at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(team.0)
-                .bind(&result.test_id)
-                .bind(result.outcome.as_str())
+    let team = team.0;
+    // The last result of a test id counts, as if each were written in turn.
+    let mut seen = std::collections::HashSet::new();
+    let mut results: Vec<&ResultInput> = results.iter().rev().filter(|r| seen.insert(&r.test_id)).collect();
+    // Rows go in in test id order, the same for every run, so two runs that write the same
+    // tests lock their rows in the same order and never deadlock (PostgreSQL).
+    results.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
+    insert_rows(
+        conn,
+        "INSERT INTO evidence_latest (team_id, test_id, outcome, duration_ms, message, run_id, at) VALUES",
+        "ON CONFLICT (team_id, test_id) DO UPDATE SET outcome = excluded.outcome,
+             duration_ms = excluded.duration_ms, message = excluded.message,
+             run_id = excluded.run_id, at = excluded.at",
+        7,
+        &results,
+        |q, r| {
+            q.bind(team)
+                .bind(r.test_id.as_str())
+                .bind(r.outcome.as_str())
+                .bind(r.duration_ms)
+                .bind(r.message.as_deref())
                 .bind(run_id)
                 .bind(now)
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
+        },
+    )
+    .await?;
+    let bound: Vec<(i64, &ResultInput)> =
+        results.iter().filter_map(|r| Some((r.failure_mode?, *r))).collect();
+    insert_rows(
+        conn,
+        "INSERT INTO evidence_bindings (failure_mode_id, test_id, outcome, run_id, at) VALUES",
+        "ON CONFLICT (failure_mode_id, test_id) DO UPDATE SET outcome = excluded.outcome,
+             run_id = excluded.run_id, at = excluded.at",
+        5,
+        &bound,
+        |q, (fm, r)| q.bind(*fm).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
+    )
+    .await?;
+    let history_for: std::collections::HashSet<&str> = history_for.iter().copied().collect();
+    let kept: Vec<&ResultInput> =
+        results.iter().copied().filter(|r| history_for.contains(r.test_id.as_str())).collect();
+    insert_rows(
+        conn,
+        "INSERT INTO evidence_history (team_id, test_id, outcome, run_id, at) VALUES",
+        "",
+        5,
+        &kept,
+        |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
+    )
+    .await?;
     Ok(run_id)
 }
 
