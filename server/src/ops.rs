@@ -16,13 +16,44 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and takes writes (checked by a write after a disk fault).
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.db.ping().await {
-        "ready".into_response()
+    let unready = |why: &'static str| {
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, HeaderValue::from_static("5"))], why)
+            .into_response()
+    };
+    if !state.db.ping().await {
+        unready("database unavailable")
+    } else if !state.db.writable().await {
+        unready("database unwritable")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        "ready".into_response()
     }
+}
+
+/// Leptos renders a page in tasks it spawns. Spawned plainly, as by default, their log
+/// lines lose the request's span, and with it the request id. This executor spawns each
+/// task inside the span current where it was spawned.
+struct InSpan;
+
+impl any_spawner::CustomExecutor for InSpan {
+    fn spawn(&self, fut: any_spawner::PinnedFuture<()>) {
+        use tracing::Instrument;
+        tokio::spawn(fut.in_current_span());
+    }
+
+    fn spawn_local(&self, fut: any_spawner::PinnedLocalFuture<()>) {
+        use tracing::Instrument;
+        tokio::task::spawn_local(fut.in_current_span());
+    }
+
+    fn poll_local(&self) {}
+}
+
+/// Makes every task Leptos spawns log within its request's span. Once per process; later
+/// calls (a second app in one process) change nothing.
+pub fn spawn_tasks_in_request_spans() {
+    let _ = any_spawner::Executor::init_custom_executor(InSpan);
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every router).

@@ -60,6 +60,16 @@ pub enum LockSpace {
     IdempotencyKey = 7203,
 }
 
+/// Set when a write fails for want of disk or with an I/O error, cleared when
+/// [`Db::writable`] sees a write work again. Process-wide, since the storage is: a false
+/// alarm costs one probe write.
+static WRITE_FAULT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that a write failed for want of disk or with an I/O error.
+pub fn note_write_fault() {
+    WRITE_FAULT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Takes PostgreSQL's transaction-scoped advisory lock `(space, key)`; on SQLite, nothing:
 /// its single writer already serialises every write transaction.
 pub async fn advisory_lock(
@@ -235,6 +245,29 @@ impl Db {
             });
         }
         Ok(plan)
+    }
+
+    /// Whether writes work: true unless a write failed for want of disk or with an I/O
+    /// error since writes were last seen to work; then a one-row write is tried, and its
+    /// success clears the fault.
+    pub async fn writable(&self) -> bool {
+        if !WRITE_FAULT.load(std::sync::atomic::Ordering::Relaxed) {
+            return true;
+        }
+        let probe = async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query("UPDATE readiness SET probed_at = $1 WHERE id = 1")
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        let works = probe.await.is_ok();
+        if works {
+            WRITE_FAULT.store(false, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("database writes work again");
+        }
+        works
     }
 
     /// Whether the database answers a trivial query (readiness).

@@ -31,6 +31,9 @@ impl From<sqlx::Error> for AppError {
                 AppError::Conflict("That already exists.".to_owned())
             }
             sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                if is_storage_fault(db.code().as_deref()) {
+                    super::db::note_write_fault();
+                }
                 tracing::warn!(error = %err, "database cannot write or answer now");
                 AppError::Unavailable
             }
@@ -55,6 +58,16 @@ fn is_transient(code: Option<&str>) -> bool {
             .is_ok_and(|c| matches!(c & 0xff, SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN)),
         Some(sqlstate) => ["08", "40", "53", "57"].iter().any(|class| sqlstate.starts_with(class)),
         None => false,
+    }
+}
+
+/// A full disk or an I/O error (SQLite FULL, IOERR; PostgreSQL disk_full):
+/// readiness then checks that writes work.
+fn is_storage_fault(code: Option<&str>) -> bool {
+    match code {
+        Some("53100") => true,
+        Some(code) if code.len() < 5 => code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 10 | 13)),
+        _ => false,
     }
 }
 
@@ -101,7 +114,7 @@ pub fn answer_page_with(err: &AppError) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_transient;
+    use super::{is_storage_fault, is_transient};
 
     #[test]
     fn full_disks_io_errors_and_lost_connections_are_transient() {
@@ -113,14 +126,22 @@ mod tests {
         for code in ["19", "2067", "1"] {
             assert!(!is_transient(Some(code)), "{code}");
         }
-        // PostgreSQL: disk full, admin shutdown, statement timeout, connection failure.
-        for code in ["53100", "57P01", "57014", "08006"] {
+        // PostgreSQL: disk full, admin shutdown, statement timeout, connection failure, and a
+        // serialisation failure or deadlock, which a retry resolves.
+        for code in ["53100", "57P01", "57014", "08006", "40001", "40P01"] {
             assert!(is_transient(Some(code)), "{code}");
         }
-        // PostgreSQL: unique violation, serialization failure, undefined table.
-        for code in ["23505", "40001", "42P01"] {
+        // PostgreSQL: unique violation, undefined table.
+        for code in ["23505", "42P01"] {
             assert!(!is_transient(Some(code)), "{code}");
         }
         assert!(!is_transient(None));
+        // Of those, a full disk and an I/O error make readiness check that writes work.
+        for code in ["13", "778", "10", "53100"] {
+            assert!(is_storage_fault(Some(code)), "{code}");
+        }
+        for code in ["14", "57P01", "08006", "40001"] {
+            assert!(!is_storage_fault(Some(code)), "{code}");
+        }
     }
 }

@@ -73,6 +73,11 @@ impl TestDb {
         }
     }
 
+    /// A SQLite database in `dir` (which is emptied when dropped).
+    pub fn sqlite_in(dir: PathBuf) -> Self {
+        Self { url: format!("sqlite://{}/test.db", dir.display()), dir: Some(dir), pg_name: None }
+    }
+
     /// The SQLite file's directory (SQLite only).
     pub fn dir(&self) -> Option<&PathBuf> {
         self.dir.as_ref()

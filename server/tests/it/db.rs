@@ -140,12 +140,37 @@ async fn migrate_down_names_what_it_drops_and_needs_yes(backend: Backend) {
     assert!(ok && out.contains("nothing to revert"), "{out}");
 }
 
-/// A full disk (SQLite's page limit, reached mid-write) refuses the write with 503 and
-/// Retry-After, stores none of it, and leaves the writer usable: writes resume without a
-/// restart once there is room.
+/// A small tmpfs, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(megabytes: u32) -> Self {
+        let dir = std::env::temp_dir().join(format!("premortem-full-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "this test mounts a small tmpfs to fill it, which needs root");
+        Self(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A real full disk: the database lives on a small tmpfs that another file fills up. A
+/// write that fails answers 503 with Retry-After and no internal text, `/readyz` says the
+/// database is unwritable, and once space is freed both recover without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_and_writes_resume_when_space_returns() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let disk = Tmpfs::mount(8);
+    let app = TestApp::spawn_on(TestDb::sqlite_in(disk.0.clone()), &[]).await;
     let admin = app.user("ada", "ada-password-1", true).await;
     app.team("PAY", &[(admin, app::domain::Role::Member)]).await;
     let client = app.client();
@@ -166,16 +191,21 @@ async fn a_full_disk_answers_503_and_writes_resume_when_space_returns() {
             app.call(client, "create_change", &form).await
         }
     };
+    let readyz = || async { reqwest::get(app.url("/readyz")).await.expect("readyz") };
     let first = register("Before the disk fills".to_owned()).await;
     assert!(first.status().is_success(), "{}", first.text().await.expect("body"));
+    assert_eq!(readyz().await.status(), reqwest::StatusCode::OK);
 
-    // The disk is full: the writer may grow the file by a few pages only.
-    let mut tx = app.db.begin_write().await.expect("writer");
-    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *tx).await.expect("pages");
-    sqlx::query(&format!("PRAGMA max_page_count = {}", pages + 2)).execute(&mut *tx).await.expect("limit");
-    tx.commit().await.expect("commit");
+    // Another file takes every free block.
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let block = vec![0_u8; 64 * 1024];
+        while file.write_all(&block).and_then(|()| file.sync_data()).is_ok() {}
+    }
     let mut refused = None;
-    for n in 0..20 {
+    for n in 0..100 {
         let response = register(format!("While full {n}")).await;
         if !response.status().is_success() {
             refused = Some(response);
@@ -186,21 +216,29 @@ async fn a_full_disk_answers_503_and_writes_resume_when_space_returns() {
     assert_eq!(refused.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.headers().contains_key("retry-after"));
     let body = refused.text().await.expect("body");
-    assert!(!body.contains("full") && !body.contains("SQL"), "no internal text: {body}");
+    assert!(
+        !body.contains("full") && !body.contains("SQL") && !body.contains("/tmp"),
+        "no internal text: {body}"
+    );
+    let unready = readyz().await;
+    assert_eq!(unready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(unready.headers().contains_key("retry-after"));
+    assert_eq!(unready.text().await.expect("body"), "database unwritable");
 
-    // Space returns (the limit goes back up, as after an operator frees the disk).
-    let mut tx = app.db.begin_write().await.expect("writer after the fault");
-    sqlx::query("PRAGMA max_page_count = 1073741823").execute(&mut *tx).await.expect("room");
-    tx.commit().await.expect("commit");
+    // Space returns: an operator deletes the file.
+    std::fs::remove_file(&filler).expect("free the disk");
+    assert_eq!(readyz().await.status(), reqwest::StatusCode::OK, "ready again without a restart");
     for n in 0..3 {
         let response = register(format!("After the disk is freed {n}")).await;
         assert!(response.status().is_success(), "writes resume: {}", response.text().await.expect("body"));
     }
+    drop(app);
 }
 
 /// With the database away, a logged-in page answers 503 with Retry-After and says so: not
 /// 200, and not a header that shows the user logged out.
 async fn pages_answer_503_while_the_database_is_away(backend: Backend) {
+    let logs = capture_logs();
     let app = TestApp::spawn(backend).await;
     app.user("ada", "ada-password-1", true).await;
     let client = app.client();
@@ -219,6 +257,37 @@ async fn pages_answer_503_while_the_database_is_away(backend: Backend) {
         assert!(body.contains("temporarily unavailable"), "{path}: {body}");
         assert!(!body.contains(">Log in<"), "{path} does not show the user logged out: {body}");
     }
+    // Every line logged about it, in the tasks Leptos spawns to render too, names its request.
+    let text = String::from_utf8(logs.lock().expect("logs").clone()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("database unavailable")).collect();
+    assert!(!lines.is_empty(), "the outage is logged: {text}");
+    for line in lines {
+        assert!(line.contains("request_id="), "a line without its request id: {line}");
+    }
+}
+
+/// Sends this test process's log lines (plain text) to a buffer.
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = std::sync::Arc::default();
+    let sink = Sink(std::sync::Arc::clone(&buffer));
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || sink.clone())
+        .try_init()
+        .expect("the only subscriber in this test process (nextest runs each test alone)");
+    buffer
 }
 
 both_backends!(
