@@ -48,6 +48,7 @@ pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
 /// The application router plus the background tasks it relies on (session and throttle
 /// cleanup), which the caller aborts at shutdown.
 pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<()>>), BoxError> {
+    ops::spawn_tasks_in_request_spans();
     let leptos_options =
         LeptosOptions::builder().output_name("premortem").site_addr(settings.listen).env(Env::PROD).build();
     let auth_policy = AuthPolicy {
