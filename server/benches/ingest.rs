@@ -2,16 +2,20 @@
 //!
 //! 1. One 10,000-case JUnit upload through the HTTP API, beside a raw SQLite bulk insert
 //!    of the same rows measured in the same run, and their ratio.
-//! 2. 32 concurrent uploads of 2,000 cases each, honouring 503/Retry-After backpressure:
-//!    p50/p99 latency, errors, and rows lost (must be 0).
+//! 2. The burst: 20 CI clients each sending 10 uploads of 5,000 cases one after another,
+//!    honouring `Retry-After`, on SQLite and on PostgreSQL: p50/p99/max latency per upload
+//!    (first attempt to stored, waiting included), throughput, PostgreSQL's throughput as a
+//!    share of SQLite's, 5xx replies, and uploads lost or duplicated (both must be 0).
 //!
 //! Run with `make bench`.
 
 use app::domain::scope::Scope;
 use app::domain::{DisplayName, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::Actor;
+use app::ssr::db::Db;
 use app::ssr::store::{teams, tokens, users};
 use clap::Parser;
+use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 fn junit(prefix: &str, cases: usize) -> String {
@@ -29,13 +33,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = std::env::temp_dir().join(format!("premortem-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}/bench.db", dir.display());
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A server on `url` with a team BEN, a token and a change whose ten failure modes select
+/// some of the uploaded tests, so matching and coverage run too.
+struct Served {
+    db: Db,
+    base: String,
+    token: String,
+}
+
+async fn serve(url: &str) -> Served {
     let settings =
-        server::config::Cli::try_parse_from(["premortem", "--database-url", &url, "--listen", "127.0.0.1:0"])
+        server::config::Cli::try_parse_from(["premortem", "--database-url", url, "--listen", "127.0.0.1:0"])
             .expect("settings")
             .settings;
     let db = server::startup::connect(&settings).await.expect("database");
@@ -44,15 +56,15 @@ async fn main() {
     let addr = listener.local_addr().expect("addr");
     let limits = server::startup::ConnectionLimits::from(&settings);
     tokio::spawn(server::startup::serve_connections(listener, router, limits, std::future::pending()));
-
     let hash =
         app::ssr::auth::hash_password(app::domain::Password::parse_new("p", "bench-password-1").expect("pw"))
             .await
             .expect("hash");
+    let name = |n: &str| Username::parse(n).expect("name");
     let user = users::create(
         &db,
         &Actor::Cli,
-        &Username::parse("bench").expect("name"),
+        &name("bench"),
         &DisplayName::parse("Bench").expect("name"),
         &hash,
         false,
@@ -72,7 +84,6 @@ async fn main() {
         tokens::create(&db, &Actor::Cli, team, Some(user), "bench", &Scope::ALL, None).await.expect("token");
     let client = reqwest::Client::new();
     let base = format!("http://{addr}/api/v1");
-    // A change whose failure modes select some of the uploaded tests, so matching runs too.
     let change: serde_json::Value = client
         .post(format!("{base}/changes"))
         .bearer_auth(&token)
@@ -86,7 +97,7 @@ async fn main() {
     let key = change["key"].as_str().expect("key").to_owned();
     for i in 0..10 {
         let fm = serde_json::json!({ "title": format!("FM {i}"), "severity": 3, "likelihood": 3, "detectability": 3,
-            "designs": [{"title": "d"}], "tests": [format!("single::test_{i}*")] });
+            "designs": [{"title": "d"}], "tests": [format!("single::test_{i}*"), format!("c{i}::test_{i}")] });
         client
             .post(format!("{base}/changes/{key}/failure-modes"))
             .bearer_auth(&token)
@@ -95,6 +106,150 @@ async fn main() {
             .await
             .expect("fm");
     }
+    Served { db, base, token }
+}
+
+/// What one burst measured.
+struct Burst {
+    latencies: Vec<Duration>,
+    wall: Duration,
+    refusals: u64,
+    server_errors: u64,
+    failed: u64,
+    lost: i64,
+    duplicated: i64,
+}
+
+const CLIENTS: usize = 20;
+const UPLOADS: usize = 10;
+const CASES: usize = 5_000;
+
+/// Each client sends its uploads one after another; a 503 or 429 is retried after exactly
+/// the `Retry-After` it carried, with the same `Idempotency-Key`.
+async fn burst(served: &Served) -> Burst {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let pipelines: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (client, token, base) = (client.clone(), served.token.clone(), served.base.clone());
+            let body = junit(&format!("c{c}"), CASES);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut refusals, mut server_errors, mut failed) = (0, 0, 0);
+                for u in 0..UPLOADS {
+                    let begun = Instant::now();
+                    loop {
+                        let response = client
+                            .post(format!("{base}/runs?run_key=burst-{c}-{u}"))
+                            .bearer_auth(&token)
+                            .header("Content-Type", "application/xml")
+                            .header("Idempotency-Key", format!("burst-{c}-{u}"))
+                            .body(body.clone())
+                            .send()
+                            .await;
+                        match response {
+                            Ok(r) if r.status().is_success() => {
+                                latencies.push(begun.elapsed());
+                                break;
+                            }
+                            Ok(r) if r.status() == 503 || r.status() == 429 || r.status() == 409 => {
+                                refusals += 1;
+                                if r.status() == 503 {
+                                    server_errors += 1;
+                                }
+                                let wait: u64 = r
+                                    .headers()
+                                    .get("retry-after")
+                                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                                    .expect("every 503, 429 and 409 says when to retry");
+                                tokio::time::sleep(Duration::from_secs(wait)).await;
+                            }
+                            Ok(r) => {
+                                if r.status().is_server_error() {
+                                    server_errors += 1;
+                                }
+                                eprintln!(
+                                    "upload {c}-{u}: {} {}",
+                                    r.status(),
+                                    r.text().await.unwrap_or_default()
+                                );
+                                failed += 1;
+                                break;
+                            }
+                            Err(e) => {
+                                eprintln!("upload {c}-{u}: {e}");
+                                failed += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                (latencies, refusals, server_errors, failed)
+            })
+        })
+        .collect();
+    let mut result = Burst {
+        latencies: Vec::new(),
+        wall: Duration::ZERO,
+        refusals: 0,
+        server_errors: 0,
+        failed: 0,
+        lost: 0,
+        duplicated: 0,
+    };
+    for pipeline in pipelines {
+        let (latencies, refusals, server_errors, failed) = pipeline.await.expect("task");
+        result.latencies.extend(latencies);
+        result.refusals += refusals;
+        result.server_errors += server_errors;
+        result.failed += failed;
+    }
+    result.wall = started.elapsed();
+    result.latencies.sort();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT run_key) FROM evidence_runs WHERE run_key LIKE 'burst-%'")
+            .fetch_one(served.db.read())
+            .await
+            .expect("count");
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_runs WHERE run_key LIKE 'burst-%'")
+        .fetch_one(served.db.read())
+        .await
+        .expect("count");
+    let acknowledged = i64::try_from(result.latencies.len()).expect("small");
+    result.lost = acknowledged - stored;
+    result.duplicated = runs - stored;
+    result
+}
+
+fn report(engine: &str, b: &Burst, sqlite_throughput: Option<f64>) -> f64 {
+    let (p50, p99, max) =
+        (percentile(&b.latencies, 0.5), percentile(&b.latencies, 0.99), *b.latencies.last().expect("some"));
+    let throughput = b.latencies.len() as f64 / b.wall.as_secs_f64();
+    println!(
+        "{engine:<10} {CLIENTS}x{UPLOADS}x{CASES}: p50 {:>7.0} ms, p99 {:>7.0} ms ({:.2}x p50), max {:>7.0} ms, \
+         {throughput:.2} uploads/s{}",
+        ms(p50),
+        ms(p99),
+        p99.as_secs_f64() / p50.as_secs_f64(),
+        ms(max),
+        sqlite_throughput
+            .map(|s| format!(" ({:.0}% of SQLite's)", 100.0 * throughput / s))
+            .unwrap_or_default(),
+    );
+    println!(
+        "{:<10} refusals {} (503s among them: {}), failed {}, lost {}, duplicated {}",
+        "", b.refusals, b.server_errors, b.failed, b.lost, b.duplicated
+    );
+    assert_eq!((b.lost, b.duplicated), (0, 0), "nothing acknowledged is lost, nothing stored twice");
+    throughput
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("premortem-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = serve(&format!("sqlite://{}/bench.db", dir.display())).await;
+    let (client, base, token) = (reqwest::Client::new(), sqlite.base.clone(), sqlite.token.clone());
 
     // 1. One 10,000-case upload through HTTP, three times (distinct ids each time).
     let mut http = Vec::new();
@@ -152,85 +307,22 @@ async fn main() {
     println!("raw SQLite bulk insert, same rows:   median {:>8.1} ms (of 3)", b.as_secs_f64() * 1000.0);
     println!("ratio HTTP / raw insert:             {:>8.1}x", h.as_secs_f64() / b.as_secs_f64());
 
-    // 2. 32 concurrent uploads of 2,000 cases, retrying on 503/429 as told by Retry-After.
-    let started = Instant::now();
-    let uploads: Vec<_> = (0..32)
-        .map(|n| {
-            let client = client.clone();
-            let token = token.clone();
-            let url = format!("{base}/runs?run_key=burst-{n}");
-            let body = junit(&format!("burst{n}"), 2_000);
-            tokio::spawn(async move {
-                let begun = Instant::now();
-                let mut retries = 0;
-                loop {
-                    let response = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("Content-Type", "application/xml")
-                        .header("Idempotency-Key", format!("burst-{n}"))
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match response {
-                        Ok(r) if r.status().is_success() => return (begun.elapsed(), retries, true),
-                        Ok(r) if r.status() == 503 || r.status() == 429 || r.status() == 409 => {
-                            let wait = r
-                                .headers()
-                                .get("retry-after")
-                                .and_then(|v| v.to_str().ok()?.parse().ok())
-                                .unwrap_or(1);
-                            retries += 1;
-                            tokio::time::sleep(Duration::from_millis(wait * 250)).await;
-                        }
-                        Ok(r) => {
-                            eprintln!(
-                                "upload {n} failed: {} {}",
-                                r.status(),
-                                r.text().await.unwrap_or_default()
-                            );
-                            return (begun.elapsed(), retries, false);
-                        }
-                        Err(e) => {
-                            eprintln!("upload {n} failed: {e}");
-                            return (begun.elapsed(), retries, false);
-                        }
-                    }
-                    if retries > 400 {
-                        return (begun.elapsed(), retries, false);
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let (mut errors, mut retries) = (0_i64, 0);
-    for upload in uploads {
-        let (latency, tries, ok) = upload.await.expect("task");
-        latencies.push(latency);
-        retries += tries;
-        if !ok {
-            errors += 1;
-        }
-    }
-    let wall = started.elapsed();
-    latencies.sort();
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_latest WHERE test_id LIKE 'burst%'")
-        .fetch_one(db.read())
-        .await
-        .expect("count");
-    // Rows of acknowledged uploads that are missing (failed uploads were never acknowledged).
-    let acknowledged = (32 - errors) * 2_000;
-    let lost = acknowledged - stored;
-    println!(
-        "32 concurrent uploads x 2,000 cases: p50 {:>8.1} ms, p99 {:>8.1} ms, wall {:.1} s",
-        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        wall.as_secs_f64()
-    );
-    println!(
-        "  backpressure retries (503/Retry-After): {retries}, errors: {errors}, rows lost: {lost} (stored {stored} of {acknowledged} acknowledged)"
-    );
+    // 2. The burst, on SQLite and then PostgreSQL.
+    let sqlite_throughput = report("SQLite", &burst(&sqlite).await, None);
+    sqlite.db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(lost, 0, "nothing acknowledged may be lost, and nothing unacknowledged half-stored");
+    let admin = std::env::var("PREMORTEM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("premortem_bench_ingest_{}", std::process::id());
+    let mut conn =
+        sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL (scripts/ensure-postgres.sh)");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let postgres = serve(&format!("{base}/{name}")).await;
+    report("PostgreSQL", &burst(&postgres).await, Some(sqlite_throughput));
+    postgres.db.close().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
 }

@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 19] = [
+pub const DOGFOOD: [Fm; 23] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -490,7 +490,7 @@ pub const DOGFOOD: [Fm; 19] = [
         None,
         "A full disk wedges every later write until a restart",
         "The volume fills during an upload; after [10 GB] are freed, every write still fails while /readyz says 200.",
-        "A full disk or I/O error answers 503 with Retry-After; a connection left in a transaction is discarded, never reused",
+        "A full disk or I/O error answers 503 with Retry-After; a connection left in a transaction is discarded, never reused\n/readyz answers 503 \"database unwritable\" after a disk fault until a probe write works",
         "*db::a_full_disk_answers_503_and_writes_resume_when_space_returns\n*ssr::error::tests::full_disks_io_errors_and_lost_connections_are_transient",
         (5, 2, 3),
     ),
@@ -501,6 +501,38 @@ pub const DOGFOOD: [Fm; 19] = [
         "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user",
         "*db::pages_answer_503_while_the_database_is_away::*",
         (3, 3, 3),
+    ),
+    fm(
+        None,
+        "One team's burst starves another team's uploads",
+        "A merge train queues [200] uploads of one team; another team's single upload waits behind all of them, or wins only by retrying at the right moment.",
+        "One line, first come first served within a team and teams served in turn; Retry-After and the expected wait come from the measured drain rate",
+        "*rest::queue::tests::*\n*api::uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "An over-large upload hears a reset instead of its 413",
+        "[8] CI jobs send [25 MiB] reports at once with a client that writes the whole body before reading; each sees a broken pipe and retries forever.",
+        "The declared size is checked before the line; up to 4x the limit is read and dropped before the 413, then the connection closes",
+        "*api::over_large_uploads_all_hear_413::*",
+        (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A sign-off races a failing run and stands on failing evidence",
+        "A lead signs off in the [same second] a pipeline posts a failing run for the change (on PostgreSQL, two instances).",
+        "The run and the sign-off lock the change's row (PostgreSQL) or share SQLite's one writer; the sign-off re-reads the gate under the lock",
+        "*api::a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence::*",
+        (5, 2, 3),
+    ),
+    fm(
+        None,
+        "An outage's log lines cannot be tied to the requests that hit it",
+        "During a database outage, [hundreds] of lines say the database is unavailable, with no request id for the ones Leptos logs while rendering.",
+        "Leptos' render tasks are spawned inside the request's span, so every line carries request_id",
+        "*db::pages_answer_503_while_the_database_is_away::*",
+        (2, 3, 3),
     ),
 ];
 

@@ -166,7 +166,13 @@ async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backen
         assert_eq!(gate(&s, true).await.status(), StatusCode::OK, "round {round}: the gate is open");
         let sign = s.app.call(&s.lead, "sign_off", &[("key", "PAY-1"), ("password", "lena-password-1")]);
         let fail_key = format!("fail-{round}");
-        let fail = upload(&s, &failing, Some(&fail_key));
+        // The sign-off first checks a password (slow by design): the run starts later and
+        // later, so that in some rounds it lands before the sign-off's transaction, in some
+        // inside it, and in some after it.
+        let fail = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round * 80)).await;
+            upload(&s, &failing, Some(&fail_key)).await
+        };
         let (sign, fail) = tokio::join!(sign, fail);
         assert_eq!(fail.status(), StatusCode::CREATED);
         let regressed = fail.json::<Value>().await.expect("json")["regressed"] == json!(["PAY-1"]);

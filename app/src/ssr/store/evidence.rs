@@ -38,7 +38,7 @@ async fn insert_rows<'q, T>(
         }
         sql.push(' ');
         sql.push_str(conflict);
-        let query = batch.iter().fold(sqlx::query(&sql), |q, row| bind(q, row));
+        let query = batch.iter().fold(sqlx::query(&sql), &bind);
         query.execute(&mut *conn).await?;
     }
     Ok(())
