@@ -498,8 +498,8 @@ pub const DOGFOOD: [Fm; 23] = [
         None,
         "During a database outage, pages say 200 and show everyone logged out",
         "The database is away for [5 minutes]; [every] open tab reloads to a page that looks logged out, and monitors see 200.",
-        "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user",
-        "*db::pages_answer_503_while_the_database_is_away::*",
+        "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user\nWhile PostgreSQL is unreachable every request is answered 503 at once; one request at a time checks, outside the pools, whether it is back",
+        "*db::pages_answer_503_while_the_database_is_away::*\n*db::a_postgres_outage_fails_fast_and_recovers_without_a_restart",
         (3, 3, 3),
     ),
     fm(

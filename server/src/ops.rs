@@ -56,6 +56,43 @@ pub fn spawn_tasks_in_request_spans() {
     let _ = any_spawner::Executor::init_custom_executor(InSpan);
 }
 
+/// How long a request waits to learn whether an unreachable database is back.
+const BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Fails requests fast while the database is unreachable (PostgreSQL stopped, the network
+/// gone): 503 with `Retry-After` at once, instead of every query waiting out the pool's
+/// acquire timeout, so pages do not hang and nothing piles up. One request at a time checks
+/// whether the database is back; once it is, requests go through again, with no restart.
+pub async fn fail_fast_while_database_away(
+    State(db): State<app::ssr::db::Db>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if db.back(BACK_PATIENCE).await {
+        return next.run(req).await;
+    }
+    let retry = [(header::RETRY_AFTER, HeaderValue::from_static("2"))];
+    let detail = "Premortem is temporarily unavailable: its database cannot be reached. Nothing was \
+                  changed; retry in a few seconds.";
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    if req.uri().path().starts_with("/api/v1/") {
+        (status, retry, axum::Json(serde_json::json!({ "errors": [{ "detail": detail }] }))).into_response()
+    } else if wants_html {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Temporarily unavailable · \
+             Premortem</title></head><body><main><h1>Temporarily unavailable</h1><p>{detail}</p></main></body></html>"
+        );
+        (status, retry, axum::response::Html(page)).into_response()
+    } else {
+        (status, retry, detail).into_response()
+    }
+}
+
 /// The process-wide Prometheus recorder (installed once, shared by every router).
 fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

@@ -78,20 +78,24 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         let bundle = bundle.clone();
         render_app_async_with_context(provide_state, move || shell(bundle.clone()))
     };
+    let fail_fast = axum::middleware::from_fn_with_state(db.clone(), ops::fail_fast_while_database_away);
+    // Everything that reads the database fails fast while it is away; health, metrics and
+    // the embedded assets do not need it.
     let router = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_endpoint))
         .route("/changes/{key}/report", get(reports::html))
         .route("/changes/{key}/report.md", get(reports::markdown))
         .route("/portfolio.csv", get(reports::portfolio_csv))
         .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
         .route("/changes/{key}/import", get(forms::import_form).post(forms::import))
         .leptos_routes(&state, routes, move || shell(bundle.clone()))
-        .merge(assets::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
+        .layer(fail_fast.clone())
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
+        .merge(assets::router())
         .with_state(state);
 
     let mut tasks = vec![tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days))];
@@ -102,7 +106,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     let router = router
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         // The CI API has no session layer (cookies never authorize it) and its own limits.
-        .nest_service("/api/v1", rest::router(rest_state))
+        .nest_service("/api/v1", rest::router(rest_state).layer(fail_fast))
         .layer(axum::middleware::from_fn_with_state(public_origin, ops::refuse_cross_site))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -146,14 +150,23 @@ async fn with_session_store(
             let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
                 .busy_timeout(Duration::from_secs(10))
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            let pool =
-                sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(DbOptions::default().acquire_timeout)
+                .connect_with(options)
+                .await?;
             let store = SqliteStore::new(pool);
             store.migrate().await?;
             with_sessions(router, store, settings, tasks)
         }
         Backend::Postgres => {
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?;
+            // Bounded like the app's own pools: during an outage a session waits no longer
+            // than any other query (sqlx's default is 30 s).
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(DbOptions::default().acquire_timeout)
+                .connect(url)
+                .await?;
             let store = PostgresStore::new(pool);
             store.migrate().await?;
             with_sessions(router, store, settings, tasks)

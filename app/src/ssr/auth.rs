@@ -197,8 +197,19 @@ pub async fn prune_login_failures(db: &Db, policy: &AuthPolicy) -> Result<u64, s
     Ok(done.rows_affected())
 }
 
+/// The session store's backend failing is the database being away (503, retry); a session
+/// that cannot be encoded or decoded is a fault.
 fn session_error(err: tower_sessions::session::Error) -> AppError {
-    super::error::internal("session store error", &err)
+    use tower_sessions::session::Error;
+    use tower_sessions::session_store::Error as Store;
+    match err {
+        Error::Store(Store::Backend(_)) => {
+            tracing::warn!(error = %err, "session store unavailable");
+            super::db::note_unreachable();
+            AppError::Unavailable
+        }
+        err => super::error::internal("session store error", &err),
+    }
 }
 
 /// Starts an authenticated session under a new session id (no fixation).

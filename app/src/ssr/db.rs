@@ -60,6 +60,20 @@ pub enum LockSpace {
     IdempotencyKey = 7203,
 }
 
+/// Set when the database server cannot be reached (a refused or broken connection, a
+/// shutdown), cleared by [`Db::back`]: while set, requests to PostgreSQL are answered 503 at
+/// once instead of each waiting out the pool's acquire timeout.
+static UNREACHABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether a request is checking, right now, whether the database is back.
+static CHECKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the database server could not be reached.
+pub fn note_unreachable() {
+    if !UNREACHABLE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!("database unreachable: requests are answered 503 until it is back");
+    }
+}
+
 /// Set when a write fails for want of disk or with an I/O error, cleared when
 /// [`Db::writable`] sees a write work again. Process-wide, since the storage is: a false
 /// alarm costs one probe write.
@@ -94,6 +108,8 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// Where to connect to see whether the database is back, around the pools.
+    url: std::sync::Arc<str>,
 }
 
 /// Applied to every SQLite connection: WAL so readers don't block the writer, enforced
@@ -140,11 +156,11 @@ impl Db {
                 // The writer is created first so WAL mode is set before readers open.
                 let write = pool(1).connect(&url).await?;
                 let read = pool(options.max_connections).connect(&url).await?;
-                Ok(Self { backend, read, write })
+                Ok(Self { backend, read, write, url: url.into() })
             }
             Backend::Postgres => {
                 let shared = pool(options.max_connections).connect(url).await?;
-                Ok(Self { backend, read: shared.clone(), write: shared })
+                Ok(Self { backend, read: shared.clone(), write: shared, url: url.into() })
             }
         }
     }
@@ -245,6 +261,32 @@ impl Db {
             });
         }
         Ok(plan)
+    }
+
+    /// Whether requests should go on to the database: true unless it was found unreachable
+    /// (PostgreSQL only). Then one request at a time opens a fresh connection, outside the
+    /// pools, for at most `patience`; if that works the mark is cleared. Every other request
+    /// meanwhile is answered false at once.
+    pub async fn back(&self, patience: Duration) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.backend != Backend::Postgres || !UNREACHABLE.load(Relaxed) {
+            return true;
+        }
+        if CHECKING.swap(true, Relaxed) {
+            return false;
+        }
+        let check = async {
+            let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
+            conn.execute("SELECT 1").await?;
+            conn.close().await
+        };
+        let back = matches!(tokio::time::timeout(patience, check).await, Ok(Ok(())));
+        CHECKING.store(false, Relaxed);
+        if back {
+            UNREACHABLE.store(false, Relaxed);
+            tracing::info!("database reachable again");
+        }
+        back
     }
 
     /// Whether writes work: true unless a write failed for want of disk or with an I/O

@@ -24,6 +24,7 @@ impl From<sqlx::Error> for AppError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::WorkerCrashed => {
+                super::db::note_unreachable();
                 tracing::warn!(error = %err, "database unavailable");
                 AppError::Unavailable
             }
@@ -33,6 +34,10 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
                 if is_storage_fault(db.code().as_deref()) {
                     super::db::note_write_fault();
+                }
+                // Connection failures (08) and the server shutting down or starting (57P0x).
+                if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) {
+                    super::db::note_unreachable();
                 }
                 tracing::warn!(error = %err, "database cannot write or answer now");
                 AppError::Unavailable

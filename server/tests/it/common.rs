@@ -73,6 +73,11 @@ impl TestDb {
         }
     }
 
+    /// A database at `url` that this value does not own (nothing is removed when dropped).
+    pub fn at(url: String) -> Self {
+        Self { url, dir: None, pg_name: None }
+    }
+
     /// A SQLite database in `dir` (which is emptied when dropped).
     pub fn sqlite_in(dir: PathBuf) -> Self {
         Self { url: format!("sqlite://{}/test.db", dir.display()), dir: Some(dir), pg_name: None }
@@ -262,4 +267,96 @@ pub async fn premortem(db_url: &str, args: &[&str]) -> std::process::Output {
 /// The `premortem_session` cookie a response sets, if any.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response.cookies().find(|c| c.name() == "premortem_session").map(|c| c.value().to_owned())
+}
+
+/// A throwaway PostgreSQL server of its own (initdb'd in a temporary directory), which a
+/// test may stop and start again; stopped and removed when dropped.
+pub struct PgCluster {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    fn bin(tool: &str) -> PathBuf {
+        let root =
+            std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL's binaries in /usr/lib/postgresql");
+        let mut versions: Vec<PathBuf> = root.filter_map(|e| Some(e.ok()?.path())).collect();
+        versions.sort();
+        versions.pop().expect("a PostgreSQL version").join("bin").join(tool)
+    }
+
+    /// Runs a PostgreSQL tool, as the `postgres` user when this process is root (the server
+    /// refuses to run as root).
+    fn run(tool: &str, args: &[&str]) {
+        if let Err(err) = Self::try_run(tool, args) {
+            panic!("{err}");
+        }
+    }
+
+    fn try_run(tool: &str, args: &[&str]) -> Result<(), String> {
+        let is_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+        let mut command = if is_root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(Self::bin(tool));
+            c
+        } else {
+            std::process::Command::new(Self::bin(tool))
+        };
+        let out = command.args(args).output().map_err(|e| format!("{tool}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{tool} {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    pub fn start_new() -> Self {
+        let dir = std::env::temp_dir().join(format!("premortem-pg-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let _ = std::process::Command::new("chown").args(["postgres:postgres"]).arg(&dir).status();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let cluster = Self { dir, port };
+        let data = cluster.data();
+        Self::run("initdb", &["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    pub fn start(&self) {
+        let options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        let log = self.dir.join("log").display().to_string();
+        Self::run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]);
+    }
+
+    /// Stops the server as an operator would for maintenance: every connection is closed.
+    pub fn stop(&self) {
+        Self::run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = Self::try_run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -290,6 +290,148 @@ fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     buffer
 }
 
+/// PostgreSQL stopped under page and upload load, then started again. While it is away,
+/// pages and the API answer 503 with Retry-After quickly (not after every query's acquire
+/// timeout) and never 500; when it is back they work again without a restart, and every
+/// upload that was acknowledged is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_fails_fast_and_recovers_without_a_restart() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let cluster = crate::common::PgCluster::start_new();
+    let app = TestApp::spawn_on(TestDb::at(cluster.url()), &[]).await;
+    let admin = app.user("ada", "ada-password-1", true).await;
+    app.team("PAY", &[(admin, app::domain::Role::Member)]).await;
+    let token = app.token("PAY", &app::domain::scope::Scope::ALL, Some(admin)).await;
+    let client = app.client();
+    assert_eq!(app.login(&client, "ada", "ada-password-1").await.status(), reqwest::StatusCode::OK);
+    let pages = ["/", "/teams", "/admin/users"];
+    for path in pages {
+        assert_eq!(client.get(app.url(path)).send().await.expect("page").status(), 200, "{path}");
+    }
+
+    // Load all along: a reader of pages and an uploader, recording every reply.
+    let done = Arc::new(AtomicBool::new(false));
+    /// What was asked, the status, and whether it carried Retry-After.
+    type Replies = Arc<Mutex<Vec<(String, u16, bool)>>>;
+    let replies: Replies = Arc::default();
+    let record = |replies: &Replies, what: String, r: &reqwest::Response| {
+        let retry = r.headers().contains_key("retry-after");
+        replies.lock().expect("replies").push((what, r.status().as_u16(), retry));
+    };
+    let reader = {
+        let (client, done, replies, base) = (client.clone(), done.clone(), replies.clone(), app.url(""));
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                for path in pages {
+                    if let Ok(r) =
+                        client.get(format!("{base}{path}")).header("Accept", "text/html").send().await
+                    {
+                        record(&replies, path.to_owned(), &r);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let uploader = {
+        let (client, done, replies, url) =
+            (app.client(), done.clone(), replies.clone(), app.url("/api/v1/runs"));
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                let body = serde_json::json!({ "results": [{ "test_id": format!("outage::t{n}"), "outcome": "passed" }] });
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("outage-{n}"))
+                    .json(&body)
+                    .send()
+                    .await;
+                // A connection that fails outright is not a reply: the same key is sent again.
+                if let Ok(r) = sent {
+                    record(&replies, "upload".to_owned(), &r);
+                    if r.status() == 201 {
+                        acknowledged.push(n);
+                        n += 1;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    cluster.stop();
+    // The first request to meet the outage may wait out one acquire timeout; after it, every
+    // page is refused at once.
+    let mut refused = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refused < 3 {
+        assert!(Instant::now() < deadline, "pages are refused during the outage");
+        let asked = Instant::now();
+        let page = client.get(app.url("/teams")).header("Accept", "text/html").send().await.expect("page");
+        if page.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            continue;
+        }
+        assert!(page.headers().contains_key("retry-after"));
+        let body = page.text().await.expect("body");
+        assert!(
+            body.to_lowercase().contains("temporarily unavailable") && !body.contains(">Log in<"),
+            "{body}"
+        );
+        if refused > 0 {
+            assert!(asked.elapsed() < Duration::from_secs(5), "a refusal takes {:?}", asked.elapsed());
+        }
+        refused += 1;
+    }
+    let api = app.api(reqwest::Method::GET, "/changes", "pmt_whatever").send().await.expect("api");
+    assert_eq!(api.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(api.headers().contains_key("retry-after"));
+
+    cluster.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = client.get(app.url("/teams")).send().await.expect("page");
+        if page.status() == reqwest::StatusCode::OK {
+            assert!(page.text().await.expect("body").contains("PAY"), "the page is whole again");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pages work again without a restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    done.store(true, Ordering::Relaxed);
+    reader.await.expect("reader");
+    let acknowledged = uploader.await.expect("uploader");
+
+    let replies = replies.lock().expect("replies").clone();
+    for (what, status, retry) in &replies {
+        assert!(*status < 500 || *status == 503, "{what} answered {status}");
+        if *status == 503 || *status == 429 {
+            assert!(retry, "{what}: a {status} says when to retry");
+        }
+    }
+    assert!(replies.iter().any(|(_, s, _)| *s == 503), "the load met the outage");
+    assert!(
+        replies.iter().rev().take(3).all(|(_, s, _)| *s < 300),
+        "and came out of it: {:?}",
+        &replies[replies.len() - 3..]
+    );
+    assert!(!acknowledged.is_empty());
+    for n in acknowledged {
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_latest WHERE test_id = $1")
+            .bind(format!("outage::t{n}"))
+            .fetch_one(app.db.read())
+            .await
+            .expect("count");
+        assert_eq!(stored, 1, "acknowledged upload {n} is stored");
+    }
+}
+
 both_backends!(
     pages_answer_503_while_the_database_is_away,
     migrate_down_names_what_it_drops_and_needs_yes,
