@@ -22,7 +22,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, HeaderValue::from_static("5"))], why)
             .into_response()
     };
-    if !state.db.ping().await {
+    if !state.db.back(BACK_PATIENCE).await || !state.db.ping().await {
         unready("database unavailable")
     } else if !state.db.writable().await {
         unready("database unwritable")

@@ -150,6 +150,11 @@ impl Queue {
                 state.turn.push_back(team);
             }
             state.len += 1;
+            // A place free while others wait (never expected): the line's head takes it.
+            while state.free > 0 && state.len > 0 {
+                state.free -= 1;
+                state.release();
+            }
             (number, granted)
         };
         let mut ticket = Ticket { queue: self, team, number, granted: Some(granted) };
@@ -157,6 +162,11 @@ impl Queue {
         let mut state = self.state();
         match waited {
             Ok(Ok(())) => {}
+            // The queue went away without granting (never expected): no place was given.
+            Ok(Err(_)) => {
+                ticket.granted = None;
+                return Err(Refusal { position: 1, expected_wait: state.held, full: false });
+            }
             // Still in line at the deadline: leave it, and say how far it had got.
             _ if state.leave(team, number) => {
                 ticket.granted = None;
