@@ -77,6 +77,20 @@ async fn runs(s: &Setup) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM evidence_runs").fetch_one(s.app.db.read()).await.expect("count")
 }
 
+/// PAY-1 as the API shows it.
+async fn pay_1(s: &Setup) -> Value {
+    let response = s.app.api(Method::GET, "/changes/PAY-1", &s.token).send().await.expect("get");
+    response.json().await.expect("json")
+}
+
+/// `PYTEST` with `test_priority_lane` (PAY-1's FM-3) failing.
+fn failing_priority_lane() -> String {
+    PYTEST.replace(
+        r#"name="test_priority_lane" time="0.003" />"#,
+        r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
+    )
+}
+
 async fn gate(s: &Setup, require: bool) -> reqwest::Response {
     let path = if require { "/changes/PAY-1/gate?require=open" } else { "/changes/PAY-1/gate" };
     s.app.api(Method::GET, path, &s.token).send().await.expect("gate")
@@ -122,21 +136,10 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
         .expect("fm");
     assert_eq!(refused.status(), StatusCode::CONFLICT);
 
-    let failing = PYTEST.replace(
-        r#"name="test_priority_lane" time="0.003" />"#,
-        r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
-    );
+    let failing = failing_priority_lane();
     let receipt: Value = upload(&s, &failing, Some("run-2")).await.json().await.expect("json");
     assert_eq!(receipt["regressed"], json!(["PAY-1"]));
-    let change: Value = s
-        .app
-        .api(Method::GET, "/changes/PAY-1", &s.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let change = pay_1(&s).await;
     assert_eq!(change["status"], "regressed");
     // The same failing upload again (another key) does not regress it twice, nor fail.
     let again = upload(&s, &failing, Some("run-3")).await;
@@ -156,10 +159,7 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
 /// either signed off and then regressed, or refused: never signed off on failing evidence.
 async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backend: Backend) {
     let s = setup(backend).await;
-    let failing = PYTEST.replace(
-        r#"name="test_priority_lane" time="0.003" />"#,
-        r#"name="test_priority_lane" time="0.003"><failure message="lane blocked">boom</failure></testcase>"#,
-    );
+    let failing = failing_priority_lane();
     let mut outcomes = std::collections::BTreeSet::new();
     for round in 0..8 {
         assert_eq!(upload(&s, PYTEST, Some(&format!("pass-{round}"))).await.status(), StatusCode::CREATED);
@@ -176,15 +176,7 @@ async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backen
         let (sign, fail) = tokio::join!(sign, fail);
         assert_eq!(fail.status(), StatusCode::CREATED);
         let regressed = fail.json::<Value>().await.expect("json")["regressed"] == json!(["PAY-1"]);
-        let change: Value = s
-            .app
-            .api(Method::GET, "/changes/PAY-1", &s.token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let change = pay_1(&s).await;
         let status = change["status"].as_str().unwrap_or_default().to_owned();
         match sign.status() {
             StatusCode::OK => {
