@@ -1,7 +1,7 @@
 //! `POST /api/v1/runs`: a CI run's results as JUnit XML (plain or gzip) or JSON.
 //!
-//! Everything is read, decompressed (bounded), parsed and validated before the write
-//! transaction opens; the run is then stored all or nothing.
+//! The body is decompressed (bounded) and parsed as it arrives, and validated, before the
+//! write transaction opens; the run is then stored all or nothing.
 
 use super::junit::{self, JunitError};
 use super::{ApiError, RestState, Token};
@@ -11,13 +11,14 @@ use app::domain::scope::Scope;
 use app::ssr::ingest::{self, Ingested, Submitted};
 use app::ssr::store::evidence::RunInput;
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use tokio::sync::mpsc;
 
 /// Bounds on one upload.
 #[derive(Clone, Copy, Debug)]
@@ -28,60 +29,80 @@ pub struct IngestLimits {
     pub max_decompressed: usize,
     /// Most test cases in one run.
     pub max_cases: usize,
-    /// Slowest body accepted, after `body_grace` (see [`receive`]).
+    /// Slowest body accepted, after `body_grace` (see [`Incoming`]).
     pub min_bytes_per_sec: u64,
     pub body_grace: std::time::Duration,
 }
 
-/// Reads an upload's body, at most `limits.max_body` bytes (else 413), at no less than
-/// `limits.min_bytes_per_sec` once the grace period is over (else 408): each next piece is
-/// due by the time the bytes so far would have taken at that pace. A client trickling a
-/// body holds only its own connection and its place, never an ingestion slot.
-async fn receive(body: &mut Body, limits: &IngestLimits) -> Result<Vec<u8>, ApiError> {
-    let mut received = Vec::new();
-    let ended = read_paced(body, limits, |data| {
-        if received.len() + data.len() > limits.max_body {
-            return false;
-        }
-        received.extend_from_slice(data);
-        true
-    })
-    .await?;
-    if ended { Ok(received) } else { Err(too_large(limits)) }
+/// An upload's body as it arrives, read at no less than `limits.min_bytes_per_sec` once
+/// the grace period is over (else 408): each next piece is due by the time the bytes so
+/// far would have taken at that pace, counted from the first read (a body waiting for its
+/// place in line is not late). It knows whether the client is still sending, so that a
+/// refusal can be heard (see [`refuse`]).
+struct Incoming {
+    body: Body,
+    started: Option<tokio::time::Instant>,
+    received: u64,
+    arrival: Arrival,
 }
 
-/// Reads `body` at the minimum pace, handing each piece to `take` until it returns false
-/// (then `Ok(false)`) or the body ends (`Ok(true)`).
-async fn read_paced(
-    body: &mut Body,
-    limits: &IngestLimits,
-    mut take: impl FnMut(&[u8]) -> bool,
-) -> Result<bool, ApiError> {
-    use http_body_util::BodyExt;
-    let started = tokio::time::Instant::now();
-    let rate = limits.min_bytes_per_sec.max(1);
-    let mut received: u64 = 0;
-    loop {
-        let due = started + limits.body_grace + std::time::Duration::from_secs(received / rate);
-        let frame = match tokio::time::timeout_at(due, body.frame()).await {
-            Err(_) => {
-                return Err(ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("The upload arrived slower than {rate} bytes per second; send it again."),
-                ));
-            }
-            Ok(None) => return Ok(true),
-            Ok(Some(Err(_))) => {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, "The upload was cut off."));
-            }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        if let Ok(data) = frame.into_data() {
-            received += u64::try_from(data.len()).unwrap_or(u64::MAX);
-            if !take(&data) {
-                return Ok(false);
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    Sending,
+    Ended,
+    /// Cut off, or too slow: nothing more will be read.
+    Broken,
+}
+
+impl Incoming {
+    fn new(body: Body) -> Self {
+        Self { body, started: None, received: 0, arrival: Arrival::Sending }
+    }
+
+    /// The next piece of the body, or `None` once it has ended.
+    async fn next(&mut self, limits: &IngestLimits) -> Result<Option<Bytes>, ApiError> {
+        use http_body_util::BodyExt;
+        let rate = limits.min_bytes_per_sec.max(1);
+        let started = *self.started.get_or_insert_with(tokio::time::Instant::now);
+        while self.arrival == Arrival::Sending {
+            let due = started + limits.body_grace + std::time::Duration::from_secs(self.received / rate);
+            match tokio::time::timeout_at(due, self.body.frame()).await {
+                Err(_) => {
+                    self.arrival = Arrival::Broken;
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!("The upload arrived slower than {rate} bytes per second; send it again."),
+                    ));
+                }
+                Ok(None) => self.arrival = Arrival::Ended,
+                Ok(Some(Err(_))) => {
+                    self.arrival = Arrival::Broken;
+                    return Err(ApiError::new(StatusCode::BAD_REQUEST, "The upload was cut off."));
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.received += u64::try_from(data.len()).unwrap_or(u64::MAX);
+                        return Ok(Some(data));
+                    }
+                }
             }
         }
+        Ok(None)
+    }
+
+    /// Hands the body to the parser piece by piece, at most `limits.max_body` bytes (else
+    /// 413), until it ends or the parser stops reading (it then has an error to tell).
+    async fn pump(&mut self, limits: &IngestLimits, parser: mpsc::Sender<Bytes>) -> Result<(), ApiError> {
+        let max_body = u64::try_from(limits.max_body).unwrap_or(u64::MAX);
+        while let Some(data) = self.next(limits).await? {
+            if self.received > max_body {
+                return Err(too_large(limits));
+            }
+            if parser.send(data).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -92,37 +113,37 @@ fn too_large(limits: &IngestLimits) -> ApiError {
     )
 }
 
-/// How much of an over-large body is read (and dropped) so that its sender hears the 413,
+/// How much of a refused body is read (and dropped) so that its sender hears the refusal,
 /// as a multiple of the largest upload.
 const DRAINED_PER_LIMIT: usize = 4;
 
-/// Answers `error` (a 413) so that the client hears it and closes the connection. A client
-/// that sends its whole body before it reads (Python's `http.client`, many CI scripts)
-/// would find the connection reset under it, the reply unread, if the server stopped
-/// reading; so the rest of the body, up to four times the limit, is read and dropped
-/// first, at the minimum pace. A client that waits for `100 Continue` has sent nothing
-/// and is answered at once.
-async fn refuse_after_draining(
-    mut body: Body,
+/// Answers `error` so that the client hears it. A client that sends its whole body before
+/// it reads (Python's `http.client`, many CI scripts) would find the connection reset
+/// under it, the reply unread, if the server stopped reading halfway; so whatever is left
+/// of a body still being sent, up to four times the largest upload, is read and dropped
+/// first, at the minimum pace, and the connection is then closed. A client that waits for
+/// `100 Continue` and has not been asked for its body has sent nothing and is answered at
+/// once.
+async fn refuse(
+    incoming: &mut Incoming,
     headers: &HeaderMap,
     limits: &IngestLimits,
     error: ApiError,
 ) -> Response {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let mut response = error.into_response();
+    if incoming.arrival == Arrival::Ended {
+        return response;
+    }
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let waits_for_continue = headers
         .get(header::EXPECT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    let cap = limits.max_body.saturating_mul(DRAINED_PER_LIMIT);
-    if !waits_for_continue && declared.is_none_or(|len| len <= cap) {
-        let mut drained = 0_usize;
-        let _ = read_paced(&mut body, limits, |data| {
-            drained += data.len();
-            drained <= cap
-        })
-        .await;
+    let cap = u64::try_from(limits.max_body.saturating_mul(DRAINED_PER_LIMIT)).unwrap_or(u64::MAX);
+    let asked_for_body = incoming.started.is_some();
+    if (asked_for_body || !waits_for_continue) && declared.is_none_or(|len| len <= cap) {
+        while incoming.received <= cap && matches!(incoming.next(limits).await, Ok(Some(_))) {}
     }
-    let mut response = error.into_response();
     response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     response
 }
@@ -202,24 +223,18 @@ fn metadata(query: Option<&str>) -> Result<Metadata, ApiError> {
     Ok(Metadata { run, changes })
 }
 
-fn read_body(bytes: &[u8], headers: &HeaderMap, limits: &IngestLimits) -> Result<Vec<u8>, ApiError> {
+/// How the body is encoded on the wire.
+#[derive(Clone, Copy)]
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
     match encoding.trim() {
-        "identity" | "" => Ok(bytes.to_vec()),
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::new();
-            let limit = u64::try_from(limits.max_decompressed).unwrap_or(u64::MAX);
-            flate2::read::GzDecoder::new(bytes).take(limit + 1).read_to_end(&mut out).map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, format!("The body is not valid gzip: {e}."))
-            })?;
-            if out.len() > limits.max_decompressed {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("The upload is larger than {} once decompressed.", mib(limits.max_decompressed)),
-                ));
-            }
-            Ok(out)
-        }
+        "identity" | "" => Ok(Encoding::Identity),
+        "gzip" | "x-gzip" => Ok(Encoding::Gzip),
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
@@ -230,6 +245,7 @@ fn read_body(bytes: &[u8], headers: &HeaderMap, limits: &IngestLimits) -> Result
     }
 }
 
+#[derive(Clone, Copy)]
 enum Format {
     Junit,
     Json,
@@ -248,29 +264,185 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
-fn parse(text: &str, format: Format, limits: &IngestLimits) -> Result<Vec<Submitted>, ApiError> {
-    match format {
-        Format::Junit => {
-            let cases = junit::parse(text, junit::Limits { max_cases: limits.max_cases, max_depth: 64 })
-                .map_err(|e| match e {
-                    JunitError::TooManyCases(_) => {
-                        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
-                    }
-                    JunitError::Malformed { .. } => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
-                })?;
-            Ok(cases
-                .into_iter()
-                .map(|c| Submitted {
-                    test_id: c.test_id,
-                    outcome: c.outcome,
-                    duration_ms: c.duration_ms,
-                    message: c.message,
-                    failure_mode: c.failure_mode,
-                })
-                .collect())
+/// Pieces of the body in flight between the connection and the parser.
+const PIECES_IN_FLIGHT: usize = 16;
+
+/// An upload's results, read and checked, with the warnings to tell and the hash that an
+/// Idempotency-Key is bound to.
+struct Parsed {
+    results: Vec<Submitted>,
+    warnings: Vec<String>,
+    hash: String,
+}
+
+/// Parses the body as it arrives, on a blocking thread, so that what an upload holds in
+/// memory is what the parse has read, never the body itself. `salt` (the query and
+/// content type) goes into the hash before the body.
+async fn receive_and_parse(
+    incoming: &mut Incoming,
+    limits: &IngestLimits,
+    format: Format,
+    encoding: Encoding,
+    salt: Vec<u8>,
+) -> Result<Parsed, ApiError> {
+    let (to_parser, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
+    let parser_limits = *limits;
+    let parser = tokio::task::spawn_blocking(move || {
+        parse_stream(Pieces { from: pieces, current: Bytes::new() }, encoding, format, &parser_limits, &salt)
+    });
+    let pumped = incoming.pump(limits, to_parser).await;
+    let parsed =
+        parser.await.map_err(|e| ApiError::from(app::ssr::error::internal("parsing task failed", &e)))?;
+    // What went wrong with the body itself (too large, too slow) is what the client is told.
+    pumped?;
+    parsed
+}
+
+/// The body as the parser pulls it: the pieces from the connection, in order, until the
+/// connection's side is dropped (the body has ended, or was refused).
+struct Pieces {
+    from: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl Read for Pieces {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.from.blocking_recv() {
+                Some(piece) => self.current = piece,
+                None => return Ok(0),
+            }
         }
+        let n = self.current.len().min(out.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// The body as the parser reads it, decoded: counted against `limit`, hashed (for the
+/// Idempotency-Key) and checked to be UTF-8 as it passes. What is wrong below the parser
+/// is kept in `fault`, so that the reply names it rather than the parser's view of it.
+struct Decoded<R> {
+    inner: R,
+    limit: u64,
+    total: u64,
+    hasher: Sha256,
+    /// The start of a character the last read cut in two.
+    partial: Vec<u8>,
+    fault: Option<ApiError>,
+}
+
+impl<R: Read> Decoded<R> {
+    fn fail(&mut self, error: ApiError) -> std::io::Error {
+        self.fault.get_or_insert(error);
+        std::io::Error::other("refused")
+    }
+
+    /// Checks that `data`, read at byte `offset`, continues valid UTF-8; else the offset
+    /// of the first character that is not.
+    fn check_utf8(&mut self, data: &[u8], offset: u64) -> Result<(), u64> {
+        let mut rest = data;
+        while !self.partial.is_empty() {
+            let Some((byte, tail)) = rest.split_first() else { return Ok(()) };
+            self.partial.push(*byte);
+            rest = tail;
+            match std::str::from_utf8(&self.partial) {
+                Ok(_) => self.partial.clear(),
+                Err(e) if e.error_len().is_some() => {
+                    return Err(offset + (data.len() - rest.len()) as u64 - self.partial.len() as u64);
+                }
+                Err(_) => {}
+            }
+        }
+        let start = offset + (data.len() - rest.len()) as u64;
+        match std::str::from_utf8(rest) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                self.partial = rest[e.valid_up_to()..].to_vec();
+                Ok(())
+            }
+            Err(e) => Err(start + e.valid_up_to() as u64),
+        }
+    }
+}
+
+fn not_utf8(at: u64) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, format!("The body is not valid UTF-8 (at byte {at})."))
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = match self.inner.read(out) {
+            Ok(n) => n,
+            Err(e) => {
+                let error =
+                    ApiError::new(StatusCode::BAD_REQUEST, format!("The body is not valid gzip: {e}."));
+                return Err(self.fail(error));
+            }
+        };
+        let offset = self.total;
+        self.total += n as u64;
+        if self.total > self.limit {
+            let error = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The upload is larger than {} once decompressed.", mib(self.limit as usize)),
+            );
+            return Err(self.fail(error));
+        }
+        if n == 0 && !self.partial.is_empty() {
+            let at = offset - self.partial.len() as u64;
+            return Err(self.fail(not_utf8(at)));
+        }
+        self.hasher.update(&out[..n]);
+        if let Err(at) = self.check_utf8(&out[..n], offset) {
+            return Err(self.fail(not_utf8(at)));
+        }
+        Ok(n)
+    }
+}
+
+/// Decodes, parses and checks the body as `pieces` brings it.
+fn parse_stream(
+    pieces: Pieces,
+    encoding: Encoding,
+    format: Format,
+    limits: &IngestLimits,
+    salt: &[u8],
+) -> Result<Parsed, ApiError> {
+    let (inner, limit): (Box<dyn Read>, u64) = match encoding {
+        Encoding::Identity => (Box::new(pieces), u64::MAX),
+        Encoding::Gzip => (
+            Box::new(flate2::read::GzDecoder::new(pieces)),
+            u64::try_from(limits.max_decompressed).unwrap_or(u64::MAX),
+        ),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    let mut body = Decoded { inner, limit, total: 0, hasher, partial: Vec::new(), fault: None };
+    let parsed = parse(&mut body, format, limits).and_then(|results| {
+        // The hash covers the whole body, past what the parser needed.
+        std::io::copy(&mut body, &mut std::io::sink())
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "The upload was cut off."))?;
+        Ok(results)
+    });
+    if let Some(fault) = body.fault.take() {
+        return Err(fault);
+    }
+    let mut warnings = Vec::new();
+    let results = validate(parsed?, &mut warnings)?;
+    Ok(Parsed { results, warnings, hash: hex::encode(body.hasher.finalize()) })
+}
+
+fn parse(body: impl Read, format: Format, limits: &IngestLimits) -> Result<Vec<Submitted>, ApiError> {
+    match format {
+        Format::Junit => junit::parse(body, junit::Limits { max_cases: limits.max_cases, max_depth: 64 })
+            .map_err(|e| match e {
+                JunitError::TooManyCases(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+                JunitError::Malformed { .. } => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+            }),
         Format::Json => {
-            let run: JsonRun = serde_json::from_str(text).map_err(|e| {
+            let run: JsonRun = serde_json::from_reader(std::io::BufReader::new(body)).map_err(|e| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
@@ -342,18 +514,22 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
         Outcome::Passed => 1,
         Outcome::Skipped => 0,
     };
-    let mut worst: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut worst: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, r) in results.iter().enumerate() {
-        let keep = worst.get(&r.test_id).is_none_or(|&j| rank(r.outcome) >= rank(results[j].outcome));
+        let keep = worst.get(r.test_id.as_str()).is_none_or(|&j| rank(r.outcome) >= rank(results[j].outcome));
         if keep {
-            worst.insert(r.test_id.clone(), i);
+            worst.insert(&r.test_id, i);
         }
     }
     let duplicates = results.len() - worst.len();
     if duplicates > 0 {
         warnings.push(format!("{duplicates} duplicate test id(s); each counts with its worst outcome"));
-        let keep: std::collections::HashSet<usize> = worst.into_values().collect();
-        results = results.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r).collect();
+        let mut keep = vec![false; results.len()];
+        for i in worst.into_values() {
+            keep[i] = true;
+        }
+        let mut kept = keep.into_iter();
+        results.retain(|_| kept.next().unwrap_or(false));
     }
     Ok(results)
 }
@@ -385,12 +561,28 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
 )]
 pub async fn upload(
     State(state): State<RestState>,
-    token: Token,
+    token: Result<Token, ApiError>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let mut incoming = Incoming::new(body);
+    match accept(&state, token, query, &headers, &mut incoming).await {
+        Ok(response) => response,
+        Err(error) => refuse(&mut incoming, &headers, &state.limits, error).await,
+    }
+}
+
+/// Checks, queues, parses and stores an upload; a refusal is answered by [`refuse`].
+async fn accept(
+    state: &RestState,
+    token: Result<Token, ApiError>,
+    query: Option<String>,
+    headers: &HeaderMap,
+    incoming: &mut Incoming,
 ) -> Result<Response, ApiError> {
-    let auth = token.require(Scope::EvidenceWrite)?.clone();
+    let token = token?;
+    let auth = token.require(Scope::EvidenceWrite)?;
     let key =
         headers.get("idempotency-key").map(|v| v.to_str().map(str::trim)).transpose().map_err(|_| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Idempotency-Key must be printable ASCII.")
@@ -402,54 +594,28 @@ pub async fn upload(
         ));
     }
     let limits = state.limits;
-    let format = format(&headers)?;
+    let format = format(headers)?;
+    let encoding = encoding(headers)?;
     let meta = metadata(query.as_deref())?;
-    let mut body = body;
     // The declared size is checked before anything waits: an over-large upload is told at once.
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|len| len > u64::try_from(limits.max_body).unwrap_or(u64::MAX)) {
-        return Ok(refuse_after_draining(body, &headers, &limits, too_large(&limits)).await);
+        return Err(too_large(&limits));
     }
     let _claim = state.claim_key(auth.id, key)?;
-    // Wait for a place, then receive the body; the body is read before an ingestion slot
-    // is taken, so slots go to uploads that have arrived.
+    // Wait for a place, then receive and parse the body; that happens before an ingestion
+    // slot is taken, so slots go to uploads that have arrived.
     let place = state.enter_queue(auth.team_id).await?;
     metrics::histogram!("ingest_queue_wait_seconds").record(place.waited.as_secs_f64());
-    let raw = match receive(&mut body, &limits).await {
-        Ok(raw) => raw,
-        Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            drop(place);
-            return Ok(refuse_after_draining(body, &headers, &limits, error).await);
-        }
-        Err(error) => return Err(error),
-    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut salt = Vec::new();
+    for part in [query.as_deref().unwrap_or_default(), content_type] {
+        salt.extend_from_slice(part.as_bytes());
+        salt.push(0);
+    }
+    let Parsed { results, mut warnings, hash } =
+        receive_and_parse(incoming, &limits, format, encoding, salt).await?;
     let _slot = state.ingest_slot().await?;
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let query_text = query.unwrap_or_default();
-    let body_headers = headers.clone();
-    let parsed =
-        tokio::task::spawn_blocking(move || -> Result<(Vec<Submitted>, Vec<String>, String), ApiError> {
-            let body = read_body(&raw, &body_headers, &limits)?;
-            let text = std::str::from_utf8(&body).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("The body is not valid UTF-8 (at byte {}).", e.valid_up_to()),
-                )
-            })?;
-            let mut warnings = Vec::new();
-            let results = validate(parse(text, format, &limits)?, &mut warnings)?;
-            let mut hasher = Sha256::new();
-            hasher.update(query_text.as_bytes());
-            hasher.update([0]);
-            hasher.update(content_type.as_bytes());
-            hasher.update([0]);
-            hasher.update(&body);
-            Ok((results, warnings, hex::encode(hasher.finalize())))
-        })
-        .await
-        .map_err(|e| ApiError::from(app::ssr::error::internal("parsing task failed", &e)))??;
-    let (results, mut warnings, hash) = parsed;
     if results.is_empty() {
         warnings.push("the report has no test cases".to_owned());
     }
@@ -459,7 +625,7 @@ pub async fn upload(
         }
     }
     let idempotency = key.map(|k| (k, hash.as_str()));
-    match ingest::ingest(&state.app.db, &auth, idempotency, &meta.run, &results, warnings).await? {
+    match ingest::ingest(&state.app.db, auth, idempotency, &meta.run, &results, warnings).await? {
         Ingested::Stored(receipt) => Ok((StatusCode::CREATED, Json(receipt)).into_response()),
         Ingested::Replayed(reply) => Ok((
             StatusCode::CREATED,
@@ -518,5 +684,62 @@ mod tests {
         let kept = validate(vec![long], &mut warnings).expect("valid");
         assert_eq!(kept[0].message.as_ref().map(|m| m.chars().count()), Some(MAX_MESSAGE));
         assert!(warnings[0].contains("truncated"));
+    }
+
+    /// The whole of `bytes` read through [`Decoded`] in pieces of `size`.
+    fn decode_in_pieces(bytes: &[u8], size: usize, limit: u64) -> (Result<Vec<u8>, ApiError>, String) {
+        let mut body = Decoded {
+            inner: bytes,
+            limit,
+            total: 0,
+            hasher: Sha256::new(),
+            partial: Vec::new(),
+            fault: None,
+        };
+        let mut out = Vec::new();
+        let mut piece = vec![0; size];
+        let read = loop {
+            match body.read(&mut piece) {
+                Ok(0) => break Ok(out),
+                Ok(n) => out.extend_from_slice(&piece[..n]),
+                Err(_) => break Err(body.fault.take().expect("a fault is kept")),
+            }
+        };
+        (read, hex::encode(body.hasher.finalize()))
+    }
+
+    #[test]
+    fn utf8_is_checked_across_pieces_and_a_bad_byte_is_placed_where_it_is() {
+        let text = "passé — 测试 🦀 done".repeat(3);
+        for size in 1..=7 {
+            let (read, hash) = decode_in_pieces(text.as_bytes(), size, u64::MAX);
+            assert_eq!(read.expect("valid UTF-8"), text.as_bytes(), "pieces of {size}");
+            assert_eq!(hash, hex::encode(Sha256::digest(text.as_bytes())), "the hash is the body's");
+        }
+        for cut in [5, 6, 7, text.len() - 2] {
+            let mut bad = text.as_bytes().to_vec();
+            bad.insert(cut, 0xff);
+            let expected = std::str::from_utf8(&bad).expect_err("invalid").valid_up_to();
+            for size in [1, 2, 3, 64] {
+                let error = decode_in_pieces(&bad, size, u64::MAX).0.expect_err("refused");
+                assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+                assert!(
+                    error.detail.contains(&format!("at byte {expected}")),
+                    "{} (pieces of {size})",
+                    error.detail
+                );
+            }
+        }
+        // A body cut inside a character is refused at the character's start.
+        let cut = &text.as_bytes()[..text.find('🦀').expect("crab") + 2];
+        let error = decode_in_pieces(cut, 3, u64::MAX).0.expect_err("refused");
+        assert!(error.detail.contains(&format!("at byte {}", cut.len() - 2)), "{}", error.detail);
+    }
+
+    #[test]
+    fn a_decoded_body_past_its_limit_is_refused_as_too_large() {
+        let error = decode_in_pieces(&[b'a'; 100], 7, 99).0.expect_err("refused");
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(decode_in_pieces(&[b'a'; 99], 7, 99).0.is_ok());
     }
 }

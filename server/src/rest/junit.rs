@@ -4,22 +4,11 @@
 //! entity-expansion and external-entity attacks have nothing to work with.
 
 use app::domain::gate::Outcome;
+use app::ssr::ingest::Submitted;
 use quick_xml::Reader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
-
-/// One test case as read from a report.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Case {
-    pub test_id: String,
-    pub outcome: Outcome,
-    pub duration_ms: Option<i64>,
-    pub message: Option<String>,
-    /// `PAY-12/FM-3` from a `premortem.failure_mode` property.
-    pub failure_mode: Option<String>,
-    /// Passed only after reruns.
-    pub flaky: bool,
-}
+use std::io::{self, BufRead, Read};
 
 /// Why a report was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,11 +28,53 @@ pub struct Limits {
 
 const PROPERTY: &str = "premortem.failure_mode";
 
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-    (line, column)
+/// A buffered reader that knows the line and column of what it has handed on, so that a
+/// report refused halfway through a stream can say where.
+struct Counted<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    line: usize,
+    column: usize,
+}
+
+impl<R: Read> Counted<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, buf: vec![0; 64 * 1024].into_boxed_slice(), start: 0, end: 0, line: 1, column: 1 }
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.start == self.end {
+            self.end = self.inner.read(&mut self.buf)?;
+            self.start = 0;
+        }
+        Ok(&self.buf[self.start..self.end])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let consumed = &self.buf[self.start..(self.start + n).min(self.end)];
+        match consumed.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                self.line += consumed.iter().filter(|b| **b == b'\n').count();
+                self.column = consumed.len() - last;
+            }
+            None => self.column += consumed.len(),
+        }
+        self.start += consumed.len();
+    }
 }
 
 struct Partial {
@@ -54,22 +85,24 @@ struct Partial {
     text: String,
     in_message_element: bool,
     failure_mode: Option<String>,
-    flaky: bool,
 }
 
-/// Reads every test case of a JUnit report.
-pub fn parse(xml: &str, limits: Limits) -> Result<Vec<Case>, JunitError> {
-    let mut reader = Reader::from_str(xml);
-    let malformed = |reader: &Reader<&[u8]>, message: String| {
-        let (line, column) = position(xml, usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX));
-        JunitError::Malformed { line, column, message }
+/// Reads every test case of a JUnit report as it arrives: what is held is the cases read
+/// so far and the element being read, never the whole document.
+pub fn parse(xml: impl Read, limits: Limits) -> Result<Vec<Submitted>, JunitError> {
+    let mut reader = Reader::from_reader(Counted::new(xml));
+    let malformed = |reader: &Reader<Counted<_>>, message: String| {
+        let input = reader.get_ref();
+        JunitError::Malformed { line: input.line, column: input.column, message }
     };
     let mut cases = Vec::new();
     let mut depth = 0usize;
     let mut seen_root = false;
     let mut current: Option<Partial> = None;
+    let mut buf = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|e| malformed(&reader, e.to_string()))?;
+        buf.clear();
+        let event = reader.read_event_into(&mut buf).map_err(|e| malformed(&reader, e.to_string()))?;
         let empty = matches!(event, Event::Empty(_));
         match event {
             Event::DocType(_) => return Err(malformed(&reader, "DTDs (<!DOCTYPE>) are not accepted".into())),
@@ -119,7 +152,6 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Vec<Case>, JunitError> {
                             text: String::new(),
                             in_message_element: false,
                             failure_mode: None,
-                            flaky: false,
                         };
                         if empty {
                             push(&mut cases, partial, limits)?;
@@ -142,9 +174,8 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Vec<Case>, JunitError> {
                         }
                         case.in_message_element = !empty;
                     }
-                    ("flakyFailure" | "flakyError" | "rerunFailure" | "rerunError", Some(case)) => {
-                        case.flaky = true;
-                    }
+                    // Flaky and rerun elements record earlier attempts: the case counts
+                    // with its final outcome.
                     ("property", Some(case)) if attr("name")?.as_deref() == Some(PROPERTY) => {
                         case.failure_mode = attr("value")?;
                     }
@@ -166,6 +197,9 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Vec<Case>, JunitError> {
                     }
                     _ => {}
                 }
+            }
+            Event::Text(ref t) if !seen_root && !t.trim().is_empty() => {
+                return Err(malformed(&reader, "text before the root element (not a JUnit report?)".into()));
             }
             Event::Text(ref t) => collect_text(&mut current, &t.xml_content(XmlVersion::Implicit1_0)),
             Event::CData(ref t) => collect_text(&mut current, t),
@@ -224,7 +258,7 @@ fn collect_text(current: &mut Option<Partial>, text: &str) {
     }
 }
 
-fn push(cases: &mut Vec<Case>, case: Partial, limits: Limits) -> Result<(), JunitError> {
+fn push(cases: &mut Vec<Submitted>, case: Partial, limits: Limits) -> Result<(), JunitError> {
     if cases.len() >= limits.max_cases {
         return Err(JunitError::TooManyCases(limits.max_cases));
     }
@@ -232,13 +266,12 @@ fn push(cases: &mut Vec<Case>, case: Partial, limits: Limits) -> Result<(), Juni
         let text = case.text.trim();
         (!text.is_empty()).then(|| text.to_owned())
     });
-    cases.push(Case {
+    cases.push(Submitted {
         test_id: case.test_id,
         outcome: case.outcome,
         duration_ms: case.duration_ms,
         message,
         failure_mode: case.failure_mode,
-        flaky: case.flaky,
     });
     Ok(())
 }
@@ -250,7 +283,7 @@ mod tests {
     const LIMITS: Limits = Limits { max_cases: 1000, max_depth: 32 };
 
     fn outcomes(xml: &str) -> Vec<(String, Outcome)> {
-        parse(xml, LIMITS).expect("valid").into_iter().map(|c| (c.test_id, c.outcome)).collect()
+        parse(xml.as_bytes(), LIMITS).expect("valid").into_iter().map(|c| (c.test_id, c.outcome)).collect()
     }
 
     #[test]
@@ -258,7 +291,7 @@ mod tests {
         let xml = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="3" time="0.05" timestamp="2026-11-27T10:00:00" hostname="ci"><testcase classname="tests.test_queue" name="test_backlog_drains" time="0.001" /><testcase classname="tests.test_queue" name="test_fast_lane" time="0.002"><failure message="assert 3 == 2">def test_fast_lane():
 &gt;       assert 3 == 2
 E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue" name="test_eta" time="0.000"><skipped type="pytest.skip" message="no eta yet">tests/test_queue.py:20: no eta yet</skipped></testcase></testsuite></testsuites>"#;
-        let cases = parse(xml, LIMITS).expect("valid");
+        let cases = parse(xml.as_bytes(), LIMITS).expect("valid");
         assert_eq!(
             cases.iter().map(|c| (c.test_id.as_str(), c.outcome)).collect::<Vec<_>>(),
             [
@@ -285,10 +318,9 @@ E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue"
         </testcase>
     </testsuite>
 </testsuites>"#;
-        let cases = parse(xml, LIMITS).expect("valid");
+        let cases = parse(xml.as_bytes(), LIMITS).expect("valid");
         assert_eq!(cases[0].test_id, "server::it::auth::login_rotates::sqlite");
-        assert_eq!(cases[1].outcome, Outcome::Passed);
-        assert!(cases[1].flaky);
+        assert_eq!(cases[1].outcome, Outcome::Passed, "a test that passed on a rerun counts as passed");
     }
 
     #[test]
@@ -307,7 +339,7 @@ E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue"
             ]
         );
         let surefire = r#"<?xml version="1.0" encoding="UTF-8"?><testsuite xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" name="com.example.QueueTest" time="0.2" tests="2" errors="0" skipped="0" failures="1"><properties><property name="java.version" value="17"/></properties><testcase name="backlog" classname="com.example.QueueTest" time="0.01"/><testcase name="fastLane" classname="com.example.QueueTest" time="0.02"><failure message="expected:&lt;2&gt; but was:&lt;3&gt;" type="org.opentest4j.AssertionFailedError"><![CDATA[org.opentest4j.AssertionFailedError: expected:<2>]]></failure><rerunFailure message="again" type="X"/></testcase></testsuite>"#;
-        let cases = parse(surefire, LIMITS).expect("valid");
+        let cases = parse(surefire.as_bytes(), LIMITS).expect("valid");
         assert_eq!(cases[0].test_id, "com.example.QueueTest::backlog");
         assert_eq!(cases[1].outcome, Outcome::Failed);
         assert_eq!(cases[1].message.as_deref(), Some("expected:<2> but was:<3>"));
@@ -316,7 +348,7 @@ E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue"
     #[test]
     fn nested_suites_missing_attributes_and_bindings() {
         let xml = r#"<testsuite name="outer"><testsuite name="inner"><testcase name="no_class_no_time"><properties><property name="premortem.failure_mode" value="PAY-12/FM-3"/></properties></testcase></testsuite></testsuite>"#;
-        let cases = parse(xml, LIMITS).expect("valid");
+        let cases = parse(xml.as_bytes(), LIMITS).expect("valid");
         assert_eq!(cases[0].test_id, "no_class_no_time");
         assert_eq!(cases[0].duration_ms, None);
         assert_eq!(cases[0].failure_mode.as_deref(), Some("PAY-12/FM-3"));
@@ -328,22 +360,66 @@ E       assert 3 == 2</failure></testcase><testcase classname="tests.test_queue"
         let xxe = r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&xxe;"/></testsuite>"#;
         let undefined = r#"<testsuite><testcase name="a"><failure>&xxe;</failure></testcase></testsuite>"#;
         for xml in [laughs, xxe] {
-            let err = parse(xml, LIMITS).expect_err("refused");
+            let err = parse(xml.as_bytes(), LIMITS).expect_err("refused");
             assert!(err.to_string().contains("DTDs"), "{err}");
         }
-        assert!(parse(undefined, LIMITS).expect_err("refused").to_string().contains("not defined"));
+        assert!(
+            parse(undefined.as_bytes(), LIMITS).expect_err("refused").to_string().contains("not defined")
+        );
         let deep = format!("<testsuites>{}", "<testsuite>".repeat(10_000));
-        assert!(parse(&deep, LIMITS).expect_err("refused").to_string().contains("nested deeper"));
+        assert!(parse(deep.as_bytes(), LIMITS).expect_err("refused").to_string().contains("nested deeper"));
         let broken = "<testsuites>\n  <testcase name=\"a\">\n</testsuites>";
-        let JunitError::Malformed { line, .. } = parse(broken, LIMITS).expect_err("refused") else {
+        let JunitError::Malformed { line, .. } = parse(broken.as_bytes(), LIMITS).expect_err("refused")
+        else {
             panic!("malformed")
         };
         assert_eq!(line, 3);
-        assert!(parse("<html></html>", LIMITS).is_err());
+        assert!(parse(&b"<html></html>"[..], LIMITS).is_err());
+        assert!(
+            parse(&b"ok\n<testsuite/>"[..], LIMITS)
+                .expect_err("refused")
+                .to_string()
+                .contains("before the root")
+        );
         let truncated = r#"<testsuite><testcase name="a"/><testcase name="b"><failure message="boom">trace"#;
-        assert!(parse(truncated, LIMITS).expect_err("refused").to_string().contains("truncated"));
-        assert!(parse("", LIMITS).is_err());
+        assert!(parse(truncated.as_bytes(), LIMITS).expect_err("refused").to_string().contains("truncated"));
+        assert!(parse(&b""[..], LIMITS).is_err());
         let many = format!("<testsuite>{}</testsuite>", "<testcase name=\"t\"/>".repeat(11));
-        assert_eq!(parse(&many, Limits { max_cases: 10, max_depth: 8 }), Err(JunitError::TooManyCases(10)));
+        assert_eq!(
+            parse(many.as_bytes(), Limits { max_cases: 10, max_depth: 8 }).expect_err("refused"),
+            JunitError::TooManyCases(10)
+        );
+    }
+
+    /// Hands on at most one byte per read, as a network stream may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else { return Ok(0) };
+            if out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_report_arriving_a_byte_at_a_time_reads_the_same_and_errors_keep_their_position() {
+        let xml = "<testsuite name=\"s\">\n  <testcase classname=\"a\" name=\"b\" time=\"0.5\">\n    <failure message=\"\u{e9}t\u{e9} &amp; co\">trace</failure>\n  </testcase>\n  <testcase name=\"c\"/>\n</testsuite>\n";
+        assert_eq!(
+            format!("{:?}", parse(Trickle(xml.as_bytes()), LIMITS)),
+            format!("{:?}", parse(xml.as_bytes(), LIMITS))
+        );
+        let cases = parse(Trickle(xml.as_bytes()), LIMITS).expect("valid");
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].message.as_deref(), Some("\u{e9}t\u{e9} & co"));
+        let broken = "<testsuite>\n  <testcase name=\"a\">\n  <oops>\n</testsuite>";
+        let whole = parse(broken.as_bytes(), LIMITS).expect_err("refused");
+        assert_eq!(parse(Trickle(broken.as_bytes()), LIMITS).expect_err("refused"), whole);
+        let JunitError::Malformed { line, .. } = &whole else { panic!("malformed: {whole}") };
+        assert_eq!(*line, 4, "{whole}");
     }
 }

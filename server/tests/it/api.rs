@@ -199,31 +199,32 @@ async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backen
 
 /// Sends a whole upload of `len` bytes before reading anything, as Python's `http.client`
 /// does, and returns the status line it then reads.
-fn send_all_then_read(addr: std::net::SocketAddr, token: &str, len: usize, chunked: bool) -> String {
+/// Sends an upload of `len` bytes that starts with `first` (then `x`s) whole, as Python's
+/// `http.client` does, before reading a byte of the reply; returns the reply's status line.
+fn send_all_then_read(
+    addr: std::net::SocketAddr,
+    headers: &str,
+    first: &[u8],
+    len: usize,
+    chunked: bool,
+) -> String {
     use std::io::{BufRead, BufReader, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let framing =
         if chunked { "Transfer-Encoding: chunked".to_owned() } else { format!("Content-Length: {len}") };
-    write!(
-        stream,
-        "POST /api/v1/runs HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/xml\r\n{framing}\r\n\r\n"
-    )
-    .expect("head");
-    let piece = vec![b'x'; 64 * 1024];
-    let mut sent = 0;
-    while sent < len {
-        let n = piece.len().min(len - sent);
+    write!(stream, "POST /api/v1/runs HTTP/1.1\r\nHost: {addr}\r\n{headers}{framing}\r\n\r\n").expect("head");
+    let mut body = first.to_vec();
+    body.resize(len, b'x');
+    for (i, piece) in body.chunks(64 * 1024).enumerate() {
         if chunked {
-            write!(stream, "{n:x}\r\n").expect("chunk size");
+            write!(stream, "{:x}\r\n", piece.len()).expect("chunk size");
         }
         stream
-            .write_all(&piece[..n])
-            .unwrap_or_else(|e| panic!("the body could not be sent after {sent} bytes: {e}"));
+            .write_all(piece)
+            .unwrap_or_else(|e| panic!("the body could not be sent after {} bytes: {e}", i * 64 * 1024));
         if chunked {
             stream.write_all(b"\r\n").expect("chunk end");
         }
-        sent += n;
     }
     if chunked {
         stream.write_all(b"0\r\n\r\n").expect("last chunk");
@@ -231,6 +232,10 @@ fn send_all_then_read(addr: std::net::SocketAddr, token: &str, len: usize, chunk
     let mut status = String::new();
     BufReader::new(stream).read_line(&mut status).expect("the reply can be read");
     status.trim().to_owned()
+}
+
+fn upload_headers(token: &str, content_type: &str) -> String {
+    format!("Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n")
 }
 
 /// Uploads over the size limit, eight at once, all hear 413: clients that send the whole
@@ -241,8 +246,8 @@ async fn over_large_uploads_all_hear_413(backend: Backend) {
     let len = 24 * 1024 * 1024;
     let raw: Vec<_> = (0..8)
         .map(|i| {
-            let (addr, token) = (s.app.addr, s.token.clone());
-            tokio::task::spawn_blocking(move || send_all_then_read(addr, &token, len, i % 2 == 1))
+            let (addr, headers) = (s.app.addr, upload_headers(&s.token, "application/xml"));
+            tokio::task::spawn_blocking(move || send_all_then_read(addr, &headers, b"", len, i % 2 == 1))
         })
         .collect();
     let file = std::env::temp_dir().join(format!("premortem-large-{}.xml", std::process::id()));
@@ -280,10 +285,45 @@ async fn over_large_uploads_all_hear_413(backend: Backend) {
     let _ = std::fs::remove_file(&file);
     assert_eq!(runs(&s).await, 0);
     // Within the limit, the same clients are served.
-    let addr = s.app.addr;
-    let token = s.token.clone();
-    let small = tokio::task::spawn_blocking(move || send_all_then_read(addr, &token, 10, false));
+    let (addr, headers) = (s.app.addr, upload_headers(&s.token, "application/xml"));
+    let small = tokio::task::spawn_blocking(move || send_all_then_read(addr, &headers, b"", 10, false));
     assert!(small.await.expect("task").starts_with("HTTP/1.1 400"), "a small malformed body is parsed");
+}
+
+/// Every refusal of an upload within the size limit is heard by a client that sends its
+/// whole body first: refused before the body is read (no token, wrong type, bad key), or
+/// refused by the parser a few bytes in while the rest is still coming. Nothing is stored.
+async fn uploads_refused_before_their_body_ends_are_heard(backend: Backend) {
+    let s = setup_with(backend, &["--upload-max-bytes", "8388608"]).await;
+    let len = 6 * 1024 * 1024;
+    let xml = "application/xml";
+    let cases = [
+        (upload_headers("pmt_nonsense", xml), &b""[..], "401"),
+        (upload_headers(&s.token, "text/plain"), &b""[..], "415"),
+        (
+            format!("{}Idempotency-Key: {}\r\n", upload_headers(&s.token, xml), "k".repeat(201)),
+            &b""[..],
+            "422",
+        ),
+        (upload_headers(&s.token, xml), &b"<html><body>"[..], "400"),
+        (upload_headers(&s.token, xml), &b"<testsuite><testcase name=\"a\"/></oops>"[..], "400"),
+        (upload_headers(&s.token, "application/json"), &b"{\"results\": 3"[..], "400"),
+    ];
+    for (headers, first, status) in cases {
+        for chunked in [false, true] {
+            let addr = s.app.addr;
+            let (sent, first) = (headers.clone(), first.to_vec());
+            let reply =
+                tokio::task::spawn_blocking(move || send_all_then_read(addr, &sent, &first, len, chunked))
+                    .await
+                    .expect("task");
+            assert!(
+                reply.starts_with(&format!("HTTP/1.1 {status}")),
+                "{headers:?} (chunked: {chunked}): {reply}"
+            );
+        }
+    }
+    assert_eq!(runs(&s).await, 0);
 }
 
 async fn tokens_are_scoped_and_cookies_do_not_count(backend: Backend) {
@@ -595,6 +635,7 @@ both_backends!(
     retries_with_a_key_store_one_run,
     a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence,
     over_large_uploads_all_hear_413,
+    uploads_refused_before_their_body_ends_are_heard,
     concurrent_uploads_lose_nothing,
     hostile_uploads_get_a_clear_4xx_and_store_nothing,
     a_token_has_a_request_budget,
