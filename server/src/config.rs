@@ -56,6 +56,11 @@ pub struct Settings {
     /// Database connections (readers on SQLite; all connections on PostgreSQL).
     #[arg(long, env = "PREMORTEM_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
     pub db_max_connections: u32,
+    /// PostgreSQL: seconds a statement may run (waiting for locks included) before it is
+    /// cancelled and its request answered 503 with Retry-After; 0 for no limit. Migrations
+    /// and command-line tools run without it.
+    #[arg(long, env = "PREMORTEM_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub db_statement_timeout_secs: u64,
     /// Largest request body accepted by browser endpoints, in bytes.
     #[arg(long, env = "PREMORTEM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -103,6 +108,14 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// The statement timeout on PostgreSQL, if any.
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        (self.db_statement_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.db_statement_timeout_secs))
+    }
 }
 
 /// How log lines are written.

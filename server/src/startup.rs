@@ -35,7 +35,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
-    let options = DbOptions { max_connections: settings.db_max_connections, ..DbOptions::default() };
+    let options = DbOptions {
+        max_connections: settings.db_max_connections,
+        statement_timeout: settings.statement_timeout(),
+        ..DbOptions::default()
+    };
     let db = Db::connect(settings.database_url.expose(), &options).await?;
     db.migrate().await?;
     let derived = app::ssr::coverage::derive_pending(&db).await?;
@@ -162,10 +166,14 @@ async fn with_session_store(
         Backend::Postgres => {
             // Bounded like the app's own pools: during an outage a session waits no longer
             // than any other query (sqlx's default is 30 s).
+            let mut options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            if let Some(timeout) = settings.statement_timeout() {
+                options = options.options([("statement_timeout", timeout.as_millis().to_string())]);
+            }
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(DbOptions::default().acquire_timeout)
-                .connect(url)
+                .connect_with(options)
                 .await?;
             let store = PostgresStore::new(pool);
             store.migrate().await?;

@@ -40,11 +40,15 @@ pub struct DbOptions {
     pub max_connections: u32,
     /// How long a request waits for a connection before it is answered "unavailable".
     pub acquire_timeout: Duration,
+    /// PostgreSQL only: the longest a statement may run (waiting for locks included)
+    /// before it is cancelled and its request answered "unavailable"; `None` for no limit.
+    /// Migrations run without it.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5), statement_timeout: None }
     }
 }
 
@@ -125,6 +129,7 @@ impl Db {
         let backend = Backend::of_url(url).ok_or_else(|| {
             sqlx::Error::Configuration("database URL must start with sqlite: or postgres://".into())
         })?;
+        let statement_timeout = options.statement_timeout.map_or(0, |t| t.as_millis().max(1));
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
@@ -136,8 +141,11 @@ impl Db {
                             // Queries with optional filters (`$n IS NULL OR …`) get a plan for
                             // their actual values: PostgreSQL's generic plan, chosen after five
                             // runs of a prepared statement, made the portfolio 50× slower.
+                            // A slow or locked-up database answers "unavailable" within the
+                            // statement timeout instead of holding the request.
                             Backend::Postgres => {
-                                conn.execute("SET plan_cache_mode = force_custom_plan").await?
+                                conn.execute("SET plan_cache_mode = force_custom_plan").await?;
+                                conn.execute(&*format!("SET statement_timeout = {statement_timeout}")).await?
                             }
                         };
                         Ok(())
@@ -216,14 +224,30 @@ impl Db {
         }
     }
 
+    /// A connection of its own for migrations, outside the pool and without the statement
+    /// timeout: a migration rewriting a large table may rightly take longer than a request.
+    async fn migration_connection(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
+        let mut conn = self.write.acquire().await?.detach();
+        if self.backend == Backend::Postgres {
+            conn.execute("SET statement_timeout = 0").await?;
+        }
+        Ok(conn)
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        self.migrator().run(&self.write).await
+        let mut conn = self.migration_connection().await?;
+        self.migrator().run(&mut conn).await?;
+        conn.close().await?;
+        Ok(())
     }
 
     /// Reverts migrations down to (excluding) `target`; `0` reverts everything.
     pub async fn migrate_down(&self, target: i64) -> Result<(), sqlx::migrate::MigrateError> {
-        self.migrator().undo(&self.write, target).await
+        let mut conn = self.migration_connection().await?;
+        self.migrator().undo(&mut conn, target).await?;
+        conn.close().await?;
+        Ok(())
     }
 
     /// What `migrate_down(target)` would revert, newest first: each applied migration newer

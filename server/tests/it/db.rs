@@ -290,6 +290,43 @@ fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     buffer
 }
 
+/// A PostgreSQL that is up but stuck (here: a table locked by another session) answers
+/// within the statement timeout: pages and the API get 503 with Retry-After, the page as
+/// an error page for the logged-in user, and both work again once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_postgres_statement_is_cut_off_at_the_statement_timeout() {
+    use sqlx::Connection;
+    let app = TestApp::spawn_with(Backend::Postgres, &["--db-statement-timeout-secs", "1"]).await;
+    let ada = app.user("ada", "ada-password-1", false).await;
+    app.team("PAY", &[(ada, app::domain::Role::Member)]).await;
+    let token = app.token("PAY", &[app::domain::scope::Scope::ChangesRead], None).await;
+    let client = app.client();
+    assert_eq!(app.login(&client, "ada", "ada-password-1").await.status(), reqwest::StatusCode::OK);
+    let page = || client.get(app.url("/teams/PAY")).send();
+    let api = || app.api(reqwest::Method::GET, "/changes", &token).send();
+    assert_eq!(page().await.expect("page").status(), reqwest::StatusCode::OK);
+    assert_eq!(api().await.expect("api").status(), reqwest::StatusCode::OK);
+
+    let mut locker = sqlx::PgConnection::connect(&app.test_db.url).await.expect("connect");
+    sqlx::raw_sql("BEGIN; LOCK TABLE changes IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    let stuck = page().await.expect("page");
+    assert_eq!(stuck.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(stuck.headers().contains_key("retry-after"));
+    let body = stuck.text().await.expect("body");
+    assert!(body.contains("temporarily unavailable"), "{body}");
+    assert!(!body.contains(">Log in<"), "the user is not shown logged out: {body}");
+    let stuck = api().await.expect("api");
+    assert_eq!(stuck.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(stuck.headers().contains_key("retry-after"));
+
+    sqlx::raw_sql("COMMIT").execute(&mut locker).await.expect("unlock");
+    assert_eq!(page().await.expect("page").status(), reqwest::StatusCode::OK, "no restart needed");
+    assert_eq!(api().await.expect("api").status(), reqwest::StatusCode::OK);
+}
+
 /// PostgreSQL stopped under page and upload load, then started again. While it is away,
 /// pages and the API answer 503 with Retry-After quickly (not after every query's acquire
 /// timeout) and never 500; when it is back they work again without a restart, and every
