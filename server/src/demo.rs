@@ -348,7 +348,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 23] = [
+pub const DOGFOOD: [Fm; 26] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -517,6 +517,30 @@ pub const DOGFOOD: [Fm; 23] = [
         "The declared size is checked before the line; up to 4x the limit is read and dropped before the 413, then the connection closes",
         "*api::over_large_uploads_all_hear_413::*",
         (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A refused upload is heard as a reset",
+        "A CI job with a [revoked] token, or a report that is [not XML], writes its whole [6 MiB] body before reading; the server stops reading, the job sees a broken pipe and retries forever without the reason.",
+        "Every refusal of an upload before its body has ended, 401 and 429 included, reads and drops the rest (up to 4x the limit) at the minimum pace, then closes the connection",
+        "*api::uploads_refused_before_their_body_ends_are_heard::*",
+        (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A burst of large reports holds every body in memory",
+        "[8] pipelines post [16 MiB] reports at once; each body is held whole, copied, then parsed, and memory peaks at [300 MiB] on a small instance.",
+        "The body is decompressed and parsed as it arrives, on a blocking thread fed piece by piece; UTF-8, size and the idempotency hash are checked in passing; positions in errors stay exact",
+        "*rest::junit::tests::a_report_arriving_a_byte_at_a_time_reads_the_same_and_errors_keep_their_position\n*rest::evidence::tests::utf8_is_checked_across_pieces_and_a_bad_byte_is_placed_where_it_is\n*rest::evidence::tests::a_decoded_body_past_its_limit_is_refused_as_too_large",
+        (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A stuck PostgreSQL holds every page",
+        "A migration or a reporting query holds a lock on [changes] for [minutes]; every page waits behind it until the request timeout.",
+        "Every PostgreSQL connection has a statement timeout (lock waits included); a cancelled statement answers 503 with Retry-After without tripping the outage gate; migrations run on a connection of their own without it",
+        "*db::a_stuck_postgres_statement_is_cut_off_at_the_statement_timeout",
+        (4, 2, 3),
     ),
     fm(
         None,
