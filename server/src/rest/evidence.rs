@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Bounds on one upload.
 #[derive(Clone, Copy, Debug)]
@@ -278,24 +278,33 @@ struct Parsed {
 /// Parses the body as it arrives, on a blocking thread, so that what an upload holds in
 /// memory is what the parse has read, never the body itself. `salt` (the query and
 /// content type) goes into the hash before the body.
+///
+/// The results are to be sent back through the returned sender once stored: the thread
+/// that allocated them frees them. Freed on a worker instead, their memory went back to
+/// the system only when the parsing thread next ran, and after a burst it stayed.
 async fn receive_and_parse(
     incoming: &mut Incoming,
     limits: &IngestLimits,
     format: Format,
     encoding: Encoding,
     salt: Vec<u8>,
-) -> Result<Parsed, ApiError> {
+) -> Result<(Parsed, oneshot::Sender<Vec<Submitted>>), ApiError> {
     let (to_parser, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
+    let (parsed_tx, parsed_rx) = oneshot::channel();
+    let (home, back_home) = oneshot::channel::<Vec<Submitted>>();
     let parser_limits = *limits;
-    let parser = tokio::task::spawn_blocking(move || {
-        parse_stream(Pieces { from: pieces, current: Bytes::new() }, encoding, format, &parser_limits, &salt)
+    tokio::task::spawn_blocking(move || {
+        let pieces = Pieces { from: pieces, current: Bytes::new() };
+        if parsed_tx.send(parse_stream(pieces, encoding, format, &parser_limits, &salt)).is_ok() {
+            drop(back_home.blocking_recv());
+        }
     });
     let pumped = incoming.pump(limits, to_parser).await;
     let parsed =
-        parser.await.map_err(|e| ApiError::from(app::ssr::error::internal("parsing task failed", &e)))?;
+        parsed_rx.await.map_err(|e| ApiError::from(app::ssr::error::internal("parsing task failed", &e)))?;
     // What went wrong with the body itself (too large, too slow) is what the client is told.
     pumped?;
-    parsed
+    Ok((parsed?, home))
 }
 
 /// The body as the parser pulls it: the pieces from the connection, in order, until the
@@ -613,7 +622,7 @@ async fn accept(
         salt.extend_from_slice(part.as_bytes());
         salt.push(0);
     }
-    let Parsed { results, mut warnings, hash } =
+    let (Parsed { results, mut warnings, hash }, home) =
         receive_and_parse(incoming, &limits, format, encoding, salt).await?;
     let _slot = state.ingest_slot().await?;
     if results.is_empty() {
@@ -625,7 +634,9 @@ async fn accept(
         }
     }
     let idempotency = key.map(|k| (k, hash.as_str()));
-    match ingest::ingest(&state.app.db, auth, idempotency, &meta.run, &results, warnings).await? {
+    let stored = ingest::ingest(&state.app.db, auth, idempotency, &meta.run, &results, warnings).await;
+    let _ = home.send(results);
+    match stored? {
         Ingested::Stored(receipt) => Ok((StatusCode::CREATED, Json(receipt)).into_response()),
         Ingested::Replayed(reply) => Ok((
             StatusCode::CREATED,
