@@ -177,7 +177,7 @@ async fn create_token(settings: &Settings, command: TokenCommand) -> Result<(), 
         ),
         None => None,
     };
-    let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * 24 * 3600 * 1000);
+    let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * app::domain::time::DAY_MS);
     let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
         .await
         .map_err(user_error)?;

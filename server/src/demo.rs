@@ -11,7 +11,7 @@ use app::ssr::db::{Db, now_ms};
 use app::ssr::store::changes;
 use sqlx::{Any, AnyConnection, query::Query};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use app::domain::time::DAY_MS;
 
 /// How big a data set is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -560,7 +560,7 @@ pub async fn accept_risk(
         .filter(|at| *at > review.now)
         .ok_or_else(|| AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD)."))?;
     // Counted to the end of the chosen day.
-    let expires_at = expires_at + 24 * 3600 * 1000 - 1;
+    let expires_at = expires_at + crate::domain::time::DAY_MS - 1;
     changes::accept_risk(
         &state.db,
         &audit_actor(&user),

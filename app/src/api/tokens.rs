@@ -229,7 +229,7 @@ pub async fn create_token(
             AppError::invalid("expires_days", "Expiry must be 1 to 3650 days, or empty for never.")
         })?),
     }
-    .map(|days| now_ms() + days * 24 * 3600 * 1000);
+    .map(|days| now_ms() + days * crate::domain::time::DAY_MS);
     let token =
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
     if super::is_html_form() {

@@ -5,9 +5,25 @@ use serde::{Deserialize, Serialize};
 
 /// A change's stable key, `<TEAM>-<n>` (e.g. `PAY-12`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "ChangeKeyFields")]
 pub struct ChangeKey {
     team: String,
     number: i64,
+}
+
+/// A [`ChangeKey`] as serialized, checked by `parse` on the way in.
+#[derive(Deserialize)]
+struct ChangeKeyFields {
+    team: String,
+    number: i64,
+}
+
+impl TryFrom<ChangeKeyFields> for ChangeKey {
+    type Error = AppError;
+
+    fn try_from(fields: ChangeKeyFields) -> Result<Self, AppError> {
+        Self::parse(&format!("{}-{}", fields.team, fields.number))
+    }
 }
 
 impl ChangeKey {

@@ -5,7 +5,16 @@ use serde::{Deserialize, Serialize};
 
 /// A rating from 1 to 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8")]
 pub struct Rating(u8);
+
+impl TryFrom<u8> for Rating {
+    type Error = &'static str;
+
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Self::new(value).ok_or("a rating is a whole number from 1 to 5")
+    }
+}
 
 impl Rating {
     pub fn new(value: u8) -> Option<Self> {
@@ -88,7 +97,10 @@ impl Ratings {
 /// A test selector: an exact test id, or a glob where `*` matches any run of characters
 /// and `?` one character (e.g. `queue::backlog_*`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Selector(String);
+
+deserialize_through_parse!(Selector);
 
 impl Selector {
     pub fn parse(raw: &str) -> Result<Self, AppError> {

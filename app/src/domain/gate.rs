@@ -5,7 +5,7 @@ use super::change::ChangeStatus;
 use super::failure_mode::{Design, Priority, Ratings, Selector};
 use serde::{Deserialize, Serialize};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use super::time::DAY_MS;
 
 /// A team's rules for its changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,21 @@
 //! Pure, wasm-safe domain types: no I/O, no async. Everything that crosses into the
 //! system is parsed into one of these types at the edge.
 
+/// Lets serde build these validated types only through their `parse`, so a value read
+/// from the wire (a server-function reply, stored JSON) is as checked as one typed in.
+/// Each type says `#[serde(try_from = "String")]`; serializing stays the plain string.
+macro_rules! deserialize_through_parse {
+    ($($name:ty),+ $(,)?) => {$(
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::AppError;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+    )+};
+}
+
 pub mod catalogue;
 pub mod change;
 pub mod error;

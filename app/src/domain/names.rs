@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A login name: 3–32 characters of `a-z`, `0-9`, `.`, `_`, `-`, stored lowercase.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Username(String);
 
 impl Username {
@@ -31,6 +32,7 @@ impl Username {
 
 /// A person's name as shown in the UI: 1–100 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct DisplayName(String);
 
 impl DisplayName {
@@ -88,6 +90,7 @@ impl std::fmt::Debug for Password {
 /// A team's short handle, also the prefix of its change keys (`PAY` in `PAY-12`):
 /// 2–12 characters, a letter then letters or digits, stored uppercase.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TeamSlug(String);
 
 impl TeamSlug {
@@ -112,6 +115,7 @@ impl TeamSlug {
 
 /// A team's display name: 1–100 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TeamName(String);
 
 impl TeamName {
@@ -129,10 +133,41 @@ impl TeamName {
     }
 }
 
+deserialize_through_parse!(Username, DisplayName, TeamSlug, TeamName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn values_from_the_wire_go_through_parse() {
+        let slug: TeamSlug = serde_json::from_str("\" pay \"").expect("valid");
+        assert_eq!(slug.as_str(), "PAY");
+        assert_eq!(serde_json::to_string(&slug).expect("json"), "\"PAY\"");
+        for bad in ["\"P\"", "\"1PAY\"", "\"PA Y\""] {
+            assert!(serde_json::from_str::<TeamSlug>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Username>("\"no\"").is_err());
+        assert!(serde_json::from_str::<DisplayName>("\"a\\u0007b\"").is_err());
+        assert!(serde_json::from_str::<TeamName>("\"\"").is_err());
+        let key: crate::domain::change::ChangeKey =
+            serde_json::from_str(r#"{"team":"pay","number":12}"#).expect("valid");
+        assert_eq!(key.to_string(), "PAY-12");
+        assert_eq!(serde_json::to_string(&key).expect("json"), r#"{"team":"PAY","number":12}"#);
+        for bad in [r#"{"team":"pay","number":0}"#, r#"{"team":"p-1","number":3}"#] {
+            assert!(serde_json::from_str::<crate::domain::change::ChangeKey>(bad).is_err(), "{bad}");
+        }
+        let selector: crate::domain::failure_mode::Selector =
+            serde_json::from_str("\" queue::* \"").expect("valid");
+        assert_eq!(serde_json::to_string(&selector).expect("json"), "\"queue::*\"");
+        assert!(serde_json::from_str::<crate::domain::failure_mode::Selector>("\"\"").is_err());
+        use crate::domain::failure_mode::Rating;
+        assert_eq!(serde_json::from_str::<Rating>("5").expect("valid").get(), 5);
+        for bad in ["0", "6", "255"] {
+            assert!(serde_json::from_str::<Rating>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn usernames_are_trimmed_and_lowercased() {

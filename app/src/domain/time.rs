@@ -1,7 +1,8 @@
 //! Calendar dates for display and input, in UTC, without a date library (the same code
 //! runs in the browser and on the server).
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+/// One day in milliseconds (times are Unix milliseconds, days UTC).
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

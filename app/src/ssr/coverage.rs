@@ -8,6 +8,7 @@ use super::db::{Db, now_ms};
 use crate::domain::TeamId;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
 use crate::domain::gate::{EvidenceSummary, Matches, Outcome, TestResult};
+use crate::domain::time::DAY_MS;
 use sqlx::{AnyConnection, Row};
 
 /// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
@@ -126,8 +127,6 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
     }
     Ok(derived)
 }
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Records today's coverage per team (its changes that are not cancelled) for the trend
 /// chart, replacing today's earlier figures; drops days older than `keep_days`.

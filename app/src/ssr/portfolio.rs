@@ -13,7 +13,7 @@ use crate::domain::portfolio::{
 use crate::domain::{AppError, Principal, time};
 use sqlx::Row as _;
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use crate::domain::time::DAY_MS;
 
 /// The statuses of changes still being worked on, as SQL (`ChangeStatus::is_open`).
 const OPEN: &str = "('draft', 'happy_path_working', 'regressed')";

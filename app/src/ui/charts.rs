@@ -8,7 +8,7 @@ use crate::domain::time;
 use leptos::prelude::*;
 
 const WIDTH: f64 = 560.0;
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use crate::domain::time::DAY_MS;
 
 /// Line colours and dash patterns: told apart by colour and by pattern.
 const SERIES: [(&str, &str); 6] = [

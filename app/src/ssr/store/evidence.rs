@@ -205,12 +205,12 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
 /// Deletes history and runs older than `days`, keeping any run still referenced as some
 /// test's latest result or binding (so coverage never loses its evidence).
 pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
-    let cutoff = now_ms() - days * 24 * 3600 * 1000;
+    let cutoff = now_ms() - days * crate::domain::time::DAY_MS;
     let mut tx = db.begin_write().await?;
     let history =
         sqlx::query("DELETE FROM evidence_history WHERE at < $1").bind(cutoff).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now_ms() - 24 * 3600 * 1000)
+        .bind(now_ms() - crate::domain::time::DAY_MS)
         .execute(&mut *tx)
         .await?;
     let runs = sqlx::query(
