@@ -3,6 +3,7 @@
 //! with bulk statements (one run per team and day over ~100 days), then derived with the
 //! same code ingestion uses.
 
+use app::domain::catalogue::TemplateRef;
 use app::domain::change::ChangeKey;
 use app::domain::change::{ChangeStatus, ChangeType};
 use app::domain::{AppError, TeamId};
@@ -583,7 +584,7 @@ async fn add_fms(
             f.designs,
             f.tests,
         )?);
-        keys.push(f.template.map(|t| format!("builtin:{t}")));
+        keys.push(f.template.map(|t| TemplateRef::BuiltIn(t.to_owned())));
     }
     changes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;
     Ok(())

@@ -311,11 +311,11 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
     let c = &review.change;
     let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
     let suggestions = if can_edit {
-        let used: Vec<&str> = review.failure_modes.iter().filter_map(|fm| fm.template.as_deref()).collect();
+        let used: Vec<_> = review.failure_modes.iter().filter_map(|fm| fm.template.as_ref()).collect();
         crate::ssr::store::templates::suggestions(&state.db, c.team_id, &c.types)
             .await?
             .into_iter()
-            .filter(|s| !used.contains(&s.key.as_str()))
+            .filter(|s| !used.contains(&&s.key))
             .collect()
     } else {
         Vec::new()

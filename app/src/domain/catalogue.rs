@@ -14,6 +14,7 @@
 //!
 //! Pure data, wasm-safe: no I/O.
 
+use super::AppError;
 use super::change::ChangeType;
 
 /// A failure mode that changes of a type usually have, to start a team's list from.
@@ -893,11 +894,52 @@ pub fn by_id(id: &str) -> Option<&'static Template> {
     BUILT_IN.iter().find(|t| t.id == id)
 }
 
-/// A template as pages show it: built-in (`builtin:<id>`) or a team's own (`team:<id>`).
+/// Which template: one of the built-in catalogue (by its id) or a team's own (by its row
+/// id). Written `builtin:<id>` or `team:<id>` in forms, in the failure modes made from it
+/// and on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TemplateRef {
+    BuiltIn(String),
+    Team(i64),
+}
+
+impl TemplateRef {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let raw = raw.trim();
+        let parsed = match raw.split_once(':') {
+            Some(("builtin", id)) if !id.is_empty() => Some(Self::BuiltIn(id.to_owned())),
+            Some(("team", id)) => id.parse().ok().filter(|id| *id > 0).map(Self::Team),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            AppError::invalid("template", format!("There is no template {:?}.", super::error::bounded(raw)))
+        })
+    }
+}
+
+impl std::fmt::Display for TemplateRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BuiltIn(id) => write!(f, "builtin:{id}"),
+            Self::Team(id) => write!(f, "team:{id}"),
+        }
+    }
+}
+
+impl From<TemplateRef> for String {
+    fn from(template: TemplateRef) -> Self {
+        template.to_string()
+    }
+}
+
+deserialize_through_parse!(TemplateRef);
+
+/// A template as pages show it: built-in or a team's own.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Suggestion {
-    /// `builtin:<id>` or `team:<id>`: what a failure mode made from it records.
-    pub key: String,
+    /// What a failure mode made from it records.
+    pub key: TemplateRef,
     pub change_type: ChangeType,
     pub title: String,
     pub scenario: String,
@@ -913,7 +955,7 @@ pub struct Suggestion {
 impl From<&Template> for Suggestion {
     fn from(t: &Template) -> Self {
         Suggestion {
-            key: format!("builtin:{}", t.id),
+            key: TemplateRef::BuiltIn(t.id.to_owned()),
             change_type: t.change_type,
             title: t.title.to_owned(),
             scenario: t.scenario.to_owned(),
@@ -931,6 +973,20 @@ impl From<&Template> for Suggestion {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_template_reference_reads_back_what_it_writes() {
+        for key in ["builtin:queue-backlog-after-outage", "team:42"] {
+            let parsed = TemplateRef::parse(key).expect("valid");
+            assert_eq!(parsed.to_string(), key);
+            assert_eq!(serde_json::to_string(&parsed).expect("json"), format!("{key:?}"));
+            assert_eq!(serde_json::from_str::<TemplateRef>(&format!("{key:?}")).expect("json"), parsed);
+        }
+        assert_eq!(TemplateRef::parse(" team:7 ").expect("trimmed"), TemplateRef::Team(7));
+        for bad in ["", "team:", "team:x", "team:0", "team:-3", "builtin:", "queue-backlog", "other:1"] {
+            assert!(TemplateRef::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     fn is_kebab_case(id: &str) -> bool {
         !id.is_empty()

@@ -5,6 +5,7 @@
 mod import;
 
 use crate::reports::{ReportError, change_access};
+use app::domain::catalogue::TemplateRef;
 use app::domain::{AppError, Role};
 use app::ssr::audit_actor;
 use app::ssr::store::changes::{self, FailureModeInput};
@@ -42,8 +43,9 @@ pub async fn add_suggestions(
         if name != "template" {
             continue;
         }
+        let key = TemplateRef::parse(&value)?;
         let template =
-            templates::resolve(&state.db, review.change.team_id, &value).await?.ok_or_else(|| {
+            templates::resolve(&state.db, review.change.team_id, &key).await?.ok_or_else(|| {
                 AppError::invalid(
                     "template",
                     format!("There is no template {:?}.", app::domain::error::bounded(&value)),
@@ -61,7 +63,7 @@ pub async fn add_suggestions(
             "",
             "",
         )?);
-        keys.push(Some(value));
+        keys.push(Some(key));
     }
     if !inputs.is_empty() {
         changes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &keys).await?;

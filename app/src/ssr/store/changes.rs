@@ -1,5 +1,6 @@
 //! Changes, their milestones, failure modes, risk acceptances and sign-offs.
 
+use crate::domain::catalogue::TemplateRef;
 use crate::domain::change::{ChangeKey, ChangeStatus, ChangeType};
 use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
@@ -109,8 +110,8 @@ pub struct FailureMode {
     pub accepted_by_id: Option<UserId>,
     /// When its coverage facts were last derived (`ssr::coverage`); `None` until then.
     pub derived_at: Option<i64>,
-    /// The template it started from (`builtin:<id>` or `team:<id>`).
-    pub template: Option<String>,
+    /// The template it started from.
+    pub template: Option<TemplateRef>,
 }
 
 impl FailureMode {
@@ -608,7 +609,8 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         acceptance,
         accepted_by_id: row.try_get::<Option<i64>, _>("accepted_by")?.map(UserId),
         derived_at: row.try_get("derived_at")?,
-        template: row.try_get("template")?,
+        // A record that no longer reads as a template (none should) shows none.
+        template: row.try_get::<Option<String>, _>("template")?.and_then(|t| TemplateRef::parse(&t).ok()),
     })
 }
 
@@ -691,13 +693,13 @@ pub async fn add_failure_modes(
     actor: &Actor,
     change: &Change,
     inputs: &[FailureModeInput],
-    templates: &[Option<String>],
+    templates: &[Option<TemplateRef>],
 ) -> Result<Vec<i64>, AppError> {
     let mut tx = db.begin_write().await?;
     require_editable(&mut tx, db, change).await?;
     let mut numbers = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
-        let template = templates.get(i).and_then(Option::as_deref);
+        let template = templates.get(i).and_then(Option::as_ref);
         numbers.push(insert_failure_mode(&mut tx, db, actor, change, input, template).await?);
     }
     tx.commit().await?;
@@ -710,7 +712,7 @@ async fn insert_failure_mode(
     actor: &Actor,
     change: &Change,
     input: &FailureModeInput,
-    template: Option<&str>,
+    template: Option<&TemplateRef>,
 ) -> Result<i64, AppError> {
     let now = now_ms();
     let number: i64 = sqlx::query_scalar(
@@ -736,7 +738,7 @@ async fn insert_failure_mode(
     .bind(i64::from(input.ratings.detectability.get()))
     .bind(json_text(&input.designs))
     .bind(json_text(&input.selectors))
-    .bind(template)
+    .bind(template.map(TemplateRef::to_string))
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;

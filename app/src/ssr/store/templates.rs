@@ -1,7 +1,7 @@
 //! Failure-mode templates: the built-in catalogue (in the code) and each team's own, which
 //! its leads add, edit and retire.
 
-use crate::domain::catalogue::{self, Suggestion};
+use crate::domain::catalogue::{self, Suggestion, TemplateRef};
 use crate::domain::change::{ChangeType, TEXT_MAX, TITLE_MAX, optional_text, required_line};
 use crate::domain::failure_mode::{Rating, Ratings};
 use crate::domain::{AppError, TeamId};
@@ -77,7 +77,7 @@ fn suggestion(row: &sqlx::any::AnyRow) -> Result<(Suggestion, bool), AppError> {
     let change_type: String = row.try_get("change_type")?;
     Ok((
         Suggestion {
-            key: format!("team:{}", row.try_get::<i64, _>("id")?),
+            key: TemplateRef::Team(row.try_get("id")?),
             change_type: ChangeType::parse(&change_type)?,
             title: row.try_get("title")?,
             scenario: row.try_get("scenario")?,
@@ -116,13 +116,11 @@ pub async fn suggestions(db: &Db, team: TeamId, types: &[ChangeType]) -> Result<
     Ok(out)
 }
 
-/// The template behind `key` (`builtin:<id>`, or `team:<id>` of this team), retired or not.
-pub async fn resolve(db: &Db, team: TeamId, key: &str) -> Result<Option<Suggestion>, AppError> {
-    if let Some(id) = key.strip_prefix("builtin:") {
-        return Ok(catalogue::by_id(id).map(Suggestion::from));
-    }
-    let Some(id) = key.strip_prefix("team:").and_then(|id| id.parse::<i64>().ok()) else {
-        return Ok(None);
+/// The template behind `key` (a built-in one, or one of this team's), retired or not.
+pub async fn resolve(db: &Db, team: TeamId, key: &TemplateRef) -> Result<Option<Suggestion>, AppError> {
+    let id = match key {
+        TemplateRef::BuiltIn(id) => return Ok(catalogue::by_id(id).map(Suggestion::from)),
+        TemplateRef::Team(id) => *id,
     };
     let row = sqlx::query(&format!("{SELECT} WHERE team_id = $1 AND id = $2"))
         .bind(team.0)

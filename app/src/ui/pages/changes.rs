@@ -482,10 +482,10 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
                     </p>
                     <ul class="suggestion-list">
                         {c.suggestions.iter().map(|s| {
-                            let id = format!("suggest-{}", s.key.replace(':', "-"));
+                            let id = format!("suggest-{}", s.key.to_string().replace(':', "-"));
                             view! {
                                 <li>
-                                    <input type="checkbox" id=id.clone() name="template" value=s.key.clone()/>
+                                    <input type="checkbox" id=id.clone() name="template" value=s.key.to_string()/>
                                     " "
                                     <label for=id>
                                         <strong>{s.title.clone()}</strong>

@@ -1,6 +1,6 @@
 use crate::api::teams::{RetireTemplate, SaveTemplate, TemplatesView, team_templates};
 use crate::domain::Principal;
-use crate::domain::catalogue::Suggestion;
+use crate::domain::catalogue::{Suggestion, TemplateRef};
 use crate::domain::change::ChangeType;
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
 use crate::ui::{server_escaped, slug_now};
@@ -29,7 +29,7 @@ pub fn TemplatesPage() -> impl IntoView {
             view! {
                 <Loaded resource=view page=move |v: TemplatesView| {
                     let edit = editing().and_then(|id| {
-                        v.templates.iter().find(|(s, _)| s.key == format!("team:{id}")).map(|(s, _)| (id, s.clone()))
+                        v.templates.iter().find(|(s, _)| s.key == TemplateRef::Team(id)).map(|(s, _)| (id, s.clone()))
                     });
                     view! { <Templates v edit save retire/> }
                 }/>
@@ -67,8 +67,10 @@ fn Templates(
                 <table>
                     <thead><tr><th scope="col">"Template"</th><th scope="col">"Type"</th><th scope="col">"State"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                     <tbody>
-                        {v.templates.iter().map(|(s, retired)| {
-                            let id: i64 = s.key.trim_start_matches("team:").parse().unwrap_or_default();
+                        {v.templates.iter().filter_map(|(s, retired)| match s.key {
+                            TemplateRef::Team(id) => Some((id, s, retired)),
+                            TemplateRef::BuiltIn(_) => None,
+                        }).map(|(id, s, retired)| {
                             let team = slug.clone();
                             view! {
                                 <tr>
