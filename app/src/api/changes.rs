@@ -549,7 +549,7 @@ pub async fn accept_risk(
         .iter()
         .find(|fm| fm.number == number)
         .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", review.change.key)))?;
-    if fm.input.ratings.priority() == Priority::High && !review.change.policy.allow_high_acceptance {
+    if !review.change.policy.may_accept(fm.input.ratings.priority()) {
         return Err(AppError::Conflict(
             "This failure mode is High priority and this team does not allow accepting such risks."
                 .to_owned(),

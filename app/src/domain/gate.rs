@@ -31,6 +31,11 @@ impl Policy {
     pub fn target_at(&self, happy_path_at: i64) -> i64 {
         happy_path_at + self.window_days * DAY_MS
     }
+
+    /// Whether a failure mode of this priority may be covered by accepting its risk.
+    pub fn may_accept(&self, priority: Priority) -> bool {
+        priority != Priority::High || self.allow_high_acceptance
+    }
 }
 
 /// What a test run said about one test.
@@ -257,7 +262,7 @@ impl Coverage {
     pub fn counts_for_gate(self, priority: Priority, policy: &Policy) -> bool {
         match self {
             Coverage::Verified => true,
-            Coverage::Accepted => priority != Priority::High || policy.allow_high_acceptance,
+            Coverage::Accepted => policy.may_accept(priority),
             _ => false,
         }
     }
