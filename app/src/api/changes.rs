@@ -275,10 +275,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         .or_else(|| {
             (!review.gate.is_open()).then(|| "The gate is closed: see what is missing above.".to_owned())
         })
-        .or_else(|| {
-            (!matches!(review.change.status, ChangeStatus::HappyPathWorking | ChangeStatus::Regressed))
-                .then(|| format!("The change is {}.", review.change.status.label().to_lowercase()))
-        });
+        .or_else(|| review.change.status.sign_off().err().map(|refusal| refusal.to_string()));
     let sign_offs = changes::sign_offs(&state.db, &review.change)
         .await?
         .into_iter()

@@ -205,6 +205,11 @@ async fn from_change_to_sign_off(backend: Backend) {
 
     let signed = detail(&t, &t.viewer, &key).await;
     assert_eq!(signed["status"], "failure_cases_complete");
+    let again = detail(&t, &t.lead, &key).await;
+    assert_eq!(
+        again["sign_off_refusal"], "A change that is failure cases complete cannot be signed off.",
+        "the page says why, in the words of the rule that would refuse it: {again}"
+    );
     let hash = signed["sign_offs"][0]["content_hash"].as_str().expect("hash").to_owned();
     let snapshot: String = sqlx::query_scalar("SELECT snapshot FROM sign_offs")
         .fetch_one(t.app.db.read())
