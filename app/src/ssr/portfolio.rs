@@ -15,8 +15,12 @@ use sqlx::Row as _;
 
 use crate::domain::time::DAY_MS;
 
-/// The statuses of changes still being worked on, as SQL (`ChangeStatus::is_open`).
-const OPEN: &str = "('draft', 'happy_path_working', 'regressed')";
+/// `('draft', …)`, for `status IN …`: the statuses [`ChangeStatus::is_open`] holds open.
+fn open_statuses() -> String {
+    let open: Vec<String> =
+        ChangeStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
+    format!("({})", open.join(", "))
+}
 
 /// Which teams a view covers: `$u` is the viewer (negative for an admin, who sees every
 /// team) and `$t` a team slug or NULL; `team_col` is the team id column to restrict.
@@ -61,6 +65,7 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
 
 /// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
 pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Result<Vec<Row>, AppError> {
+    let open = open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
                 x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
@@ -82,7 +87,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
          WHERE {visible}
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
-           AND ($6 = 0 OR (c.status IN {OPEN} AND c.target_at < $1))",
+           AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
     );
@@ -285,9 +290,10 @@ const WORK_LIMIT: i64 = 100;
 /// evidence, fail or are stale.
 pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork, AppError> {
     let now = now_ms();
+    let open = open_statuses();
     let upcoming = sqlx::query(&format!(
         "SELECT t.slug, c.number, c.title, c.status, c.target_at FROM changes c JOIN teams t ON t.id = c.team_id
-         WHERE c.team_id = $1 AND c.status IN {OPEN} AND c.target_at IS NOT NULL
+         WHERE c.team_id = $1 AND c.status IN {open} AND c.target_at IS NOT NULL
          ORDER BY c.target_at, c.number LIMIT $2"
     ))
     .bind(team.0)
@@ -307,7 +313,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
     .collect::<Result<Vec<_>, AppError>>()?;
     let gaps = sqlx::query(&format!(
         "SELECT slug, change_number, fm_number, fm_title, cov, ev_oldest_at FROM ({FM_COVERAGE}) x
-         WHERE team_id = $2 AND status IN {OPEN}
+         WHERE team_id = $2 AND status IN {open}
            AND cov IN ('uncovered', 'designed', 'failing', 'stale')
          ORDER BY change_number, fm_number LIMIT $3"
     ))
