@@ -29,15 +29,26 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// Resident memory of `pid` in MiB (Linux).
-fn rss_mib(pid: u32) -> f64 {
+/// One line of `/proc/<pid>/status` in MiB (Linux), e.g. `VmRSS` or `RssAnon`.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let kib: f64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
     kib / 1024.0
+}
+
+/// Resident memory of `pid` in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmRSS")
+}
+
+/// Where resident memory is: `anon (heap) + file (code, mapped files) + shmem` in MiB.
+fn rss_parts(pid: u32) -> String {
+    let [anon, file, shmem] = ["RssAnon", "RssFile", "RssShmem"].map(|field| status_mib(pid, field));
+    format!("anon {anon:.1} + file {file:.1} + shmem {shmem:.1}")
 }
 
 struct Server {
@@ -255,6 +266,7 @@ async fn main() {
     let (server, _) = start(&client, &bin, &dir, &db).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let at_start = rss_mib(server.child.id());
+    let at_start_parts = rss_parts(server.child.id());
     bundle(&client, &server.base).await;
     for _ in 0..200 {
         for path in ["/login", "/healthz", "/no-such-page"] {
@@ -267,12 +279,16 @@ async fn main() {
     // Tokio's idle blocking threads (which parsed the uploads) exit after 10 s.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let later = rss_mib(server.child.id());
+    let later_parts = rss_parts(server.child.id());
     println!("\n== resident memory ==");
-    println!("idle after start:                      {at_start:>7.1} MiB (baseline)");
+    println!("idle after start:                      {at_start:>7.1} MiB (baseline; {at_start_parts})");
     println!("idle after 600 page requests:          {after_pages:>7.1} MiB  {:.2}x", after_pages / at_start);
     println!("peak during {BURST} uploads of ~{:.0} MiB:  {peak:>7.1} MiB", BURST_BYTES as f64 / MIB);
     println!("idle 5 s after the burst:              {after_burst:>7.1} MiB  {:.2}x", after_burst / at_start);
-    println!("idle 15 s after the burst:             {later:>7.1} MiB  {:.2}x", later / at_start);
+    println!(
+        "idle 15 s after the burst:             {later:>7.1} MiB  {:.2}x ({later_parts})",
+        later / at_start
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
