@@ -103,3 +103,42 @@ test('a failure mode page shows its parts and saves edits', async ({ page }) => 
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Step 3 of the rollout cannot roll back');
   await expect(page.locator('.chip.priority-high')).toBeVisible();
 });
+
+test('a member fixes a typo in an open change and writes its rollback plan', async ({ page }) => {
+  const project = test.info().project.name;
+  await logIn(page, 'amy', 'amy-password-1');
+  await page.goto('/teams/QUE/changes/new');
+  await ready(page);
+  await page.getByLabel('Title').fill(`Schema migation (${project})`);
+  await page.getByLabel('Data or schema migration').check();
+  await page.getByRole('button', { name: 'Register change' }).click();
+  await expect(page).toHaveURL(/\/changes\/QUE-\d+$/);
+  await ready(page);
+  const key = page.url().split('/').pop() ?? '';
+  await expect(page.getByText('None written yet.')).toBeVisible();
+
+  await page.getByRole('link', { name: 'Edit details' }).click();
+  await expect(page).toHaveURL(new RegExp(`/changes/${key}/edit$`));
+  await ready(page);
+  await expect(page.getByLabel('Title')).toHaveValue(`Schema migation (${project})`);
+  await expect(page.getByLabel('Data or schema migration')).toBeChecked();
+  // Bad input is explained next to its field and saves nothing.
+  await page.getByLabel('Rollback runbook link').fill('javascript:alert(1)');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.locator('#change-rollback-url-error')).toContainText('http:// or https://');
+
+  await page.getByLabel('Title').fill(`Schema migration (${project})`);
+  await page.getByLabel(/Rollback plan/).fill('Run the down migration; the old columns are kept for a week.');
+  await page.getByLabel('Rollback runbook link').fill('https://wiki.example.com/runbooks/migration');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page).toHaveURL(new RegExp(`/changes/${key}$`));
+  await ready(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(`Schema migration (${project})`);
+  await expect(page.getByText('Run the down migration; the old columns are kept for a week.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Rollback runbook' })).toHaveAttribute(
+    'href',
+    'https://wiki.example.com/runbooks/migration',
+  );
+  await page.locator('summary', { hasText: 'History' }).click();
+  await expect(page.locator('td', { hasText: 'change.update' })).toBeVisible();
+});

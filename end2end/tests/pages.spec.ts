@@ -15,6 +15,7 @@ const APP_PAGES = [
   '/teams/RAD/ci',
   '/teams/RAD/templates',
   '/changes/RAD-1',
+  '/changes/RAD-1/edit',
   '/changes/RAD-1/fm/1',
   '/admin/users',
   '/admin/teams',

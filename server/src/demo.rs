@@ -4,8 +4,7 @@
 //! same code ingestion uses.
 
 use app::domain::catalogue::TemplateRef;
-use app::domain::change::ChangeKey;
-use app::domain::change::{ChangeStatus, ChangeType};
+use app::domain::change::{ChangeDetails, ChangeFields, ChangeKey, ChangeStatus, ChangeType};
 use app::domain::{AppError, TeamId};
 use app::ssr::coverage::{self, Derivable};
 use app::ssr::db::{Db, now_ms};
@@ -701,16 +700,17 @@ where
         tokens::authenticate(db, &secret).await?.ok_or_else(|| AppError::Conflict("demo token".into()))
     };
     let create = |team, title: &str, summary: &str, types: Vec<ChangeType>| {
-        let new = changes::NewChange {
+        let fields = ChangeFields {
             title: title.to_owned(),
             summary: summary.to_owned(),
             types,
-            ticket_url: None,
-            pr_url: None,
-            design_url: None,
+            ..ChangeFields::default()
         };
         let actor = sam_actor.clone();
-        async move { changes::create(db, &actor, team, changes::Registrar::Person(sam), &new).await }
+        async move {
+            let new = ChangeDetails::try_from(fields)?;
+            changes::create(db, &actor, team, changes::Registrar::Person(sam), &new).await
+        }
     };
     let happy = |key: ChangeKey, days_ago: i64, note: &'static str| {
         let actor = sam_actor.clone();

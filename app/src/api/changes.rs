@@ -4,7 +4,7 @@
 #![allow(clippy::too_many_arguments, reason = "one argument per form field")]
 
 use crate::domain::AppError;
-use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeDetails, ChangeStatus, ChangeType};
 use crate::domain::failure_mode::{Design, Priority};
 use crate::domain::gate::{Acceptance, Coverage, Gate, Policy, TestResult};
 use leptos::prelude::*;
@@ -66,12 +66,9 @@ pub struct SignOffItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeView {
     pub key: String,
-    pub title: String,
-    pub summary: String,
-    pub types: Vec<ChangeType>,
-    pub ticket_url: Option<String>,
-    pub pr_url: Option<String>,
-    pub design_url: Option<String>,
+    pub details: ChangeDetails,
+    /// The details' version, sent back with an edit (optimistic locking).
+    pub version: i64,
     pub author: String,
     /// The change has no author (an API token registered it) and the user may claim it.
     pub can_claim: bool,
@@ -199,9 +196,9 @@ pub async fn list_changes(
             overdue: l.change.is_overdue(now),
             key: l.change.key.to_string(),
             author: l.change.author_label(),
-            title: l.change.title,
+            title: l.change.details.title,
             status: l.change.status,
-            types: l.change.types,
+            types: l.change.details.types,
             happy_path_at: l.change.happy_path_at,
             target_at: l.change.target_at,
             failure_modes: l.failure_modes,
@@ -215,6 +212,25 @@ pub async fn list_changes(
     })
 }
 
+/// The change form's fields as a browser posts them: one argument each (plain HTML, so it
+/// works without JavaScript) and a checkbox per type.
+#[cfg(feature = "ssr")]
+fn posted_fields(text: [String; 7], ticks: [Option<String>; 7]) -> crate::domain::change::ChangeFields {
+    let [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url] = text;
+    let types =
+        ChangeType::ALL.into_iter().zip(ticks).filter(|(_, on)| on.is_some()).map(|(t, _)| t).collect();
+    crate::domain::change::ChangeFields {
+        title,
+        summary,
+        types,
+        ticket_url,
+        pr_url,
+        design_url,
+        rollback_plan,
+        rollback_url,
+    }
+}
+
 /// Registers a change; answers its key. Members of the team (and admins) may.
 #[server(endpoint = "create_change")]
 pub async fn create_change(
@@ -224,6 +240,8 @@ pub async fn create_change(
     ticket_url: String,
     pr_url: String,
     design_url: String,
+    #[server(default)] rollback_plan: String,
+    #[server(default)] rollback_url: String,
     type_queue: Option<String>,
     type_migration: Option<String>,
     type_rollout: Option<String>,
@@ -233,36 +251,72 @@ pub async fn create_change(
     type_other: Option<String>,
 ) -> Result<String, AppError> {
     use crate::domain::Role;
-    use crate::domain::change::{TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line};
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes::{self, NewChange};
+    use crate::ssr::store::changes;
     let (user, state, team) = super::team_access(&team, Role::Member).await?;
-    let db = state.db;
-    let ticked = [
-        (type_queue, ChangeType::Queue),
-        (type_migration, ChangeType::Migration),
-        (type_rollout, ChangeType::Rollout),
-        (type_dependency, ChangeType::Dependency),
-        (type_ai_agent, ChangeType::AiAgent),
-        (type_infrastructure, ChangeType::Infrastructure),
-        (type_other, ChangeType::Other),
-    ];
-    let types: Vec<ChangeType> = ticked.into_iter().filter(|(on, _)| on.is_some()).map(|(_, t)| t).collect();
-    if types.is_empty() {
-        return Err(AppError::invalid("types", "Choose at least one type of change."));
-    }
-    let new = NewChange {
-        title: required_line("title", "Title", &title, TITLE_MAX)?,
-        summary: optional_text("summary", "Summary", &summary, TEXT_MAX)?,
-        types,
-        ticket_url: optional_url("ticket_url", &ticket_url)?,
-        pr_url: optional_url("pr_url", &pr_url)?,
-        design_url: optional_url("design_url", &design_url)?,
-    };
-    let key =
-        changes::create(&db, &audit_actor(&user), team.id, changes::Registrar::Person(user.id), &new).await?;
+    let details = ChangeDetails::try_from(posted_fields(
+        [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url],
+        [
+            type_queue,
+            type_migration,
+            type_rollout,
+            type_dependency,
+            type_ai_agent,
+            type_infrastructure,
+            type_other,
+        ],
+    ))?;
+    let key = changes::create(
+        &state.db,
+        &audit_actor(&user),
+        team.id,
+        changes::Registrar::Person(user.id),
+        &details,
+    )
+    .await?;
     super::redirect_html_form(&format!("/changes/{key}"));
     Ok(key.to_string())
+}
+
+/// Edits an open change's details, if nobody else has since `version`. Members may.
+#[server(endpoint = "update_change")]
+pub async fn update_change(
+    key: String,
+    version: i64,
+    title: String,
+    summary: String,
+    ticket_url: String,
+    pr_url: String,
+    design_url: String,
+    rollback_plan: String,
+    rollback_url: String,
+    type_queue: Option<String>,
+    type_migration: Option<String>,
+    type_rollout: Option<String>,
+    type_dependency: Option<String>,
+    type_ai_agent: Option<String>,
+    type_infrastructure: Option<String>,
+    type_other: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::Role;
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::changes;
+    let (user, state, review) = server::authorized(&key, Role::Member).await?;
+    let details = ChangeDetails::try_from(posted_fields(
+        [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url],
+        [
+            type_queue,
+            type_migration,
+            type_rollout,
+            type_dependency,
+            type_ai_agent,
+            type_infrastructure,
+            type_other,
+        ],
+    ))?;
+    changes::update_details(&state.db, &audit_actor(&user), &review.change, version, &details).await?;
+    super::redirect_html_form(&format!("/changes/{}", review.change.key));
+    Ok(())
 }
 
 /// The change page: milestones, failure modes with coverage, the gate and history.
@@ -309,7 +363,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
     let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
     let suggestions = if can_edit {
         let used: Vec<_> = review.failure_modes.iter().filter_map(|fm| fm.template.as_ref()).collect();
-        crate::ssr::store::templates::suggestions(&state.db, c.team_id, &c.types)
+        crate::ssr::store::templates::suggestions(&state.db, c.team_id, &c.details.types)
             .await?
             .into_iter()
             .filter(|s| !used.contains(&&s.key))
@@ -319,12 +373,8 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
     };
     Ok(ChangeView {
         key: c.key.to_string(),
-        title: c.title.clone(),
-        summary: c.summary.clone(),
-        types: c.types.clone(),
-        ticket_url: c.ticket_url.clone(),
-        pr_url: c.pr_url.clone(),
-        design_url: c.design_url.clone(),
+        details: c.details.clone(),
+        version: c.version,
         author: c.author_label(),
         can_claim: c.author_id.is_none() && can_edit,
         team_slug: c.key.team().to_owned(),
@@ -446,7 +496,7 @@ pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureMode
     let ratings = fm.input.ratings;
     Ok(FailureModeView {
         key: review.change.key.to_string(),
-        change_title: review.change.title.clone(),
+        change_title: review.change.details.title.clone(),
         number,
         title: fm.input.title.clone(),
         scenario: fm.input.scenario.clone(),

@@ -115,6 +115,75 @@ pub fn optional_url(field: &str, raw: &str) -> Result<Option<String>, AppError> 
     }
 }
 
+/// What describes a change, checked: what a person gives when registering it and may edit
+/// while it is open. Every entry point (form, REST, demo) builds it from [`ChangeFields`],
+/// so there is one set of rules and each error names its field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDetails {
+    pub title: String,
+    pub summary: String,
+    pub types: Vec<ChangeType>,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+    /// How to undo the change if it goes wrong in production; empty when none is written.
+    pub rollback_plan: String,
+    pub rollback_url: Option<String>,
+}
+
+/// A change's describing fields as typed in, not yet checked: what every wire shape (a
+/// browser form, a REST body, a PATCH over the current values) turns into.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeFields {
+    pub title: String,
+    pub summary: String,
+    pub types: Vec<ChangeType>,
+    pub ticket_url: String,
+    pub pr_url: String,
+    pub design_url: String,
+    pub rollback_plan: String,
+    pub rollback_url: String,
+}
+
+impl TryFrom<ChangeFields> for ChangeDetails {
+    type Error = AppError;
+
+    fn try_from(f: ChangeFields) -> Result<Self, AppError> {
+        let title = required_line("title", "Title", &f.title, TITLE_MAX)?;
+        let mut types = f.types;
+        types.sort_by_key(|t| ChangeType::ALL.iter().position(|a| a == t));
+        types.dedup();
+        if types.is_empty() {
+            return Err(AppError::invalid("types", "Choose at least one type of change."));
+        }
+        Ok(Self {
+            title,
+            summary: optional_text("summary", "Summary", &f.summary, TEXT_MAX)?,
+            types,
+            ticket_url: optional_url("ticket_url", &f.ticket_url)?,
+            pr_url: optional_url("pr_url", &f.pr_url)?,
+            design_url: optional_url("design_url", &f.design_url)?,
+            rollback_plan: optional_text("rollback_plan", "Rollback plan", &f.rollback_plan, TEXT_MAX)?,
+            rollback_url: optional_url("rollback_url", &f.rollback_url)?,
+        })
+    }
+}
+
+impl From<ChangeDetails> for ChangeFields {
+    fn from(d: ChangeDetails) -> Self {
+        Self {
+            title: d.title,
+            summary: d.summary,
+            types: d.types,
+            ticket_url: d.ticket_url.unwrap_or_default(),
+            pr_url: d.pr_url.unwrap_or_default(),
+            design_url: d.design_url.unwrap_or_default(),
+            rollback_plan: d.rollback_plan,
+            rollback_url: d.rollback_url.unwrap_or_default(),
+        }
+    }
+}
+
 /// What kind of change this is; drives catalogue suggestions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -315,6 +384,29 @@ mod tests {
         assert!(err.for_field("summary").is_some_and(|m| m.contains("at most 20000")));
         assert!(optional_url("ticket_url", "javascript:alert(1)").is_err());
         assert_eq!(optional_url("ticket_url", " ").expect("empty is fine"), None);
+    }
+
+    #[test]
+    fn change_details_check_every_field_and_name_it() {
+        let fields = ChangeFields {
+            title: "  Exam queue  ".into(),
+            types: vec![ChangeType::Rollout, ChangeType::Queue, ChangeType::Rollout],
+            rollback_plan: "Flip the flag off.".into(),
+            ..ChangeFields::default()
+        };
+        let details = ChangeDetails::try_from(fields.clone()).expect("valid");
+        assert_eq!(details.title, "Exam queue");
+        assert_eq!(details.types, [ChangeType::Queue, ChangeType::Rollout], "sorted, no duplicates");
+        assert_eq!(details.rollback_url, None);
+        assert_eq!(ChangeDetails::try_from(ChangeFields::from(details.clone())), Ok(details));
+        let refused = |f: ChangeFields, field: &str| {
+            let err = ChangeDetails::try_from(f).expect_err("refused");
+            assert!(err.for_field(field).is_some(), "{field}: {err:?}");
+        };
+        refused(ChangeFields { types: vec![], ..fields.clone() }, "types");
+        refused(ChangeFields { title: "\n".into(), ..fields.clone() }, "title");
+        refused(ChangeFields { rollback_url: "ftp://x".into(), ..fields.clone() }, "rollback_url");
+        refused(ChangeFields { rollback_plan: "x".repeat(TEXT_MAX + 1), ..fields }, "rollback_plan");
     }
 
     #[test]

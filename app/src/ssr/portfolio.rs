@@ -68,7 +68,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
     let open = open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
+                c.rollback_plan, c.rollback_url, x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
          FROM changes c JOIN teams t ON t.id = c.team_id
          LEFT JOIN (
             SELECT change_id,
@@ -128,6 +128,8 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
                 },
                 weight_covered: count("weight_covered")?,
                 weight_total: count("weight_total")?,
+                rollback_plan: r.try_get("rollback_plan")?,
+                rollback_url: r.try_get("rollback_url")?,
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
@@ -371,6 +373,8 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
             "designed",
             "uncovered",
             "weighted_coverage_percent",
+            "rollback_plan",
+            "rollback_url",
         ]
         .map(str::to_owned),
     )?;
@@ -399,6 +403,8 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
                 c.designed.to_string(),
                 c.uncovered.to_string(),
                 opt(r.weighted_percent()),
+                csv_safe(&r.rollback_plan),
+                r.rollback_url.clone().unwrap_or_default(),
             ],
         )?;
     }

@@ -59,7 +59,7 @@ impl Review {
             .collect();
         let snapshot = json!({
             "change": self.change.key.to_string(),
-            "title": self.change.title,
+            "title": self.change.details.title,
             "signed_by": signed_by,
             "signed_at": self.now,
             "happy_path_at": self.change.happy_path_at,

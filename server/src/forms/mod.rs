@@ -110,7 +110,7 @@ pub async fn import_form(
     let key = review.change.key.to_string();
     render(&ImportPage {
         key: &key,
-        title: &review.change.title,
+        title: &review.change.details.title,
         text: "",
         error: None,
         rows: vec![],
@@ -133,7 +133,7 @@ pub async fn import(
     let key = review.change.key.to_string();
     let page = |error: Option<String>, rows: Vec<PreviewRow>, errors: usize| ImportPage {
         key: &key,
-        title: &review.change.title,
+        title: &review.change.details.title,
         text,
         error,
         rows,

@@ -19,6 +19,8 @@ pub struct Report {
     pub types: String,
     pub summary: String,
     pub links: Vec<Link>,
+    pub rollback_plan: String,
+    pub rollback_url: Option<String>,
     pub author: String,
     pub created: String,
     pub happy_path: Option<HappyPath>,
@@ -189,8 +191,9 @@ impl Report {
     /// Words the review and its sign-offs (newest first) for the report.
     pub fn new(review: &Review, sign_offs: Vec<SignOff>) -> Self {
         let c = &review.change;
+        let d = &c.details;
         let now = review.now;
-        let links = [("Ticket", &c.ticket_url), ("Pull request", &c.pr_url), ("Design", &c.design_url)]
+        let links = [("Ticket", &d.ticket_url), ("Pull request", &d.pr_url), ("Design", &d.design_url)]
             .into_iter()
             .filter_map(|(label, url)| {
                 web_link(url.as_deref()).map(|url| Link { label: label.to_owned(), url })
@@ -236,12 +239,14 @@ impl Report {
             .collect();
         Self {
             key: c.key.to_string(),
-            title: c.title.clone(),
+            title: d.title.clone(),
             team: c.team_name.clone(),
             status: c.status.label(),
-            types: c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
-            summary: c.summary.clone(),
+            types: d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
+            summary: d.summary.clone(),
             links,
+            rollback_plan: d.rollback_plan.clone(),
+            rollback_url: web_link(d.rollback_url.as_deref()),
             author: c.author_label(),
             created: date(c.created_at),
             happy_path: c.happy_path_at.map(|at| HappyPath {

@@ -3,13 +3,14 @@
 
 use super::{ApiError, JsonBody, RestState, Token};
 use app::domain::change::{
-    ChangeKey, ChangeType, TEXT_MAX, TITLE_MAX, optional_text, optional_url, required_line,
+    ChangeDetails, ChangeFields, ChangeKey, ChangeType, TEXT_MAX, TITLE_MAX, optional_text, optional_url,
+    required_line,
 };
 use app::domain::failure_mode::{Design, Rating, Ratings, Selector};
 use app::domain::gate::Gate;
 use app::domain::scope::Scope;
 use app::ssr::review::{self, Review};
-use app::ssr::store::changes::{self, FailureModeInput, NewChange};
+use app::ssr::store::changes::{self, FailureModeInput};
 use app::ssr::store::tokens::Authenticated;
 use askama::Template;
 use axum::Json;
@@ -117,8 +118,17 @@ pub struct FailureModeDoc {
 pub struct ChangeDoc {
     pub key: String,
     pub title: String,
+    pub summary: String,
     pub status: String,
     pub types: Vec<String>,
+    pub ticket_url: Option<String>,
+    pub pr_url: Option<String>,
+    pub design_url: Option<String>,
+    /// How to undo the change if it goes wrong; empty when none is written.
+    pub rollback_plan: String,
+    pub rollback_url: Option<String>,
+    /// Bumped by every edit of the details; also the `ETag`, for `If-Match` on `PATCH`.
+    pub version: i64,
     pub happy_path_at: Option<i64>,
     pub target_at: Option<i64>,
     pub failure_modes: Vec<FailureModeDoc>,
@@ -127,11 +137,19 @@ pub struct ChangeDoc {
 
 fn change_doc(review: &Review) -> ChangeDoc {
     let c = &review.change;
+    let d = &c.details;
     ChangeDoc {
         key: c.key.to_string(),
-        title: c.title.clone(),
+        title: d.title.clone(),
+        summary: d.summary.clone(),
         status: c.status.as_str().to_owned(),
-        types: c.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        types: d.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        ticket_url: d.ticket_url.clone(),
+        pr_url: d.pr_url.clone(),
+        design_url: d.design_url.clone(),
+        rollback_plan: d.rollback_plan.clone(),
+        rollback_url: d.rollback_url.clone(),
+        version: c.version,
         happy_path_at: c.happy_path_at,
         target_at: c.target_at,
         failure_modes: review
@@ -157,9 +175,10 @@ pub async fn get_one(
     State(state): State<RestState>,
     token: Token,
     Path(key): Path<String>,
-) -> Result<Json<ChangeDoc>, ApiError> {
+) -> Result<Response, ApiError> {
     let auth = token.require(Scope::ChangesRead)?;
-    Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
+    let doc = change_doc(&owned(&state, auth, &key).await?);
+    Ok((etag(doc.version), Json(doc)).into_response())
 }
 
 /// A change in a list.
@@ -185,7 +204,7 @@ pub async fn list(
             .into_iter()
             .map(|l| ChangeSummaryDoc {
                 key: l.change.key.to_string(),
-                title: l.change.title,
+                title: l.change.details.title,
                 status: l.change.status.as_str().to_owned(),
                 target_at: l.change.target_at,
             })
@@ -207,6 +226,33 @@ pub struct NewChangeDoc {
     pub ticket_url: Option<String>,
     pub pr_url: Option<String>,
     pub design_url: Option<String>,
+    /// How to undo the change if it goes wrong in production.
+    #[serde(default)]
+    pub rollback_plan: String,
+    pub rollback_url: Option<String>,
+}
+
+/// Change types as the API names them.
+fn parse_types(types: &[String]) -> Result<Vec<ChangeType>, ApiError> {
+    types.iter().map(|t| ChangeType::parse(t)).collect::<Result<_, _>>().map_err(ApiError::from)
+}
+
+impl TryFrom<NewChangeDoc> for ChangeDetails {
+    type Error = ApiError;
+
+    fn try_from(doc: NewChangeDoc) -> Result<Self, ApiError> {
+        let fields = ChangeFields {
+            title: doc.title,
+            summary: doc.summary,
+            types: parse_types(&doc.types)?,
+            ticket_url: doc.ticket_url.unwrap_or_default(),
+            pr_url: doc.pr_url.unwrap_or_default(),
+            design_url: doc.design_url.unwrap_or_default(),
+            rollback_plan: doc.rollback_plan,
+            rollback_url: doc.rollback_url.unwrap_or_default(),
+        };
+        Ok(ChangeDetails::try_from(fields)?)
+    }
 }
 
 /// The key of a created change.
@@ -253,32 +299,110 @@ pub async fn create(
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
     require_active_owner(&state, auth).await?;
-    let types = body
-        .types
-        .iter()
-        .map(|t| ChangeType::parse(t))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(unprocessable)?;
-    if types.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "types: give at least one type of change.",
-        ));
-    }
-    let new = NewChange {
-        title: required_line("title", "Title", &body.title, TITLE_MAX).map_err(unprocessable)?,
-        summary: optional_text("summary", "Summary", &body.summary, TEXT_MAX).map_err(unprocessable)?,
-        types,
-        ticket_url: optional_url("ticket_url", body.ticket_url.as_deref().unwrap_or_default())
-            .map_err(unprocessable)?,
-        pr_url: optional_url("pr_url", body.pr_url.as_deref().unwrap_or_default()).map_err(unprocessable)?,
-        design_url: optional_url("design_url", body.design_url.as_deref().unwrap_or_default())
-            .map_err(unprocessable)?,
-    };
+    let new = ChangeDetails::try_from(body)?;
     let key =
         changes::create(&state.app.db, &auth.actor(), auth.team_id, changes::Registrar::Token(auth.id), &new)
             .await?;
     Ok((StatusCode::CREATED, Json(CreatedDoc { key: key.to_string() })))
+}
+
+/// An edit of a change's details: every field is optional, and what is left out stays as
+/// it is. A link or the rollback plan given as `""` (or a link as `null`) is removed.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePatchDoc {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
+    pub types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub ticket_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub pr_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub design_url: Option<Option<String>>,
+    pub rollback_plan: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    pub rollback_url: Option<Option<String>>,
+}
+
+/// A field that is present, even as `null` (absent fields stay `None` by `default`).
+fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl ChangePatchDoc {
+    /// The details as they are, with this edit laid over them.
+    fn over(self, current: ChangeDetails) -> Result<ChangeFields, ApiError> {
+        let mut f = ChangeFields::from(current);
+        let link = |patch: Option<Option<String>>, field: &mut String| {
+            if let Some(link) = patch {
+                *field = link.unwrap_or_default();
+            }
+        };
+        f.title = self.title.unwrap_or(f.title);
+        f.summary = self.summary.unwrap_or(f.summary);
+        if let Some(types) = self.types {
+            f.types = parse_types(&types)?;
+        }
+        link(self.ticket_url, &mut f.ticket_url);
+        link(self.pr_url, &mut f.pr_url);
+        link(self.design_url, &mut f.design_url);
+        f.rollback_plan = self.rollback_plan.unwrap_or(f.rollback_plan);
+        link(self.rollback_url, &mut f.rollback_url);
+        Ok(f)
+    }
+}
+
+/// The version an `If-Match` header names (`"3"`, `W/"3"` or `3`), if one was sent.
+fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let refused = || {
+        ApiError::new(StatusCode::PRECONDITION_FAILED, "If-Match must be the change's version, e.g. \"3\".")
+    };
+    let tag = value.to_str().map_err(|_| refused())?.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+    tag.parse().map(Some).map_err(|_| refused())
+}
+
+/// A change's version as an `ETag`.
+fn etag(version: i64) -> [(header::HeaderName, String); 1] {
+    [(header::ETAG, format!("\"{version}\""))]
+}
+
+/// Edits an open change's title, summary, types, links or rollback plan. With `If-Match`
+/// (the `version` or `ETag` of a read), refuses with 412 if someone edited it since.
+#[utoipa::path(patch, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = String, Path)),
+    request_body = ChangePatchDoc,
+    responses((status = 200, body = ChangeDoc), (status = 404), (status = 409, description = "The change is signed off or cancelled, or was edited at the same moment"),
+        (status = 412, description = "If-Match names an older version"), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn edit(
+    State(state): State<RestState>,
+    token: Token,
+    Path(key): Path<String>,
+    headers: axum::http::HeaderMap,
+    JsonBody(body): JsonBody<ChangePatchDoc>,
+) -> Result<Response, ApiError> {
+    let auth = token.require(Scope::ChangesWrite)?;
+    let review = owned(&state, auth, &key).await?;
+    let change = &review.change;
+    let version = match if_match(&headers)? {
+        Some(version) if version != change.version => {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!("Change {key} is at version {}, not {version}: read it again.", change.version),
+            ));
+        }
+        _ => change.version,
+    };
+    let details = ChangeDetails::try_from(body.over(change.details.clone())?)?;
+    require_active_owner(&state, auth).await?;
+    changes::update_details(&state.app.db, &auth.actor(), change, version, &details).await?;
+    let doc = change_doc(&owned(&state, auth, &key).await?);
+    Ok((etag(doc.version), Json(doc)).into_response())
 }
 
 /// The happy-path milestone.

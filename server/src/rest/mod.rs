@@ -96,7 +96,7 @@ pub fn router(state: RestState) -> axum::Router {
         .route("/runs", post(evidence::upload))
         .route("/runs/queue", get(evidence::queue_status))
         .route("/changes", get(changes::list).post(changes::create))
-        .route("/changes/{key}", get(changes::get_one))
+        .route("/changes/{key}", get(changes::get_one).patch(changes::edit))
         .route("/changes/{key}/gate", get(changes::gate))
         .route("/changes/{key}/happy-path", post(changes::happy_path))
         .route("/changes/{key}/failure-modes", post(changes::add_failure_mode))

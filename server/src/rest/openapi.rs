@@ -39,6 +39,7 @@ impl Modify for Bearer {
         super::changes::list,
         super::changes::create,
         super::changes::get_one,
+        super::changes::edit,
         super::changes::gate,
         super::changes::happy_path,
         super::changes::add_failure_mode,

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod backup;
 mod catalogue;
+mod change_edits;
 mod changes;
 mod crash;
 mod db;

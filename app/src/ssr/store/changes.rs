@@ -1,7 +1,7 @@
 //! Changes, their milestones, failure modes, risk acceptances and sign-offs.
 
 use crate::domain::catalogue::TemplateRef;
-use crate::domain::change::{ChangeKey, ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
 use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::{AppError, TeamId, TeamSlug, UserId};
@@ -11,17 +11,6 @@ use crate::ssr::db::{Db, now_ms};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
-/// Validated input for a new change.
-#[derive(Clone, Debug)]
-pub struct NewChange {
-    pub title: String,
-    pub summary: String,
-    pub types: Vec<ChangeType>,
-    pub ticket_url: Option<String>,
-    pub pr_url: Option<String>,
-    pub design_url: Option<String>,
-}
-
 /// A change as stored.
 #[derive(Clone, Debug)]
 pub struct Change {
@@ -30,12 +19,9 @@ pub struct Change {
     pub team_id: TeamId,
     pub team_name: String,
     pub policy: Policy,
-    pub title: String,
-    pub summary: String,
-    pub types: Vec<ChangeType>,
-    pub ticket_url: Option<String>,
-    pub pr_url: Option<String>,
-    pub design_url: Option<String>,
+    pub details: ChangeDetails,
+    /// Bumped by every edit of the details (optimistic locking).
+    pub version: i64,
     /// The person answerable for the change; `None` for one registered through an API token
     /// until a member of the team claims it.
     pub author_id: Option<UserId>,
@@ -253,7 +239,7 @@ pub async fn create(
     actor: &Actor,
     team: TeamId,
     by: Registrar,
-    new: &NewChange,
+    new: &ChangeDetails,
 ) -> Result<ChangeKey, AppError> {
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
@@ -269,8 +255,8 @@ pub async fn create(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO changes (team_id, number, title, summary, types, ticket_url, pr_url, design_url,
-                              author_id, created_by_token, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'draft', $11, $11)",
+                              rollback_plan, rollback_url, author_id, created_by_token, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13)",
     )
     .bind(team.0)
     .bind(number)
@@ -280,6 +266,8 @@ pub async fn create(
     .bind(new.ticket_url.as_deref())
     .bind(new.pr_url.as_deref())
     .bind(new.design_url.as_deref())
+    .bind(&new.rollback_plan)
+    .bind(new.rollback_url.as_deref())
     .bind(match by {
         Registrar::Person(user) => Some(user.0),
         Registrar::Token(_) => None,
@@ -305,7 +293,8 @@ pub async fn create(
 }
 
 const CHANGE_SELECT: &str =
-    "SELECT c.id, c.number, c.title, c.summary, c.types, c.ticket_url, c.pr_url, c.design_url,
+    "SELECT c.id, c.number, c.version, c.title, c.summary, c.types, c.ticket_url, c.pr_url, c.design_url,
+        c.rollback_plan, c.rollback_url,
         c.author_id, a.display_name AS author, k.name AS token_name, k.created_by AS token_owner, c.status, c.happy_path_at, h.display_name AS happy_path_by,
         c.happy_path_note, c.target_at, c.signed_off_at, c.created_at,
         t.id AS team_id, t.slug, t.name AS team_name,
@@ -322,12 +311,17 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
         team_id: TeamId(row.try_get("team_id")?),
         team_name: row.try_get("team_name")?,
         policy: policy(row)?,
-        title: row.try_get("title")?,
-        summary: row.try_get("summary")?,
-        types: ChangeType::split(&row.try_get::<String, _>("types")?),
-        ticket_url: row.try_get("ticket_url")?,
-        pr_url: row.try_get("pr_url")?,
-        design_url: row.try_get("design_url")?,
+        details: ChangeDetails {
+            title: row.try_get("title")?,
+            summary: row.try_get("summary")?,
+            types: ChangeType::split(&row.try_get::<String, _>("types")?),
+            ticket_url: row.try_get("ticket_url")?,
+            pr_url: row.try_get("pr_url")?,
+            design_url: row.try_get("design_url")?,
+            rollback_plan: row.try_get("rollback_plan")?,
+            rollback_url: row.try_get("rollback_url")?,
+        },
+        version: row.try_get("version")?,
         author_id: row.try_get::<Option<i64>, _>("author_id")?.map(UserId),
         author: row.try_get("author")?,
         registered_by_token: row
@@ -534,6 +528,80 @@ pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Res
     audit::append(&mut tx, db.backend(), actor, entry).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Replaces an open change's details if it is still at `version` (optimistic locking, as
+/// for failure modes). Answers whether anything changed: saving the same details again
+/// writes nothing and is not audited.
+pub async fn update_details(
+    db: &Db,
+    actor: &Actor,
+    change: &Change,
+    version: i64,
+    details: &ChangeDetails,
+) -> Result<bool, AppError> {
+    if !change.status.is_open() {
+        return Err(not_editable(change.status));
+    }
+    if version != change.version {
+        return Err(AppError::Conflict(STALE_CHANGE.to_owned()));
+    }
+    let (before, after) = changed_fields(&change.details, details);
+    if before.is_empty() {
+        return Ok(false);
+    }
+    let mut tx = db.begin_write().await?;
+    require_editable(&mut tx, db, change).await?;
+    let updated = sqlx::query(
+        "UPDATE changes SET title = $1, summary = $2, types = $3, ticket_url = $4, pr_url = $5,
+                design_url = $6, rollback_plan = $7, rollback_url = $8, version = version + 1, updated_at = $9
+         WHERE id = $10 AND version = $11",
+    )
+    .bind(&details.title)
+    .bind(&details.summary)
+    .bind(ChangeType::join(&details.types))
+    .bind(details.ticket_url.as_deref())
+    .bind(details.pr_url.as_deref())
+    .bind(details.design_url.as_deref())
+    .bind(&details.rollback_plan)
+    .bind(details.rollback_url.as_deref())
+    .bind(now_ms())
+    .bind(change.id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::Conflict(STALE_CHANGE.to_owned()));
+    }
+    let entry = Entry {
+        action: "change.update",
+        object_type: "change",
+        object_id: change.key.to_string(),
+        team_id: Some(change.team_id),
+        before: Some(serde_json::Value::Object(before)),
+        after: Some(serde_json::Value::Object(after)),
+    };
+    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+const STALE_CHANGE: &str = "Someone else changed this change's details after you opened it. \
+     Reload the page to see their version, then make your change again.";
+
+/// The fields that differ between two sets of details, as they were and as they are.
+fn changed_fields(
+    before: &ChangeDetails,
+    after: &ChangeDetails,
+) -> (serde_json::Map<String, serde_json::Value>, serde_json::Map<String, serde_json::Value>) {
+    let as_map = |d: &ChangeDetails| match serde_json::to_value(d) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (mut was, mut now) = (as_map(before), as_map(after));
+    was.retain(|field, value| now.get(field) != Some(value));
+    now.retain(|field, _| was.contains_key(field));
+    (was, now)
 }
 
 /// Marks a signed-off change regressed inside the caller's transaction: a linked test
@@ -762,13 +830,15 @@ async fn insert_failure_mode(
 /// Refuses changes to failure modes once the change is signed off or cancelled: the
 /// sign-off snapshot must stay true (a regression reopens the change for edits).
 async fn require_editable(tx: &mut AnyConnection, db: &Db, change: &Change) -> Result<(), AppError> {
-    match locked_status(tx, db, change.id).await? {
-        ChangeStatus::Draft | ChangeStatus::HappyPathWorking | ChangeStatus::Regressed => Ok(()),
-        other => Err(AppError::Conflict(format!(
-            "The change is {}; its failure modes can no longer be changed.",
-            other.label().to_lowercase()
-        ))),
-    }
+    let status = locked_status(tx, db, change.id).await?;
+    if status.is_open() { Ok(()) } else { Err(not_editable(status)) }
+}
+
+fn not_editable(status: ChangeStatus) -> AppError {
+    AppError::Conflict(format!(
+        "The change is {}; it and its failure modes can no longer be changed.",
+        status.label().to_lowercase()
+    ))
 }
 
 const STALE_EDIT: &str = "Someone else changed this failure mode after you opened it. \

@@ -1,11 +1,11 @@
 use crate::api::changes::{
     AddFailureMode, CancelChange, ChangeView, ClaimChange, CreateChange, RecordHappyPath, SignOff,
-    change_detail, list_changes,
+    UpdateChange, change_detail, list_changes,
 };
-use crate::domain::Principal;
-use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType};
 use crate::domain::gate::Gate;
 use crate::domain::time::{date, date_time, days_left};
+use crate::domain::{AppError, Principal};
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
 };
@@ -111,36 +111,99 @@ pub fn NewChangePage() -> impl IntoView {
                     <ActionForm action=create>
                         <FormError err/>
                         <input type="hidden" name="team" value=slug()/>
-                        <label for="change-title">"Title"</label>
-                        <input id="change-title" name="title" required maxlength="200" aria-describedby="change-title-error"/>
-                        <FieldError err field="title" id="change-title"/>
-                        <fieldset aria-describedby="change-types-error">
-                            <legend>"Type of change (suggests failure modes to consider)"</legend>
-                            {ChangeType::ALL.into_iter().map(|t| view! {
-                                <label class="checkbox">
-                                    <input type="checkbox" name=format!("type_{}", t.as_str()) value="on"/>
-                                    " " {t.label()}
-                                </label>
-                            }).collect_view()}
-                        </fieldset>
-                        <FieldError err field="types" id="change-types"/>
-                        <label for="change-summary">"Summary"</label>
-                        <textarea id="change-summary" name="summary" rows="4" aria-describedby="change-summary-error"></textarea>
-                        <FieldError err field="summary" id="change-summary"/>
-                        <label for="change-ticket">"Ticket link"</label>
-                        <input id="change-ticket" name="ticket_url" type="url" placeholder="https://" aria-describedby="change-ticket-error"/>
-                        <FieldError err field="ticket_url" id="change-ticket"/>
-                        <label for="change-pr">"Pull request link"</label>
-                        <input id="change-pr" name="pr_url" type="url" placeholder="https://" aria-describedby="change-pr-error"/>
-                        <FieldError err field="pr_url" id="change-pr"/>
-                        <label for="change-design">"Design document link"</label>
-                        <input id="change-design" name="design_url" type="url" placeholder="https://" aria-describedby="change-design-error"/>
-                        <FieldError err field="design_url" id="change-design"/>
+                        <ChangeFormFields err fields=ChangeFields::default()/>
                         <button type="submit">"Register change"</button>
                     </ActionForm>
                 </section>
             }
         }/>
+    }
+}
+
+/// Edits an open change's details: title, summary, types, links and rollback plan.
+#[component]
+pub fn EditChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.read().get("key").unwrap_or_default();
+    let update = ServerAction::<UpdateChange>::new();
+    navigate_after(update, move |_: &()| format!("/changes/{}", key()));
+    let err = action_error(update);
+    let change = Resource::new(key, change_detail);
+    view! {
+        <Title text=format!("Edit {}", params.read_untracked().get("key").unwrap_or_default())/>
+        <RequireUser page=move |_user: Principal| {
+            view! {
+                <Loaded resource=change page=move |c: ChangeView| {
+                    let back = format!("/changes/{}", c.key);
+                    let crumb = format!("{} {}", c.key, c.details.title);
+                    let key = c.key.clone();
+                    let form = if c.can_edit {
+                        view! {
+                            <section class="card">
+                                <ActionForm action=update>
+                                    <FormError err/>
+                                    <input type="hidden" name="key" value=c.key.clone()/>
+                                    <input type="hidden" name="version" value=c.version.to_string()/>
+                                    <ChangeFormFields err fields=ChangeFields::from(c.details.clone())/>
+                                    <button type="submit">"Save changes"</button>
+                                </ActionForm>
+                            </section>
+                        }
+                        .into_any()
+                    } else if c.status.is_open() {
+                        view! { <p class="muted">"Only members of the team can edit this change."</p> }.into_any()
+                    } else {
+                        let status = c.status.label().to_lowercase();
+                        view! { <p class="muted">{format!("This change is {status}: its details can no longer be edited.")}</p> }
+                            .into_any()
+                    };
+                    view! {
+                        <p class="breadcrumb"><A href=back>{crumb}</A></p>
+                        <h1>"Edit " <span class="key">{key}</span></h1>
+                        {form}
+                    }
+                }/>
+            }
+        }/>
+    }
+}
+
+/// The fields of a change form, shared by "new" and "edit".
+#[component]
+fn ChangeFormFields(#[prop(into)] err: Signal<Option<AppError>>, fields: ChangeFields) -> impl IntoView {
+    view! {
+        <label for="change-title">"Title"</label>
+        <input id="change-title" name="title" required maxlength="200" value=fields.title aria-describedby="change-title-error"/>
+        <FieldError err field="title" id="change-title"/>
+        <fieldset aria-describedby="change-types-error">
+            <legend>"Type of change (suggests failure modes to consider)"</legend>
+            {ChangeType::ALL.into_iter().map(|t| view! {
+                <label class="checkbox">
+                    <input type="checkbox" name=format!("type_{}", t.as_str()) value="on" checked=fields.types.contains(&t)/>
+                    " " {t.label()}
+                </label>
+            }).collect_view()}
+        </fieldset>
+        <FieldError err field="types" id="change-types"/>
+        <label for="change-summary">"Summary"</label>
+        <textarea id="change-summary" name="summary" rows="4" aria-describedby="change-summary-error">{server_escaped(fields.summary)}</textarea>
+        <FieldError err field="summary" id="change-summary"/>
+        <label for="change-ticket">"Ticket link"</label>
+        <input id="change-ticket" name="ticket_url" type="url" placeholder="https://" value=fields.ticket_url aria-describedby="change-ticket-error"/>
+        <FieldError err field="ticket_url" id="change-ticket"/>
+        <label for="change-pr">"Pull request link"</label>
+        <input id="change-pr" name="pr_url" type="url" placeholder="https://" value=fields.pr_url aria-describedby="change-pr-error"/>
+        <FieldError err field="pr_url" id="change-pr"/>
+        <label for="change-design">"Design document link"</label>
+        <input id="change-design" name="design_url" type="url" placeholder="https://" value=fields.design_url aria-describedby="change-design-error"/>
+        <FieldError err field="design_url" id="change-design"/>
+        <label for="change-rollback">"Rollback plan: how to undo this change if it goes wrong in production"</label>
+        <textarea id="change-rollback" name="rollback_plan" rows="3" aria-describedby="change-rollback-error"
+            placeholder="e.g. turn the exam-queue flag off; the old path keeps working">{server_escaped(fields.rollback_plan)}</textarea>
+        <FieldError err field="rollback_plan" id="change-rollback"/>
+        <label for="change-rollback-url">"Rollback runbook link"</label>
+        <input id="change-rollback-url" name="rollback_url" type="url" placeholder="https://" value=fields.rollback_url aria-describedby="change-rollback-url-error"/>
+        <FieldError err field="rollback_url" id="change-rollback-url"/>
     }
 }
 
@@ -182,25 +245,23 @@ pub fn ChangePage() -> impl IntoView {
 #[component]
 fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoView {
     let claim_error = action_error(claim);
-    let links = [
-        ("Ticket", c.ticket_url.clone()),
-        ("Pull request", c.pr_url.clone()),
-        ("Design", c.design_url.clone()),
-    ];
+    let d = c.details.clone();
+    let links = [("Ticket", d.ticket_url), ("Pull request", d.pr_url), ("Design", d.design_url)];
     view! {
         <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
-        <h1><span class="key">{c.key.clone()}</span> " " {c.title.clone()}</h1>
+        <h1><span class="key">{c.key.clone()}</span> " " {d.title}</h1>
         // rel="external": server routes, not pages of the router.
         <p class="report-links">
             <a href=format!("/changes/{}/report", c.key) rel="external" target="_blank">"Printable report"</a>
             " · "
             <a href=format!("/changes/{}/report.md", c.key) rel="external" target="_blank">"Markdown"</a>
+            {c.can_edit.then(|| view! { " · " <A href=format!("/changes/{}/edit", c.key)>"Edit details"</A> })}
         </p>
         <p class="meta">
             <StatusChip status=c.status/>
             {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
             " · by " {c.author.clone()}
-            " · " {c.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
+            " · " {d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
             {links.into_iter().filter_map(|(label, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{label}</a> })).collect_view()}
         </p>
         {c.can_claim.then(|| view! {
@@ -211,7 +272,18 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
                    <button type="submit">"Claim authorship"</button></p>
             </ActionForm>
         })}
-        {(!c.summary.is_empty()).then(|| view! { <p class="summary">{c.summary.clone()}</p> })}
+        {(!d.summary.is_empty()).then(|| view! { <p class="summary">{d.summary}</p> })}
+        <section aria-labelledby="rollback" class="rollback">
+            <h2 id="rollback">"Rollback plan"</h2>
+            {if d.rollback_plan.is_empty() && d.rollback_url.is_none() {
+                view! { <p class="muted">"None written yet. How would this change be undone if it goes wrong in production?"</p> }.into_any()
+            } else {
+                view! {
+                    {(!d.rollback_plan.is_empty()).then(|| view! { <p class="summary">{d.rollback_plan}</p> })}
+                    {d.rollback_url.map(|url| view! { <p><a href=url rel="noopener">"Rollback runbook"</a></p> })}
+                }.into_any()
+            }}
+        </section>
     }
 }
 

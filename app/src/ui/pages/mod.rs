@@ -10,7 +10,7 @@ mod teams;
 mod templates;
 
 pub use admin::{AdminTeams, AdminUsers};
-pub use changes::{ChangePage, ChangesPage, NewChangePage};
+pub use changes::{ChangePage, ChangesPage, EditChangePage, NewChangePage};
 pub use ci::CiPage;
 pub use dashboard::Dashboard;
 pub use failure_mode::FailureModePage;
