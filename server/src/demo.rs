@@ -11,7 +11,10 @@ use app::ssr::db::{Db, now_ms};
 use app::ssr::store::changes;
 use sqlx::{Any, AnyConnection, query::Query};
 
+use app::domain::Role;
+use app::domain::gate::Outcome::{self, Failed, Passed};
 use app::domain::time::DAY_MS;
+use app::ssr::audit::Actor;
 
 /// How big a data set is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,18 +128,6 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    let statuses = [
-        ChangeStatus::Draft,
-        ChangeStatus::HappyPathWorking,
-        ChangeStatus::HappyPathWorking,
-        ChangeStatus::HappyPathWorking,
-        ChangeStatus::FailureCasesComplete,
-        ChangeStatus::FailureCasesComplete,
-        ChangeStatus::FailureCasesComplete,
-        ChangeStatus::HappyPathWorking,
-        ChangeStatus::Regressed,
-        ChangeStatus::Cancelled,
-    ];
     let mut written = Written::default();
     let mut team_ids = Vec::new();
     for t in 1..=scale.teams {
@@ -161,140 +152,11 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
         team_ids.push(TeamId(team));
         written.teams += 1;
 
-        let mut rows = Vec::new();
-        for c in 1..=scale.changes_per_team {
-            let status = statuses[(c as usize) % statuses.len()];
-            let created = now - (c * 7 % 180 + 30) * DAY_MS;
-            let happy = (status != ChangeStatus::Draft).then_some(created + (c % 20 + 5) * DAY_MS);
-            let target = happy.map(|h| h + 30 * DAY_MS);
-            let signed = matches!(status, ChangeStatus::FailureCasesComplete | ChangeStatus::Regressed)
-                .then(|| happy.map(|h| (h + (c % 40 + 10) * DAY_MS).min(now)))
-                .flatten();
-            let kind = ChangeType::ALL[(c as usize) % ChangeType::ALL.len()];
-            let opt = |v: Option<i64>| v.map(V::I).unwrap_or(V::N);
-            rows.push(vec![
-                V::I(team),
-                V::I(c),
-                V::S(format!("Change {c} of team {t}")),
-                V::S(kind.as_str().to_owned()),
-                V::I(lead),
-                V::S(status.as_str().to_owned()),
-                opt(happy),
-                opt(target),
-                opt(signed),
-                V::I(scale.failure_modes_per_change),
-                V::I(created),
-                V::I(created),
-            ]);
-        }
-        insert(
-            &mut tx,
-            "changes",
-            &[
-                "team_id",
-                "number",
-                "title",
-                "types",
-                "author_id",
-                "status",
-                "happy_path_at",
-                "target_at",
-                "signed_off_at",
-                "last_fm_number",
-                "created_at",
-                "updated_at",
-            ],
-            &rows,
-        )
-        .await?;
+        insert_changes(&mut tx, scale, t, team, lead, now).await?;
         written.changes += scale.changes_per_team;
-
-        let ids: Vec<(i64, i64)> = sqlx::query_as("SELECT id, number FROM changes WHERE team_id = $1")
-            .bind(team)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut fms = Vec::new();
-        let mut tests = Vec::new();
-        for (change_id, c) in &ids {
-            for f in 1..=scale.failure_modes_per_change {
-                let prefix = format!("t{t}::c{c}::f{f}::");
-                // One in ten has no selector yet: uncovered.
-                let selectors = if (c + f) % 10 == 0 { "[]".to_owned() } else { format!("[\"{prefix}*\"]") };
-                fms.push(vec![
-                    V::I(*change_id),
-                    V::I(f),
-                    V::S(format!("Failure mode {f}")),
-                    V::S("Scenario with a magnitude".into()),
-                    V::I(1 + (c + f) % 5),
-                    V::I(1 + (c * f) % 5),
-                    V::I(1 + f % 5),
-                    V::S("[{\"title\":\"Design note\",\"url\":null}]".into()),
-                    V::S(selectors),
-                    V::I(now),
-                    V::I(now),
-                ]);
-                for k in 0..scale.tests_per_failure_mode {
-                    tests.push(format!("{prefix}case_{k}"));
-                }
-            }
-        }
-        insert(
-            &mut tx,
-            "failure_modes",
-            &[
-                "change_id",
-                "number",
-                "title",
-                "scenario",
-                "severity",
-                "likelihood",
-                "detectability",
-                "designs",
-                "selectors",
-                "created_at",
-                "updated_at",
-            ],
-            &fms,
-        )
-        .await?;
-        written.failure_modes += i64::try_from(fms.len()).unwrap_or(0);
-
-        // Runs every third day, newest last; every run reports every test.
-        let runs: Vec<Vec<V>> = (0..scale.runs_per_team)
-            .map(|r| {
-                let at = now - (scale.runs_per_team - r) * 3 * DAY_MS + DAY_MS;
-                vec![V::I(team), V::S(format!("{:040x}", r * 7919 + t)), V::S("main".into()), V::I(at)]
-            })
-            .collect();
-        insert(&mut tx, "evidence_runs", &["team_id", "commit_sha", "branch", "received_at"], &runs).await?;
-        let (last_run, last_at): (i64, i64) = sqlx::query_as(
-            "SELECT id, received_at FROM evidence_runs WHERE team_id = $1 ORDER BY received_at DESC LIMIT 1",
-        )
-        .bind(team)
-        .fetch_one(&mut *tx)
-        .await?;
-        // The latest result per test: a few fail, the rest pass.
-        let latest: Vec<Vec<V>> = tests
-            .iter()
-            .enumerate()
-            .map(|(i, test)| {
-                let outcome = if i % 97 == 0 { "failed" } else { "passed" };
-                vec![V::I(team), V::S(test.clone()), V::S(outcome.into()), V::I(last_run), V::I(last_at)]
-            })
-            .collect();
-        insert(&mut tx, "evidence_latest", &["team_id", "test_id", "outcome", "run_id", "at"], &latest)
-            .await?;
-        // Every run's results as history, generated by the database from the two tables.
-        let history = sqlx::query(
-            "INSERT INTO evidence_history (team_id, test_id, outcome, run_id, at)
-             SELECT l.team_id, l.test_id, CASE WHEN (r.id + LENGTH(l.test_id)) % 53 = 0 THEN 'failed' ELSE 'passed' END,
-                    r.id, r.received_at
-             FROM evidence_latest l JOIN evidence_runs r ON r.team_id = l.team_id WHERE l.team_id = $1",
-        )
-        .bind(team)
-        .execute(&mut *tx)
-        .await?;
-        written.results += i64::try_from(history.rows_affected()).unwrap_or(0);
+        let tests = insert_failure_modes(&mut tx, scale, t, team, now).await?;
+        written.failure_modes += scale.changes_per_team * scale.failure_modes_per_change;
+        written.results += insert_evidence(&mut tx, scale, t, team, &tests, now).await?;
     }
     tx.commit().await?;
 
@@ -308,6 +170,183 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
     }
     coverage::record_daily(db, 400).await?;
     Ok(written)
+}
+
+/// The statuses of a generated team's changes, in turn.
+const STATUSES: [ChangeStatus; 10] = [
+    ChangeStatus::Draft,
+    ChangeStatus::HappyPathWorking,
+    ChangeStatus::HappyPathWorking,
+    ChangeStatus::HappyPathWorking,
+    ChangeStatus::FailureCasesComplete,
+    ChangeStatus::FailureCasesComplete,
+    ChangeStatus::FailureCasesComplete,
+    ChangeStatus::HappyPathWorking,
+    ChangeStatus::Regressed,
+    ChangeStatus::Cancelled,
+];
+
+/// A generated team's changes, in every status, with dates spread over half a year.
+async fn insert_changes(
+    tx: &mut AnyConnection,
+    scale: Scale,
+    t: i64,
+    team: i64,
+    lead: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut rows = Vec::new();
+    for c in 1..=scale.changes_per_team {
+        let status = STATUSES[(c as usize) % STATUSES.len()];
+        let created = now - (c * 7 % 180 + 30) * DAY_MS;
+        let happy = (status != ChangeStatus::Draft).then_some(created + (c % 20 + 5) * DAY_MS);
+        let target = happy.map(|h| h + 30 * DAY_MS);
+        let signed = matches!(status, ChangeStatus::FailureCasesComplete | ChangeStatus::Regressed)
+            .then(|| happy.map(|h| (h + (c % 40 + 10) * DAY_MS).min(now)))
+            .flatten();
+        let kind = ChangeType::ALL[(c as usize) % ChangeType::ALL.len()];
+        let opt = |v: Option<i64>| v.map(V::I).unwrap_or(V::N);
+        rows.push(vec![
+            V::I(team),
+            V::I(c),
+            V::S(format!("Change {c} of team {t}")),
+            V::S(kind.as_str().to_owned()),
+            V::I(lead),
+            V::S(status.as_str().to_owned()),
+            opt(happy),
+            opt(target),
+            opt(signed),
+            V::I(scale.failure_modes_per_change),
+            V::I(created),
+            V::I(created),
+        ]);
+    }
+    insert(
+        tx,
+        "changes",
+        &[
+            "team_id",
+            "number",
+            "title",
+            "types",
+            "author_id",
+            "status",
+            "happy_path_at",
+            "target_at",
+            "signed_off_at",
+            "last_fm_number",
+            "created_at",
+            "updated_at",
+        ],
+        &rows,
+    )
+    .await
+}
+
+/// A generated team's failure modes, each selecting its own tests; returns the test ids.
+async fn insert_failure_modes(
+    tx: &mut AnyConnection,
+    scale: Scale,
+    t: i64,
+    team: i64,
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let ids: Vec<(i64, i64)> = sqlx::query_as("SELECT id, number FROM changes WHERE team_id = $1")
+        .bind(team)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut fms = Vec::new();
+    let mut tests = Vec::new();
+    for (change_id, c) in &ids {
+        for f in 1..=scale.failure_modes_per_change {
+            let prefix = format!("t{t}::c{c}::f{f}::");
+            // One in ten has no selector yet: uncovered.
+            let selectors = if (c + f) % 10 == 0 { "[]".to_owned() } else { format!("[\"{prefix}*\"]") };
+            fms.push(vec![
+                V::I(*change_id),
+                V::I(f),
+                V::S(format!("Failure mode {f}")),
+                V::S("Scenario with a magnitude".into()),
+                V::I(1 + (c + f) % 5),
+                V::I(1 + (c * f) % 5),
+                V::I(1 + f % 5),
+                V::S("[{\"title\":\"Design note\",\"url\":null}]".into()),
+                V::S(selectors),
+                V::I(now),
+                V::I(now),
+            ]);
+            for k in 0..scale.tests_per_failure_mode {
+                tests.push(format!("{prefix}case_{k}"));
+            }
+        }
+    }
+    insert(
+        tx,
+        "failure_modes",
+        &[
+            "change_id",
+            "number",
+            "title",
+            "scenario",
+            "severity",
+            "likelihood",
+            "detectability",
+            "designs",
+            "selectors",
+            "created_at",
+            "updated_at",
+        ],
+        &fms,
+    )
+    .await?;
+    Ok(tests)
+}
+
+/// A generated team's runs, the latest result of every test and the history of every run;
+/// returns the number of results.
+async fn insert_evidence(
+    tx: &mut AnyConnection,
+    scale: Scale,
+    t: i64,
+    team: i64,
+    tests: &[String],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    // Runs every third day, newest last; every run reports every test.
+    let runs: Vec<Vec<V>> = (0..scale.runs_per_team)
+        .map(|r| {
+            let at = now - (scale.runs_per_team - r) * 3 * DAY_MS + DAY_MS;
+            vec![V::I(team), V::S(format!("{:040x}", r * 7919 + t)), V::S("main".into()), V::I(at)]
+        })
+        .collect();
+    insert(tx, "evidence_runs", &["team_id", "commit_sha", "branch", "received_at"], &runs).await?;
+    let (last_run, last_at): (i64, i64) = sqlx::query_as(
+        "SELECT id, received_at FROM evidence_runs WHERE team_id = $1 ORDER BY received_at DESC LIMIT 1",
+    )
+    .bind(team)
+    .fetch_one(&mut *tx)
+    .await?;
+    // The latest result per test: a few fail, the rest pass.
+    let latest: Vec<Vec<V>> = tests
+        .iter()
+        .enumerate()
+        .map(|(i, test)| {
+            let outcome = if i % 97 == 0 { "failed" } else { "passed" };
+            vec![V::I(team), V::S(test.clone()), V::S(outcome.into()), V::I(last_run), V::I(last_at)]
+        })
+        .collect();
+    insert(tx, "evidence_latest", &["team_id", "test_id", "outcome", "run_id", "at"], &latest).await?;
+    // Every run's results as history, generated by the database from the two tables.
+    let history = sqlx::query(
+        "INSERT INTO evidence_history (team_id, test_id, outcome, run_id, at)
+         SELECT l.team_id, l.test_id, CASE WHEN (r.id + LENGTH(l.test_id)) % 53 = 0 THEN 'failed' ELSE 'passed' END,
+                r.id, r.received_at
+         FROM evidence_latest l JOIN evidence_runs r ON r.team_id = l.team_id WHERE l.team_id = $1",
+    )
+    .bind(team)
+    .execute(&mut *tx)
+    .await?;
+    Ok(i64::try_from(history.rows_affected()).unwrap_or(0))
 }
 
 /// A password to print for a demo account: 20 random letters and digits.
@@ -560,12 +599,7 @@ pub const DOGFOOD: [Fm; 26] = [
     ),
 ];
 
-async fn add_fms(
-    db: &Db,
-    actor: &app::ssr::audit::Actor,
-    key: &ChangeKey,
-    fms: &[Fm],
-) -> Result<(), AppError> {
+async fn add_fms(db: &Db, actor: &Actor, key: &ChangeKey, fms: &[Fm]) -> Result<(), AppError> {
     let change = changes::by_key(db, key).await?;
     let mut inputs = Vec::new();
     let mut keys = Vec::new();
@@ -593,7 +627,7 @@ async fn upload(
     db: &Db,
     token: &app::ssr::store::tokens::Authenticated,
     commit: &str,
-    results: &[(&str, app::domain::gate::Outcome)],
+    results: &[(&str, Outcome)],
 ) -> Result<(), AppError> {
     let run = app::ssr::store::evidence::RunInput {
         commit: Some(commit.to_owned()),
@@ -615,130 +649,64 @@ async fn upload(
     Ok(())
 }
 
-/// Loads the small demo into an empty database: four teams, people with the passwords in
-/// the returned list, and changes in every status (the hospital exam queue, a release-night
-/// rollout with a rollback drill, an AI-agent change, and Premortem itself, whose gate this
-/// repository's CI opens). `hash` turns a password into its stored hash.
-pub async fn small<F, Fut>(db: &Db, hash: F) -> Result<Vec<Person>, AppError>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<String, AppError>>,
-{
-    use app::domain::gate::Outcome::{Failed, Passed};
-    use app::domain::scope::Scope;
-    use app::domain::{DisplayName, Role, TeamName, TeamSlug, Username};
-    use app::ssr::audit::Actor;
-    use app::ssr::store::{teams, tokens, users};
+/// A person of the small demo: username, display name, and the role shown beside the
+/// printed password (`admin` makes an administrator).
+const PEOPLE: [(&str, &str, &str); 6] = [
+    ("demo-admin", "Dana Admin", "admin"),
+    ("rita", "Rita Radiology", "lead of RAD and PM"),
+    ("sam", "Sam Engineer", "member of RAD, REL, AGT, PM"),
+    ("lee", "Lee Release", "lead of REL"),
+    ("ana", "Ana Agents", "lead of AGT"),
+    ("vic", "Vic Viewer", "viewer of RAD"),
+];
 
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(db.read()).await?;
-    if existing > 0 {
-        return Err(AppError::Conflict(
-            "Demo data goes into an empty database; this one has changes.".into(),
-        ));
-    }
-    let day = DAY_MS;
-    let now = now_ms();
-    let mut people = vec![
-        Person { username: "demo-admin", display_name: "Dana Admin", role: "admin", password: String::new() },
-        Person {
-            username: "rita",
-            display_name: "Rita Radiology",
-            role: "lead of RAD and PM",
-            password: String::new(),
-        },
-        Person {
-            username: "sam",
-            display_name: "Sam Engineer",
-            role: "member of RAD, REL, AGT, PM",
-            password: String::new(),
-        },
-        Person { username: "lee", display_name: "Lee Release", role: "lead of REL", password: String::new() },
-        Person { username: "ana", display_name: "Ana Agents", role: "lead of AGT", password: String::new() },
-        Person {
-            username: "vic",
-            display_name: "Vic Viewer",
-            role: "viewer of RAD",
-            password: String::new(),
-        },
-    ];
-    let mut ids = Vec::new();
-    for p in &mut people {
-        p.password = random_password();
-        let id = users::create(
-            db,
-            &Actor::Cli,
-            &Username::parse(p.username)?,
-            &DisplayName::parse(p.display_name)?,
-            &hash(p.password.clone()).await?,
-            p.role == "admin",
-        )
-        .await?;
-        ids.push(id);
-    }
-    let [_, rita, sam, lee, ana, vic] = ids[..] else {
-        return Err(AppError::Conflict("demo users".into()));
-    };
-    let mut team_ids = Vec::new();
-    for (slug, name, members) in [
-        ("RAD", "Radiology platform", vec![(rita, Role::Lead), (sam, Role::Member), (vic, Role::Viewer)]),
-        ("REL", "Release engineering", vec![(lee, Role::Lead), (sam, Role::Member)]),
-        ("AGT", "Customer agents", vec![(ana, Role::Lead), (sam, Role::Member)]),
-        ("PM", "Premortem", vec![(rita, Role::Lead), (sam, Role::Member)]),
-    ] {
-        let team = teams::create(db, &Actor::Cli, &TeamSlug::parse(slug)?, &TeamName::parse(name)?).await?;
-        for (user, role) in members {
-            teams::set_membership(db, &Actor::Cli, team, user, Some(role)).await?;
-        }
-        team_ids.push(team);
-    }
-    let [rad, rel, agt, pm] = team_ids[..] else {
-        return Err(AppError::Conflict("demo teams".into()));
-    };
-    let sam_actor = Actor::User { id: sam, username: "sam".into() };
-    let token = |team| async move {
-        let secret = tokens::create(db, &Actor::Cli, team, Some(sam), "demo-ci", &Scope::ALL, None).await?;
-        tokens::authenticate(db, &secret).await?.ok_or_else(|| AppError::Conflict("demo token".into()))
-    };
-    let create = |team, title: &str, summary: &str, types: Vec<ChangeType>| {
-        let fields = ChangeFields {
-            title: title.to_owned(),
-            summary: summary.to_owned(),
-            types,
-            ..ChangeFields::default()
-        };
-        let actor = sam_actor.clone();
-        async move {
-            let new = ChangeDetails::try_from(fields)?;
-            changes::create(db, &actor, team, changes::Registrar::Person(sam), &new).await
-        }
-    };
-    let happy = |key: ChangeKey, days_ago: i64, note: &'static str| {
-        let actor = sam_actor.clone();
-        async move {
-            let change = changes::by_key(db, &key).await?;
-            changes::record_happy_path(db, &actor, Some(sam), &change, note, now - days_ago * day).await
-        }
-    };
-    let sign = |key: ChangeKey, by: app::domain::UserId, name: &'static str| async move {
-        let actor = Actor::User { id: by, username: name.into() };
-        app::ssr::review::sign_off(db, &actor, by, name, &key).await
-    };
+/// A team of the small demo: slug, name, and its members (username, role).
+type DemoTeam = (&'static str, &'static str, &'static [(&'static str, Role)]);
 
+/// The small demo's teams and their members.
+const TEAMS: [DemoTeam; 4] = [
+    ("RAD", "Radiology platform", &[("rita", Role::Lead), ("sam", Role::Member), ("vic", Role::Viewer)]),
+    ("REL", "Release engineering", &[("lee", Role::Lead), ("sam", Role::Member)]),
+    ("AGT", "Customer agents", &[("ana", Role::Lead), ("sam", Role::Member)]),
+    ("PM", "Premortem", &[("rita", Role::Lead), ("sam", Role::Member)]),
+];
+
+/// The one who registers the demo's changes, records their happy paths and adds their
+/// failure modes (a member of every team).
+const AUTHOR: &str = "sam";
+
+/// What happens to a demo change after its failure modes are added, in order.
+enum Step {
+    /// CI posts a run (commit, results) with the team's token.
+    Upload(&'static str, &'static [(&'static str, Outcome)]),
+    /// A lead (username) signs it off.
+    SignOff(&'static str),
+    /// The author cancels it, with the reason.
+    Cancel(&'static str),
+}
+
+/// One change of the small demo; its key follows from its place among its team's changes.
+struct DemoChange {
+    team: &'static str,
+    title: &'static str,
+    summary: &'static str,
+    types: &'static [ChangeType],
+    /// Days ago its happy path was recorded working, and the note.
+    happy: Option<(i64, &'static str)>,
+    failure_modes: &'static [Fm],
+    steps: &'static [Step],
+}
+
+/// The small demo's changes, in the order they are registered.
+const CHANGES: [DemoChange; 8] = [
     // Radiology: the essay's exam queue, mid-way: happy path works, failure cases in progress.
-    let rad_token = token(rad).await?;
-    let queue = create(
-        rad,
-        "Move exam processing onto a queue",
-        "Exams from the scanners go through a queue to the reading workers instead of a direct call.",
-        vec![ChangeType::Queue],
-    )
-    .await?;
-    happy(queue.clone(), 20, "Demo with the staging scanners").await?;
-    add_fms(
-        db,
-        &sam_actor,
-        &queue,
-        &[
+    DemoChange {
+        team: "RAD",
+        title: "Move exam processing onto a queue",
+        summary: "Exams from the scanners go through a queue to the reading workers instead of a direct call.",
+        types: &[ChangeType::Queue],
+        happy: Some((20, "Demo with the staging scanners")),
+        failure_modes: &[
             fm(
                 Some("queue-backlog-after-outage"),
                 "",
@@ -780,33 +748,23 @@ where
                 (3, 4, 2),
             ),
         ],
-    )
-    .await?;
-    upload(
-        db,
-        &rad_token,
-        "4f1c2a9",
-        &[
-            ("exams::queue::backlog_drains_after_outage", Passed),
-            ("exams::queue::backlog_drains_without_loss", Passed),
-            ("exams::queue::scaling_50_workers", Failed),
-            ("exams::queue::stat_exam_overtakes_backlog", Passed),
-        ],
-    )
-    .await?;
-    let lane = create(
-        rad,
-        "Priority lane for stat exams",
-        "Urgent exams skip the backlog.",
-        vec![ChangeType::Queue],
-    )
-    .await?;
-    happy(lane.clone(), 50, "Stat exams routed in staging").await?;
-    add_fms(
-        db,
-        &sam_actor,
-        &lane,
-        &[
+        steps: &[Step::Upload(
+            "4f1c2a9",
+            &[
+                ("exams::queue::backlog_drains_after_outage", Passed),
+                ("exams::queue::backlog_drains_without_loss", Passed),
+                ("exams::queue::scaling_50_workers", Failed),
+                ("exams::queue::stat_exam_overtakes_backlog", Passed),
+            ],
+        )],
+    },
+    DemoChange {
+        team: "RAD",
+        title: "Priority lane for stat exams",
+        summary: "Urgent exams skip the backlog.",
+        types: &[ChangeType::Queue],
+        happy: Some((50, "Stat exams routed in staging")),
+        failure_modes: &[
             fm(
                 Some("queue-poison-message"),
                 "",
@@ -832,43 +790,35 @@ where
                 (3, 2, 3),
             ),
         ],
-    )
-    .await?;
-    upload(
-        db,
-        &rad_token,
-        "9be0d41",
-        &[
-            ("exams::lane::poison_message_dead_lettered", Passed),
-            ("exams::lane::duplicate_exam_processed_once", Passed),
-            ("exams::lane::routine_still_served", Passed),
+        steps: &[
+            Step::Upload(
+                "9be0d41",
+                &[
+                    ("exams::lane::poison_message_dead_lettered", Passed),
+                    ("exams::lane::duplicate_exam_processed_once", Passed),
+                    ("exams::lane::routine_still_served", Passed),
+                ],
+            ),
+            Step::SignOff("rita"),
         ],
-    )
-    .await?;
-    sign(lane, rita, "rita").await?;
-    create(
-        rad,
-        "Archive studies older than 7 years",
-        "Move old imaging studies to cold storage.",
-        vec![ChangeType::Migration],
-    )
-    .await?;
-
+    },
+    DemoChange {
+        team: "RAD",
+        title: "Archive studies older than 7 years",
+        summary: "Move old imaging studies to cold storage.",
+        types: &[ChangeType::Migration],
+        happy: None,
+        failure_modes: &[],
+        steps: &[],
+    },
     // Release engineering: release night, overdue; a platform upgrade that regressed.
-    let rel_token = token(rel).await?;
-    let night = create(
-        rel,
-        "Release night: billing, ledger and notifications together",
-        "Three integrated systems roll out in one window; ledger v5 has no down migration.",
-        vec![ChangeType::Rollout],
-    )
-    .await?;
-    happy(night.clone(), 45, "All three deployed to staging together").await?;
-    add_fms(
-        db,
-        &sam_actor,
-        &night,
-        &[
+    DemoChange {
+        team: "REL",
+        title: "Release night: billing, ledger and notifications together",
+        summary: "Three integrated systems roll out in one window; ledger v5 has no down migration.",
+        types: &[ChangeType::Rollout],
+        happy: Some((45, "All three deployed to staging together")),
+        failure_modes: &[
             fm(
                 Some("rollout-chained-step-cannot-roll-back"),
                 "",
@@ -887,28 +837,18 @@ where
             ),
             fm(Some("rollout-partial-deploy"), "", "", "", "", (4, 2, 3)),
         ],
-    )
-    .await?;
-    upload(
-        db,
-        &rel_token,
-        "a71e3c0",
-        &[("release::rollback_drill_billing", Passed), ("release::rollback_drill_ledger", Passed)],
-    )
-    .await?;
-    let k8s = create(
-        rel,
-        "Kubernetes 1.31 upgrade",
-        "Node pools upgraded zone by zone.",
-        vec![ChangeType::Infrastructure],
-    )
-    .await?;
-    happy(k8s.clone(), 60, "Staging cluster upgraded").await?;
-    add_fms(
-        db,
-        &sam_actor,
-        &k8s,
-        &[
+        steps: &[Step::Upload(
+            "a71e3c0",
+            &[("release::rollback_drill_billing", Passed), ("release::rollback_drill_ledger", Passed)],
+        )],
+    },
+    DemoChange {
+        team: "REL",
+        title: "Kubernetes 1.31 upgrade",
+        summary: "Node pools upgraded zone by zone.",
+        types: &[ChangeType::Infrastructure],
+        happy: Some((60, "Staging cluster upgraded")),
+        failure_modes: &[
             fm(
                 Some("infra-network-partition-between-zones"),
                 "",
@@ -934,47 +874,37 @@ where
                 (5, 2, 4),
             ),
         ],
-    )
-    .await?;
-    upload(
-        db,
-        &rel_token,
-        "c03d9aa",
-        &[
-            ("platform::partition_zone_b_isolated", Passed),
-            ("platform::disk_full_alerts", Passed),
-            ("platform::restore_drill", Passed),
+        steps: &[
+            Step::Upload(
+                "c03d9aa",
+                &[
+                    ("platform::partition_zone_b_isolated", Passed),
+                    ("platform::disk_full_alerts", Passed),
+                    ("platform::restore_drill", Passed),
+                ],
+            ),
+            Step::SignOff("lee"),
+            // A week later the restore drill fails: the signed-off change regresses.
+            Step::Upload("d4e5f60", &[("platform::restore_drill", Failed)]),
         ],
-    )
-    .await?;
-    sign(k8s, lee, "lee").await?;
-    // A week later the restore drill fails: the signed-off change regresses.
-    upload(db, &rel_token, "d4e5f60", &[("platform::restore_drill", Failed)]).await?;
-    let provider = create(
-        rel,
-        "Switch to payment provider v2",
-        "Replaced by a broader project.",
-        vec![ChangeType::Dependency],
-    )
-    .await?;
-    let provider = changes::by_key(db, &provider).await?;
-    changes::cancel(db, &sam_actor, &provider, "Folded into the payments platform project").await?;
-
+    },
+    DemoChange {
+        team: "REL",
+        title: "Switch to payment provider v2",
+        summary: "Replaced by a broader project.",
+        types: &[ChangeType::Dependency],
+        happy: None,
+        failure_modes: &[],
+        steps: &[Step::Cancel("Folded into the payments platform project")],
+    },
     // Customer agents: autonomous agents change customer records.
-    let agt_token = token(agt).await?;
-    let agents = create(
-        agt,
-        "Agents update customer addresses from emails",
-        "An AI agent reads customer emails and updates addresses without a human in the loop.",
-        vec![ChangeType::AiAgent],
-    )
-    .await?;
-    happy(agents.clone(), 10, "Agent handles the staging inbox").await?;
-    add_fms(
-        db,
-        &sam_actor,
-        &agents,
-        &[
+    DemoChange {
+        team: "AGT",
+        title: "Agents update customer addresses from emails",
+        summary: "An AI agent reads customer emails and updates addresses without a human in the loop.",
+        types: &[ChangeType::AiAgent],
+        happy: Some((10, "Agent handles the staging inbox")),
+        failure_modes: &[
             fm(
                 Some("agent-silently-writes-wrong-records"),
                 "",
@@ -1000,30 +930,137 @@ where
                 (5, 2, 3),
             ),
         ],
-    )
-    .await?;
-    upload(
-        db,
-        &agt_token,
-        "1a2b3c4",
-        &[
-            ("agents::address::wrong_write_detected_by_sampling", Passed),
-            ("agents::address::budget_stops_the_loop", Passed),
-        ],
-    )
-    .await?;
-
+        steps: &[Step::Upload(
+            "1a2b3c4",
+            &[
+                ("agents::address::wrong_write_detected_by_sampling", Passed),
+                ("agents::address::budget_stops_the_loop", Passed),
+            ],
+        )],
+    },
     // Premortem itself: its gate opens when this repository's CI uploads its test results.
-    let itself = create(
-        pm,
-        "Premortem itself",
-        "This application, planned for its own failure. CI uploads the project's JUnit results on every commit.",
-        vec![ChangeType::Queue, ChangeType::Infrastructure],
-    )
-    .await?;
-    happy(itself.clone(), 5, "All pages and the CI API work end to end").await?;
-    add_fms(db, &sam_actor, &itself, &DOGFOOD).await?;
+    DemoChange {
+        team: "PM",
+        title: "Premortem itself",
+        summary: "This application, planned for its own failure. CI uploads the project's JUnit results on every commit.",
+        types: &[ChangeType::Queue, ChangeType::Infrastructure],
+        happy: Some((5, "All pages and the CI API work end to end")),
+        failure_modes: &DOGFOOD,
+        steps: &[],
+    },
+];
 
+/// Loads the small demo into an empty database: four teams, people with the passwords in
+/// the returned list, and changes in every status (the hospital exam queue, a release-night
+/// rollout with a rollback drill, an AI-agent change, and Premortem itself, whose gate this
+/// repository's CI opens). `hash` turns a password into its stored hash.
+pub async fn small<F, Fut>(db: &Db, hash: F) -> Result<Vec<Person>, AppError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String, AppError>>,
+{
+    use app::domain::{DisplayName, TeamName, TeamSlug, Username};
+    use app::ssr::store::{teams, users};
+
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(db.read()).await?;
+    if existing > 0 {
+        return Err(AppError::Conflict(
+            "Demo data goes into an empty database; this one has changes.".into(),
+        ));
+    }
+    let mut people = Vec::new();
+    let mut ids = Vec::new();
+    for (username, display_name, role) in PEOPLE {
+        let password = random_password();
+        let id = users::create(
+            db,
+            &Actor::Cli,
+            &Username::parse(username)?,
+            &DisplayName::parse(display_name)?,
+            &hash(password.clone()).await?,
+            role == "admin",
+        )
+        .await?;
+        ids.push((username, id));
+        people.push(Person { username, display_name, role, password });
+    }
+    let id_of = |name: &str| {
+        ids.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
+            .ok_or_else(|| AppError::Conflict("demo user".into()))
+    };
+    let mut team_ids = Vec::new();
+    for (slug, name, members) in TEAMS {
+        let team = teams::create(db, &Actor::Cli, &TeamSlug::parse(slug)?, &TeamName::parse(name)?).await?;
+        for (user, role) in members {
+            teams::set_membership(db, &Actor::Cli, team, id_of(user)?, Some(*role)).await?;
+        }
+        team_ids.push((slug, team, None));
+    }
+    let author = Actor::User { id: id_of(AUTHOR)?, username: AUTHOR.into() };
+    for demo in &CHANGES {
+        let Some((_, team, token)) = team_ids.iter_mut().find(|(slug, ..)| *slug == demo.team) else {
+            return Err(AppError::Conflict("demo team".into()));
+        };
+        let key = register(db, &author, *team, demo).await?;
+        for step in demo.steps {
+            match step {
+                Step::Upload(commit, results) => {
+                    if token.is_none() {
+                        *token = Some(ci_token(db, *team, id_of(AUTHOR)?).await?);
+                    }
+                    let Some(token) = token.as_ref() else { continue };
+                    upload(db, token, commit, results).await?;
+                }
+                Step::SignOff(lead) => {
+                    let by = id_of(lead)?;
+                    let actor = Actor::User { id: by, username: (*lead).into() };
+                    app::ssr::review::sign_off(db, &actor, by, lead, &key).await?;
+                }
+                Step::Cancel(reason) => {
+                    let change = changes::by_key(db, &key).await?;
+                    changes::cancel(db, &author, &change, reason).await?;
+                }
+            }
+        }
+    }
     coverage::record_daily(db, 400).await?;
     Ok(people)
+}
+
+/// Registers a demo change by its author, records its happy path and adds its failure modes.
+async fn register(db: &Db, author: &Actor, team: TeamId, demo: &DemoChange) -> Result<ChangeKey, AppError> {
+    let Actor::User { id: by, .. } = author else {
+        return Err(AppError::Conflict("demo author".into()));
+    };
+    let fields = ChangeFields {
+        title: demo.title.to_owned(),
+        summary: demo.summary.to_owned(),
+        types: demo.types.to_vec(),
+        ..ChangeFields::default()
+    };
+    let details = ChangeDetails::try_from(fields)?;
+    let key = changes::create(db, author, team, changes::Registrar::Person(*by), &details).await?;
+    if let Some((days_ago, note)) = demo.happy {
+        let change = changes::by_key(db, &key).await?;
+        changes::record_happy_path(db, author, Some(*by), &change, note, now_ms() - days_ago * DAY_MS)
+            .await?;
+    }
+    if !demo.failure_modes.is_empty() {
+        add_fms(db, author, &key, demo.failure_modes).await?;
+    }
+    Ok(key)
+}
+
+/// A token of `team` with every scope, owned by `owner`, as the demo's CI uses it.
+async fn ci_token(
+    db: &Db,
+    team: TeamId,
+    owner: app::domain::UserId,
+) -> Result<app::ssr::store::tokens::Authenticated, AppError> {
+    use app::domain::scope::Scope;
+    use app::ssr::store::tokens;
+    let secret = tokens::create(db, &Actor::Cli, team, Some(owner), "demo-ci", &Scope::ALL, None).await?;
+    tokens::authenticate(db, &secret).await?.ok_or_else(|| AppError::Conflict("demo token".into()))
 }

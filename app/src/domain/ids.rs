@@ -25,3 +25,11 @@ id_type!(
     /// Database id of a team.
     TeamId
 );
+id_type!(
+    /// Database id of an API token.
+    TokenId
+);
+id_type!(
+    /// Database id of a team's failure-mode template.
+    TemplateId
+);

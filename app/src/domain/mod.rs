@@ -19,6 +19,7 @@ macro_rules! deserialize_through_parse {
 pub mod catalogue;
 pub mod change;
 pub mod error;
+pub mod event;
 pub mod failure_mode;
 pub mod gate;
 pub mod ids;

@@ -2,6 +2,7 @@
 //! same transaction as the change it records, so neither exists without the other.
 
 use super::db::{Backend, now_ms};
+use crate::domain::event::Event;
 use crate::domain::{TeamId, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -38,17 +39,6 @@ impl Actor {
     }
 }
 
-/// One entry to append: what happened to which object, with its state before and after.
-#[derive(Debug)]
-pub struct Entry<'a> {
-    pub action: &'a str,
-    pub object_type: &'a str,
-    pub object_id: String,
-    pub team_id: Option<TeamId>,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
 /// The hashed content of an entry; field order is fixed by this struct.
 #[derive(Serialize)]
 struct Hashed<'a> {
@@ -71,12 +61,13 @@ impl Hashed<'_> {
     }
 }
 
-/// Appends `entry` inside the caller's write transaction.
-pub async fn append(
+/// Appends the entry of `event` inside the caller's write transaction (through
+/// [`super::db::Write::record`]).
+pub(super) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
     actor: &Actor,
-    entry: Entry<'_>,
+    event: &Event,
 ) -> Result<(), sqlx::Error> {
     // Serialises appenders so two transactions cannot chain onto the same predecessor.
     super::db::advisory_lock(&mut *conn, backend, super::db::LockSpace::AuditChain, 0).await?;
@@ -84,17 +75,18 @@ pub async fn append(
         .fetch_optional(&mut *conn)
         .await?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let before = entry.before.map(|v| v.to_string());
-    let after = entry.after.map(|v| v.to_string());
+    let (before, after) = event.states();
+    let (before, after) = (before.map(|v| v.to_string()), after.map(|v| v.to_string()));
+    let (object_type, object_id) = event.object();
     let hashed = Hashed {
         prev_hash: &prev_hash,
         at: now_ms(),
         actor_id: actor.id(),
         actor: actor.name(),
-        action: entry.action,
-        object_type: entry.object_type,
-        object_id: &entry.object_id,
-        team_id: entry.team_id.map(|t| t.0),
+        action: event.action(),
+        object_type,
+        object_id: &object_id,
+        team_id: event.team().map(|t| t.0),
         before: before.as_deref(),
         after: after.as_deref(),
     };

@@ -180,8 +180,9 @@ pub async fn today(db: &Db, now: i64) -> Result<Vec<DayFigures>, sqlx::Error> {
                 CAST(COALESCE(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing,
                 CAST(COALESCE(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale
          FROM (SELECT team_id, cov, priority_weight, {COUNTS_SQL} AS counted
-               FROM ({FM_COVERAGE}) x WHERE status <> 'cancelled') y
-         GROUP BY team_id"
+               FROM ({fm_coverage}) x WHERE status <> 'cancelled') y
+         GROUP BY team_id",
+        fm_coverage = *FM_COVERAGE
     ))
     .bind(now)
     .fetch_all(db.read())
@@ -206,7 +207,9 @@ pub async fn today(db: &Db, now: i64) -> Result<Vec<DayFigures>, sqlx::Error> {
 /// the current (newest) risk acceptance.
 ///
 /// [`Coverage::derive`]: crate::domain::gate::Coverage::derive
-pub const FM_COVERAGE: &str = "SELECT c.team_id, t.slug, c.number AS change_number, c.status, f.change_id,
+pub static FM_COVERAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT c.team_id, t.slug, c.number AS change_number, c.status, f.change_id,
         f.id AS fm_id, f.number AS fm_number, f.title AS fm_title, f.priority_weight, f.ev_oldest_at,
         t.allow_high_acceptance,
         CASE
@@ -214,8 +217,10 @@ pub const FM_COVERAGE: &str = "SELECT c.team_id, t.slug, c.number AS change_numb
             WHEN f.designs = '[]' OR f.selectors = '[]' THEN 'uncovered'
             WHEN f.ev_failing > 0 THEN 'failing'
             WHEN f.ev_unmatched > 0 THEN 'designed'
-            WHEN $1 - f.ev_oldest_at > t.freshness_days * 86400000 THEN 'stale'
+            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} THEN 'stale'
             ELSE 'verified' END AS cov
     FROM failure_modes f JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
     LEFT JOIN risk_acceptances ra
-        ON ra.id = (SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)";
+        ON ra.id = (SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)"
+    )
+});

@@ -5,6 +5,8 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue for the write lock instead of failing
 //! with "database is locked"; readers use a separate pool and never block writers (WAL).
 
+use super::audit::Actor;
+use crate::domain::event::Event;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
@@ -121,6 +123,41 @@ pub struct Db {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// How long an SQLite connection may sit unused before it is closed.
+const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A write transaction. What a mutation does through it is recorded with [`Write::record`],
+/// which appends the event's audit entry to the same transaction: both commit, or neither.
+pub struct Write {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl Write {
+    /// Records `event`, done by `actor`, in this transaction.
+    pub async fn record(&mut self, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
+        super::audit::append(&mut self.tx, self.backend, actor, &event).await
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for Write {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Write {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). For SQLite the file and its
     /// parent directory are created when missing.
@@ -161,6 +198,11 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url)?;
+                // Each SQLite connection keeps its own page cache and a thread of its own (with
+                // that thread's heap). A connection idle for a few seconds is closed, so what a
+                // burst took comes back soon after it; the next request opens one in about a
+                // millisecond.
+                let pool = |max: u32| pool(max).idle_timeout(SQLITE_IDLE_TIMEOUT);
                 // The writer is created first so WAL mode is set before readers open.
                 let write = pool(1).connect(&url).await?;
                 let read = pool(options.max_connections).connect(&url).await?;
@@ -183,11 +225,12 @@ impl Db {
     }
 
     /// Starts a write transaction that holds the write lock from its first statement.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.write.begin().await,
-        }
+    pub async fn begin_write(&self) -> Result<Write, sqlx::Error> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        Ok(Write { tx, backend: self.backend })
     }
 
     /// Serialises writers that must see a change's evidence and status as they commit (an

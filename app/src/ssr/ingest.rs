@@ -3,13 +3,13 @@
 //! linked test fails, and report which failure modes the run touched.
 
 use super::coverage;
-use super::db::Db;
+use super::db::{Db, Write};
 use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::AppError;
 use crate::domain::change::ChangeKey;
-use crate::domain::gate::{Coverage, Outcome};
+use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashSet;
@@ -86,62 +86,10 @@ pub async fn ingest(
     // failure modes (one query, however many changes) and its policy.
     let fms = changes::team_failure_modes(db.read(), auth.team_id).await?;
     let policy = changes::team_policy(db, auth.team_id).await?;
-    let mut by_id: Vec<&Submitted> = submitted.iter().collect();
-    by_id.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
     let bindings: Vec<Option<(ChangeKey, i64)>> =
         submitted.iter().map(|s| s.failure_mode.as_deref().and_then(binding)).collect();
-
-    // The failure modes this run is evidence for, and the tests whose history is kept.
-    let mut selected: HashSet<&str> = HashSet::new();
-    let mut touched: Vec<&TeamFailureMode> = Vec::new();
-    for t in &fms {
-        let mut hit = false;
-        for selector in &t.fm.input.selectors {
-            for s in selector.select_sorted(&by_id, |s| s.test_id.as_str()) {
-                selected.insert(s.test_id.as_str());
-                hit = true;
-            }
-        }
-        let bound = || bindings.iter().flatten().any(|(k, n)| *k == t.change_key && *n == t.fm.number);
-        if hit || bound() {
-            touched.push(t);
-        }
-    }
-    let mut results = Vec::with_capacity(submitted.len());
-    for (s, bound) in submitted.iter().zip(&bindings) {
-        let failure_mode = match (&s.failure_mode, bound) {
-            (None, _) => None,
-            (Some(label), bound) => {
-                let id = bound.as_ref().and_then(|(key, n)| {
-                    fms.iter().find(|t| t.change_key == *key && t.fm.number == *n).map(|t| t.fm.id)
-                });
-                if id.is_none() {
-                    warnings.push(format!(
-                        "{}: no failure mode {label} in this team's open changes; binding ignored",
-                        s.test_id
-                    ));
-                }
-                id
-            }
-        };
-        results.push(ResultInput {
-            test_id: s.test_id.clone(),
-            outcome: s.outcome,
-            duration_ms: s.duration_ms,
-            message: s.message.clone(),
-            failure_mode,
-        });
-    }
-    let selected: Vec<&str> = selected.into_iter().collect();
-    let mut counts = Counts::default();
-    for s in submitted {
-        match s.outcome {
-            Outcome::Passed => counts.passed += 1,
-            Outcome::Failed => counts.failed += 1,
-            Outcome::Skipped => counts.skipped += 1,
-            Outcome::Error => counts.error += 1,
-        }
-    }
+    let (selected, touched) = evidence_for(&fms, submitted, &bindings);
+    let results = bound_results(&fms, submitted, &bindings, &mut warnings);
 
     let mut tx = db.begin_write().await?;
     // Checked again under the key's lock: a concurrent request with the same key may have
@@ -163,12 +111,106 @@ pub async fn ingest(
     let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
     let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
     let received_at = super::db::now_ms();
+    let (matched, failing) = coverage_after(&touched, &summaries, &policy, received_at);
+    let regressed = regress_signed_off(&mut tx, db, auth, failing).await?;
+    let receipt = Receipt { run_id, counts: Counts::of(submitted), matched, regressed, warnings };
+    if let Some((key, hash)) = idempotency {
+        remember_reply(&mut tx, auth, key, hash, &receipt, received_at).await?;
+    }
+    tx.commit().await?;
+    Ok(Ingested::Stored(receipt))
+}
+
+impl Counts {
+    fn of(submitted: &[Submitted]) -> Self {
+        let mut counts = Self::default();
+        for s in submitted {
+            match s.outcome {
+                Outcome::Passed => counts.passed += 1,
+                Outcome::Failed => counts.failed += 1,
+                Outcome::Skipped => counts.skipped += 1,
+                Outcome::Error => counts.error += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// The failure modes this run is evidence for (a selector matches one of its tests, or a
+/// result is bound to it), and the tests whose history is kept (those a selector matches).
+fn evidence_for<'a>(
+    fms: &'a [TeamFailureMode],
+    submitted: &'a [Submitted],
+    bindings: &[Option<(ChangeKey, i64)>],
+) -> (Vec<&'a str>, Vec<&'a TeamFailureMode>) {
+    let mut by_id: Vec<&Submitted> = submitted.iter().collect();
+    by_id.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
+    let mut selected: HashSet<&str> = HashSet::new();
+    let mut touched = Vec::new();
+    for t in fms {
+        let mut hit = false;
+        for selector in &t.fm.input.selectors {
+            for s in selector.select_sorted(&by_id, |s| s.test_id.as_str()) {
+                selected.insert(s.test_id.as_str());
+                hit = true;
+            }
+        }
+        let bound = || bindings.iter().flatten().any(|(k, n)| *k == t.change_key && *n == t.fm.number);
+        if hit || bound() {
+            touched.push(t);
+        }
+    }
+    (selected.into_iter().collect(), touched)
+}
+
+/// The results to store, each with the failure mode it is bound to; a binding to a failure
+/// mode the team's open changes do not have is ignored with a warning.
+fn bound_results(
+    fms: &[TeamFailureMode],
+    submitted: &[Submitted],
+    bindings: &[Option<(ChangeKey, i64)>],
+    warnings: &mut Vec<String>,
+) -> Vec<ResultInput> {
+    submitted
+        .iter()
+        .zip(bindings)
+        .map(|(s, bound)| {
+            let failure_mode = s.failure_mode.as_ref().and_then(|label| {
+                let id = bound.as_ref().and_then(|(key, n)| {
+                    fms.iter().find(|t| t.change_key == *key && t.fm.number == *n).map(|t| t.fm.id)
+                });
+                if id.is_none() {
+                    warnings.push(format!(
+                        "{}: no failure mode {label} in this team's open changes; binding ignored",
+                        s.test_id
+                    ));
+                }
+                id
+            });
+            ResultInput {
+                test_id: s.test_id.clone(),
+                outcome: s.outcome,
+                duration_ms: s.duration_ms,
+                message: s.message.clone(),
+                failure_mode,
+            }
+        })
+        .collect()
+}
+
+/// Each touched failure mode's coverage after the run, and the failing ones by change.
+fn coverage_after<'a>(
+    touched: &[&'a TeamFailureMode],
+    summaries: &[EvidenceSummary],
+    policy: &Policy,
+    received_at: i64,
+) -> (Vec<Matched>, Vec<(&'a ChangeKey, Vec<String>)>) {
     let mut matched = Vec::new();
     let mut failing: Vec<(&ChangeKey, Vec<String>)> = Vec::new();
-    for (t, summary) in touched.iter().zip(&summaries) {
+    for (t, summary) in touched.iter().zip(summaries) {
         let accepted_until = t.fm.acceptance.as_ref().map(|a| a.expires_at);
         let designed = t.fm.facts().is_designed();
-        let coverage = Coverage::derive(designed, summary, accepted_until, &policy, received_at);
+        let coverage = Coverage::derive(designed, summary, accepted_until, policy, received_at);
         let label = format!("FM-{}", t.fm.number);
         matched.push(Matched {
             change: t.change_key.to_string(),
@@ -182,38 +224,56 @@ pub async fn ingest(
             }
         }
     }
-    // Only a signed-off change regresses. Read under the changes' locks: a sign-off that
-    // committed while this run was being matched is seen here.
+    (matched, failing)
+}
+
+/// Marks regressed the signed-off changes among those with failing failure modes; returns
+/// their keys. Only a signed-off change regresses, and the statuses are read under the
+/// changes' locks: a sign-off that committed while this run was being matched is seen here.
+async fn regress_signed_off(
+    tx: &mut Write,
+    db: &Db,
+    auth: &Authenticated,
+    mut failing: Vec<(&ChangeKey, Vec<String>)>,
+) -> Result<Vec<String>, AppError> {
     let signed_off: Vec<i64> = sqlx::query_scalar(
         "SELECT number FROM changes WHERE team_id = $1 AND status = 'failure_cases_complete'",
     )
     .bind(auth.team_id.0)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     failing.retain(|(key, _)| signed_off.contains(&key.number()));
     let mut regressed = Vec::new();
     for (key, labels) in &failing {
         let change = changes::by_key(db, key).await?;
-        if changes::regress_in(&mut tx, db, &auth.actor(), &change, labels).await? {
+        if changes::regress_in(tx, db, &auth.actor(), &change, labels).await? {
             regressed.push(key.to_string());
         }
     }
-    let receipt = Receipt { run_id, counts, matched, regressed, warnings };
-    if let Some((key, hash)) = idempotency {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (token_id, key, request_hash, status, reply, created_at)
-             VALUES ($1, $2, $3, 201, $4, $5)",
-        )
-        .bind(auth.id)
-        .bind(key)
-        .bind(hash)
-        .bind(serde_json::to_string(&receipt).unwrap_or_default())
-        .bind(received_at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(Ingested::Stored(receipt))
+    Ok(regressed)
+}
+
+/// Keeps the reply, so that a retry with the same key and body gets it again.
+async fn remember_reply(
+    tx: &mut sqlx::AnyConnection,
+    auth: &Authenticated,
+    key: &str,
+    hash: &str,
+    receipt: &Receipt,
+    at: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (token_id, key, request_hash, status, reply, created_at)
+         VALUES ($1, $2, $3, 201, $4, $5)",
+    )
+    .bind(auth.id)
+    .bind(key)
+    .bind(hash)
+    .bind(serde_json::to_string(receipt).unwrap_or_default())
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The stored reply for this token and key, if any; the same key with another body is refused.

@@ -81,13 +81,14 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
                    CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
                    CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
             FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
-                  FROM ({FM_COVERAGE} WHERE {fm_visible}) a) b
+                  FROM ({fm_coverage} WHERE {fm_visible}) a) b
             GROUP BY change_id
          ) x ON x.change_id = c.id
          WHERE {visible}
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
            AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
+        fm_coverage = *FM_COVERAGE,
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
     );
@@ -147,6 +148,31 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     let rows: Vec<Row> =
         all.into_iter().skip(PAGE_SIZE * filter.page.saturating_sub(1)).take(PAGE_SIZE).collect();
 
+    let (status_counts, overdue) = status_counts(db, user, filter, now).await?;
+    let (cycles, month_cycles) = cycle_times(db, user, filter, now).await?;
+    let trends = trends(db, user, filter, &teams, now).await?;
+
+    Ok(Portfolio {
+        now,
+        filter: filter.clone(),
+        teams: teams.into_iter().map(|(_, slug, name)| (slug, name)).collect(),
+        status_counts,
+        overdue,
+        total_rows,
+        rows,
+        cycles,
+        trends,
+        month_cycles,
+    })
+}
+
+/// How many changes of the view are in each status, and how many open ones are overdue.
+async fn status_counts(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+    now: i64,
+) -> Result<(Vec<(ChangeStatus, i64)>, i64), AppError> {
     let counted = sqlx::query(&format!(
         "SELECT c.status, COUNT(*) AS n,
                 CAST(SUM(CASE WHEN c.target_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS late
@@ -172,6 +198,16 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
         }
     }
 
+    Ok((status_counts, overdue))
+}
+
+/// Days from happy path to sign-off by team, and by month over the last year.
+async fn cycle_times(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+    now: i64,
+) -> Result<(Vec<Cycle>, Vec<MonthCycle>), AppError> {
     // Cycle times: two numbers per signed-off change; the percentiles are taken here.
     let signed = sqlx::query(&format!(
         "SELECT t.slug, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
@@ -224,6 +260,17 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
         })
         .collect();
 
+    Ok((cycles, month_cycles))
+}
+
+/// Each team's weighted coverage per day over the trend window, today's included.
+async fn trends(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+    teams: &[(i64, String, String)],
+    now: i64,
+) -> Result<Vec<Trend>, AppError> {
     let daily = sqlx::query(&format!(
         "SELECT t.id, t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
          JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
@@ -269,20 +316,7 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
         }
     }
     trends.sort_by(|a, b| a.1.team.cmp(&b.1.team));
-    let trends = trends.into_iter().map(|(_, t)| t).collect();
-
-    Ok(Portfolio {
-        now,
-        filter: filter.clone(),
-        teams: teams.into_iter().map(|(_, slug, name)| (slug, name)).collect(),
-        status_counts,
-        overdue,
-        total_rows,
-        rows,
-        cycles,
-        trends,
-        month_cycles,
-    })
+    Ok(trends.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Most items each list of a team's work shows.
@@ -314,10 +348,11 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
     })
     .collect::<Result<Vec<_>, AppError>>()?;
     let gaps = sqlx::query(&format!(
-        "SELECT slug, change_number, fm_number, fm_title, cov, ev_oldest_at FROM ({FM_COVERAGE}) x
+        "SELECT slug, change_number, fm_number, fm_title, cov, ev_oldest_at FROM ({fm_coverage}) x
          WHERE team_id = $2 AND status IN {open}
            AND cov IN ('uncovered', 'designed', 'failing', 'stale')
-         ORDER BY change_number, fm_number LIMIT $3"
+         ORDER BY change_number, fm_number LIMIT $3",
+        fm_coverage = *FM_COVERAGE
     ))
     .bind(now)
     .bind(team.0)

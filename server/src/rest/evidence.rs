@@ -134,7 +134,7 @@ async fn refuse(
     if incoming.arrival == Arrival::Ended {
         return response;
     }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = declared_length(headers);
     let waits_for_continue = headers
         .get(header::EXPECT)
         .and_then(|v| v.to_str().ok())
@@ -607,7 +607,7 @@ async fn accept(
     let encoding = encoding(headers)?;
     let meta = metadata(query.as_deref())?;
     // The declared size is checked before anything waits: an over-large upload is told at once.
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|len| len > u64::try_from(limits.max_body).unwrap_or(u64::MAX)) {
         return Err(too_large(&limits));
     }
@@ -661,6 +661,11 @@ async fn accept(
 pub async fn queue_status(State(state): State<RestState>, token: Token) -> Result<Response, ApiError> {
     let auth = token.require(Scope::EvidenceWrite)?;
     Ok(Json(state.queue.status(auth.team_id)).into_response())
+}
+
+/// The body size the client declared (`Content-Length`), when it declared one that parses.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
 }
 
 #[cfg(test)]

@@ -87,6 +87,189 @@ struct Partial {
     failure_mode: Option<String>,
 }
 
+impl Partial {
+    /// The case a `<testcase>` opens: its id from `classname` and `name`, its duration from
+    /// `time` (seconds); passed until an outcome element says otherwise.
+    fn open(e: &BytesStart<'_>) -> Result<Self, String> {
+        let name = attribute(e, "name")?.unwrap_or_default();
+        if name.is_empty() {
+            return Err("a <testcase> has no name".into());
+        }
+        let classname = attribute(e, "classname")?.unwrap_or_default();
+        let test_id = if classname.is_empty() || name.starts_with(&classname) {
+            name
+        } else {
+            format!("{classname}::{name}")
+        };
+        let duration_ms = attribute(e, "time")?
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| (t * 1000.0).round() as i64);
+        Ok(Self {
+            test_id,
+            duration_ms,
+            outcome: Outcome::Passed,
+            message: None,
+            text: String::new(),
+            in_message_element: false,
+            failure_mode: None,
+        })
+    }
+
+    /// A `<failure>`, `<error>` or `<skipped>` inside the case. A failure outranks a skip,
+    /// whatever their order.
+    fn mark(&mut self, outcome: Outcome, e: &BytesStart<'_>, empty: bool) -> Result<(), String> {
+        if self.outcome == Outcome::Passed || outcome != Outcome::Skipped {
+            self.outcome = outcome;
+        }
+        if self.message.is_none() {
+            self.message = attribute(e, "message")?.filter(|m| !m.is_empty());
+        }
+        self.in_message_element = !empty;
+        Ok(())
+    }
+}
+
+/// Why reading stopped, before the reader's position is known.
+enum Stop {
+    Malformed(String),
+    Refused(JunitError),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Self::Malformed(message)
+    }
+}
+
+/// What has been read so far.
+struct Cases {
+    limits: Limits,
+    cases: Vec<Submitted>,
+    depth: usize,
+    seen_root: bool,
+    current: Option<Partial>,
+}
+
+impl Cases {
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), Stop> {
+        if !empty {
+            self.depth += 1;
+            if self.depth > self.limits.max_depth {
+                return Err(format!("elements nested deeper than {} levels", self.limits.max_depth).into());
+            }
+        }
+        let name = e.local_name();
+        let name = name.as_ref();
+        if !self.seen_root {
+            if name != "testsuites" && name != "testsuite" {
+                return Err(String::from("the root element must be <testsuites> or <testsuite>").into());
+            }
+            self.seen_root = true;
+        }
+        match (name, self.current.as_mut()) {
+            ("testcase", None) => {
+                let case = Partial::open(e)?;
+                if empty {
+                    self.push(case)?;
+                } else {
+                    self.current = Some(case);
+                }
+            }
+            ("failure", Some(case)) => case.mark(Outcome::Failed, e, empty)?,
+            ("error", Some(case)) => case.mark(Outcome::Error, e, empty)?,
+            ("skipped", Some(case)) => case.mark(Outcome::Skipped, e, empty)?,
+            // Flaky and rerun elements record earlier attempts: the case counts with its
+            // final outcome.
+            ("property", Some(case)) if attribute(e, "name")?.as_deref() == Some(PROPERTY) => {
+                case.failure_mode = attribute(e, "value")?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &str) -> Result<(), Stop> {
+        self.depth = self.depth.saturating_sub(1);
+        match name {
+            "testcase" => {
+                if let Some(case) = self.current.take() {
+                    self.push(case)?;
+                }
+            }
+            "failure" | "error" | "skipped" => {
+                if let Some(case) = self.current.as_mut() {
+                    case.in_message_element = false;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str) {
+        if let Some(case) = self.current.as_mut().filter(|c| c.in_message_element) {
+            // Only the start of a failure's text is kept; the caller truncates further.
+            if case.text.len() < 8192 {
+                case.text.push_str(text);
+            }
+        }
+    }
+
+    fn push(&mut self, case: Partial) -> Result<(), Stop> {
+        if self.cases.len() >= self.limits.max_cases {
+            return Err(Stop::Refused(JunitError::TooManyCases(self.limits.max_cases)));
+        }
+        let message = case.message.or_else(|| {
+            let text = case.text.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        });
+        self.cases.push(Submitted {
+            test_id: case.test_id,
+            outcome: case.outcome,
+            duration_ms: case.duration_ms,
+            message,
+            failure_mode: case.failure_mode,
+        });
+        Ok(())
+    }
+
+    /// One event of the document; `Ok(false)` at its end.
+    fn read(&mut self, event: Event<'_>) -> Result<bool, Stop> {
+        let empty = matches!(event, Event::Empty(_));
+        match event {
+            Event::DocType(_) => return Err(String::from("DTDs (<!DOCTYPE>) are not accepted").into()),
+            Event::Start(ref e) | Event::Empty(ref e) => self.start(e, empty)?,
+            Event::End(e) => self.end(e.local_name().as_ref())?,
+            Event::Text(ref t) if !self.seen_root && !t.trim().is_empty() => {
+                return Err(String::from("text before the root element (not a JUnit report?)").into());
+            }
+            Event::Text(ref t) => self.text(&t.xml_content(XmlVersion::Implicit1_0)),
+            Event::CData(ref t) => self.text(t),
+            Event::GeneralRef(ref r) => {
+                let text = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => {
+                        quick_xml::escape::resolve_predefined_entity(r).map(str::to_owned).ok_or_else(
+                            || format!("entity &{}; is not defined (entities are not accepted)", &**r),
+                        )?
+                    }
+                    Err(e) => return Err(e.to_string().into()),
+                };
+                self.text(&text);
+            }
+            Event::Eof => {
+                if self.depth != 0 || self.current.is_some() {
+                    return Err(String::from("the report ends before its closing tags (truncated?)").into());
+                }
+                return Ok(false);
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+        Ok(true)
+    }
+}
+
 /// Reads every test case of a JUnit report as it arrives: what is held is the cases read
 /// so far and the element being read, never the whole document.
 pub fn parse(xml: impl Read, limits: Limits) -> Result<Vec<Submitted>, JunitError> {
@@ -95,145 +278,22 @@ pub fn parse(xml: impl Read, limits: Limits) -> Result<Vec<Submitted>, JunitErro
         let input = reader.get_ref();
         JunitError::Malformed { line: input.line, column: input.column, message }
     };
-    let mut cases = Vec::new();
-    let mut depth = 0usize;
-    let mut seen_root = false;
-    let mut current: Option<Partial> = None;
+    let mut cases = Cases { limits, cases: Vec::new(), depth: 0, seen_root: false, current: None };
     let mut buf = Vec::new();
     loop {
         buf.clear();
         let event = reader.read_event_into(&mut buf).map_err(|e| malformed(&reader, e.to_string()))?;
-        let empty = matches!(event, Event::Empty(_));
-        match event {
-            Event::DocType(_) => return Err(malformed(&reader, "DTDs (<!DOCTYPE>) are not accepted".into())),
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                if !empty {
-                    depth += 1;
-                    if depth > limits.max_depth {
-                        return Err(malformed(
-                            &reader,
-                            format!("elements nested deeper than {} levels", limits.max_depth),
-                        ));
-                    }
-                }
-                let name = e.local_name();
-                let name = name.as_ref();
-                if !seen_root {
-                    if name != "testsuites" && name != "testsuite" {
-                        return Err(malformed(
-                            &reader,
-                            "the root element must be <testsuites> or <testsuite>".into(),
-                        ));
-                    }
-                    seen_root = true;
-                }
-                let attr = |key: &str| attribute(e, key).map_err(|m| malformed(&reader, m));
-                match (name, current.as_mut()) {
-                    ("testcase", None) => {
-                        let case_name = attr("name")?.unwrap_or_default();
-                        if case_name.is_empty() {
-                            return Err(malformed(&reader, "a <testcase> has no name".into()));
-                        }
-                        let classname = attr("classname")?.unwrap_or_default();
-                        let test_id = if classname.is_empty() || case_name.starts_with(&classname) {
-                            case_name
-                        } else {
-                            format!("{classname}::{case_name}")
-                        };
-                        let duration_ms = attr("time")?
-                            .and_then(|t| t.trim().parse::<f64>().ok())
-                            .filter(|t| t.is_finite() && *t >= 0.0)
-                            .map(|t| (t * 1000.0).round() as i64);
-                        let partial = Partial {
-                            test_id,
-                            duration_ms,
-                            outcome: Outcome::Passed,
-                            message: None,
-                            text: String::new(),
-                            in_message_element: false,
-                            failure_mode: None,
-                        };
-                        if empty {
-                            push(&mut cases, partial, limits)?;
-                        } else {
-                            current = Some(partial);
-                        }
-                    }
-                    ("failure" | "error" | "skipped", Some(case)) => {
-                        let outcome = match name {
-                            "failure" => Outcome::Failed,
-                            "error" => Outcome::Error,
-                            _ => Outcome::Skipped,
-                        };
-                        // A failure outranks a skip, whatever their order.
-                        if case.outcome == Outcome::Passed || outcome != Outcome::Skipped {
-                            case.outcome = outcome;
-                        }
-                        if case.message.is_none() {
-                            case.message = attr("message")?.filter(|m| !m.is_empty());
-                        }
-                        case.in_message_element = !empty;
-                    }
-                    // Flaky and rerun elements record earlier attempts: the case counts
-                    // with its final outcome.
-                    ("property", Some(case)) if attr("name")?.as_deref() == Some(PROPERTY) => {
-                        case.failure_mode = attr("value")?;
-                    }
-                    _ => {}
-                }
-            }
-            Event::End(e) => {
-                depth = depth.saturating_sub(1);
-                match e.local_name().as_ref() {
-                    "testcase" => {
-                        if let Some(case) = current.take() {
-                            push(&mut cases, case, limits)?;
-                        }
-                    }
-                    "failure" | "error" | "skipped" => {
-                        if let Some(case) = current.as_mut() {
-                            case.in_message_element = false;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Text(ref t) if !seen_root && !t.trim().is_empty() => {
-                return Err(malformed(&reader, "text before the root element (not a JUnit report?)".into()));
-            }
-            Event::Text(ref t) => collect_text(&mut current, &t.xml_content(XmlVersion::Implicit1_0)),
-            Event::CData(ref t) => collect_text(&mut current, t),
-            Event::GeneralRef(ref r) => {
-                let text = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => quick_xml::escape::resolve_predefined_entity(r)
-                        .map(str::to_owned)
-                        .ok_or_else(|| {
-                            malformed(
-                                &reader,
-                                format!("entity &{}; is not defined (entities are not accepted)", &**r),
-                            )
-                        })?,
-                    Err(e) => return Err(malformed(&reader, e.to_string())),
-                };
-                collect_text(&mut current, &text);
-            }
-            Event::Eof => {
-                if depth != 0 || current.is_some() {
-                    return Err(malformed(
-                        &reader,
-                        "the report ends before its closing tags (truncated?)".into(),
-                    ));
-                }
-                break;
-            }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        match cases.read(event) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(Stop::Malformed(message)) => return Err(malformed(&reader, message)),
+            Err(Stop::Refused(refused)) => return Err(refused),
         }
     }
-    if !seen_root {
+    if !cases.seen_root {
         return Err(JunitError::Malformed { line: 1, column: 1, message: "the document is empty".into() });
     }
-    Ok(cases)
+    Ok(cases.cases)
 }
 
 fn attribute(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {
@@ -247,33 +307,6 @@ fn attribute(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {
         }
     }
     Ok(None)
-}
-
-fn collect_text(current: &mut Option<Partial>, text: &str) {
-    if let Some(case) = current.as_mut().filter(|c| c.in_message_element) {
-        // Only the start of a failure's text is kept; the caller truncates further.
-        if case.text.len() < 8192 {
-            case.text.push_str(text);
-        }
-    }
-}
-
-fn push(cases: &mut Vec<Submitted>, case: Partial, limits: Limits) -> Result<(), JunitError> {
-    if cases.len() >= limits.max_cases {
-        return Err(JunitError::TooManyCases(limits.max_cases));
-    }
-    let message = case.message.or_else(|| {
-        let text = case.text.trim();
-        (!text.is_empty()).then(|| text.to_owned())
-    });
-    cases.push(Submitted {
-        test_id: case.test_id,
-        outcome: case.outcome,
-        duration_ms: case.duration_ms,
-        message,
-        failure_mode: case.failure_mode,
-    });
-    Ok(())
 }
 
 #[cfg(test)]

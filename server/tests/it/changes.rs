@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use app::domain::time::DAY_MS;
 
 struct Team {
     app: TestApp,

@@ -664,7 +664,7 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         ("selectors", &fm2_selectors),
     ];
     call(&app, &author, "update_failure_mode", &fm2).await;
-    let (justification, expires) = (payload(JUSTIFICATION), date(now_ms() + 30 * 24 * 3600 * 1000));
+    let (justification, expires) = (payload(JUSTIFICATION), date(now_ms() + 30 * app::domain::time::DAY_MS));
     let accept = [
         ("key", key.as_str()),
         ("number", &fm2_number),

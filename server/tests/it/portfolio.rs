@@ -92,7 +92,7 @@ async fn setup(backend: Backend) -> Setup {
     .await;
     create_change(&app, &token, "=HYPERLINK(\"x\")", None, &[("Nobody knows", 4, &[])]).await;
     // Working since 37 days ago: 7 days past its 30-day target.
-    let since = app::domain::time::date(app::ssr::db::now_ms() - 37 * 24 * 3600 * 1000);
+    let since = app::domain::time::date(app::ssr::db::now_ms() - 37 * app::domain::time::DAY_MS);
     let fms: &[(&str, u8, &[&str])] = &[("Cannot roll back", 4, &["rollout::rollback"])];
     create_change(&app, &token, "Release night", Some(&since), fms).await;
     upload_json(
@@ -358,7 +358,7 @@ async fn a_happy_path_date_must_be_past_and_recent(backend: Backend) {
     app.team("PAY", &[(author, Role::Member)]).await;
     let token = app.token("PAY", &Scope::ALL, Some(author)).await;
     let key = create_change(&app, &token, "Exam queue", None, &[]).await;
-    let day = 24 * 3600 * 1000;
+    let day = app::domain::time::DAY_MS;
     for (on, expected) in [
         (app::domain::time::date(app::ssr::db::now_ms() + 2 * day), "future"),
         (app::domain::time::date(app::ssr::db::now_ms() - 400 * day), "last year"),

@@ -3,6 +3,7 @@
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
 use app::domain::gate::Outcome;
+use app::domain::time::DAY_MS;
 use app::domain::time::date;
 use app::domain::{Role, TeamSlug};
 use app::ssr::db::now_ms;
@@ -118,8 +119,6 @@ async fn html(t: &Team, client: &reqwest::Client, key: &str) -> String {
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
     response.text().await.expect("body")
 }
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 const SCENARIOS: [&str; 3] = [
     "10,000 exams queued after a 2-hour network outage",

@@ -2,12 +2,13 @@
 
 use crate::domain::catalogue::TemplateRef;
 use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
+use crate::domain::event::{Event, FailureModeRef, Moved};
 use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::{AppError, TeamId, TeamSlug, UserId};
-use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::audit::{self, Actor};
 use crate::ssr::coverage::{self, Derivable};
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::{Db, Write, now_ms};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
@@ -210,15 +211,8 @@ pub async fn set_policy(
     .bind(team.0)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry {
-        action: "team.set_policy",
-        object_type: "team",
-        object_id: team.to_string(),
-        team_id: Some(team),
-        before: Some(json!({ "policy": before, "public_badges": was_public })),
-        after: Some(json!({ "policy": new, "public_badges": public_badges })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::PolicySet { team, before: (before, was_public), after: (new, public_badges) })
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -253,43 +247,69 @@ pub async fn create(
     let slug: String = row.try_get("slug")?;
     let key = ChangeKey::new(&TeamSlug::parse(&slug)?, number);
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO changes (team_id, number, title, summary, types, ticket_url, pr_url, design_url,
-                              rollback_plan, rollback_url, author_id, created_by_token, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13)",
-    )
-    .bind(team.0)
-    .bind(number)
-    .bind(&new.title)
-    .bind(&new.summary)
-    .bind(ChangeType::join(&new.types))
-    .bind(new.ticket_url.as_deref())
-    .bind(new.pr_url.as_deref())
-    .bind(new.design_url.as_deref())
-    .bind(&new.rollback_plan)
-    .bind(new.rollback_url.as_deref())
-    .bind(match by {
-        Registrar::Person(user) => Some(user.0),
-        Registrar::Token(_) => None,
-    })
-    .bind(match by {
-        Registrar::Token(token) => Some(token),
-        Registrar::Person(_) => None,
-    })
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let entry = Entry {
-        action: "change.create",
-        object_type: "change",
-        object_id: key.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(json!({ "title": new.title, "status": "draft", "types": ChangeType::join(&new.types) })),
+    let sql = format!(
+        "INSERT INTO changes ({}, team_id, number, author_id, created_by_token, status, created_at, updated_at)
+         VALUES ({}, $9, $10, $11, $12, 'draft', $13, $13)",
+        DETAIL_COLUMNS.join(", "),
+        (1..=DETAIL_COLUMNS.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
+    );
+    bind_details(sqlx::query(&sql), new)
+        .bind(team.0)
+        .bind(number)
+        .bind(match by {
+            Registrar::Person(user) => Some(user.0),
+            Registrar::Token(_) => None,
+        })
+        .bind(match by {
+            Registrar::Token(token) => Some(token),
+            Registrar::Person(_) => None,
+        })
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let event = Event::ChangeRegistered {
+        team,
+        key: key.clone(),
+        title: new.title.clone(),
+        types: ChangeType::join(&new.types),
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(key)
+}
+
+/// The columns that hold a change's details, in the order [`bind_details`] binds them and
+/// [`details_of`] reads them: a new detail is added to the three together.
+const DETAIL_COLUMNS: [&str; 8] =
+    ["title", "summary", "types", "ticket_url", "pr_url", "design_url", "rollback_plan", "rollback_url"];
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds `details` as [`DETAIL_COLUMNS`] lists them, as the first parameters of `query`.
+fn bind_details<'q>(query: AnyQuery<'q>, details: &'q ChangeDetails) -> AnyQuery<'q> {
+    query
+        .bind(&details.title)
+        .bind(&details.summary)
+        .bind(ChangeType::join(&details.types))
+        .bind(details.ticket_url.as_deref())
+        .bind(details.pr_url.as_deref())
+        .bind(details.design_url.as_deref())
+        .bind(&details.rollback_plan)
+        .bind(details.rollback_url.as_deref())
+}
+
+/// A change's details from a row holding [`DETAIL_COLUMNS`].
+fn details_of(row: &sqlx::any::AnyRow) -> Result<ChangeDetails, sqlx::Error> {
+    Ok(ChangeDetails {
+        title: row.try_get("title")?,
+        summary: row.try_get("summary")?,
+        types: ChangeType::split(&row.try_get::<String, _>("types")?),
+        ticket_url: row.try_get("ticket_url")?,
+        pr_url: row.try_get("pr_url")?,
+        design_url: row.try_get("design_url")?,
+        rollback_plan: row.try_get("rollback_plan")?,
+        rollback_url: row.try_get("rollback_url")?,
+    })
 }
 
 const CHANGE_SELECT: &str =
@@ -311,16 +331,7 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
         team_id: TeamId(row.try_get("team_id")?),
         team_name: row.try_get("team_name")?,
         policy: policy(row)?,
-        details: ChangeDetails {
-            title: row.try_get("title")?,
-            summary: row.try_get("summary")?,
-            types: ChangeType::split(&row.try_get::<String, _>("types")?),
-            ticket_url: row.try_get("ticket_url")?,
-            pr_url: row.try_get("pr_url")?,
-            design_url: row.try_get("design_url")?,
-            rollback_plan: row.try_get("rollback_plan")?,
-            rollback_url: row.try_get("rollback_url")?,
-        },
+        details: details_of(row)?,
         version: row.try_get("version")?,
         author_id: row.try_get::<Option<i64>, _>("author_id")?.map(UserId),
         author: row.try_get("author")?,
@@ -392,15 +403,15 @@ pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result
 }
 
 /// Reads the change's status inside the write transaction and applies `step` to it, so
-/// two concurrent transitions cannot both succeed. Returns (before, after).
+/// two concurrent transitions cannot both succeed.
 async fn next_status(
     tx: &mut AnyConnection,
     db: &Db,
     change: &Change,
     step: impl FnOnce(ChangeStatus) -> Result<ChangeStatus, AppError>,
-) -> Result<(ChangeStatus, ChangeStatus), AppError> {
-    let current = locked_status(tx, db, change.id).await?;
-    Ok((current, step(current)?))
+) -> Result<Moved, AppError> {
+    let from = locked_status(tx, db, change.id).await?;
+    Ok(Moved { from, to: step(from)? })
 }
 
 /// The change's status, read inside the write transaction and locked until it ends (on
@@ -416,31 +427,6 @@ pub async fn locked_status(
     };
     let current: String = sqlx::query_scalar(sql).bind(change_id).fetch_one(&mut *tx).await?;
     Ok(ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?)
-}
-
-/// Audits a status transition with extra details.
-async fn audit_transition(
-    tx: &mut AnyConnection,
-    db: &Db,
-    actor: &Actor,
-    change: &Change,
-    action: &str,
-    (from, to): (ChangeStatus, ChangeStatus),
-    details: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    let mut after = json!({ "status": to.as_str() });
-    if let (Some(after), serde_json::Value::Object(details)) = (after.as_object_mut(), details) {
-        after.extend(details);
-    }
-    let entry = Entry {
-        action,
-        object_type: "change",
-        object_id: change.key.to_string(),
-        team_id: Some(change.team_id),
-        before: Some(json!({ "status": from.as_str() })),
-        after: Some(after),
-    };
-    audit::append(tx, db.backend(), actor, entry).await
 }
 
 /// Records that the happy path works: sets the failure-cases target date.
@@ -461,7 +447,7 @@ pub async fn record_happy_path(
         "UPDATE changes SET status = $1, happy_path_at = $2, happy_path_by = $3, target_at = $4,
                 happy_path_note = $5, updated_at = $6 WHERE id = $7",
     )
-    .bind(moved.1.as_str())
+    .bind(moved.to.as_str())
     .bind(at)
     .bind(by.map(|u| u.0))
     .bind(target)
@@ -470,37 +456,50 @@ pub async fn record_happy_path(
     .bind(change.id)
     .execute(&mut *tx)
     .await?;
-    let details = json!({ "happy_path_at": at, "target_at": target, "note": note });
-    audit_transition(&mut tx, db, actor, change, "change.happy_path", moved, details).await?;
+    let event = Event::HappyPathRecorded {
+        team: change.team_id,
+        key: change.key.clone(),
+        moved,
+        at,
+        target_at: target,
+        note: note.map(str::to_owned),
+    };
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Moves the change to a status that needs no other field changed (cancel, regress).
+/// Moves the change to a status that needs no other field changed (cancel); `event` says
+/// what happened.
 async fn set_status(
     db: &Db,
     actor: &Actor,
     change: &Change,
-    action: &str,
     step: impl FnOnce(ChangeStatus) -> Result<ChangeStatus, AppError>,
-    details: serde_json::Value,
+    event: impl FnOnce(Moved) -> Event,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let moved = next_status(&mut tx, db, change, step).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(moved.1.as_str())
+        .bind(moved.to.as_str())
         .bind(now_ms())
         .bind(change.id)
         .execute(&mut *tx)
         .await?;
-    audit_transition(&mut tx, db, actor, change, action, moved, details).await?;
+    tx.record(actor, event(moved)).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Cancels the change.
 pub async fn cancel(db: &Db, actor: &Actor, change: &Change, reason: &str) -> Result<(), AppError> {
-    set_status(db, actor, change, "change.cancel", ChangeStatus::cancel, json!({ "reason": reason })).await
+    set_status(db, actor, change, ChangeStatus::cancel, |moved| Event::ChangeCancelled {
+        team: change.team_id,
+        key: change.key.clone(),
+        moved,
+        reason: reason.to_owned(),
+    })
+    .await
 }
 
 /// Makes `user` the author of a change registered through an API token, which has none:
@@ -517,15 +516,8 @@ pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Res
     if done.rows_affected() == 0 {
         return Err(AppError::Conflict("This change already has an author.".to_owned()));
     }
-    let entry = Entry {
-        action: "change.claim",
-        object_type: "change",
-        object_id: change.key.to_string(),
-        team_id: Some(change.team_id),
-        before: Some(json!({ "author": null })),
-        after: Some(json!({ "author_id": user.0 })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::ChangeClaimed { team: change.team_id, key: change.key.clone(), author: user })
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -552,36 +544,26 @@ pub async fn update_details(
     }
     let mut tx = db.begin_write().await?;
     require_editable(&mut tx, db, change).await?;
-    let updated = sqlx::query(
-        "UPDATE changes SET title = $1, summary = $2, types = $3, ticket_url = $4, pr_url = $5,
-                design_url = $6, rollback_plan = $7, rollback_url = $8, version = version + 1, updated_at = $9
-         WHERE id = $10 AND version = $11",
-    )
-    .bind(&details.title)
-    .bind(&details.summary)
-    .bind(ChangeType::join(&details.types))
-    .bind(details.ticket_url.as_deref())
-    .bind(details.pr_url.as_deref())
-    .bind(details.design_url.as_deref())
-    .bind(&details.rollback_plan)
-    .bind(details.rollback_url.as_deref())
-    .bind(now_ms())
-    .bind(change.id)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
+    let sql = format!(
+        "UPDATE changes SET {}, version = version + 1, updated_at = $9 WHERE id = $10 AND version = $11",
+        DETAIL_COLUMNS
+            .iter()
+            .zip(1..)
+            .map(|(column, n)| format!("{column} = ${n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let updated = bind_details(sqlx::query(&sql), details)
+        .bind(now_ms())
+        .bind(change.id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_CHANGE.to_owned()));
     }
-    let entry = Entry {
-        action: "change.update",
-        object_type: "change",
-        object_id: change.key.to_string(),
-        team_id: Some(change.team_id),
-        before: Some(serde_json::Value::Object(before)),
-        after: Some(serde_json::Value::Object(after)),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::ChangeEdited { team: change.team_id, key: change.key.clone(), before, after })
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -607,7 +589,7 @@ fn changed_fields(
 /// Marks a signed-off change regressed inside the caller's transaction: a linked test
 /// failed after sign-off. The sign-off stays in history; a new one is needed.
 pub async fn regress_in(
-    tx: &mut AnyConnection,
+    tx: &mut Write,
     db: &Db,
     actor: &Actor,
     change: &Change,
@@ -619,12 +601,18 @@ pub async fn regress_in(
     }
     let moved = next_status(tx, db, change, ChangeStatus::regress).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(moved.1.as_str())
+        .bind(moved.to.as_str())
         .bind(now_ms())
         .bind(change.id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    audit_transition(tx, db, actor, change, "change.regress", moved, json!({ "failing": failing })).await?;
+    let event = Event::ChangeRegressed {
+        team: change.team_id,
+        key: change.key.clone(),
+        moved,
+        failing: failing.to_vec(),
+    };
+    tx.record(actor, event).await?;
     Ok(true)
 }
 
@@ -768,15 +756,14 @@ pub async fn add_failure_modes(
     let mut numbers = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let template = templates.get(i).and_then(Option::as_ref);
-        numbers.push(insert_failure_mode(&mut tx, db, actor, change, input, template).await?);
+        numbers.push(insert_failure_mode(&mut tx, actor, change, input, template).await?);
     }
     tx.commit().await?;
     Ok(numbers)
 }
 
 async fn insert_failure_mode(
-    tx: &mut AnyConnection,
-    db: &Db,
+    tx: &mut Write,
     actor: &Actor,
     change: &Change,
     input: &FailureModeInput,
@@ -788,7 +775,7 @@ async fn insert_failure_mode(
     )
     .bind(now)
     .bind(change.id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO failure_modes (change_id, number, title, scenario, effect, detection, severity, likelihood,
@@ -808,23 +795,20 @@ async fn insert_failure_mode(
     .bind(json_text(&input.selectors))
     .bind(template.map(TemplateRef::to_string))
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
-    coverage::refresh(&mut *tx, change.team_id, &[input.derivable(id)]).await?;
+    coverage::refresh(tx, change.team_id, &[input.derivable(id)]).await?;
     let mut after = audit_input(input);
     if let Some(template) = template {
         after["template"] = json!(template);
     }
-    let entry = Entry {
-        action: "failure_mode.create",
-        object_type: "failure_mode",
-        object_id: format!("{}/FM-{number}", change.key),
-        team_id: Some(change.team_id),
-        before: None,
-        after: Some(after),
-    };
-    audit::append(&mut *tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::FailureModeAdded { fm: fm_ref(change, number), fields: after }).await?;
     Ok(number)
+}
+
+/// A failure mode of `change`, as events name it.
+fn fm_ref(change: &Change, number: i64) -> FailureModeRef {
+    FailureModeRef { team: change.team_id, change: change.key.clone(), number }
 }
 
 /// Refuses changes to failure modes once the change is signed off or cancelled: the
@@ -886,15 +870,14 @@ pub async fn update_failure_mode(
         .bind(before.id)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry {
-        action: "failure_mode.update",
-        object_type: "failure_mode",
-        object_id: format!("{}/FM-{number}", change.key),
-        team_id: Some(change.team_id),
-        before: Some(json!({ "fields": before.audit_view(), "acceptance": before.acceptance })),
-        after: Some(json!({ "fields": audit_input(input), "acceptance_voided": voided.rows_affected() > 0 })),
+    let event = Event::FailureModeEdited {
+        fm: fm_ref(change, number),
+        before: before.audit_view(),
+        acceptance: before.acceptance,
+        after: audit_input(input),
+        acceptance_voided: voided.rows_affected() > 0,
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -920,15 +903,8 @@ pub async fn delete_failure_mode(
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound(format!("FM-{number} of {}", change.key)));
     }
-    let entry = Entry {
-        action: "failure_mode.delete",
-        object_type: "failure_mode",
-        object_id: format!("{}/FM-{number}", change.key),
-        team_id: Some(change.team_id),
-        before: Some(before.audit_view()),
-        after: None,
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::FailureModeRemoved { fm: fm_ref(change, number), fields: before.audit_view() })
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -956,15 +932,12 @@ pub async fn accept_risk(
     .bind(expires_at)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry {
-        action: "failure_mode.accept_risk",
-        object_type: "failure_mode",
-        object_id: format!("{}/FM-{number}", change.key),
-        team_id: Some(change.team_id),
-        before: None,
-        after: Some(json!({ "justification": justification, "expires_at": expires_at })),
+    let event = Event::RiskAccepted {
+        fm: fm_ref(change, number),
+        justification: justification.to_owned(),
+        expires_at,
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -981,7 +954,7 @@ pub struct SignOff {
 /// Signs off failure cases inside the caller's transaction: stores the snapshot and its
 /// hash and moves the change to `failure_cases_complete`, if its status still allows it.
 pub async fn sign_off_in(
-    tx: &mut AnyConnection,
+    tx: &mut Write,
     db: &Db,
     actor: &Actor,
     by: UserId,
@@ -992,10 +965,10 @@ pub async fn sign_off_in(
     let moved = next_status(tx, db, change, ChangeStatus::sign_off).await?;
     let now = now_ms();
     sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(moved.1.as_str())
+        .bind(moved.to.as_str())
         .bind(now)
         .bind(change.id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query("INSERT INTO sign_offs (change_id, signed_by, signed_at, snapshot, content_hash) VALUES ($1, $2, $3, $4, $5)")
         .bind(change.id)
@@ -1003,10 +976,15 @@ pub async fn sign_off_in(
         .bind(now)
         .bind(snapshot)
         .bind(hash)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    audit_transition(tx, db, actor, change, "change.sign_off", moved, json!({ "content_hash": hash }))
-        .await?;
+    let event = Event::SignedOff {
+        team: change.team_id,
+        key: change.key.clone(),
+        moved,
+        content_hash: hash.to_owned(),
+    };
+    tx.record(actor, event).await?;
     Ok(())
 }
 

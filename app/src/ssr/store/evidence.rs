@@ -88,26 +88,7 @@ pub async fn write_run(
     history_for: &[&str],
 ) -> Result<i64, sqlx::Error> {
     let now = now_ms();
-    let count =
-        |o: Outcome| i64::try_from(results.iter().filter(|r| r.outcome == o).count()).unwrap_or(i64::MAX);
-    let run_id: i64 = sqlx::query_scalar(
-        "INSERT INTO evidence_runs (team_id, commit_sha, branch, pipeline_url, run_key, received_at, token_id,
-                                    passed, failed, skipped, errored)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-    )
-    .bind(team.0)
-    .bind(run.commit.as_deref())
-    .bind(run.branch.as_deref())
-    .bind(run.pipeline_url.as_deref())
-    .bind(run.run_key.as_deref())
-    .bind(now)
-    .bind(token)
-    .bind(count(Outcome::Passed))
-    .bind(count(Outcome::Failed))
-    .bind(count(Outcome::Skipped))
-    .bind(count(Outcome::Error))
-    .fetch_one(&mut *conn)
-    .await?;
+    let run_id = insert_run(conn, team, token, run, results, now).await?;
     let team = team.0;
     // The last result of a test id counts, as if each were written in turn.
     let mut seen = std::collections::HashSet::new();
@@ -159,6 +140,37 @@ pub async fn write_run(
     )
     .await?;
     Ok(run_id)
+}
+
+/// The run's own row, with its counts by outcome; returns its id.
+async fn insert_run(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    token: Option<i64>,
+    run: &RunInput,
+    results: &[ResultInput],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let count =
+        |o: Outcome| i64::try_from(results.iter().filter(|r| r.outcome == o).count()).unwrap_or(i64::MAX);
+    sqlx::query_scalar(
+        "INSERT INTO evidence_runs (team_id, commit_sha, branch, pipeline_url, run_key, received_at, token_id,
+                                    passed, failed, skipped, errored)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(team.0)
+    .bind(run.commit.as_deref())
+    .bind(run.branch.as_deref())
+    .bind(run.pipeline_url.as_deref())
+    .bind(run.run_key.as_deref())
+    .bind(now)
+    .bind(token)
+    .bind(count(Outcome::Passed))
+    .bind(count(Outcome::Failed))
+    .bind(count(Outcome::Skipped))
+    .bind(count(Outcome::Error))
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// A run as listed on a team page.

@@ -1,10 +1,10 @@
 //! Teams and memberships.
 
+use crate::domain::event::Event;
 use crate::domain::{AppError, Role, TeamId, TeamName, TeamSlug, UserId};
-use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::audit::Actor;
 use crate::ssr::db::{Db, now_ms};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::Row;
 
 /// A team as listed.
@@ -38,15 +38,12 @@ pub async fn create(db: &Db, actor: &Actor, slug: &TeamSlug, name: &TeamName) ->
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::invalid("slug", "A team with that slug already exists."))?;
-    let entry = Entry {
-        action: "team.create",
-        object_type: "team",
-        object_id: slug.as_str().to_owned(),
-        team_id: Some(TeamId(id)),
-        before: None,
-        after: Some(json!({ "slug": slug.as_str(), "name": name.as_str() })),
+    let event = Event::TeamCreated {
+        team: TeamId(id),
+        slug: slug.as_str().to_owned(),
+        name: name.as_str().to_owned(),
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(TeamId(id))
 }
@@ -155,19 +152,8 @@ pub async fn set_membership(
         .bind(user.0)
         .fetch_one(&mut *tx)
         .await?;
-    let entry = Entry {
-        action: match (&previous, role) {
-            (None, _) => "membership.add",
-            (Some(_), Some(_)) => "membership.set_role",
-            (Some(_), None) => "membership.remove",
-        },
-        object_type: "membership",
-        object_id: format!("{team}/{username}"),
-        team_id: Some(team),
-        before: previous.map(|r| json!({ "user": username, "role": r })),
-        after: role.map(|r| json!({ "user": username, "role": r.as_str() })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    let before = previous.map(|r| Role::parse("role", &r)).transpose()?;
+    tx.record(actor, Event::MembershipChanged { team, username, before, after: role }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,9 +3,11 @@
 
 use crate::domain::catalogue::{self, Suggestion, TemplateRef};
 use crate::domain::change::{ChangeType, TEXT_MAX, TITLE_MAX, optional_text, required_line};
+use crate::domain::event::Event;
 use crate::domain::failure_mode::{Rating, Ratings};
+use crate::domain::ids::TemplateId;
 use crate::domain::{AppError, TeamId};
-use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::audit::Actor;
 use crate::ssr::db::{Db, now_ms};
 use serde_json::json;
 use sqlx::Row;
@@ -153,15 +155,8 @@ pub async fn create(db: &Db, actor: &Actor, team: TeamId, input: &TemplateInput)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Entry {
-        action: "template.create",
-        object_type: "fm_template",
-        object_id: id.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(input.audit_view()),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: input.audit_view() })
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -198,15 +193,8 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("The template".to_owned()));
     }
-    let entry = Entry {
-        action: "template.update",
-        object_type: "fm_template",
-        object_id: id.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(input.audit_view()),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::TemplateUpdated { team, template: TemplateId(id), fields: input.audit_view() })
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -226,15 +214,7 @@ pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(),
     if retired.rows_affected() == 0 {
         return Err(AppError::NotFound("An active template with that id".to_owned()));
     }
-    let entry = Entry {
-        action: "template.retire",
-        object_type: "fm_template",
-        object_id: id.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(json!({ "retired_at": now })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::TemplateRetired { team, template: TemplateId(id), at: now }).await?;
     tx.commit().await?;
     Ok(())
 }

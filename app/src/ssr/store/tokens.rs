@@ -3,11 +3,12 @@
 //! Format: `pmt_` + 40 random hex characters + `_` + an 8-character checksum, so a token is
 //! recognisable in logs and secret scanners, and a mistyped one is refused without a lookup.
 
+use crate::domain::event::Event;
+use crate::domain::ids::TokenId;
 use crate::domain::scope::Scope;
 use crate::domain::{AppError, TeamId, UserId};
-use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::audit::Actor;
 use crate::ssr::db::{Db, now_ms};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -96,17 +97,15 @@ pub async fn create(
     .bind(expires_at)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Entry {
-        action: "token.create",
-        object_type: "token",
-        object_id: id.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(
-            json!({ "name": name, "prefix": prefix, "scopes": Scope::join(scopes), "expires_at": expires_at }),
-        ),
+    let event = Event::TokenCreated {
+        team,
+        token: TokenId(id),
+        name: name.to_owned(),
+        prefix,
+        scopes: Scope::join(scopes),
+        expires_at,
     };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -125,15 +124,7 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(),
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound("The token".to_owned()));
     }
-    let entry = Entry {
-        action: "token.revoke",
-        object_type: "token",
-        object_id: id.to_string(),
-        team_id: Some(team),
-        before: None,
-        after: Some(json!({ "revoked": true })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::TokenRevoked { team, token: TokenId(id) }).await?;
     tx.commit().await?;
     Ok(())
 }

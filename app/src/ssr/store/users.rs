@@ -1,7 +1,8 @@
 //! User accounts.
 
+use crate::domain::event::Event;
 use crate::domain::{AppError, DisplayName, Principal, Role, TeamId, UserId, Username};
-use crate::ssr::audit::{self, Actor, Entry};
+use crate::ssr::audit::Actor;
 use crate::ssr::db::{Db, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -73,15 +74,7 @@ pub async fn create(
         is_admin,
         disabled: false,
     };
-    let entry = Entry {
-        action: "user.create",
-        object_type: "user",
-        object_id: id.to_string(),
-        team_id: None,
-        before: None,
-        after: Some(audit_view(&created)),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::UserCreated { user: UserId(id), account: audit_view(&created) }).await?;
     tx.commit().await?;
     Ok(UserId(id))
 }
@@ -186,15 +179,9 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: UserId, disabled: bool) ->
     .execute(&mut *tx)
     .await?;
     let after = UserSummary { disabled, ..before.clone() };
-    let entry = Entry {
-        action: if disabled { "user.disable" } else { "user.enable" },
-        object_type: "user",
-        object_id: id.to_string(),
-        team_id: None,
-        before: Some(audit_view(&before)),
-        after: Some(audit_view(&after)),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    let event =
+        Event::UserAccessSet { user: id, disabled, before: audit_view(&before), after: audit_view(&after) };
+    tx.record(actor, event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -212,15 +199,7 @@ pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &st
     .bind(id.0)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry {
-        action: "user.reset_password",
-        object_type: "user",
-        object_id: id.to_string(),
-        team_id: None,
-        before: None,
-        after: Some(json!({ "username": user.username, "password": "changed" })),
-    };
-    audit::append(&mut tx, db.backend(), actor, entry).await?;
+    tx.record(actor, Event::PasswordReset { user: id, username: user.username }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -27,28 +27,11 @@ pub fn AdminUsers() -> impl IntoView {
             if !user.is_admin {
                 return admins_only();
             }
-            let create_err = action_error(create);
             let disable_err = action_error(disable);
             let reset_err = action_error(reset);
             view! {
                 <h1>"Users"</h1>
-                <section class="card">
-                    <h2>"Create a user"</h2>
-                    <ActionForm action=create>
-                        <FormError err=create_err/>
-                        <label for="new-username">"Username"</label>
-                        <input id="new-username" name="username" required aria-describedby="new-username-error"/>
-                        <FieldError err=create_err field="username" id="new-username"/>
-                        <label for="new-display-name">"Full name"</label>
-                        <input id="new-display-name" name="display_name" required aria-describedby="new-display-name-error"/>
-                        <FieldError err=create_err field="display_name" id="new-display-name"/>
-                        <label for="new-password">"Initial password (at least 10 characters)"</label>
-                        <input id="new-password" name="password" type="password" autocomplete="new-password" required aria-describedby="new-password-error"/>
-                        <FieldError err=create_err field="password" id="new-password"/>
-                        <label class="checkbox"><input type="checkbox" name="is_admin" value="on"/>" Administrator"</label>
-                        <button type="submit">"Create user"</button>
-                    </ActionForm>
-                </section>
+                <CreateUserForm action=create/>
                 <FormError err=disable_err/>
                 <FormError err=reset_err/>
                 <FieldError err=reset_err field="password" id="reset-password"/>
@@ -61,34 +44,7 @@ pub fn AdminUsers() -> impl IntoView {
                                     <tbody>
                                         {users
                                             .into_iter()
-                                            .map(|u| {
-                                                let id = u.id.0.to_string();
-                                                let reset_user_id = id.clone();
-                                                let row_name = u.username.clone();
-                                                let input_id = format!("reset-{}", u.username);
-                                                let input_for = input_id.clone();
-                                                let label = format!("New password for {}", u.username);
-                                                view! {
-                                                    <tr data-username=row_name>
-                                                        <td>{u.username.clone()} {u.is_admin.then(|| view! { " " <span class="chip">"admin"</span> })}</td>
-                                                        <td>{u.display_name}</td>
-                                                        <td>{if u.disabled { "disabled" } else { "active" }}</td>
-                                                        <td class="actions">
-                                                            <ActionForm action=disable>
-                                                                <input type="hidden" name="user_id" value=id/>
-                                                                <input type="hidden" name="disabled" value=(!u.disabled).to_string()/>
-                                                                <button type="submit" class="secondary">{if u.disabled { "Enable" } else { "Disable" }}</button>
-                                                            </ActionForm>
-                                                            <ActionForm action=reset attr:class="inline">
-                                                                <input type="hidden" name="user_id" value=reset_user_id/>
-                                                                <label class="visually-hidden" for=input_for>{label}</label>
-                                                                <input id=input_id name="password" type="password" autocomplete="new-password" placeholder="New password" required/>
-                                                                <button type="submit" class="secondary">"Reset password"</button>
-                                                            </ActionForm>
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            })
+                                            .map(|user| view! { <UserRow user disable reset/> })
                                             .collect_view()}
                                     </tbody>
                                 </table>
@@ -101,6 +57,66 @@ pub fn AdminUsers() -> impl IntoView {
             }
                 .into_any()
         }/>
+    }
+}
+
+/// Creates a user with an initial password.
+#[component]
+fn CreateUserForm(action: ServerAction<CreateUser>) -> impl IntoView {
+    let err = action_error(action);
+    view! {
+        <section class="card">
+            <h2>"Create a user"</h2>
+            <ActionForm action>
+                <FormError err/>
+                <label for="new-username">"Username"</label>
+                <input id="new-username" name="username" required aria-describedby="new-username-error"/>
+                <FieldError err field="username" id="new-username"/>
+                <label for="new-display-name">"Full name"</label>
+                <input id="new-display-name" name="display_name" required aria-describedby="new-display-name-error"/>
+                <FieldError err field="display_name" id="new-display-name"/>
+                <label for="new-password">"Initial password (at least 10 characters)"</label>
+                <input id="new-password" name="password" type="password" autocomplete="new-password" required aria-describedby="new-password-error"/>
+                <FieldError err field="password" id="new-password"/>
+                <label class="checkbox"><input type="checkbox" name="is_admin" value="on"/>" Administrator"</label>
+                <button type="submit">"Create user"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// One user, with buttons to disable or enable them and to reset their password.
+#[component]
+fn UserRow(
+    user: crate::api::admin::UserItem,
+    disable: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    let id = user.id.0.to_string();
+    let reset_user_id = id.clone();
+    let row_name = user.username.clone();
+    let input_id = format!("reset-{}", user.username);
+    let input_for = input_id.clone();
+    let label = format!("New password for {}", user.username);
+    view! {
+        <tr data-username=row_name>
+            <td>{user.username.clone()} {user.is_admin.then(|| view! { " " <span class="chip">"admin"</span> })}</td>
+            <td>{user.display_name}</td>
+            <td>{if user.disabled { "disabled" } else { "active" }}</td>
+            <td class="actions">
+                <ActionForm action=disable>
+                    <input type="hidden" name="user_id" value=id/>
+                    <input type="hidden" name="disabled" value=(!user.disabled).to_string()/>
+                    <button type="submit" class="secondary">{if user.disabled { "Enable" } else { "Disable" }}</button>
+                </ActionForm>
+                <ActionForm action=reset attr:class="inline">
+                    <input type="hidden" name="user_id" value=reset_user_id/>
+                    <label class="visually-hidden" for=input_for>{label}</label>
+                    <input id=input_id name="password" type="password" autocomplete="new-password" placeholder="New password" required/>
+                    <button type="submit" class="secondary">"Reset password"</button>
+                </ActionForm>
+            </td>
+        </tr>
     }
 }
 

@@ -90,44 +90,58 @@ fn PortfolioView(p: Portfolio, user: Principal) -> impl IntoView {
                 } else {
                     view! { <PortfolioTable rows now/> }.into_any()
                 }}
-                {(pages > 1).then(|| view! {
-                    <nav class="pager" aria-label="Pages">
-                        {(1..=pages).map(|page| {
-                            let current = page == filter.page;
-                            view! {
-                                <a href=href(&filter.with_page(page)) aria-current=current.then_some("page")>{page}</a>
-                            }
-                        }).collect_view()}
-                    </nav>
-                })}
-                <h2>"Cycle time"</h2>
-                {if cycles.is_empty() {
-                    view! { <p class="muted">"No change in this view has been signed off yet."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="compact">
-                            <caption>"Days from happy path working to failure cases complete"</caption>
-                            <thead><tr>
-                                <th scope="col">"Team"</th><th scope="col">"Signed off"</th>
-                                <th scope="col">"Median"</th><th scope="col">"90th percentile"</th>
-                            </tr></thead>
-                            <tbody>
-                                {cycles.into_iter().map(|c| view! {
-                                    <tr>
-                                        <th scope="row">{c.team}</th><td>{c.signed_off}</td>
-                                        <td>{format!("{} days", c.median_days)}</td><td>{format!("{} days", c.p90_days)}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any()
-                }}
+                {(pages > 1).then(|| view! { <Pager filter=filter.clone() pages/> })}
+                <CycleTable cycles/>
                 <h2>"Charts"</h2>
                 <div class="charts">
                     <StatusFunnel counts=status_counts.clone()/>
                     <CoverageTrend trends now days=crate::domain::portfolio::TREND_DAYS/>
                     <CycleTrend months=month_cycles/>
                 </div>
+            }.into_any()
+        }}
+    }
+}
+
+/// Links to each page of the view's changes.
+#[component]
+fn Pager(filter: Filter, pages: usize) -> impl IntoView {
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {(1..=pages).map(|page| {
+                let current = page == filter.page;
+                view! {
+                    <a href=href(&filter.with_page(page)) aria-current=current.then_some("page")>{page}</a>
+                }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// Days from happy path to sign-off, by team.
+#[component]
+fn CycleTable(cycles: Vec<crate::domain::portfolio::Cycle>) -> impl IntoView {
+    view! {
+        <h2>"Cycle time"</h2>
+        {if cycles.is_empty() {
+            view! { <p class="muted">"No change in this view has been signed off yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="compact">
+                    <caption>"Days from happy path working to failure cases complete"</caption>
+                    <thead><tr>
+                        <th scope="col">"Team"</th><th scope="col">"Signed off"</th>
+                        <th scope="col">"Median"</th><th scope="col">"90th percentile"</th>
+                    </tr></thead>
+                    <tbody>
+                        {cycles.into_iter().map(|c| view! {
+                            <tr>
+                                <th scope="row">{c.team}</th><td>{c.signed_off}</td>
+                                <td>{format!("{} days", c.median_days)}</td><td>{format!("{} days", c.p90_days)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
             }.into_any()
         }}
     }

@@ -62,8 +62,6 @@ pub fn TeamPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let set_member = ServerAction::<SetMember>::new();
     let set_policy = ServerAction::<SetPolicy>::new();
-    let err = action_error(set_member);
-    let policy_err = action_error(set_policy);
     let team = Resource::new(
         move || (slug(), set_member.version().get(), set_policy.version().get()),
         |(slug, ..)| team_page(slug),
@@ -77,9 +75,6 @@ pub fn TeamPage() -> impl IntoView {
                         match team.await {
                             Ok(team) => {
                                 let slug = team.slug.clone();
-                                let policy_slug = team.slug.clone();
-                                let policy = team.policy;
-                                let public_badges = team.public_badges;
                                 view! {
                                     <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
                                     <p class="actions">
@@ -89,73 +84,15 @@ pub fn TeamPage() -> impl IntoView {
                                     </p>
                                     <p class="muted">{format!(
                                         "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",
-                                        policy.window_days, policy.freshness_days, policy.min_failure_modes,
-                                        if policy.allow_high_acceptance { "may" } else { "may not" },
+                                        team.policy.window_days, team.policy.freshness_days, team.policy.min_failure_modes,
+                                        if team.policy.allow_high_acceptance { "may" } else { "may not" },
                                     )}</p>
                                     <TeamWorkView work=team.work.clone() slug=team.slug.clone()/>
                                     <super::ci::Runs runs=team.recent_runs.clone()/>
-                                    <h2>"Members"</h2>
-                                    <table>
-                                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
-                                        <tbody>
-                                            {team
-                                                .members
-                                                .into_iter()
-                                                .map(|m| view! {
-                                                    <tr>
-                                                        <td>{m.display_name}</td>
-                                                        <td>{m.username}</td>
-                                                        <td><span class="chip">{m.role.as_str()}</span></td>
-                                                    </tr>
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
+                                    <MembersTable members=team.members/>
                                     {team.can_manage.then(|| view! {
-                                        <section class="card">
-                                            <h2>"Add a member or change a role"</h2>
-                                            <ActionForm action=set_member>
-                                                <FormError err/>
-                                                <input type="hidden" name="team" value=slug.clone()/>
-                                                <label for="member-username">"Username"</label>
-                                                <input id="member-username" name="username" required aria-describedby="member-username-error"/>
-                                                <FieldError err field="username" id="member-username"/>
-                                                <label for="member-role">"Role"</label>
-                                                <select id="member-role" name="role">
-                                                    <option value="viewer">"Viewer: reads the team's changes"</option>
-                                                    <option value="member" selected>"Member: edits the team's changes"</option>
-                                                    <option value="lead">"Lead: also signs off and manages members"</option>
-                                                    <option value="remove">"Remove from team"</option>
-                                                </select>
-                                                <FieldError err field="role" id="member-role"/>
-                                                <button type="submit">"Save membership"</button>
-                                            </ActionForm>
-                                        </section>
-                                        <section class="card">
-                                            <h2>"Rules for changes"</h2>
-                                            <ActionForm action=set_policy>
-                                                <FormError err=policy_err/>
-                                                <input type="hidden" name="team" value=policy_slug/>
-                                                <label for="policy-window">"Days from happy path to failure cases complete"</label>
-                                                <input id="policy-window" name="window_days" type="number" min="1" max="365" value=policy.window_days.to_string() aria-describedby="policy-window-error"/>
-                                                <FieldError err=policy_err field="window_days" id="policy-window"/>
-                                                <label for="policy-freshness">"Days a passing test result stays fresh"</label>
-                                                <input id="policy-freshness" name="freshness_days" type="number" min="1" max="365" value=policy.freshness_days.to_string() aria-describedby="policy-freshness-error"/>
-                                                <FieldError err=policy_err field="freshness_days" id="policy-freshness"/>
-                                                <label for="policy-min">"Minimum failure modes per change"</label>
-                                                <input id="policy-min" name="min_failure_modes" type="number" min="0" max="100" value=policy.min_failure_modes.to_string() aria-describedby="policy-min-error"/>
-                                                <FieldError err=policy_err field="min_failure_modes" id="policy-min"/>
-                                                <label class="checkbox">
-                                                    <input type="checkbox" name="allow_high_acceptance" value="on" checked=policy.allow_high_acceptance/>
-                                                    " High-priority failure modes may be covered by a risk acceptance"
-                                                </label>
-                                                <label class="checkbox">
-                                                    <input type="checkbox" name="public_badges" value="on" checked=public_badges/>
-                                                    " Serve status badges of this team's changes without a token (for READMEs)"
-                                                </label>
-                                                <button type="submit">"Save rules"</button>
-                                            </ActionForm>
-                                        </section>
+                                        <MembershipForm action=set_member slug=slug.clone()/>
+                                        <PolicyForm action=set_policy slug policy=team.policy public_badges=team.public_badges/>
                                     })}
                                 }
                                     .into_any()
@@ -166,6 +103,94 @@ pub fn TeamPage() -> impl IntoView {
                 </Suspense>
             }
         }/>
+    }
+}
+
+/// The team's members and their roles.
+#[component]
+fn MembersTable(members: Vec<crate::api::teams::MemberItem>) -> impl IntoView {
+    view! {
+        <h2>"Members"</h2>
+        <table>
+            <thead><tr><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
+            <tbody>
+                {members
+                    .into_iter()
+                    .map(|m| view! {
+                        <tr>
+                            <td>{m.display_name}</td>
+                            <td>{m.username}</td>
+                            <td><span class="chip">{m.role.as_str()}</span></td>
+                        </tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Adds a member, changes a role or removes someone (leads and admins).
+#[component]
+fn MembershipForm(action: ServerAction<SetMember>, slug: String) -> impl IntoView {
+    let err = action_error(action);
+    view! {
+        <section class="card">
+            <h2>"Add a member or change a role"</h2>
+            <ActionForm action>
+                <FormError err/>
+                <input type="hidden" name="team" value=slug/>
+                <label for="member-username">"Username"</label>
+                <input id="member-username" name="username" required aria-describedby="member-username-error"/>
+                <FieldError err field="username" id="member-username"/>
+                <label for="member-role">"Role"</label>
+                <select id="member-role" name="role">
+                    <option value="viewer">"Viewer: reads the team's changes"</option>
+                    <option value="member" selected>"Member: edits the team's changes"</option>
+                    <option value="lead">"Lead: also signs off and manages members"</option>
+                    <option value="remove">"Remove from team"</option>
+                </select>
+                <FieldError err field="role" id="member-role"/>
+                <button type="submit">"Save membership"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The team's rules for changes, and whether its badges are public (leads and admins).
+#[component]
+fn PolicyForm(
+    action: ServerAction<SetPolicy>,
+    slug: String,
+    policy: crate::domain::gate::Policy,
+    public_badges: bool,
+) -> impl IntoView {
+    let err = action_error(action);
+    view! {
+        <section class="card">
+            <h2>"Rules for changes"</h2>
+            <ActionForm action>
+                <FormError err/>
+                <input type="hidden" name="team" value=slug/>
+                <label for="policy-window">"Days from happy path to failure cases complete"</label>
+                <input id="policy-window" name="window_days" type="number" min="1" max="365" value=policy.window_days.to_string() aria-describedby="policy-window-error"/>
+                <FieldError err field="window_days" id="policy-window"/>
+                <label for="policy-freshness">"Days a passing test result stays fresh"</label>
+                <input id="policy-freshness" name="freshness_days" type="number" min="1" max="365" value=policy.freshness_days.to_string() aria-describedby="policy-freshness-error"/>
+                <FieldError err field="freshness_days" id="policy-freshness"/>
+                <label for="policy-min">"Minimum failure modes per change"</label>
+                <input id="policy-min" name="min_failure_modes" type="number" min="0" max="100" value=policy.min_failure_modes.to_string() aria-describedby="policy-min-error"/>
+                <FieldError err field="min_failure_modes" id="policy-min"/>
+                <label class="checkbox">
+                    <input type="checkbox" name="allow_high_acceptance" value="on" checked=policy.allow_high_acceptance/>
+                    " High-priority failure modes may be covered by a risk acceptance"
+                </label>
+                <label class="checkbox">
+                    <input type="checkbox" name="public_badges" value="on" checked=public_badges/>
+                    " Serve status badges of this team's changes without a token (for READMEs)"
+                </label>
+                <button type="submit">"Save rules"</button>
+            </ActionForm>
+        </section>
     }
 }
 

@@ -1,0 +1,361 @@
+//! What happened: one variant per kind of mutation. The store records each event in the
+//! write transaction that makes the change ([`crate::ssr::db::Write::record`]), which
+//! appends the audit entry; an event says what its entry holds (action, object, the
+//! state before and after), so no mutation writes an audit entry by hand.
+
+use super::change::{ChangeKey, ChangeStatus};
+use super::gate::{Acceptance, Policy};
+use super::ids::{TeamId, TemplateId, TokenId, UserId};
+use super::role::Role;
+use serde_json::{Map, Value, json};
+
+/// A failure mode, by its change and number (`PAY-12/FM-3`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureModeRef {
+    pub team: TeamId,
+    pub change: ChangeKey,
+    pub number: i64,
+}
+
+/// A change's move from one status to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub from: ChangeStatus,
+    pub to: ChangeStatus,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    TeamCreated {
+        team: TeamId,
+        slug: String,
+        name: String,
+    },
+    /// A member added (`before` none), their role changed, or removed (`after` none).
+    MembershipChanged {
+        team: TeamId,
+        username: String,
+        before: Option<Role>,
+        after: Option<Role>,
+    },
+    PolicySet {
+        team: TeamId,
+        before: (Policy, bool),
+        after: (Policy, bool),
+    },
+    ChangeRegistered {
+        team: TeamId,
+        key: ChangeKey,
+        title: String,
+        types: String,
+    },
+    /// Only the details that differ, as they were and as they are.
+    ChangeEdited {
+        team: TeamId,
+        key: ChangeKey,
+        before: Map<String, Value>,
+        after: Map<String, Value>,
+    },
+    ChangeClaimed {
+        team: TeamId,
+        key: ChangeKey,
+        author: UserId,
+    },
+    HappyPathRecorded {
+        team: TeamId,
+        key: ChangeKey,
+        moved: Moved,
+        at: i64,
+        target_at: i64,
+        note: Option<String>,
+    },
+    ChangeCancelled {
+        team: TeamId,
+        key: ChangeKey,
+        moved: Moved,
+        reason: String,
+    },
+    /// A signed-off change whose evidence now fails, with the failing failure modes.
+    ChangeRegressed {
+        team: TeamId,
+        key: ChangeKey,
+        moved: Moved,
+        failing: Vec<String>,
+    },
+    SignedOff {
+        team: TeamId,
+        key: ChangeKey,
+        moved: Moved,
+        content_hash: String,
+    },
+    /// `fields` is the failure mode as added (its template included).
+    FailureModeAdded {
+        fm: FailureModeRef,
+        fields: Value,
+    },
+    FailureModeEdited {
+        fm: FailureModeRef,
+        before: Value,
+        acceptance: Option<Acceptance>,
+        after: Value,
+        acceptance_voided: bool,
+    },
+    FailureModeRemoved {
+        fm: FailureModeRef,
+        fields: Value,
+    },
+    RiskAccepted {
+        fm: FailureModeRef,
+        justification: String,
+        expires_at: i64,
+    },
+    TemplateCreated {
+        team: TeamId,
+        template: TemplateId,
+        fields: Value,
+    },
+    TemplateUpdated {
+        team: TeamId,
+        template: TemplateId,
+        fields: Value,
+    },
+    TemplateRetired {
+        team: TeamId,
+        template: TemplateId,
+        at: i64,
+    },
+    /// `account` is the user as shown in the audit log (never a password or its hash).
+    UserCreated {
+        user: UserId,
+        account: Value,
+    },
+    UserAccessSet {
+        user: UserId,
+        disabled: bool,
+        before: Value,
+        after: Value,
+    },
+    PasswordReset {
+        user: UserId,
+        username: String,
+    },
+    TokenCreated {
+        team: TeamId,
+        token: TokenId,
+        name: String,
+        prefix: String,
+        scopes: String,
+        expires_at: Option<i64>,
+    },
+    TokenRevoked {
+        team: TeamId,
+        token: TokenId,
+    },
+}
+
+impl Event {
+    /// The audit log's name for what happened, e.g. `change.sign_off`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Event::TeamCreated { .. } => "team.create",
+            Event::MembershipChanged { before: None, .. } => "membership.add",
+            Event::MembershipChanged { after: Some(_), .. } => "membership.set_role",
+            Event::MembershipChanged { .. } => "membership.remove",
+            Event::PolicySet { .. } => "team.set_policy",
+            Event::ChangeRegistered { .. } => "change.create",
+            Event::ChangeEdited { .. } => "change.update",
+            Event::ChangeClaimed { .. } => "change.claim",
+            Event::HappyPathRecorded { .. } => "change.happy_path",
+            Event::ChangeCancelled { .. } => "change.cancel",
+            Event::ChangeRegressed { .. } => "change.regress",
+            Event::SignedOff { .. } => "change.sign_off",
+            Event::FailureModeAdded { .. } => "failure_mode.create",
+            Event::FailureModeEdited { .. } => "failure_mode.update",
+            Event::FailureModeRemoved { .. } => "failure_mode.delete",
+            Event::RiskAccepted { .. } => "failure_mode.accept_risk",
+            Event::TemplateCreated { .. } => "template.create",
+            Event::TemplateUpdated { .. } => "template.update",
+            Event::TemplateRetired { .. } => "template.retire",
+            Event::UserCreated { .. } => "user.create",
+            Event::UserAccessSet { disabled: true, .. } => "user.disable",
+            Event::UserAccessSet { .. } => "user.enable",
+            Event::PasswordReset { .. } => "user.reset_password",
+            Event::TokenCreated { .. } => "token.create",
+            Event::TokenRevoked { .. } => "token.revoke",
+        }
+    }
+
+    /// The kind and id of the object it happened to, e.g. (`change`, `PAY-12`).
+    pub fn object(&self) -> (&'static str, String) {
+        match self {
+            Event::TeamCreated { slug, .. } => ("team", slug.clone()),
+            Event::MembershipChanged { team, username, .. } => ("membership", format!("{team}/{username}")),
+            Event::PolicySet { team, .. } => ("team", team.to_string()),
+            Event::ChangeRegistered { key, .. }
+            | Event::ChangeEdited { key, .. }
+            | Event::ChangeClaimed { key, .. }
+            | Event::HappyPathRecorded { key, .. }
+            | Event::ChangeCancelled { key, .. }
+            | Event::ChangeRegressed { key, .. }
+            | Event::SignedOff { key, .. } => ("change", key.to_string()),
+            Event::FailureModeAdded { fm, .. }
+            | Event::FailureModeEdited { fm, .. }
+            | Event::FailureModeRemoved { fm, .. }
+            | Event::RiskAccepted { fm, .. } => ("failure_mode", format!("{}/FM-{}", fm.change, fm.number)),
+            Event::TemplateCreated { template, .. }
+            | Event::TemplateUpdated { template, .. }
+            | Event::TemplateRetired { template, .. } => ("fm_template", template.to_string()),
+            Event::UserCreated { user, .. }
+            | Event::UserAccessSet { user, .. }
+            | Event::PasswordReset { user, .. } => ("user", user.to_string()),
+            Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
+                ("token", token.to_string())
+            }
+        }
+    }
+
+    /// The team it happened in; none for accounts.
+    pub fn team(&self) -> Option<TeamId> {
+        match self {
+            Event::TeamCreated { team, .. }
+            | Event::MembershipChanged { team, .. }
+            | Event::PolicySet { team, .. }
+            | Event::ChangeRegistered { team, .. }
+            | Event::ChangeEdited { team, .. }
+            | Event::ChangeClaimed { team, .. }
+            | Event::HappyPathRecorded { team, .. }
+            | Event::ChangeCancelled { team, .. }
+            | Event::ChangeRegressed { team, .. }
+            | Event::SignedOff { team, .. }
+            | Event::TemplateCreated { team, .. }
+            | Event::TemplateUpdated { team, .. }
+            | Event::TemplateRetired { team, .. }
+            | Event::TokenCreated { team, .. }
+            | Event::TokenRevoked { team, .. } => Some(*team),
+            Event::FailureModeAdded { fm, .. }
+            | Event::FailureModeEdited { fm, .. }
+            | Event::FailureModeRemoved { fm, .. }
+            | Event::RiskAccepted { fm, .. } => Some(fm.team),
+            Event::UserCreated { .. } | Event::UserAccessSet { .. } | Event::PasswordReset { .. } => None,
+        }
+    }
+
+    /// The object's state before and after, as far as the event concerns it.
+    pub fn states(&self) -> (Option<Value>, Option<Value>) {
+        let moved = |moved: &Moved, details: Value| {
+            let mut after = json!({ "status": moved.to.as_str() });
+            if let (Some(after), Value::Object(details)) = (after.as_object_mut(), details) {
+                after.extend(details);
+            }
+            (Some(json!({ "status": moved.from.as_str() })), Some(after))
+        };
+        match self {
+            Event::TeamCreated { slug, name, .. } => (None, Some(json!({ "slug": slug, "name": name }))),
+            Event::MembershipChanged { username, before, after, .. } => {
+                let state =
+                    |role: &Option<Role>| role.map(|r| json!({ "user": username, "role": r.as_str() }));
+                (state(before), state(after))
+            }
+            Event::PolicySet { before, after, .. } => {
+                let state =
+                    |(policy, public): &(Policy, bool)| json!({ "policy": policy, "public_badges": public });
+                (Some(state(before)), Some(state(after)))
+            }
+            Event::ChangeRegistered { title, types, .. } => (
+                None,
+                Some(json!({ "title": title, "status": ChangeStatus::Draft.as_str(), "types": types })),
+            ),
+            Event::ChangeEdited { before, after, .. } => {
+                (Some(Value::Object(before.clone())), Some(Value::Object(after.clone())))
+            }
+            Event::ChangeClaimed { author, .. } => {
+                (Some(json!({ "author": null })), Some(json!({ "author_id": author.0 })))
+            }
+            Event::HappyPathRecorded { moved: m, at, target_at, note, .. } => {
+                moved(m, json!({ "happy_path_at": at, "target_at": target_at, "note": note }))
+            }
+            Event::ChangeCancelled { moved: m, reason, .. } => moved(m, json!({ "reason": reason })),
+            Event::ChangeRegressed { moved: m, failing, .. } => moved(m, json!({ "failing": failing })),
+            Event::SignedOff { moved: m, content_hash, .. } => {
+                moved(m, json!({ "content_hash": content_hash }))
+            }
+            Event::FailureModeAdded { fields, .. }
+            | Event::TemplateCreated { fields, .. }
+            | Event::TemplateUpdated { fields, .. } => (None, Some(fields.clone())),
+            Event::FailureModeEdited { before, acceptance, after, acceptance_voided, .. } => (
+                Some(json!({ "fields": before, "acceptance": acceptance })),
+                Some(json!({ "fields": after, "acceptance_voided": acceptance_voided })),
+            ),
+            Event::FailureModeRemoved { fields, .. } => (Some(fields.clone()), None),
+            Event::RiskAccepted { justification, expires_at, .. } => {
+                (None, Some(json!({ "justification": justification, "expires_at": expires_at })))
+            }
+            Event::TemplateRetired { at, .. } => (None, Some(json!({ "retired_at": at }))),
+            Event::UserCreated { account, .. } => (None, Some(account.clone())),
+            Event::UserAccessSet { before, after, .. } => (Some(before.clone()), Some(after.clone())),
+            Event::PasswordReset { username, .. } => {
+                (None, Some(json!({ "username": username, "password": "changed" })))
+            }
+            Event::TokenCreated { name, prefix, scopes, expires_at, .. } => (
+                None,
+                Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
+            ),
+            Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TeamSlug;
+
+    fn key() -> ChangeKey {
+        ChangeKey::new(&TeamSlug::parse("PAY").expect("slug"), 12)
+    }
+
+    #[test]
+    fn a_membership_event_is_named_by_what_it_did() {
+        let change = |before, after| Event::MembershipChanged {
+            team: TeamId(1),
+            username: "amy".into(),
+            before,
+            after,
+        };
+        assert_eq!(change(None, Some(Role::Member)).action(), "membership.add");
+        assert_eq!(change(Some(Role::Member), Some(Role::Lead)).action(), "membership.set_role");
+        assert_eq!(change(Some(Role::Lead), None).action(), "membership.remove");
+        assert_eq!(
+            change(Some(Role::Lead), None).states(),
+            (Some(json!({ "user": "amy", "role": "lead" })), None)
+        );
+    }
+
+    #[test]
+    fn a_status_move_records_both_statuses_and_its_details() {
+        let event = Event::SignedOff {
+            team: TeamId(1),
+            key: key(),
+            moved: Moved { from: ChangeStatus::HappyPathWorking, to: ChangeStatus::FailureCasesComplete },
+            content_hash: "abc".into(),
+        };
+        assert_eq!(event.action(), "change.sign_off");
+        assert_eq!(event.object(), ("change", "PAY-12".to_owned()));
+        assert_eq!(event.team(), Some(TeamId(1)));
+        assert_eq!(
+            event.states(),
+            (
+                Some(json!({ "status": "happy_path_working" })),
+                Some(json!({ "status": "failure_cases_complete", "content_hash": "abc" }))
+            )
+        );
+    }
+
+    #[test]
+    fn a_failure_mode_is_named_by_its_change_and_number() {
+        let fm = FailureModeRef { team: TeamId(1), change: key(), number: 3 };
+        let event = Event::RiskAccepted { fm, justification: "Rare".into(), expires_at: 5 };
+        assert_eq!(event.object(), ("failure_mode", "PAY-12/FM-3".to_owned()));
+        assert_eq!(event.states().1, Some(json!({ "justification": "Rare", "expires_at": 5 })));
+    }
+}
