@@ -12,6 +12,7 @@ use app::ssr::store::changes;
 use sqlx::{Any, AnyConnection, query::Query};
 
 use app::domain::Role;
+use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
 use app::domain::gate::Outcome::{self, Failed, Passed};
 use app::domain::time::DAY_MS;
 use app::ssr::audit::Actor;
@@ -606,17 +607,14 @@ async fn add_fms(db: &Db, actor: &Actor, key: &ChangeKey, fms: &[Fm]) -> Result<
     for f in fms {
         let template = f.template.and_then(app::domain::catalogue::by_id);
         let (s, l, d) = f.ratings;
-        inputs.push(changes::FailureModeInput::parse(
+        let text = [
             template.map_or(f.title, |t| t.title),
-            &template.map_or(f.scenario.to_owned(), |t| t.scenario.to_owned()),
+            template.map_or(f.scenario, |t| t.scenario),
             template.map_or("", |t| t.effect),
             template.map_or("", |t| t.detection),
-            &s.to_string(),
-            &l.to_string(),
-            &d.to_string(),
-            f.designs,
-            f.tests,
-        )?);
+        ];
+        let (designs, selectors) = (Design::parse_lines(f.designs)?, Selector::parse_lines(f.tests)?);
+        inputs.push(FailureModeInput::new(text, Ratings::checked(s, l, d)?, designs, selectors)?);
         keys.push(f.template.map(|t| TemplateRef::BuiltIn(t.to_owned())));
     }
     changes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;

@@ -458,20 +458,21 @@ pub async fn add_failure_mode(
     selectors: String,
 ) -> Result<i64, AppError> {
     use crate::domain::Role;
+    use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = changes::FailureModeInput::parse(
-        &title,
-        &scenario,
-        &effect,
-        &detection,
-        &severity,
-        &likelihood,
-        &detectability,
-        &designs,
-        &selectors,
-    )?;
+    let input = FailureModeInput::try_from(FailureModeFields {
+        title,
+        scenario,
+        effect,
+        detection,
+        severity,
+        likelihood,
+        detectability,
+        designs,
+        selectors,
+    })?;
     if review.change.status == ChangeStatus::Cancelled {
         return Err(AppError::Conflict("The change is cancelled.".to_owned()));
     }
@@ -542,20 +543,21 @@ pub async fn update_failure_mode(
     selectors: String,
 ) -> Result<(), AppError> {
     use crate::domain::Role;
+    use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = changes::FailureModeInput::parse(
-        &title,
-        &scenario,
-        &effect,
-        &detection,
-        &severity,
-        &likelihood,
-        &detectability,
-        &designs,
-        &selectors,
-    )?;
+    let input = FailureModeInput::try_from(FailureModeFields {
+        title,
+        scenario,
+        effect,
+        detection,
+        severity,
+        likelihood,
+        detectability,
+        designs,
+        selectors,
+    })?;
     changes::update_failure_mode(&state.db, &audit_actor(&user), &review.change, number, version, &input)
         .await
 }

@@ -22,10 +22,12 @@ impl Rating {
     }
 
     pub fn parse(field: &str, label: &str, raw: &str) -> Result<Self, AppError> {
-        raw.trim()
-            .parse::<u8>()
-            .ok()
-            .and_then(Self::new)
+        Self::checked(field, label, raw.trim().parse::<u8>().unwrap_or(0))
+    }
+
+    /// `value` as a rating, or an error naming `field`.
+    pub fn checked(field: &str, label: &str, value: u8) -> Result<Self, AppError> {
+        Self::new(value)
             .ok_or_else(|| AppError::invalid(field, format!("{label} must be a whole number from 1 to 5.")))
     }
 
@@ -241,6 +243,52 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn field(err: AppError) -> Option<String> {
+        match err {
+            AppError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_failure_mode_reads_the_same_from_text_and_from_typed_parts() {
+        let fields = FailureModeFields {
+            title: "  Backlog after an outage ".into(),
+            scenario: "10,000 exams queued".into(),
+            severity: "4".into(),
+            likelihood: " 3".into(),
+            detectability: "2".into(),
+            designs: "Drain-rate alert https://wiki.example/adr/12".into(),
+            selectors: "exams::queue::*".into(),
+            ..FailureModeFields::default()
+        };
+        let from_text = FailureModeInput::try_from(fields.clone()).expect("valid");
+        let typed = FailureModeInput::new(
+            ["Backlog after an outage", "10,000 exams queued", "", ""],
+            Ratings::checked(4, 3, 2).expect("ratings"),
+            Design::parse_lines(&fields.designs).expect("designs"),
+            Selector::parse_lines(&fields.selectors).expect("selectors"),
+        )
+        .expect("valid");
+        assert_eq!(from_text, typed);
+        assert_eq!(from_text.title, "Backlog after an outage");
+
+        let refused = |f: FailureModeFields| field(FailureModeInput::try_from(f).expect_err("refused"));
+        assert_eq!(
+            refused(FailureModeFields { title: " ".into(), ..fields.clone() }).as_deref(),
+            Some("title")
+        );
+        assert_eq!(
+            refused(FailureModeFields { likelihood: "6".into(), ..fields.clone() }).as_deref(),
+            Some("likelihood")
+        );
+        assert_eq!(
+            field(Ratings::checked(3, 3, 0).expect_err("refused")).as_deref(),
+            Some("detectability"),
+            "typed ratings are refused with the same field names"
+        );
+    }
+
     fn ratings(s: u8, l: u8, d: u8) -> Ratings {
         let r = |v| Rating::new(v).expect("1..=5");
         Ratings { severity: r(s), likelihood: r(l), detectability: r(d) }
@@ -351,5 +399,96 @@ mod tests {
             let id = format!("{prefix}{rest}");
             prop_assert!(selector.matches(&id));
         }
+    }
+}
+
+/// A failure mode to add or to store in place of one: checked, from [`FailureModeFields`]
+/// (forms, imports) or from typed parts ([`FailureModeInput::new`]: templates, the API's
+/// JSON). One set of rules and of field names for all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureModeInput {
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub ratings: Ratings,
+    pub designs: Vec<Design>,
+    pub selectors: Vec<Selector>,
+}
+
+/// A failure mode as text, the way forms and files carry it: ratings as typed, designs
+/// and test selectors one per line.
+#[derive(Clone, Debug, Default)]
+pub struct FailureModeFields {
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub severity: String,
+    pub likelihood: String,
+    pub detectability: String,
+    pub designs: String,
+    pub selectors: String,
+}
+
+/// A failure mode's text fields, checked: (title, scenario, effect, detection).
+fn checked_text(
+    title: &str,
+    scenario: &str,
+    effect: &str,
+    detection: &str,
+) -> Result<(String, String, String, String), AppError> {
+    use super::change::{TEXT_MAX, TITLE_MAX, optional_text, required_line};
+    Ok((
+        required_line("title", "Title", title, TITLE_MAX)?,
+        optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
+        optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
+        optional_text("detection", "Detection", detection, TEXT_MAX)?,
+    ))
+}
+
+impl FailureModeInput {
+    /// From typed ratings, designs and selectors; the text fields are checked here.
+    pub fn new(
+        [title, scenario, effect, detection]: [&str; 4],
+        ratings: Ratings,
+        designs: Vec<Design>,
+        selectors: Vec<Selector>,
+    ) -> Result<Self, AppError> {
+        let (title, scenario, effect, detection) = checked_text(title, scenario, effect, detection)?;
+        Ok(Self { title, scenario, effect, detection, ratings, designs, selectors })
+    }
+}
+
+impl Ratings {
+    /// Severity, likelihood and detectability from numbers, each checked (1 to 5).
+    pub fn checked(severity: u8, likelihood: u8, detectability: u8) -> Result<Self, AppError> {
+        Ok(Self {
+            severity: Rating::checked("severity", "Severity", severity)?,
+            likelihood: Rating::checked("likelihood", "Likelihood", likelihood)?,
+            detectability: Rating::checked("detectability", "Detectability", detectability)?,
+        })
+    }
+}
+
+impl TryFrom<FailureModeFields> for FailureModeInput {
+    type Error = AppError;
+
+    fn try_from(f: FailureModeFields) -> Result<Self, AppError> {
+        let (title, scenario, effect, detection) =
+            checked_text(&f.title, &f.scenario, &f.effect, &f.detection)?;
+        Ok(Self {
+            title,
+            scenario,
+            effect,
+            detection,
+            ratings: Ratings {
+                severity: Rating::parse("severity", "Severity", &f.severity)?,
+                likelihood: Rating::parse("likelihood", "Likelihood", &f.likelihood)?,
+                detectability: Rating::parse("detectability", "Detectability", &f.detectability)?,
+            },
+            designs: Design::parse_lines(&f.designs)?,
+            selectors: Selector::parse_lines(&f.selectors)?,
+        })
     }
 }

@@ -3,7 +3,7 @@
 //! when none has an error.
 
 use app::domain::AppError;
-use app::ssr::store::changes::FailureModeInput;
+use app::domain::failure_mode::{FailureModeFields, FailureModeInput};
 
 /// Rows an import may have.
 pub const MAX_ROWS: usize = 500;
@@ -155,17 +155,17 @@ pub fn parse(text: &str) -> Result<Vec<Row>, AppError> {
                 // Designs and tests may be separated by ";" within a cell.
                 let lines =
                     |name: &str| get(name).split([';', '\n']).map(str::trim).collect::<Vec<_>>().join("\n");
-                FailureModeInput::parse(
-                    &get("title"),
-                    &get("scenario"),
-                    &get("effect"),
-                    &get("detection"),
-                    &get("severity"),
-                    &get("likelihood"),
-                    &get("detectability"),
-                    &lines("designs"),
-                    &lines("tests"),
-                )
+                FailureModeInput::try_from(FailureModeFields {
+                    title: get("title"),
+                    scenario: get("scenario"),
+                    effect: get("effect"),
+                    detection: get("detection"),
+                    severity: get("severity"),
+                    likelihood: get("likelihood"),
+                    detectability: get("detectability"),
+                    designs: lines("designs"),
+                    selectors: lines("tests"),
+                })
                 .map_err(|e| e.to_string())
             };
             Row { line, result }

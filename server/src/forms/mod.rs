@@ -6,9 +6,10 @@ mod import;
 
 use crate::reports::{ReportError, change_access};
 use app::domain::catalogue::TemplateRef;
+use app::domain::failure_mode::{FailureModeInput, Ratings};
 use app::domain::{AppError, Role};
 use app::ssr::audit_actor;
-use app::ssr::store::changes::{self, FailureModeInput};
+use app::ssr::store::changes;
 use app::ssr::store::templates;
 use app::ssr::{AppState, review::Review};
 use askama::Template;
@@ -52,17 +53,8 @@ pub async fn add_suggestions(
                 )
             })?;
         let (s, l, d) = template.ratings;
-        inputs.push(FailureModeInput::parse(
-            &template.title,
-            &template.scenario,
-            &template.effect,
-            &template.detection,
-            &s.to_string(),
-            &l.to_string(),
-            &d.to_string(),
-            "",
-            "",
-        )?);
+        let text = [template.title.as_str(), &template.scenario, &template.effect, &template.detection];
+        inputs.push(FailureModeInput::new(text, Ratings::checked(s, l, d)?, Vec::new(), Vec::new())?);
         keys.push(Some(key));
     }
     if !inputs.is_empty() {

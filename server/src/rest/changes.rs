@@ -3,14 +3,13 @@
 
 use super::{ApiError, JsonBody, RestState, Token};
 use app::domain::change::{
-    ChangeDetails, ChangeFields, ChangeKey, ChangeType, TEXT_MAX, TITLE_MAX, optional_text, optional_url,
-    required_line,
+    ChangeDetails, ChangeFields, ChangeKey, ChangeType, optional_text, optional_url, required_line,
 };
-use app::domain::failure_mode::{Design, Rating, Ratings, Selector};
+use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
 use app::domain::gate::Gate;
 use app::domain::scope::Scope;
 use app::ssr::review::{self, Review};
-use app::ssr::store::changes::{self, FailureModeInput};
+use app::ssr::store::changes;
 use app::ssr::store::tokens::Authenticated;
 use askama::Template;
 use axum::Json;
@@ -487,8 +486,6 @@ pub async fn add_failure_mode(
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
-    let rating =
-        |field: &str, label: &str, v: u8| Rating::parse(field, label, &v.to_string()).map_err(unprocessable);
     let designs = body
         .designs
         .iter()
@@ -498,20 +495,12 @@ pub async fn add_failure_mode(
         })
         .collect::<Result<Vec<_>, app::domain::AppError>>()
         .map_err(unprocessable)?;
-    let input = FailureModeInput {
-        title: required_line("title", "Title", &body.title, TITLE_MAX).map_err(unprocessable)?,
-        scenario: optional_text("scenario", "Scenario", &body.scenario, TEXT_MAX).map_err(unprocessable)?,
-        effect: optional_text("effect", "Effect", &body.effect, TEXT_MAX).map_err(unprocessable)?,
-        detection: optional_text("detection", "Detection", &body.detection, TEXT_MAX)
-            .map_err(unprocessable)?,
-        ratings: Ratings {
-            severity: rating("severity", "Severity", body.severity)?,
-            likelihood: rating("likelihood", "Likelihood", body.likelihood)?,
-            detectability: rating("detectability", "Detectability", body.detectability)?,
-        },
-        designs,
-        selectors: Selector::parse_lines(&body.tests.join("\n")).map_err(unprocessable)?,
-    };
+    let input = (|| {
+        let text = [body.title.as_str(), &body.scenario, &body.effect, &body.detection];
+        let ratings = Ratings::checked(body.severity, body.likelihood, body.detectability)?;
+        FailureModeInput::new(text, ratings, designs, Selector::parse_lines(&body.tests.join("\n"))?)
+    })()
+    .map_err(unprocessable)?;
     changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
     Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, auth, &key).await?))))
 }

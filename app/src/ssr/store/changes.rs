@@ -3,7 +3,7 @@
 use crate::domain::catalogue::TemplateRef;
 use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
 use crate::domain::event::{Event, FailureModeRef, Moved};
-use crate::domain::failure_mode::{Design, Rating, Ratings, Selector};
+use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::{AppError, TeamId, TeamSlug, UserId};
 use crate::ssr::audit::{self, Actor};
@@ -74,18 +74,6 @@ impl Change {
     }
 }
 
-/// Validated input for a failure mode.
-#[derive(Clone, Debug)]
-pub struct FailureModeInput {
-    pub title: String,
-    pub scenario: String,
-    pub effect: String,
-    pub detection: String,
-    pub ratings: Ratings,
-    pub designs: Vec<Design>,
-    pub selectors: Vec<Selector>,
-}
-
 /// A failure mode as stored, with its current risk acceptance.
 #[derive(Clone, Debug)]
 pub struct FailureMode {
@@ -118,44 +106,13 @@ impl FailureMode {
     }
 
     pub fn derivable(&self) -> Derivable<'_> {
-        self.input.derivable(self.id)
+        derivable(&self.input, self.id)
     }
 }
 
-impl FailureModeInput {
-    /// Parses a failure mode's text fields (designs and selectors one per line), as forms,
-    /// the API and imports send them.
-    #[expect(clippy::too_many_arguments, reason = "one argument per field")]
-    pub fn parse(
-        title: &str,
-        scenario: &str,
-        effect: &str,
-        detection: &str,
-        severity: &str,
-        likelihood: &str,
-        detectability: &str,
-        designs: &str,
-        selectors: &str,
-    ) -> Result<Self, AppError> {
-        use crate::domain::change::{TEXT_MAX, TITLE_MAX, optional_text, required_line};
-        Ok(FailureModeInput {
-            title: required_line("title", "Title", title, TITLE_MAX)?,
-            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
-            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
-            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
-            ratings: Ratings {
-                severity: Rating::parse("severity", "Severity", severity)?,
-                likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
-                detectability: Rating::parse("detectability", "Detectability", detectability)?,
-            },
-            designs: Design::parse_lines(designs)?,
-            selectors: Selector::parse_lines(selectors)?,
-        })
-    }
-
-    fn derivable(&self, id: i64) -> Derivable<'_> {
-        Derivable { id, ratings: self.ratings, selectors: &self.selectors }
-    }
+/// What deriving the coverage facts of failure mode `id` needs, from its input.
+fn derivable(input: &FailureModeInput, id: i64) -> Derivable<'_> {
+    Derivable { id, ratings: input.ratings, selectors: &input.selectors }
 }
 
 fn audit_input(input: &FailureModeInput) -> serde_json::Value {
@@ -797,7 +754,7 @@ async fn insert_failure_mode(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    coverage::refresh(tx, change.team_id, &[input.derivable(id)]).await?;
+    coverage::refresh(tx, change.team_id, &[derivable(input, id)]).await?;
     let mut after = audit_input(input);
     if let Some(template) = template {
         after["template"] = json!(template);
@@ -864,7 +821,7 @@ pub async fn update_failure_mode(
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_EDIT.to_owned()));
     }
-    coverage::refresh(&mut tx, change.team_id, &[input.derivable(before.id)]).await?;
+    coverage::refresh(&mut tx, change.team_id, &[derivable(input, before.id)]).await?;
     // An acceptance covered the failure mode as it was; an edit needs a new one.
     let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
         .bind(before.id)
