@@ -1,7 +1,10 @@
 //! The OpenAPI document, generated from the handlers and types (utoipa).
 
 use axum::Json;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// The reply to an upload (documentation mirror of `app::ssr::ingest::Receipt`).
@@ -30,6 +33,77 @@ impl Modify for Bearer {
     }
 }
 
+/// The body of every refusal: `{"errors": [{"detail": "…"}]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "describes the JSON the API sends; never constructed")]
+pub struct ErrorsDoc {
+    errors: Vec<ErrorDetailDoc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "describes the JSON the API sends; never constructed")]
+pub struct ErrorDetailDoc {
+    /// What was wrong, in words for the person reading CI's log.
+    detail: String,
+}
+
+/// The refusals every operation can answer, added to each one that does not describe them
+/// itself, each with the error envelope: so the document lists every status a client can
+/// get, and no handler has to repeat them.
+struct Refusals;
+
+impl Refusals {
+    fn add(path: &str, operation: &mut Operation) {
+        let has_body = operation.request_body.is_some();
+        let has_input = has_body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let refusals = [
+            (true, "401", "No token, or one that is unknown, revoked or expired"),
+            (true, "403", "The token lacks the scope this needs, or its owner may no longer act"),
+            (path.contains('{'), "404", "No such change in the token's team"),
+            (has_body, "400", "The body is not well-formed (JSON with its position)"),
+            (has_body, "413", "The body is larger than the server accepts"),
+            (has_body, "415", "The body's Content-Type is not one this operation reads"),
+            (has_input, "422", "A field or parameter is invalid; the detail names it"),
+            (true, "429", "The token's request budget is spent; Retry-After says when to return"),
+            (true, "503", "The database is unavailable or the line is full; Retry-After says when to return"),
+        ];
+        let responses = &mut operation.responses.responses;
+        for (applies, status, description) in refusals {
+            if applies && !responses.contains_key(status) {
+                responses.insert(
+                    status.to_owned(),
+                    ResponseBuilder::new().description(description).build().into(),
+                );
+            }
+        }
+        // Every refusal, listed here or by its handler, carries the envelope; 429 and 503
+        // say when to return.
+        for (status, response) in responses {
+            let RefOr::T(response) = response else { continue };
+            if (status.starts_with('4') || status.starts_with('5')) && response.content.is_empty() {
+                let envelope = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorsDoc"))).build();
+                response.content.insert("application/json".to_owned(), envelope);
+            }
+            if status == "429" || status == "503" {
+                let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).build();
+                response.headers.entry("Retry-After".to_owned()).or_insert_with(|| Header::new(seconds));
+            }
+        }
+    }
+}
+
+impl Modify for Refusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                Self::add(path, operation);
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Premortem CI API", description = "Post test results as evidence; ask whether a change's gate is open."),
@@ -44,7 +118,8 @@ impl Modify for Bearer {
         super::changes::happy_path,
         super::changes::add_failure_mode,
     ),
-    modifiers(&Bearer)
+    components(schemas(ErrorsDoc, ErrorDetailDoc)),
+    modifiers(&Bearer, &Refusals)
 )]
 struct ApiDoc;
 

@@ -549,6 +549,69 @@ async fn the_badge_is_public_only_when_enabled_and_the_api_is_documented(backend
     }
 }
 
+/// What the server answers is what its OpenAPI document says it can answer: each refusal
+/// below is listed for its operation, with the error envelope the reply carries.
+async fn every_refusal_the_api_gives_is_in_its_document(backend: Backend) {
+    let s = setup(backend).await;
+    let doc: Value =
+        reqwest::get(s.app.url("/api/v1/openapi.json")).await.expect("doc").json().await.expect("json");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let client = reqwest::Client::new();
+    let url = |path: &str| s.app.url(&format!("/api/v1{path}"));
+    let refusals = [
+        ("get", "/changes", client.get(url("/changes")), 401),
+        ("get", "/changes/{key}/gate", client.get(url("/changes/PAY-99/gate")).bearer_auth(&s.token), 404),
+        (
+            "post",
+            "/changes",
+            client.post(url("/changes")).bearer_auth(&s.token).header("Content-Type", "text/plain").body("x"),
+            415,
+        ),
+        (
+            "post",
+            "/changes",
+            client
+                .post(url("/changes"))
+                .bearer_auth(&s.token)
+                .header("Content-Type", "application/json")
+                .body("{"),
+            400,
+        ),
+        (
+            "post",
+            "/changes",
+            client.post(url("/changes")).bearer_auth(&s.token).json(&json!({ "team": "PAY" })),
+            422,
+        ),
+        (
+            "post",
+            "/runs",
+            client.post(url("/runs")).bearer_auth(&s.token).header("Content-Type", "text/csv").body("a,b"),
+            415,
+        ),
+    ];
+    for (method, path, request, status) in refusals {
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let body: Value = response.json().await.expect("json error");
+        assert!(body["errors"][0]["detail"].is_string(), "{method} {path}: {body}");
+        let documented = &doc["paths"][&format!("/api/v1{path}")][method]["responses"][status.to_string()];
+        assert_eq!(
+            documented["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorsDoc",
+            "{method} {path} documents {status}"
+        );
+    }
+    // Every operation lists the refusals any request can meet, 503 and 429 with Retry-After.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            for status in ["401", "403", "429", "503"] {
+                assert!(operation["responses"].get(status).is_some(), "{method} {path} documents {status}");
+            }
+            assert!(operation["responses"]["503"]["headers"].get("Retry-After").is_some(), "{method} {path}");
+        }
+    }
+}
+
 /// Sends the headers and part of the body of an upload, then waits.
 async fn half_sent(s: &Setup) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
@@ -640,4 +703,5 @@ both_backends!(
     hostile_uploads_get_a_clear_4xx_and_store_nothing,
     a_token_has_a_request_budget,
     the_badge_is_public_only_when_enabled_and_the_api_is_documented,
+    every_refusal_the_api_gives_is_in_its_document,
 );
