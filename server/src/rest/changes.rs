@@ -2,6 +2,7 @@
 //! the gate for deploy pipelines, and a status badge.
 
 use super::{ApiError, JsonBody, RestState, Token};
+use crate::rest::openapi::{LinkDoc, SlugDoc, TextDoc, TitleDoc};
 use app::domain::change::{
     ChangeDetails, ChangeFields, ChangeKey, ChangeType, optional_text, optional_url, required_line,
 };
@@ -216,18 +217,27 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewChangeDoc {
     /// The team's slug; must be the token's team.
+    #[schema(value_type = SlugDoc)]
     pub team: String,
+    #[schema(value_type = TitleDoc)]
     pub title: String,
     /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
+    #[schema(value_type = Vec<ChangeTypeDoc>, min_items = 1)]
     pub types: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = TextDoc)]
     pub summary: String,
+    #[schema(value_type = Option<LinkDoc>)]
     pub ticket_url: Option<String>,
+    #[schema(value_type = Option<LinkDoc>)]
     pub pr_url: Option<String>,
+    #[schema(value_type = Option<LinkDoc>)]
     pub design_url: Option<String>,
     /// How to undo the change if it goes wrong in production.
     #[serde(default)]
+    #[schema(value_type = TextDoc)]
     pub rollback_plan: String,
+    #[schema(value_type = Option<LinkDoc>)]
     pub rollback_url: Option<String>,
 }
 
@@ -305,23 +315,45 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedDoc { key: key.to_string() })))
 }
 
+/// A kind of change, as the API writes it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub enum ChangeTypeDoc {
+    Queue,
+    Migration,
+    Rollout,
+    Dependency,
+    AiAgent,
+    Infrastructure,
+    Other,
+}
+
 /// An edit of a change's details: every field is optional, and what is left out stays as
 /// it is. A link or the rollback plan given as `""` (or a link as `null`) is removed.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePatchDoc {
+    #[schema(value_type = Option<TitleDoc>)]
     pub title: Option<String>,
+    #[schema(value_type = Option<TextDoc>)]
     pub summary: Option<String>,
     /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
+    #[schema(value_type = Option<Vec<ChangeTypeDoc>>, min_items = 1)]
     pub types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<LinkDoc>)]
     pub ticket_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<LinkDoc>)]
     pub pr_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<LinkDoc>)]
     pub design_url: Option<Option<String>>,
+    #[schema(value_type = Option<TextDoc>)]
     pub rollback_plan: Option<String>,
     #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<LinkDoc>)]
     pub rollback_url: Option<Option<String>>,
 }
 
@@ -457,22 +489,45 @@ pub struct DesignDoc {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFailureModeDoc {
+    /// One line of 1 to 200 characters (surrounding spaces are dropped).
+    #[schema(value_type = TitleDoc)]
     pub title: String,
     /// What happens, including its magnitude.
     #[serde(default)]
+    #[schema(value_type = TextDoc)]
     pub scenario: String,
     #[serde(default)]
+    #[schema(value_type = TextDoc)]
     pub effect: String,
     #[serde(default)]
+    #[schema(value_type = TextDoc)]
     pub detection: String,
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "whole_number")]
     pub severity: u8,
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "whole_number")]
     pub likelihood: u8,
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "whole_number")]
     pub detectability: u8,
     #[serde(default)]
     pub designs: Vec<DesignDoc>,
     /// Test selectors: exact test ids or globs with `*` and `?`.
     #[serde(default)]
     pub tests: Vec<String>,
+}
+
+/// A rating as JSON writes it: `3`, or `3.0` (the same number to JSON Schema), never `3.5`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| number.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0).map(|n| n as u64))
+        .and_then(|n| u8::try_from(n).ok())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid value: {number}, expected a whole number 1 to 5"))
+        })
 }
 
 /// Adds a failure mode to a change.
@@ -550,4 +605,25 @@ pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> R
     .map_err(|e| ApiError::from(app::ssr::error::internal("badge template failed", &e)))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=60")], svg)
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn severity(json: &str) -> Result<u8, String> {
+        let body =
+            format!(r#"{{"title": "Backlog", "severity": {json}, "likelihood": 3, "detectability": 2}}"#);
+        serde_json::from_str::<NewFailureModeDoc>(&body).map(|d| d.severity).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_rating_is_a_whole_number_however_json_writes_it() {
+        assert_eq!(severity("4"), Ok(4));
+        assert_eq!(severity("4.0"), Ok(4), "4.0 is the integer 4 to JSON Schema");
+        assert!(severity("4.5").is_err());
+        assert!(severity("-1").is_err());
+        assert!(severity("300").is_err());
+        assert!(severity("\"4\"").is_err());
+    }
 }

@@ -162,6 +162,17 @@ pub struct JsonRun {
     pub results: Vec<JsonResult>,
 }
 
+/// A test's outcome, as the JSON upload format names it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub enum OutcomeDoc {
+    Passed,
+    Failed,
+    Skipped,
+    Error,
+}
+
 /// One result in the JSON upload format.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -169,8 +180,10 @@ pub struct JsonResult {
     /// The test's id, e.g. `queue::backlog_drains`.
     pub test_id: String,
     /// `passed`, `failed`, `skipped` or `error`.
+    #[schema(value_type = OutcomeDoc)]
     pub outcome: String,
-    pub duration_ms: Option<i64>,
+    /// How long it ran, in milliseconds (a fraction is rounded; a negative one is dropped).
+    pub duration_ms: Option<f64>,
     pub message: Option<String>,
     /// Binds the result to a failure mode directly: `PAY-12/FM-3`.
     pub failure_mode: Option<String>,
@@ -476,7 +489,10 @@ fn parse(body: impl Read, format: Format, limits: &IngestLimits) -> Result<Vec<S
                     Ok(Submitted {
                         test_id: r.test_id,
                         outcome,
-                        duration_ms: r.duration_ms.filter(|d| *d >= 0),
+                        duration_ms: r
+                            .duration_ms
+                            .filter(|d| d.is_finite() && *d >= 0.0)
+                            .map(|d| d.round() as i64),
                         message: r.message,
                         failure_mode: r.failure_mode,
                     })
@@ -553,8 +569,9 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
         ("branch" = Option<String>, Query, description = "Branch"),
         ("pipeline_url" = Option<String>, Query, description = "Link to the CI pipeline"),
         ("run_key" = Option<String>, Query, description = "The CI system's id for the run"),
-        ("change" = Option<Vec<String>>, Query, description = "Change keys this run is for (repeatable)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the same reply"),
+        ("change" = Option<Vec<crate::rest::openapi::ChangeKeyDoc>>, Query, description = "Change keys this run is for (repeatable)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\t ]*[!-~](?:[\t -~]{0,198}[!-~])?[\t ]*$",
+            description = "Retries with the same key and body get the same reply: 1 to 200 printable ASCII characters"),
     ),
     request_body(content = JsonRun, description = "JUnit XML (application/xml, optionally Content-Encoding: gzip) or JSON"),
     responses(

@@ -33,6 +33,37 @@ impl Modify for Bearer {
     }
 }
 
+/// A change key such as `PAY-12`: the team's slug (2 to 12 letters or digits, starting
+/// with a letter, any case), a hyphen and the change's number.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*[A-Za-z][A-Za-z0-9]{1,11}-\+?0*[1-9][0-9]{0,17}\s*$")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub struct ChangeKeyDoc(String);
+
+/// One line of 1 to 200 characters (surrounding spaces are dropped): a title.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\s\x00-\x1f\x7f-\x9f])?\s*$")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub struct TitleDoc(String);
+
+/// Free text of up to 20,000 characters, lines and tabs allowed.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,20000}$")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub struct TextDoc(String);
+
+/// An http:// or https:// address without spaces, or `""` for none.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*(?:https?://[!-~]{2,1992})?\s*$")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub struct LinkDoc(String);
+
+/// A team's slug: 2 to 12 letters or digits, starting with a letter, any case.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^\s*[A-Za-z][A-Za-z0-9]{1,11}\s*$")]
+#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
+pub struct SlugDoc(String);
+
 /// The body of every refusal: `{"errors": [{"detail": "…"}]}`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code, reason = "describes the JSON the API sends; never constructed")]
@@ -118,7 +149,7 @@ impl Modify for Refusals {
         super::changes::happy_path,
         super::changes::add_failure_mode,
     ),
-    components(schemas(ErrorsDoc, ErrorDetailDoc)),
+    components(schemas(ErrorsDoc, ErrorDetailDoc, ChangeKeyDoc, TitleDoc, TextDoc, LinkDoc, SlugDoc)),
     modifiers(&Bearer, &Refusals)
 )]
 struct ApiDoc;
