@@ -388,7 +388,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 26] = [
+pub const DOGFOOD: [Fm; 27] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -573,6 +573,14 @@ pub const DOGFOOD: [Fm; 26] = [
         "The body is decompressed and parsed as it arrives, on a blocking thread fed piece by piece; UTF-8, size and the idempotency hash are checked in passing; positions in errors stay exact",
         "*rest::junit::tests::a_report_arriving_a_byte_at_a_time_reads_the_same_and_errors_keep_their_position\n*rest::evidence::tests::utf8_is_checked_across_pieces_and_a_bad_byte_is_placed_where_it_is\n*rest::evidence::tests::a_decoded_body_past_its_limit_is_refused_as_too_large",
         (3, 3, 3),
+    ),
+    fm(
+        None,
+        "After a burst, an idle server never gives its memory back",
+        "[8] pipelines post [16 MiB] reports at once; an hour later the idle server still holds [250 MiB] it no longer uses.",
+        "SQLite connections idle for 5 s close, with their page caches and threads\njemalloc's background thread returns freed pages after about a second, whether or not anything else runs; results are freed on the thread that parsed them (make bench measures idle memory after the burst)",
+        "*db::idle_sqlite_connections_close_after_a_burst",
+        (3, 3, 4),
     ),
     fm(
         None,

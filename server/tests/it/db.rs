@@ -164,6 +164,35 @@ impl Drop for Tmpfs {
     }
 }
 
+/// What a burst opened is given back: SQLite connections left idle close (each held a page
+/// cache of up to 2 MiB and a thread of its own), so an idle server's memory comes back
+/// after a burst. Bounded by a deadline, not timed: the pool checks every few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sqlite_connections_close_after_a_burst() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url, &DbOptions::default()).await.expect("connect");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut conn = db.read().acquire().await.expect("acquire");
+        sqlx::query("SELECT 1").execute(&mut *conn).await.expect("read");
+        held.push(conn);
+    }
+    drop(held);
+    assert!(db.read().size() >= 4, "the burst opened its connections");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db.read().size() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} connections still open after 60 s idle",
+            db.read().size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // And the next request opens one again.
+    let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(db.read()).await.expect("read after");
+    assert_eq!(one, 1);
+}
+
 /// A real full disk: the database lives on a small tmpfs that another file fills up. A
 /// write that fails answers 503 with Retry-After and no internal text, `/readyz` says the
 /// database is unwritable, and once space is freed both recover without a restart.
