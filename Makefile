@@ -19,12 +19,12 @@ WASM_OPT := scripts/binaryen/node_modules/.bin/wasm-opt
 CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help run release test bench tools test-tools browser-tools site bundle server lint unit e2e dogfood clean-data
+.PHONY: help run release test bench tools test-tools browser-tools site bundle server lint unit e2e contract dogfood clean-data
 
 help:
 	@echo "make run     serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/), debug build"
 	@echo "make release build $(TARGET_DIR)/release/premortem: one binary with the release bundle inside"
-	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests on the release binary"
+	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests and the API contract (schemathesis) on the release binary"
 	@echo "make bench   release binary (download size, start, memory), ingestion and dashboard benchmarks (SQLite and PostgreSQL)"
 
 ## Tools ---------------------------------------------------------------------------------
@@ -100,8 +100,12 @@ dogfood: server
 e2e: release browser-tools
 	scripts/e2e.sh
 
+# The API does what its OpenAPI document says: schemathesis, every check, on the release binary.
+contract: release
+	scripts/api-contract.sh
+
 # The bundle first: the server embeds whatever bundle exists when it is built.
-test: bundle lint unit e2e dogfood
+test: bundle lint unit e2e contract dogfood
 	@echo "all checks passed"
 
 # Benchmarks (release build; print figures and ratios, see docs/benchmarks.md).
