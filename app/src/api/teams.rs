@@ -169,18 +169,21 @@ pub async fn save_template(
     likelihood: String,
     detectability: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::store::templates::{self, TemplateInput};
+    use crate::domain::catalogue::{TemplateFields, TemplateInput};
+    use crate::ssr::store::templates;
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
-    let input = TemplateInput::parse(
-        &change_type,
-        &title,
-        &scenario,
-        &effect,
-        &detection,
-        &designs,
-        &tests,
-        (&severity, &likelihood, &detectability),
-    )?;
+    let input = TemplateInput::try_from(TemplateFields {
+        change_type,
+        title,
+        scenario,
+        effect,
+        detection,
+        designs,
+        tests,
+        severity,
+        likelihood,
+        detectability,
+    })?;
     let actor = crate::ssr::audit_actor(&user);
     match id.trim() {
         "" => templates::create(&state.db, &actor, team.id, &input).await.map(|_| ()),

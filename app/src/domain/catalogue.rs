@@ -16,6 +16,64 @@
 
 use super::AppError;
 use super::change::ChangeType;
+use super::failure_mode::{Ratings, checked_text};
+
+/// A team template's fields, checked: the same rules and field names as a failure mode's,
+/// with designs and tests kept as lines to suggest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateInput {
+    pub change_type: ChangeType,
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    /// One per line.
+    pub designs: String,
+    pub tests: String,
+    pub ratings: Ratings,
+}
+
+/// A team template as the form carries it.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateFields {
+    pub change_type: String,
+    pub title: String,
+    pub scenario: String,
+    pub effect: String,
+    pub detection: String,
+    pub designs: String,
+    pub tests: String,
+    pub severity: String,
+    pub likelihood: String,
+    pub detectability: String,
+}
+
+impl TryFrom<TemplateFields> for TemplateInput {
+    type Error = AppError;
+
+    fn try_from(f: TemplateFields) -> Result<Self, AppError> {
+        use super::change::{TEXT_MAX, optional_text};
+        let lines = |field: &str, label: &str, raw: &str| -> Result<String, AppError> {
+            let text = optional_text(field, label, raw, TEXT_MAX)?;
+            Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n"))
+        };
+        let change_type = ChangeType::parse(&f.change_type).map_err(|_| {
+            AppError::invalid("change_type", "Choose the type of change this template is for.")
+        })?;
+        let (title, scenario, effect, detection) =
+            checked_text(&f.title, &f.scenario, &f.effect, &f.detection)?;
+        Ok(Self {
+            change_type,
+            title,
+            scenario,
+            effect,
+            detection,
+            designs: lines("designs", "Suggested designs", &f.designs)?,
+            tests: lines("tests", "Suggested tests", &f.tests)?,
+            ratings: Ratings::parse(&f.severity, &f.likelihood, &f.detectability)?,
+        })
+    }
+}
 
 /// A failure mode that changes of a type usually have, to start a team's list from.
 #[derive(Debug, PartialEq, Eq)]

@@ -432,7 +432,7 @@ pub struct FailureModeFields {
 }
 
 /// A failure mode's text fields, checked: (title, scenario, effect, detection).
-fn checked_text(
+pub(crate) fn checked_text(
     title: &str,
     scenario: &str,
     effect: &str,
@@ -461,6 +461,15 @@ impl FailureModeInput {
 }
 
 impl Ratings {
+    /// Severity, likelihood and detectability as typed in a form, each checked (1 to 5).
+    pub fn parse(severity: &str, likelihood: &str, detectability: &str) -> Result<Self, AppError> {
+        Ok(Self {
+            severity: Rating::parse("severity", "Severity", severity)?,
+            likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
+            detectability: Rating::parse("detectability", "Detectability", detectability)?,
+        })
+    }
+
     /// Severity, likelihood and detectability from numbers, each checked (1 to 5).
     pub fn checked(severity: u8, likelihood: u8, detectability: u8) -> Result<Self, AppError> {
         Ok(Self {
@@ -482,11 +491,7 @@ impl TryFrom<FailureModeFields> for FailureModeInput {
             scenario,
             effect,
             detection,
-            ratings: Ratings {
-                severity: Rating::parse("severity", "Severity", &f.severity)?,
-                likelihood: Rating::parse("likelihood", "Likelihood", &f.likelihood)?,
-                detectability: Rating::parse("detectability", "Detectability", &f.detectability)?,
-            },
+            ratings: Ratings::parse(&f.severity, &f.likelihood, &f.detectability)?,
             designs: Design::parse_lines(&f.designs)?,
             selectors: Selector::parse_lines(&f.selectors)?,
         })

@@ -1,10 +1,9 @@
 //! Failure-mode templates: the built-in catalogue (in the code) and each team's own, which
 //! its leads add, edit and retire.
 
-use crate::domain::catalogue::{self, Suggestion, TemplateRef};
-use crate::domain::change::{ChangeType, TEXT_MAX, TITLE_MAX, optional_text, required_line};
+use crate::domain::catalogue::{self, Suggestion, TemplateInput, TemplateRef};
+use crate::domain::change::ChangeType;
 use crate::domain::event::Event;
-use crate::domain::failure_mode::{Rating, Ratings};
 use crate::domain::ids::TemplateId;
 use crate::domain::{AppError, TeamId};
 use crate::ssr::audit::Actor;
@@ -12,58 +11,9 @@ use crate::ssr::db::{Db, now_ms};
 use serde_json::json;
 use sqlx::Row;
 
-/// Validated fields of a team template.
-#[derive(Clone, Debug)]
-pub struct TemplateInput {
-    pub change_type: ChangeType,
-    pub title: String,
-    pub scenario: String,
-    pub effect: String,
-    pub detection: String,
-    /// One per line.
-    pub designs: String,
-    pub tests: String,
-    pub ratings: Ratings,
-}
-
-impl TemplateInput {
-    /// Parses the template form's fields.
-    #[expect(clippy::too_many_arguments, reason = "one argument per form field")]
-    pub fn parse(
-        change_type: &str,
-        title: &str,
-        scenario: &str,
-        effect: &str,
-        detection: &str,
-        designs: &str,
-        tests: &str,
-        ratings: (&str, &str, &str),
-    ) -> Result<Self, AppError> {
-        let lines = |field: &str, label: &str, raw: &str| -> Result<String, AppError> {
-            let text = optional_text(field, label, raw, TEXT_MAX)?;
-            Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n"))
-        };
-        Ok(TemplateInput {
-            change_type: ChangeType::parse(change_type).map_err(|_| {
-                AppError::invalid("change_type", "Choose the type of change this template is for.")
-            })?,
-            title: required_line("title", "Title", title, TITLE_MAX)?,
-            scenario: optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
-            effect: optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
-            detection: optional_text("detection", "Detection", detection, TEXT_MAX)?,
-            designs: lines("designs", "Suggested designs", designs)?,
-            tests: lines("tests", "Suggested tests", tests)?,
-            ratings: Ratings {
-                severity: Rating::parse("severity", "Severity", ratings.0)?,
-                likelihood: Rating::parse("likelihood", "Likelihood", ratings.1)?,
-                detectability: Rating::parse("detectability", "Detectability", ratings.2)?,
-            },
-        })
-    }
-
-    fn audit_view(&self) -> serde_json::Value {
-        json!({ "change_type": self.change_type.as_str(), "title": self.title, "scenario": self.scenario })
-    }
+/// What the audit log keeps of a template's fields.
+fn audit_view(input: &TemplateInput) -> serde_json::Value {
+    json!({ "change_type": input.change_type.as_str(), "title": input.title, "scenario": input.scenario })
 }
 
 const SELECT: &str = "SELECT id, change_type, title, scenario, effect, detection, designs, tests, severity,
@@ -155,7 +105,7 @@ pub async fn create(db: &Db, actor: &Actor, team: TeamId, input: &TemplateInput)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: input.audit_view() })
+    tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: audit_view(input) })
         .await?;
     tx.commit().await?;
     Ok(id)
@@ -193,7 +143,7 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("The template".to_owned()));
     }
-    tx.record(actor, Event::TemplateUpdated { team, template: TemplateId(id), fields: input.audit_view() })
+    tx.record(actor, Event::TemplateUpdated { team, template: TemplateId(id), fields: audit_view(input) })
         .await?;
     tx.commit().await?;
     Ok(())
