@@ -33,3 +33,11 @@ id_type!(
     /// Database id of a team's failure-mode template.
     TemplateId
 );
+id_type!(
+    /// Database id of a change (its key, `PAY-12`, is what people see).
+    ChangeId
+);
+id_type!(
+    /// Database id of a failure mode (people see its number within the change).
+    FailureModeId
+);

@@ -30,6 +30,6 @@ pub mod scope;
 pub mod time;
 
 pub use error::AppError;
-pub use ids::{TeamId, UserId};
+pub use ids::{ChangeId, FailureModeId, TeamId, UserId};
 pub use names::{DisplayName, Password, TeamName, TeamSlug, Username};
 pub use role::{Principal, Role};

@@ -5,10 +5,10 @@
 //! [`Coverage::derive`]; a test holds the two to the same answers.
 
 use super::db::{Db, now_ms};
-use crate::domain::TeamId;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
 use crate::domain::gate::{EvidenceSummary, Matches, Outcome, TestResult};
 use crate::domain::time::DAY_MS;
+use crate::domain::{FailureModeId, TeamId};
 use sqlx::{AnyConnection, Row};
 
 /// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
@@ -26,7 +26,7 @@ pub fn weight(priority: Priority) -> i64 {
 
 /// What deriving a failure mode's facts needs.
 pub struct Derivable<'a> {
-    pub id: i64,
+    pub id: FailureModeId,
     pub ratings: Ratings,
     pub selectors: &'a [Selector],
 }
@@ -73,7 +73,7 @@ pub async fn refresh(
                 .iter()
                 .map(|s| (s, s.select_sorted(&latest, |r| r.test_id.as_str()).collect()))
                 .collect(),
-            bound: bound.iter().filter(|(id, _)| *id == fm.id).map(|(_, r)| r).collect(),
+            bound: bound.iter().filter(|(id, _)| *id == fm.id.0).map(|(_, r)| r).collect(),
         };
         let summary = EvidenceSummary::of(&matches);
         sqlx::query(
@@ -85,7 +85,7 @@ pub async fn refresh(
         .bind(summary.unmatched)
         .bind(summary.oldest_at)
         .bind(now)
-        .bind(fm.id)
+        .bind(fm.id.0)
         .execute(&mut *conn)
         .await?;
         summaries.push(summary);

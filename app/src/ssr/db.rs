@@ -6,6 +6,7 @@
 //! with "database is locked"; readers use a separate pool and never block writers (WAL).
 
 use super::audit::Actor;
+use crate::domain::ChangeId;
 use crate::domain::event::Event;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
@@ -237,11 +238,15 @@ impl Db {
     /// upload touching the change and its sign-off). SQLite's single writer already does;
     /// PostgreSQL locks the changes' rows, in id order so that two writers never deadlock.
     /// Writers of other changes, of the same team too, go on in parallel.
-    pub async fn lock_changes(&self, conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    pub async fn lock_changes(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ids: &[ChangeId],
+    ) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres && !ids.is_empty() {
             let list = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
             let sql = format!("SELECT id FROM changes WHERE id IN ({list}) ORDER BY id FOR UPDATE");
-            ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(*id)).fetch_all(conn).await?;
+            ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.0)).fetch_all(conn).await?;
         }
         Ok(())
     }

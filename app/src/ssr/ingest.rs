@@ -7,9 +7,9 @@ use super::db::{Db, Write};
 use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
-use crate::domain::AppError;
 use crate::domain::change::ChangeKey;
 use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
+use crate::domain::{AppError, ChangeId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashSet;
@@ -102,7 +102,7 @@ pub async fn ingest(
     }
     // The changes this run is evidence for are locked against their sign-off (and other
     // runs for them); runs for other changes go on in parallel.
-    let mut locked: Vec<i64> = touched.iter().map(|t| t.change_id).collect();
+    let mut locked: Vec<ChangeId> = touched.iter().map(|t| t.change_id).collect();
     locked.sort_unstable();
     locked.dedup();
     db.lock_changes(&mut tx, &locked).await?;

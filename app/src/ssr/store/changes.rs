@@ -5,7 +5,7 @@ use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
 use crate::domain::event::{Event, FailureModeRef, Moved};
 use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
-use crate::domain::{AppError, TeamId, TeamSlug, UserId};
+use crate::domain::{AppError, ChangeId, FailureModeId, TeamId, TeamSlug, UserId};
 use crate::ssr::audit::{self, Actor};
 use crate::ssr::coverage::{self, Derivable};
 use crate::ssr::db::{Db, Write, now_ms};
@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, Row};
 /// A change as stored.
 #[derive(Clone, Debug)]
 pub struct Change {
-    pub id: i64,
+    pub id: ChangeId,
     pub key: ChangeKey,
     pub team_id: TeamId,
     pub team_name: String,
@@ -77,7 +77,7 @@ impl Change {
 /// A failure mode as stored, with its current risk acceptance.
 #[derive(Clone, Debug)]
 pub struct FailureMode {
-    pub id: i64,
+    pub id: FailureModeId,
     pub number: i64,
     pub input: FailureModeInput,
     pub version: i64,
@@ -111,7 +111,7 @@ impl FailureMode {
 }
 
 /// What deriving the coverage facts of failure mode `id` needs, from its input.
-fn derivable(input: &FailureModeInput, id: i64) -> Derivable<'_> {
+fn derivable(input: &FailureModeInput, id: FailureModeId) -> Derivable<'_> {
     Derivable { id, ratings: input.ratings, selectors: &input.selectors }
 }
 
@@ -283,7 +283,7 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
     let slug: String = row.try_get("slug")?;
     let status: String = row.try_get("status")?;
     Ok(Change {
-        id: row.try_get("id")?,
+        id: ChangeId(row.try_get("id")?),
         key: ChangeKey::new(&TeamSlug::parse(&slug)?, row.try_get("number")?),
         team_id: TeamId(row.try_get("team_id")?),
         team_name: row.try_get("team_name")?,
@@ -376,13 +376,13 @@ async fn next_status(
 pub async fn locked_status(
     tx: &mut AnyConnection,
     db: &Db,
-    change_id: i64,
+    change_id: ChangeId,
 ) -> Result<ChangeStatus, AppError> {
     let sql = match db.backend() {
         crate::ssr::db::Backend::Sqlite => "SELECT status FROM changes WHERE id = $1",
         crate::ssr::db::Backend::Postgres => "SELECT status FROM changes WHERE id = $1 FOR UPDATE",
     };
-    let current: String = sqlx::query_scalar(sql).bind(change_id).fetch_one(&mut *tx).await?;
+    let current: String = sqlx::query_scalar(sql).bind(change_id.0).fetch_one(&mut *tx).await?;
     Ok(ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?)
 }
 
@@ -410,7 +410,7 @@ pub async fn record_happy_path(
     .bind(target)
     .bind(note)
     .bind(now)
-    .bind(change.id)
+    .bind(change.id.0)
     .execute(&mut *tx)
     .await?;
     let event = Event::HappyPathRecorded {
@@ -440,7 +440,7 @@ async fn set_status(
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(now_ms())
-        .bind(change.id)
+        .bind(change.id.0)
         .execute(&mut *tx)
         .await?;
     tx.record(actor, event(moved)).await?;
@@ -467,7 +467,7 @@ pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Res
         sqlx::query("UPDATE changes SET author_id = $1, updated_at = $2 WHERE id = $3 AND author_id IS NULL")
             .bind(user.0)
             .bind(now_ms())
-            .bind(change.id)
+            .bind(change.id.0)
             .execute(&mut *tx)
             .await?;
     if done.rows_affected() == 0 {
@@ -512,7 +512,7 @@ pub async fn update_details(
     );
     let updated = bind_details(sqlx::query(&sql), details)
         .bind(now_ms())
-        .bind(change.id)
+        .bind(change.id.0)
         .bind(version)
         .execute(&mut *tx)
         .await?;
@@ -560,7 +560,7 @@ pub async fn regress_in(
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(now_ms())
-        .bind(change.id)
+        .bind(change.id.0)
         .execute(&mut **tx)
         .await?;
     let event = Event::ChangeRegressed {
@@ -603,7 +603,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         None => None,
     };
     Ok(FailureMode {
-        id: row.try_get("id")?,
+        id: FailureModeId(row.try_get("id")?),
         number: row.try_get("number")?,
         input: FailureModeInput {
             title: row.try_get("title")?,
@@ -630,7 +630,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
 /// A change's failure modes, by number.
 pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>, AppError> {
     sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 ORDER BY f.number"))
-        .bind(change.id)
+        .bind(change.id.0)
         .fetch_all(db.read())
         .await?
         .iter()
@@ -641,7 +641,7 @@ pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>,
 /// A failure mode with its change, as ingestion sees a team's failure modes.
 #[derive(Clone, Debug)]
 pub struct TeamFailureMode {
-    pub change_id: i64,
+    pub change_id: ChangeId,
     pub change_key: ChangeKey,
     pub fm: FailureMode,
 }
@@ -665,7 +665,7 @@ pub async fn team_failure_modes(
         .map(|row| {
             let slug = TeamSlug::parse(&row.try_get::<String, _>("slug")?)?;
             Ok(TeamFailureMode {
-                change_id: row.try_get("cid")?,
+                change_id: ChangeId(row.try_get("cid")?),
                 change_key: ChangeKey::new(&slug, row.try_get("change_number")?),
                 fm: failure_mode(row)?,
             })
@@ -676,7 +676,7 @@ pub async fn team_failure_modes(
 /// One failure mode of a change.
 pub async fn failure_mode_by_number(db: &Db, change: &Change, number: i64) -> Result<FailureMode, AppError> {
     let row = sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 AND f.number = $2"))
-        .bind(change.id)
+        .bind(change.id.0)
         .bind(number)
         .fetch_optional(db.read())
         .await?
@@ -731,7 +731,7 @@ async fn insert_failure_mode(
         "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
     )
     .bind(now)
-    .bind(change.id)
+    .bind(change.id.0)
     .fetch_one(&mut **tx)
     .await?;
     let id: i64 = sqlx::query_scalar(
@@ -739,7 +739,7 @@ async fn insert_failure_mode(
                                     detectability, designs, selectors, template, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
     )
-    .bind(change.id)
+    .bind(change.id.0)
     .bind(number)
     .bind(&input.title)
     .bind(&input.scenario)
@@ -754,7 +754,7 @@ async fn insert_failure_mode(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    coverage::refresh(tx, change.team_id, &[derivable(input, id)]).await?;
+    coverage::refresh(tx, change.team_id, &[derivable(input, FailureModeId(id))]).await?;
     let mut after = audit_input(input);
     if let Some(template) = template {
         after["template"] = json!(template);
@@ -814,7 +814,7 @@ pub async fn update_failure_mode(
     .bind(json_text(&input.designs))
     .bind(json_text(&input.selectors))
     .bind(now_ms())
-    .bind(before.id)
+    .bind(before.id.0)
     .bind(version)
     .execute(&mut *tx)
     .await?;
@@ -824,7 +824,7 @@ pub async fn update_failure_mode(
     coverage::refresh(&mut tx, change.team_id, &[derivable(input, before.id)]).await?;
     // An acceptance covered the failure mode as it was; an edit needs a new one.
     let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
-        .bind(before.id)
+        .bind(before.id.0)
         .execute(&mut *tx)
         .await?;
     let event = Event::FailureModeEdited {
@@ -851,12 +851,12 @@ pub async fn delete_failure_mode(
     require_editable(&mut tx, db, change).await?;
     for table in ["risk_acceptances", "evidence_bindings"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE failure_mode_id = $1"))
-            .bind(before.id)
+            .bind(before.id.0)
             .execute(&mut *tx)
             .await?;
     }
     let deleted =
-        sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id.0).execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound(format!("FM-{number} of {}", change.key)));
     }
@@ -882,7 +882,7 @@ pub async fn accept_risk(
         "INSERT INTO risk_acceptances (failure_mode_id, justification, accepted_by, accepted_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(fm.id)
+    .bind(fm.id.0)
     .bind(justification)
     .bind(by.0)
     .bind(now_ms())
@@ -924,11 +924,11 @@ pub async fn sign_off_in(
     sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(now)
-        .bind(change.id)
+        .bind(change.id.0)
         .execute(&mut **tx)
         .await?;
     sqlx::query("INSERT INTO sign_offs (change_id, signed_by, signed_at, snapshot, content_hash) VALUES ($1, $2, $3, $4, $5)")
-        .bind(change.id)
+        .bind(change.id.0)
         .bind(by.0)
         .bind(now)
         .bind(snapshot)
@@ -951,7 +951,7 @@ pub async fn sign_offs(db: &Db, change: &Change) -> Result<Vec<SignOff>, AppErro
         "SELECT u.display_name, s.signed_at, s.snapshot, s.content_hash FROM sign_offs s
          JOIN users u ON u.id = s.signed_by WHERE s.change_id = $1 ORDER BY s.id DESC",
     )
-    .bind(change.id)
+    .bind(change.id.0)
     .fetch_all(db.read())
     .await?;
     rows.iter()

@@ -1,7 +1,7 @@
 //! Evidence: test runs and the latest result per test id, as the gate reads them.
 
 use crate::domain::gate::{EvidenceView, Outcome, TestResult};
-use crate::domain::{AppError, TeamId};
+use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
 use crate::ssr::db::{Db, now_ms};
 use crate::ssr::store::changes::FailureMode;
 use sqlx::{AnyConnection, Row};
@@ -61,7 +61,7 @@ pub struct ResultInput {
     pub outcome: Outcome,
     pub duration_ms: Option<i64>,
     pub message: Option<String>,
-    pub failure_mode: Option<i64>,
+    pub failure_mode: Option<FailureModeId>,
 }
 
 /// Stores a run and its results in one transaction: all or nothing.
@@ -115,7 +115,7 @@ pub async fn write_run(
         },
     )
     .await?;
-    let bound: Vec<(i64, &ResultInput)> =
+    let bound: Vec<(FailureModeId, &ResultInput)> =
         results.iter().filter_map(|r| Some((r.failure_mode?, *r))).collect();
     insert_rows(
         conn,
@@ -124,7 +124,7 @@ pub async fn write_run(
              run_id = excluded.run_id, at = excluded.at",
         5,
         &bound,
-        |q, (fm, r)| q.bind(*fm).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
+        |q, (fm, r)| q.bind(fm.0).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
     )
     .await?;
     let history_for: std::collections::HashSet<&str> = history_for.iter().copied().collect();
@@ -254,7 +254,7 @@ fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {
 pub async fn view(
     db: &Db,
     team: TeamId,
-    change_id: i64,
+    change_id: ChangeId,
     fms: &[FailureMode],
 ) -> Result<EvidenceView, AppError> {
     let selectors: Vec<_> = fms.iter().flat_map(|fm| fm.input.selectors.iter()).collect();
@@ -279,7 +279,7 @@ pub async fn view(
          FROM evidence_bindings b JOIN failure_modes f ON f.id = b.failure_mode_id
          JOIN evidence_runs r ON r.id = b.run_id WHERE f.change_id = $1",
     )
-    .bind(change_id)
+    .bind(change_id.0)
     .fetch_all(db.read())
     .await?
     .iter()
