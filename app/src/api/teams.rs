@@ -188,7 +188,10 @@ pub async fn save_template(
     match id.trim() {
         "" => templates::create(&state.db, &actor, team.id, &input).await.map(|_| ()),
         raw => {
-            let id = raw.parse().map_err(|_| AppError::NotFound("The template".to_owned()))?;
+            let id = raw
+                .parse()
+                .map(crate::domain::ids::TemplateId)
+                .map_err(|_| AppError::NotFound("The template".to_owned()))?;
             templates::update(&state.db, &actor, team.id, id, &input).await
         }
     }
@@ -198,5 +201,11 @@ pub async fn save_template(
 #[server(endpoint = "retire_template")]
 pub async fn retire_template(team: String, id: i64) -> Result<(), AppError> {
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
-    crate::ssr::store::templates::retire(&state.db, &crate::ssr::audit_actor(&user), team.id, id).await
+    crate::ssr::store::templates::retire(
+        &state.db,
+        &crate::ssr::audit_actor(&user),
+        team.id,
+        crate::domain::ids::TemplateId(id),
+    )
+    .await
 }

@@ -80,7 +80,7 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
             .await?
             .into_iter()
             .map(|t| TokenItem {
-                id: t.id,
+                id: t.id.0,
                 name: t.name,
                 owner: t.owner,
                 prefix: t.prefix,
@@ -247,5 +247,5 @@ pub async fn revoke_token(team: String, id: i64) -> Result<(), AppError> {
     use crate::ssr::store::tokens;
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
     let db = state.db;
-    tokens::revoke(&db, &audit_actor(&user), team.id, id).await
+    tokens::revoke(&db, &audit_actor(&user), team.id, crate::domain::ids::TokenId(id)).await
 }

@@ -8,6 +8,7 @@
 use super::audit::Actor;
 use crate::domain::ChangeId;
 use crate::domain::event::Event;
+use crate::domain::ids::TokenId;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
@@ -256,11 +257,11 @@ impl Db {
     pub async fn lock_idempotency_key(
         &self,
         conn: &mut sqlx::AnyConnection,
-        token: i64,
+        token: TokenId,
         key: &str,
     ) -> Result<(), sqlx::Error> {
         use sha2::Digest;
-        let digest = sha2::Sha256::new().chain_update(token.to_le_bytes()).chain_update(key).finalize();
+        let digest = sha2::Sha256::new().chain_update(token.0.to_le_bytes()).chain_update(key).finalize();
         let hashed = i32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]);
         advisory_lock(conn, self.backend, LockSpace::IdempotencyKey, hashed).await
     }

@@ -266,7 +266,7 @@ async fn remember_reply(
         "INSERT INTO idempotency_keys (token_id, key, request_hash, status, reply, created_at)
          VALUES ($1, $2, $3, 201, $4, $5)",
     )
-    .bind(auth.id)
+    .bind(auth.id.0)
     .bind(key)
     .bind(hash)
     .bind(serde_json::to_string(receipt).unwrap_or_default())
@@ -285,7 +285,7 @@ async fn earlier_reply(
 ) -> Result<Option<String>, AppError> {
     let earlier =
         sqlx::query("SELECT request_hash, reply FROM idempotency_keys WHERE token_id = $1 AND key = $2")
-            .bind(auth.id)
+            .bind(auth.id.0)
             .bind(key)
             .fetch_optional(&mut *conn)
             .await?;

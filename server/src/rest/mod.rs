@@ -8,6 +8,7 @@ mod openapi;
 mod queue;
 
 use app::domain::AppError;
+use app::domain::ids::TokenId;
 use app::domain::scope::Scope;
 use app::ssr::AppState;
 use app::ssr::store::tokens::{self, Authenticated};
@@ -37,10 +38,10 @@ pub struct RestState {
     /// uploads waiting for one.
     queue: queue::Queue,
     /// Per-token request budget (a token bucket per token id).
-    rate: Arc<Mutex<HashMap<i64, Bucket>>>,
+    rate: Arc<Mutex<HashMap<TokenId, Bucket>>>,
     rate_per_minute: u32,
     /// (token, Idempotency-Key) pairs being processed, so a concurrent duplicate gets 409.
-    in_flight: Arc<Mutex<HashSet<(i64, String)>>>,
+    in_flight: Arc<Mutex<HashSet<(TokenId, String)>>>,
 }
 
 struct Bucket {
@@ -70,7 +71,7 @@ impl RestState {
     }
 
     /// Spends one request from the token's budget, or says how long to wait.
-    fn spend(&self, token: i64) -> Result<(), ApiError> {
+    fn spend(&self, token: TokenId) -> Result<(), ApiError> {
         let capacity = f64::from(self.rate_per_minute);
         let per_second = capacity / 60.0;
         let mut buckets = self.rate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -231,8 +232,8 @@ impl FromRequestParts<RestState> for Token {
 
 /// Marks an Idempotency-Key as being processed until dropped.
 pub struct KeyClaim {
-    key: Option<(i64, String)>,
-    in_flight: Arc<Mutex<HashSet<(i64, String)>>>,
+    key: Option<(TokenId, String)>,
+    in_flight: Arc<Mutex<HashSet<(TokenId, String)>>>,
 }
 
 impl Drop for KeyClaim {
@@ -249,7 +250,7 @@ const RECEIVING_PER_SLOT: usize = 4;
 
 impl RestState {
     /// Claims `key` for this token: a concurrent request with the same key gets 409.
-    fn claim_key(&self, token: i64, key: Option<&str>) -> Result<KeyClaim, ApiError> {
+    fn claim_key(&self, token: TokenId, key: Option<&str>) -> Result<KeyClaim, ApiError> {
         let key = key.map(|k| (token, k.to_owned()));
         if let Some(key) = &key {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

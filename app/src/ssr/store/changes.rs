@@ -5,6 +5,7 @@ use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
 use crate::domain::event::{Event, FailureModeRef, Moved};
 use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
+use crate::domain::ids::TokenId;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId, TeamSlug, UserId};
 use crate::ssr::audit::{self, Actor};
 use crate::ssr::coverage::{self, Derivable};
@@ -51,7 +52,7 @@ pub struct RegisteringToken {
 #[derive(Clone, Copy, Debug)]
 pub enum Registrar {
     Person(UserId),
-    Token(i64),
+    Token(TokenId),
 }
 
 impl Change {
@@ -218,7 +219,7 @@ pub async fn create(
             Registrar::Token(_) => None,
         })
         .bind(match by {
-            Registrar::Token(token) => Some(token),
+            Registrar::Token(token) => Some(token.0),
             Registrar::Person(_) => None,
         })
         .bind(now)

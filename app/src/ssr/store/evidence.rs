@@ -1,6 +1,7 @@
 //! Evidence: test runs and the latest result per test id, as the gate reads them.
 
 use crate::domain::gate::{EvidenceView, Outcome, TestResult};
+use crate::domain::ids::TokenId;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
 use crate::ssr::db::{Db, now_ms};
 use crate::ssr::store::changes::FailureMode;
@@ -82,7 +83,7 @@ pub async fn record_run(
 pub async fn write_run(
     conn: &mut AnyConnection,
     team: TeamId,
-    token: Option<i64>,
+    token: Option<TokenId>,
     run: &RunInput,
     results: &[ResultInput],
     history_for: &[&str],
@@ -146,7 +147,7 @@ pub async fn write_run(
 async fn insert_run(
     conn: &mut AnyConnection,
     team: TeamId,
-    token: Option<i64>,
+    token: Option<TokenId>,
     run: &RunInput,
     results: &[ResultInput],
     now: i64,
@@ -164,7 +165,7 @@ async fn insert_run(
     .bind(run.pipeline_url.as_deref())
     .bind(run.run_key.as_deref())
     .bind(now)
-    .bind(token)
+    .bind(token.map(|t| t.0))
     .bind(count(Outcome::Passed))
     .bind(count(Outcome::Failed))
     .bind(count(Outcome::Skipped))

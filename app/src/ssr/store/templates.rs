@@ -83,7 +83,12 @@ pub async fn resolve(db: &Db, team: TeamId, key: &TemplateRef) -> Result<Option<
 }
 
 /// Adds a team template.
-pub async fn create(db: &Db, actor: &Actor, team: TeamId, input: &TemplateInput) -> Result<i64, AppError> {
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    input: &TemplateInput,
+) -> Result<TemplateId, AppError> {
     let mut tx = db.begin_write().await?;
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
@@ -108,7 +113,7 @@ pub async fn create(db: &Db, actor: &Actor, team: TeamId, input: &TemplateInput)
     tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: audit_view(input) })
         .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(TemplateId(id))
 }
 
 /// Replaces a team template's fields; a retired one stays retired.
@@ -116,7 +121,7 @@ pub async fn update(
     db: &Db,
     actor: &Actor,
     team: TeamId,
-    id: i64,
+    id: TemplateId,
     input: &TemplateInput,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
@@ -136,35 +141,34 @@ pub async fn update(
     .bind(i64::from(input.ratings.likelihood.get()))
     .bind(i64::from(input.ratings.detectability.get()))
     .bind(now_ms())
-    .bind(id)
+    .bind(id.0)
     .bind(team.0)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("The template".to_owned()));
     }
-    tx.record(actor, Event::TemplateUpdated { team, template: TemplateId(id), fields: audit_view(input) })
-        .await?;
+    tx.record(actor, Event::TemplateUpdated { team, template: id, fields: audit_view(input) }).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Retires a team template: it is no longer suggested; failure modes made from it keep it.
-pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(), AppError> {
+pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: TemplateId) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let now = now_ms();
     let retired = sqlx::query(
         "UPDATE fm_templates SET retired_at = $1, updated_at = $1 WHERE id = $2 AND team_id = $3 AND retired_at IS NULL",
     )
     .bind(now)
-    .bind(id)
+    .bind(id.0)
     .bind(team.0)
     .execute(&mut *tx)
     .await?;
     if retired.rows_affected() == 0 {
         return Err(AppError::NotFound("An active template with that id".to_owned()));
     }
-    tx.record(actor, Event::TemplateRetired { team, template: TemplateId(id), at: now }).await?;
+    tx.record(actor, Event::TemplateRetired { team, template: id, at: now }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -32,7 +32,7 @@ pub fn well_formed(token: &str) -> bool {
 /// A token as listed (never the secret).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenInfo {
-    pub id: i64,
+    pub id: TokenId,
     pub name: String,
     /// The person a personal token belongs to (display name); `None` for a pipeline token.
     pub owner: Option<String>,
@@ -47,7 +47,7 @@ pub struct TokenInfo {
 /// A token that authenticated a request.
 #[derive(Clone, Debug)]
 pub struct Authenticated {
-    pub id: i64,
+    pub id: TokenId,
     pub team_id: TeamId,
     /// The team's slug (the prefix of its change keys).
     pub team_slug: String,
@@ -62,7 +62,7 @@ pub struct Authenticated {
 impl Authenticated {
     /// The audit actor for what this token does.
     pub fn actor(&self) -> Actor {
-        Actor::Token { id: self.id, name: format!("token:{}", self.name) }
+        Actor::Token { id: self.id.0, name: format!("token:{}", self.name) }
     }
 }
 
@@ -111,20 +111,20 @@ pub async fn create(
 }
 
 /// Revokes a team's token.
-pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: i64) -> Result<(), AppError> {
+pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: TokenId) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 AND revoked_at IS NULL",
     )
     .bind(now_ms())
-    .bind(id)
+    .bind(id.0)
     .bind(team.0)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound("The token".to_owned()));
     }
-    tx.record(actor, Event::TokenRevoked { team, token: TokenId(id) }).await?;
+    tx.record(actor, Event::TokenRevoked { team, token: id }).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -142,7 +142,7 @@ pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
     rows.iter()
         .map(|r| {
             Ok(TokenInfo {
-                id: r.try_get("id")?,
+                id: TokenId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 owner: r.try_get("owner")?,
                 prefix: r.try_get("prefix")?,
@@ -188,7 +188,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Authenticated>,
         tx.commit().await?;
     }
     Ok(Some(Authenticated {
-        id,
+        id: TokenId(id),
         team_id: TeamId(row.try_get("team_id")?),
         team_slug: row.try_get("slug")?,
         name: row.try_get("name")?,
