@@ -49,6 +49,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Passed, Outcome::Failed, Outcome::Skipped, Outcome::Error];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "passed",
@@ -59,9 +61,7 @@ impl Outcome {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Outcome::Passed, Outcome::Failed, Outcome::Skipped, Outcome::Error]
-            .into_iter()
-            .find(|o| o.as_str() == raw)
+        Self::ALL.into_iter().find(|o| o.as_str() == raw)
     }
 }
 

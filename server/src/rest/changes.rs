@@ -2,7 +2,7 @@
 //! the gate for deploy pipelines, and a status badge.
 
 use super::{ApiError, JsonBody, RestState, Token};
-use crate::rest::openapi::{LinkDoc, SlugDoc, TextDoc, TitleDoc};
+use crate::rest::openapi::{ChangeTypeDoc, LinkDoc, SlugDoc, TextDoc, TitleDoc};
 use app::domain::change::{
     ChangeDetails, ChangeFields, ChangeKey, ChangeType, optional_text, optional_url, required_line,
 };
@@ -313,20 +313,6 @@ pub async fn create(
         changes::create(&state.app.db, &auth.actor(), auth.team_id, changes::Registrar::Token(auth.id), &new)
             .await?;
     Ok((StatusCode::CREATED, Json(CreatedDoc { key: key.to_string() })))
-}
-
-/// A kind of change, as the API writes it.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub enum ChangeTypeDoc {
-    Queue,
-    Migration,
-    Rollout,
-    Dependency,
-    AiAgent,
-    Infrastructure,
-    Other,
 }
 
 /// An edit of a change's details: every field is optional, and what is left out stays as

@@ -162,17 +162,6 @@ pub struct JsonRun {
     pub results: Vec<JsonResult>,
 }
 
-/// A test's outcome, as the JSON upload format names it.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub enum OutcomeDoc {
-    Passed,
-    Failed,
-    Skipped,
-    Error,
-}
-
 /// One result in the JSON upload format.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -180,7 +169,7 @@ pub struct JsonResult {
     /// The test's id, e.g. `queue::backlog_drains`.
     pub test_id: String,
     /// `passed`, `failed`, `skipped` or `error`.
-    #[schema(value_type = OutcomeDoc)]
+    #[schema(value_type = crate::rest::openapi::OutcomeDoc)]
     pub outcome: String,
     /// How long it ran, in milliseconds (a fraction is rounded; a negative one is dropped).
     pub duration_ms: Option<f64>,

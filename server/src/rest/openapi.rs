@@ -1,11 +1,13 @@
 //! The OpenAPI document, generated from the handlers and types (utoipa).
 
+use app::domain::change::ChangeType;
+use app::domain::gate::Outcome;
 use axum::Json;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 /// The reply to an upload (documentation mirror of `app::ssr::ingest::Receipt`).
 #[derive(utoipa::ToSchema)]
@@ -63,6 +65,33 @@ pub struct LinkDoc(String);
 #[schema(value_type = String, pattern = r"^\s*[A-Za-z][A-Za-z0-9]{1,11}\s*$")]
 #[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
 pub struct SlugDoc(String);
+
+/// The schema of a string that is one of `values`.
+fn one_of(values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into()
+}
+
+/// A kind of change, as the API writes it: the domain's list, so the two cannot differ.
+pub struct ChangeTypeDoc;
+
+impl PartialSchema for ChangeTypeDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(ChangeType::ALL.map(ChangeType::as_str))
+    }
+}
+
+impl ToSchema for ChangeTypeDoc {}
+
+/// A test's outcome, as the JSON upload format names it: the domain's list.
+pub struct OutcomeDoc;
+
+impl PartialSchema for OutcomeDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(Outcome::ALL.map(Outcome::as_str))
+    }
+}
+
+impl ToSchema for OutcomeDoc {}
 
 /// The body of every refusal: `{"errors": [{"detail": "…"}]}`.
 #[derive(utoipa::ToSchema)]
