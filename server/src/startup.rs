@@ -90,7 +90,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/changes/{key}/report.md", get(reports::markdown))
         .route("/portfolio.csv", get(reports::portfolio_csv))
         .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
-        .route("/changes/{key}/import", get(forms::import_form).post(forms::import))
+        .route("/changes/{key}/import", axum::routing::post(forms::import))
         .leptos_routes(&state, routes, move || shell(bundle.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))

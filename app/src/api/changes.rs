@@ -127,7 +127,7 @@ pub struct FailureModeView {
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(super) mod server {
     use crate::domain::change::ChangeKey;
     use crate::domain::{AppError, Principal, Role};
     use crate::ssr::review::{self, Review};

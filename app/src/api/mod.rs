@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod changes;
+pub mod import;
 pub mod portfolio;
 pub mod teams;
 pub mod tokens;

@@ -146,6 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/teams/:slug/changes/new") view=pages::NewChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key") view=pages::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key/edit") view=pages::EditChangePage ssr=SsrMode::Async/>
+                    <Route path=path!("/changes/:key/import") view=pages::ImportPage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key/fm/:number") view=pages::FailureModePage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=pages::AdminUsers ssr=SsrMode::Async/>
                     <Route path=path!("/admin/teams") view=pages::AdminTeams ssr=SsrMode::Async/>

@@ -5,6 +5,7 @@
 mod import;
 
 use crate::reports::{ReportError, change_access};
+use app::api::import::{ImportPreview, PreviewRow};
 use app::domain::catalogue::TemplateRef;
 use app::domain::failure_mode::{FailureModeInput, Ratings};
 use app::domain::{AppError, Role};
@@ -12,11 +13,13 @@ use app::ssr::audit_actor;
 use app::ssr::store::changes;
 use app::ssr::store::templates;
 use app::ssr::{AppState, review::Review};
-use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use leptos::prelude::provide_context;
+use leptos_axum::render_app_async_with_context;
 use tower_sessions::Session;
 
 /// Form fields; a name may repeat (checkboxes).
@@ -63,105 +66,61 @@ pub async fn add_suggestions(
     Ok(change_page(&review).into_response())
 }
 
-/// One row of the preview.
-struct PreviewRow {
-    line: usize,
-    title: String,
-    priority: String,
-    error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "import.html", escape = "html")]
-struct ImportPage<'a> {
-    key: &'a str,
-    title: &'a str,
-    text: &'a str,
-    /// An error about the whole text.
-    error: Option<String>,
-    rows: Vec<PreviewRow>,
-    errors: usize,
-}
-
-fn render(page: &ImportPage<'_>) -> Result<Response, ReportError> {
-    let html = page.render().map_err(|e| app::ssr::error::internal("import page", &e))?;
-    let headers = [
-        (header::CACHE_CONTROL, "private, no-store"),
-        (header::CONTENT_SECURITY_POLICY, crate::reports::DOCUMENT_CSP),
-    ];
-    Ok((headers, Html(html)).into_response())
-}
-
-/// `GET /changes/{key}/import`: the form.
-pub async fn import_form(
-    State(state): State<AppState>,
-    session: Session,
-    Path(key): Path<String>,
-) -> Result<Response, ReportError> {
-    let (_, review) = change_access(&state, &session, &key, Role::Member).await?;
-    let key = review.change.key.to_string();
-    render(&ImportPage {
-        key: &key,
-        title: &review.change.details.title,
-        text: "",
-        error: None,
-        rows: vec![],
-        errors: 0,
-    })
-}
-
 /// `POST /changes/{key}/import`: previews the rows (`text`); with `confirm`, and only if no
-/// row has an error, adds them all in one transaction and returns to the change.
+/// row has an error, adds them all in one transaction and returns to the change. A preview
+/// is the app's import page, rendered with what was posted in its context.
 pub async fn import(
     State(state): State<AppState>,
     session: Session,
     Path(key): Path<String>,
+    parts: Parts,
     body: Bytes,
 ) -> Result<Response, ReportError> {
     let (user, review) = change_access(&state, &session, &key, Role::Member).await?;
     let fields = fields(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let text = field("text").unwrap_or_default();
-    let key = review.change.key.to_string();
-    let page = |error: Option<String>, rows: Vec<PreviewRow>, errors: usize| ImportPage {
-        key: &key,
-        title: &review.change.details.title,
-        text,
-        error,
-        rows,
-        errors,
-    };
-    let parsed = match import::parse(text) {
-        Ok(rows) => rows,
-        Err(err) => {
-            let mut response = render(&page(Some(err.to_string()), vec![], 0))?;
-            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(response);
+    let preview = match import::parse(text) {
+        Ok(rows) if field("confirm").is_some() && rows.iter().all(|r| r.result.is_ok()) => {
+            let inputs: Vec<FailureModeInput> = rows.into_iter().filter_map(|r| r.result.ok()).collect();
+            changes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &[]).await?;
+            return Ok(change_page(&review).into_response());
         }
+        Ok(rows) => ImportPreview {
+            text: text.to_owned(),
+            problem: None,
+            rows: rows.into_iter().map(preview_row).collect(),
+        },
+        Err(err) => ImportPreview { text: text.to_owned(), problem: Some(err.to_string()), rows: vec![] },
     };
-    let errors = parsed.iter().filter(|r| r.result.is_err()).count();
-    if field("confirm").is_some() && errors == 0 {
-        let inputs: Vec<FailureModeInput> = parsed.into_iter().filter_map(|r| r.result.ok()).collect();
-        changes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &[]).await?;
-        return Ok(change_page(&review).into_response());
-    }
-    let rows = parsed
-        .into_iter()
-        .map(|r| match r.result {
-            Ok(fm) => PreviewRow {
-                line: r.line,
-                title: fm.title,
-                priority: format!("{} (S×L×D {})", fm.ratings.priority().label(), fm.ratings.rpn()),
-                error: None,
-            },
-            Err(error) => {
-                PreviewRow { line: r.line, title: String::new(), priority: String::new(), error: Some(error) }
-            }
-        })
-        .collect();
-    let mut response = render(&page(None, rows, errors))?;
-    if errors > 0 {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let status = if preview.importable() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let render = render_app_async_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(preview.clone());
+        },
+        || app::shell(crate::assets::bundle()),
+    );
+    let mut response = render(Request::from_parts(parts, Body::empty())).await;
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = status;
     }
     Ok(response)
+}
+
+fn preview_row(row: import::Row) -> PreviewRow {
+    match row.result {
+        Ok(fm) => PreviewRow {
+            line: row.line,
+            priority: format!("{} (S×L×D {})", fm.ratings.priority().label(), fm.ratings.rpn()),
+            title: fm.title,
+            problem: None,
+        },
+        Err(problem) => PreviewRow {
+            line: row.line,
+            title: String::new(),
+            priority: String::new(),
+            problem: Some(problem),
+        },
+    }
 }

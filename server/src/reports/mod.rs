@@ -79,9 +79,9 @@ fn render(template: &impl Template) -> Result<String, ReportError> {
     template.render().map_err(|e| app::ssr::error::internal("report template failed", &e).into())
 }
 
-/// The Content-Security-Policy of the pages rendered without the app (the report, the
-/// import page): documents of user-written text, so nothing in them may run, and they load
-/// only this site's stylesheets and post only to this site.
+/// The Content-Security-Policy of the report, a document rendered without the app: it holds
+/// user-written text, so nothing in it may run; it loads only this site's stylesheets and
+/// posts only to this site.
 pub const DOCUMENT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 

@@ -174,7 +174,9 @@ async fn an_import_with_bad_rows_imports_nothing_until_fixed(backend: Backend) {
     assert_eq!(preview.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = preview.text().await.expect("html");
     assert!(html.contains("2 of 20 rows have errors"), "{html}");
-    // Rows are reported by their line in the pasted text (the header is line 1).
+    // Rows are reported by their line in the pasted text (the header is line 1). The page is
+    // the app's, so its text carries hydration markers.
+    let html = html.replace("<!>", "");
     assert!(html.contains("<td>5</td>") && html.contains("<td>18</td>"));
     assert_eq!(detail(&s).await["failure_modes"].as_array().expect("fms").len(), 0, "nothing half-imported");
 

@@ -573,7 +573,7 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
                 </form>
             </details>
         }.into_any())}
-        <p><a href=format!("/changes/{}/import", c.key) rel="external">"Import failure modes from CSV or a Markdown table"</a></p>
+        <p><A href=format!("/changes/{}/import", c.key)>"Import failure modes from CSV or a Markdown table"</A></p>
     }
     .into_any()
 }
