@@ -5,6 +5,7 @@ use crate::config::{
     AuditCommand, Cli, Command, DemoScale, MigrateCommand, Settings, TeamCommand, TokenCommand, UserCommand,
 };
 use crate::{backup, ops, startup};
+use app::domain::time::Timestamp;
 use app::domain::{AppError, DisplayName, Password, Role, TeamName, TeamSlug, Username};
 use app::ssr::audit::{self, Actor};
 use app::ssr::auth::hash_password;
@@ -177,7 +178,7 @@ async fn create_token(settings: &Settings, command: TokenCommand) -> Result<(), 
         ),
         None => None,
     };
-    let expires_at = expires_days.map(|d| app::ssr::db::now_ms() + d * app::domain::time::DAY_MS);
+    let expires_at = expires_days.map(|d| Timestamp::now() + d * app::domain::time::DAY_MS);
     let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
         .await
         .map_err(user_error)?;

@@ -5,9 +5,10 @@
 
 use app::domain::catalogue::TemplateRef;
 use app::domain::change::{ChangeDetails, ChangeFields, ChangeKey, ChangeStatus, ChangeType};
+use app::domain::time::Timestamp;
 use app::domain::{AppError, TeamId};
 use app::ssr::coverage::{self, Derivable};
-use app::ssr::db::{Db, now_ms};
+use app::ssr::db::Db;
 use app::ssr::store::changes;
 use sqlx::{Any, AnyConnection, query::Query};
 
@@ -119,7 +120,7 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
             "Demo data goes into an empty database; this one has changes.".into(),
         ));
     }
-    let now = now_ms();
+    let now = Timestamp::now();
     let mut tx = db.begin_write().await?;
     let lead: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, display_name, password_hash, is_admin, created_at, updated_at)
@@ -194,7 +195,7 @@ async fn insert_changes(
     t: i64,
     team: i64,
     lead: i64,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let mut rows = Vec::new();
     for c in 1..=scale.changes_per_team {
@@ -206,7 +207,7 @@ async fn insert_changes(
             .then(|| happy.map(|h| (h + (c % 40 + 10) * DAY_MS).min(now)))
             .flatten();
         let kind = ChangeType::ALL[(c as usize) % ChangeType::ALL.len()];
-        let opt = |v: Option<i64>| v.map(V::I).unwrap_or(V::N);
+        let opt = |v: Option<Timestamp>| v.map(|t| V::I(t.0)).unwrap_or(V::N);
         rows.push(vec![
             V::I(team),
             V::I(c),
@@ -218,8 +219,8 @@ async fn insert_changes(
             opt(target),
             opt(signed),
             V::I(scale.failure_modes_per_change),
-            V::I(created),
-            V::I(created),
+            V::I(created.0),
+            V::I(created.0),
         ]);
     }
     insert(
@@ -250,7 +251,7 @@ async fn insert_failure_modes(
     scale: Scale,
     t: i64,
     team: i64,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Vec<String>, sqlx::Error> {
     let ids: Vec<(i64, i64)> = sqlx::query_as("SELECT id, number FROM changes WHERE team_id = $1")
         .bind(team)
@@ -273,8 +274,8 @@ async fn insert_failure_modes(
                 V::I(1 + f % 5),
                 V::S("[{\"title\":\"Design note\",\"url\":null}]".into()),
                 V::S(selectors),
-                V::I(now),
-                V::I(now),
+                V::I(now.0),
+                V::I(now.0),
             ]);
             for k in 0..scale.tests_per_failure_mode {
                 tests.push(format!("{prefix}case_{k}"));
@@ -311,13 +312,13 @@ async fn insert_evidence(
     t: i64,
     team: i64,
     tests: &[String],
-    now: i64,
+    now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     // Runs every third day, newest last; every run reports every test.
     let runs: Vec<Vec<V>> = (0..scale.runs_per_team)
         .map(|r| {
             let at = now - (scale.runs_per_team - r) * 3 * DAY_MS + DAY_MS;
-            vec![V::I(team), V::S(format!("{:040x}", r * 7919 + t)), V::S("main".into()), V::I(at)]
+            vec![V::I(team), V::S(format!("{:040x}", r * 7919 + t)), V::S("main".into()), V::I(at.0)]
         })
         .collect();
     insert(tx, "evidence_runs", &["team_id", "commit_sha", "branch", "received_at"], &runs).await?;
@@ -1050,8 +1051,15 @@ async fn register(db: &Db, author: &Actor, team: TeamId, demo: &DemoChange) -> R
     let key = changes::create(db, author, team, changes::Registrar::Person(*by), &details).await?;
     if let Some((days_ago, note)) = demo.happy {
         let change = changes::by_key(db, &key).await?;
-        changes::record_happy_path(db, author, Some(*by), &change, note, now_ms() - days_ago * DAY_MS)
-            .await?;
+        changes::record_happy_path(
+            db,
+            author,
+            Some(*by),
+            &change,
+            note,
+            Timestamp::now() - days_ago * DAY_MS,
+        )
+        .await?;
     }
     if !demo.failure_modes.is_empty() {
         add_fms(db, author, &key, demo.failure_modes).await?;

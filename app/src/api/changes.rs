@@ -7,6 +7,7 @@ use crate::domain::AppError;
 use crate::domain::change::{ChangeDetails, ChangeStatus, ChangeType};
 use crate::domain::failure_mode::{Design, Priority};
 use crate::domain::gate::{Acceptance, Coverage, Gate, Policy, TestResult};
+use crate::domain::time::Timestamp;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +19,8 @@ pub struct ChangeRow {
     pub status: ChangeStatus,
     pub types: Vec<ChangeType>,
     pub author: String,
-    pub happy_path_at: Option<i64>,
-    pub target_at: Option<i64>,
+    pub happy_path_at: Option<Timestamp>,
+    pub target_at: Option<Timestamp>,
     pub overdue: bool,
     pub failure_modes: i64,
 }
@@ -47,7 +48,7 @@ pub struct FailureModeRow {
 /// One line of a change's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryItem {
-    pub at: i64,
+    pub at: Timestamp,
     pub actor: String,
     pub action: String,
     pub object: String,
@@ -58,7 +59,7 @@ pub struct HistoryItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignOffItem {
     pub signed_by: String,
-    pub signed_at: i64,
+    pub signed_at: Timestamp,
     pub content_hash: String,
 }
 
@@ -75,13 +76,13 @@ pub struct ChangeView {
     pub team_slug: String,
     pub team_name: String,
     pub status: ChangeStatus,
-    pub created_at: i64,
-    pub happy_path_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub happy_path_at: Option<Timestamp>,
     pub happy_path_by: Option<String>,
     pub happy_path_note: Option<String>,
-    pub target_at: Option<i64>,
+    pub target_at: Option<Timestamp>,
     pub overdue: bool,
-    pub signed_off_at: Option<i64>,
+    pub signed_off_at: Option<Timestamp>,
     pub policy: Policy,
     pub failure_modes: Vec<FailureModeRow>,
     pub gate: Gate,
@@ -92,7 +93,7 @@ pub struct ChangeView {
     pub history: Vec<HistoryItem>,
     /// Catalogue templates for the change's types not used yet (when the user may edit).
     pub suggestions: Vec<crate::domain::catalogue::Suggestion>,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 /// Everything a failure mode's page shows.
@@ -123,7 +124,7 @@ pub struct FailureModeView {
     pub accept_refusal: Option<String>,
     /// The catalogue template it started from: its suggested designs and tests.
     pub template: Option<crate::domain::catalogue::Suggestion>,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 #[cfg(feature = "ssr")]
@@ -181,12 +182,12 @@ pub async fn list_changes(
     overdue: Option<String>,
 ) -> Result<ChangeList, AppError> {
     use crate::domain::Role;
-    use crate::ssr::db::now_ms;
+    use crate::domain::time::Timestamp;
     use crate::ssr::store::changes;
     let (user, state, team) = super::team_access(&team, Role::Viewer).await?;
     let db = state.db;
     let status = status.as_deref().filter(|s| !s.is_empty()).and_then(ChangeStatus::parse);
-    let now = now_ms();
+    let now = Timestamp::now();
     let only_overdue = overdue.is_some_and(|o| !o.is_empty());
     let changes = changes::list(&db, team.id, status)
         .await?
@@ -415,7 +416,7 @@ pub async fn record_happy_path(
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
     let note = optional_text("note", "Note", &note, 2000)?;
-    let at = milestone_date("on", &on, crate::ssr::db::now_ms())?;
+    let at = milestone_date("on", &on, Timestamp::now())?;
     changes::record_happy_path(&state.db, &audit_actor(&user), Some(user.id), &review.change, &note, at).await
 }
 
@@ -585,7 +586,7 @@ pub async fn accept_risk(
 ) -> Result<(), AppError> {
     use crate::domain::Role;
     use crate::domain::change::required_line;
-    use crate::domain::time::parse_date;
+    use crate::domain::time::Timestamp;
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
@@ -605,7 +606,7 @@ pub async fn accept_risk(
         ));
     }
     let justification = required_line("justification", "Justification", &justification, 2000)?;
-    let expires_at = parse_date(&expires_on)
+    let expires_at = Timestamp::parse_date(&expires_on)
         .filter(|at| *at > review.now)
         .ok_or_else(|| AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD)."))?;
     // Counted to the end of the chosen day.

@@ -27,7 +27,7 @@ pub struct TeamView {
     /// Whether the team's change badges are served without a token.
     pub public_badges: bool,
     pub work: crate::domain::portfolio::TeamWork,
-    pub recent_runs: Vec<super::tokens::RunItem>,
+    pub recent_runs: Vec<crate::domain::gate::RunSummary>,
 }
 
 /// A member on a team page.
@@ -65,7 +65,7 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
     let policy = crate::ssr::store::changes::team_policy(&db, team.id).await?;
     let public_badges = crate::ssr::store::changes::public_badges_enabled(&db, team.id).await?;
     let work = crate::ssr::portfolio::team_work(&db, team.id).await?;
-    let recent_runs = super::tokens::run_items(&db, team.id, 5).await?;
+    let recent_runs = crate::ssr::store::evidence::recent_runs(&db, team.id, 5).await?;
     Ok(TeamView {
         work,
         recent_runs,

@@ -1,7 +1,9 @@
 //! API tokens for CI, managed by team leads; and what the "Connect your CI" page needs.
 
 use crate::domain::AppError;
+use crate::domain::gate::RunSummary;
 use crate::domain::scope::Scope;
+use crate::domain::time::Timestamp;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +16,9 @@ pub struct TokenItem {
     pub owner: Option<String>,
     pub prefix: String,
     pub scopes: Vec<Scope>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
     pub revoked: bool,
 }
 
@@ -27,45 +29,9 @@ pub struct CiView {
     pub base_url: String,
     pub can_manage: bool,
     pub tokens: Vec<TokenItem>,
-    pub runs: Vec<RunItem>,
+    pub runs: Vec<RunSummary>,
     /// A token created by a plain form post in this session, shown once.
     pub new_token: Option<String>,
-}
-
-/// A run on the team's page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunItem {
-    pub received_at: i64,
-    pub commit: Option<String>,
-    pub branch: Option<String>,
-    pub pipeline_url: Option<String>,
-    pub passed: i64,
-    pub failed: i64,
-    pub skipped: i64,
-    pub errored: i64,
-}
-
-/// A team's newest runs, as pages show them.
-#[cfg(feature = "ssr")]
-pub(crate) async fn run_items(
-    db: &crate::ssr::db::Db,
-    team: crate::domain::TeamId,
-    limit: i64,
-) -> Result<Vec<RunItem>, AppError> {
-    Ok(crate::ssr::store::evidence::recent_runs(db, team, limit)
-        .await?
-        .into_iter()
-        .map(|r| RunItem {
-            received_at: r.received_at,
-            commit: r.commit,
-            branch: r.branch,
-            pipeline_url: r.pipeline_url,
-            passed: r.passed,
-            failed: r.failed,
-            skipped: r.skipped,
-            errored: r.errored,
-        })
-        .collect())
 }
 
 /// The team's CI page. Members see runs; leads also manage tokens.
@@ -94,7 +60,7 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
     } else {
         Vec::new()
     };
-    let runs = run_items(&state.db, team.id, 20).await?;
+    let runs = crate::ssr::store::evidence::recent_runs(&state.db, team.id, 20).await?;
     let new_token = if can_manage { flash::take(&team.slug).await? } else { None };
     Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })
 }
@@ -206,8 +172,9 @@ pub async fn create_token(
 ) -> Result<String, AppError> {
     use crate::domain::Role;
     use crate::domain::change::required_line;
+    use crate::domain::time::Timestamp;
+    use crate::ssr::audit_actor;
     use crate::ssr::store::tokens;
-    use crate::ssr::{audit_actor, db::now_ms};
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
     let db = state.db;
     let name = required_line("name", "Name", &name, 100)?;
@@ -229,7 +196,7 @@ pub async fn create_token(
             AppError::invalid("expires_days", "Expiry must be 1 to 3650 days, or empty for never.")
         })?),
     }
-    .map(|days| now_ms() + days * crate::domain::time::DAY_MS);
+    .map(|days| Timestamp::now() + days * crate::domain::time::DAY_MS);
     let token =
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
     if super::is_html_form() {

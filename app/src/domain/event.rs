@@ -7,6 +7,7 @@ use super::change::{ChangeKey, ChangeStatus};
 use super::gate::{Acceptance, Policy};
 use super::ids::{TeamId, TemplateId, TokenId, UserId};
 use super::role::Role;
+use crate::domain::time::Timestamp;
 use serde_json::{Map, Value, json};
 
 /// A failure mode, by its change and number (`PAY-12/FM-3`).
@@ -65,8 +66,8 @@ pub enum Event {
         team: TeamId,
         key: ChangeKey,
         moved: Moved,
-        at: i64,
-        target_at: i64,
+        at: Timestamp,
+        target_at: Timestamp,
         note: Option<String>,
     },
     ChangeCancelled {
@@ -107,7 +108,7 @@ pub enum Event {
     RiskAccepted {
         fm: FailureModeRef,
         justification: String,
-        expires_at: i64,
+        expires_at: Timestamp,
     },
     TemplateCreated {
         team: TeamId,
@@ -122,7 +123,7 @@ pub enum Event {
     TemplateRetired {
         team: TeamId,
         template: TemplateId,
-        at: i64,
+        at: Timestamp,
     },
     /// `account` is the user as shown in the audit log (never a password or its hash).
     UserCreated {
@@ -145,7 +146,7 @@ pub enum Event {
         name: String,
         prefix: String,
         scopes: String,
-        expires_at: Option<i64>,
+        expires_at: Option<Timestamp>,
     },
     TokenRevoked {
         team: TeamId,
@@ -354,7 +355,7 @@ mod tests {
     #[test]
     fn a_failure_mode_is_named_by_its_change_and_number() {
         let fm = FailureModeRef { team: TeamId(1), change: key(), number: 3 };
-        let event = Event::RiskAccepted { fm, justification: "Rare".into(), expires_at: 5 };
+        let event = Event::RiskAccepted { fm, justification: "Rare".into(), expires_at: Timestamp(5) };
         assert_eq!(event.object(), ("failure_mode", "PAY-12/FM-3".to_owned()));
         assert_eq!(event.states().1, Some(json!({ "justification": "Rare", "expires_at": 5 })));
     }

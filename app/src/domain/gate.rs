@@ -3,6 +3,7 @@
 
 use super::change::ChangeStatus;
 use super::failure_mode::{Design, Priority, Ratings, Selector};
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::time::DAY_MS;
@@ -28,7 +29,7 @@ impl Default for Policy {
 
 impl Policy {
     /// The failure-cases target date for a happy path recorded at `happy_path_at`.
-    pub fn target_at(&self, happy_path_at: i64) -> i64 {
+    pub fn target_at(&self, happy_path_at: Timestamp) -> Timestamp {
         happy_path_at + self.window_days * DAY_MS
     }
 
@@ -71,7 +72,7 @@ pub struct TestResult {
     pub test_id: String,
     pub outcome: Outcome,
     /// When the run that produced it was received (Unix ms).
-    pub at: i64,
+    pub at: Timestamp,
     pub commit: Option<String>,
     pub pipeline_url: Option<String>,
 }
@@ -121,7 +122,7 @@ impl Matches<'_> {
 pub struct Acceptance {
     pub justification: String,
     pub accepted_by: String,
-    pub expires_at: i64,
+    pub expires_at: Timestamp,
 }
 
 /// What the gate needs to know about a failure mode.
@@ -139,7 +140,7 @@ pub struct FailureModeFacts {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeFacts {
     pub status: ChangeStatus,
-    pub happy_path_at: Option<i64>,
+    pub happy_path_at: Option<Timestamp>,
 }
 
 /// A failure mode's coverage, derived from its design, selectors, evidence and acceptance.
@@ -208,7 +209,7 @@ pub struct EvidenceSummary {
     /// Selectors without a passing or failing result.
     pub unmatched: i64,
     /// When the oldest counted (not skipped) matched result was received.
-    pub oldest_at: Option<i64>,
+    pub oldest_at: Option<Timestamp>,
 }
 
 fn counted(result: &&&TestResult) -> bool {
@@ -239,9 +240,9 @@ impl Coverage {
     pub fn derive(
         designed: bool,
         summary: &EvidenceSummary,
-        accepted_until: Option<i64>,
+        accepted_until: Option<Timestamp>,
         policy: &Policy,
-        now: i64,
+        now: Timestamp,
     ) -> Coverage {
         if accepted_until.is_some_and(|expires| expires > now) {
             Coverage::Accepted
@@ -276,7 +277,7 @@ impl FailureModeFacts {
 }
 
 /// Assesses one failure mode at `now`.
-pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, now: i64) -> Assessment {
+pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, now: Timestamp) -> Assessment {
     let matches = evidence.matches(fm.number, &fm.selectors);
     let summary = EvidenceSummary::of(&matches);
     let accepted_until = fm.acceptance.as_ref().map(|a| a.expires_at);
@@ -359,7 +360,7 @@ pub fn gate(
     fms: &[FailureModeFacts],
     evidence: &EvidenceView,
     policy: &Policy,
-    now: i64,
+    now: Timestamp,
 ) -> Gate {
     let mut blockers = Vec::new();
     let mut change_blocker = |reason: String| blockers.push(Blocker { failure_mode: None, reason });
@@ -389,13 +390,27 @@ pub fn gate(
     if blockers.is_empty() { Gate::Open } else { Gate::Closed(blockers) }
 }
 
+/// A CI run as a team's pages list it: when it came, from which commit, and its counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: crate::domain::ids::RunId,
+    pub received_at: Timestamp,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub errored: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::failure_mode::Rating;
     use proptest::prelude::*;
 
-    const NOW: i64 = 1_800_000_000_000;
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
     fn ratings(s: u8) -> Ratings {
         let r = |v| Rating::new(v).expect("1..=5");

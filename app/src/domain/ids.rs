@@ -41,3 +41,11 @@ id_type!(
     /// Database id of a failure mode (people see its number within the change).
     FailureModeId
 );
+id_type!(
+    /// Database id of a CI run: one upload of test results.
+    RunId
+);
+id_type!(
+    /// Database id of an audit entry; ids grow in the order entries were written.
+    AuditEntryId
+);

@@ -4,6 +4,7 @@
 use super::AppError;
 use super::change::{ChangeStatus, ChangeType};
 use super::gate::Coverage;
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The order of the rows (overdue changes always come first).
@@ -187,9 +188,9 @@ pub struct Row {
     pub title: String,
     pub status: ChangeStatus,
     pub types: Vec<ChangeType>,
-    pub happy_path_at: Option<i64>,
-    pub target_at: Option<i64>,
-    pub signed_off_at: Option<i64>,
+    pub happy_path_at: Option<Timestamp>,
+    pub target_at: Option<Timestamp>,
+    pub signed_off_at: Option<Timestamp>,
     pub coverage: CoverageCounts,
     /// Priority weights (High 3, Medium 2, Low 1) of the failure modes that count for the
     /// gate, and of all of them.
@@ -205,7 +206,7 @@ pub struct Row {
 
 impl Row {
     /// The target date has passed and the change is not signed off (or cancelled).
-    pub fn is_overdue(&self, now: i64) -> bool {
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
         self.status.is_open() && self.target_at.is_some_and(|t| t < now)
     }
 
@@ -215,8 +216,8 @@ impl Row {
     }
 
     /// Whole days since the happy path was recorded.
-    pub fn days_since_happy_path(&self, now: i64) -> Option<i64> {
-        self.happy_path_at.map(|at| super::time::days_between(at, now))
+    pub fn days_since_happy_path(&self, now: Timestamp) -> Option<i64> {
+        self.happy_path_at.map(|at| at.days_until(now))
     }
 }
 
@@ -226,16 +227,21 @@ pub fn percent(part: i64, whole: i64) -> Option<i64> {
 }
 
 /// Sorts rows for display: overdue first, then by `sort`, then by key.
-pub fn sort_rows(rows: &mut [Row], sort: Sort, now: i64) {
+pub fn sort_rows(rows: &mut [Row], sort: Sort, now: Timestamp) {
     rows.sort_by(|a, b| {
         let key = |r: &Row| (r.team.clone(), r.key.rsplit('-').next().and_then(|n| n.parse::<i64>().ok()));
         b.is_overdue(now)
             .cmp(&a.is_overdue(now))
             .then_with(|| match sort {
-                Sort::Target => a.target_at.unwrap_or(i64::MAX).cmp(&b.target_at.unwrap_or(i64::MAX)),
+                Sort::Target => a
+                    .target_at
+                    .unwrap_or(Timestamp(i64::MAX))
+                    .cmp(&b.target_at.unwrap_or(Timestamp(i64::MAX))),
                 Sort::Coverage => a.weighted_percent().unwrap_or(-1).cmp(&b.weighted_percent().unwrap_or(-1)),
                 Sort::Age => b.happy_path_at.is_some().cmp(&a.happy_path_at.is_some()).then_with(|| {
-                    a.happy_path_at.unwrap_or(i64::MAX).cmp(&b.happy_path_at.unwrap_or(i64::MAX))
+                    a.happy_path_at
+                        .unwrap_or(Timestamp(i64::MAX))
+                        .cmp(&b.happy_path_at.unwrap_or(Timestamp(i64::MAX)))
                 }),
                 Sort::Key => std::cmp::Ordering::Equal,
             })
@@ -287,7 +293,7 @@ pub struct MonthCycle {
 /// What the portfolio page shows for a view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Portfolio {
-    pub now: i64,
+    pub now: Timestamp,
     pub filter: Filter,
     /// Teams the viewer can see, as (slug, name), for the team filter.
     pub teams: Vec<(String, String)>,
@@ -308,7 +314,7 @@ pub struct Upcoming {
     pub key: String,
     pub title: String,
     pub status: ChangeStatus,
-    pub target_at: i64,
+    pub target_at: Timestamp,
 }
 
 /// A failure mode that needs work: no evidence yet, failing, or stale.
@@ -319,14 +325,14 @@ pub struct Gap {
     pub title: String,
     pub coverage: Coverage,
     /// For stale ones: when the oldest result it counts was received.
-    pub oldest_at: Option<i64>,
+    pub oldest_at: Option<Timestamp>,
 }
 
 /// What a team lead looks at: upcoming target dates and the failure modes of open changes
 /// that are not covered yet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamWork {
-    pub now: i64,
+    pub now: Timestamp,
     pub upcoming: Vec<Upcoming>,
     pub gaps: Vec<Gap>,
 }
@@ -371,7 +377,7 @@ mod tests {
             status,
             types: vec![],
             happy_path_at: None,
-            target_at: target,
+            target_at: target.map(Timestamp),
             signed_off_at: None,
             coverage: CoverageCounts::default(),
             weight_covered: 0,
@@ -383,7 +389,7 @@ mod tests {
 
     #[test]
     fn overdue_changes_come_first_then_the_chosen_order() {
-        let now = 1_000;
+        let now = Timestamp(1_000);
         let mut rows = vec![
             row("A-2", Some(5_000), ChangeStatus::HappyPathWorking),
             row("A-10", Some(500), ChangeStatus::HappyPathWorking),

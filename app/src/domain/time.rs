@@ -1,8 +1,107 @@
-//! Calendar dates for display and input, in UTC, without a date library (the same code
-//! runs in the browser and on the server).
+//! Time: one type for a point in time ([`Timestamp`], Unix milliseconds, UTC) and calendar
+//! dates for display and input, without a date library (the same code runs in the browser
+//! and on the server). Lengths of time are milliseconds ([`DAY_MS`], [`WEEK_MS`]).
 
-/// One day in milliseconds (times are Unix milliseconds, days UTC).
+use serde::{Deserialize, Serialize};
+use std::ops::{Add, Sub};
+
+/// One day in milliseconds (days are UTC).
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
+/// One week in milliseconds.
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// A point in time: milliseconds since 1970-01-01 UTC, as the database stores it and the
+/// JSON carries it (a plain number).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The time now, by the server's clock.
+    #[cfg(feature = "ssr")]
+    pub fn now() -> Self {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Self(i64::try_from(now.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The start (00:00 UTC) of day `day`, counted from 1970-01-01.
+    pub const fn of_day(day: i64) -> Self {
+        Self(day * DAY_MS)
+    }
+
+    /// The day this time falls on, counted from 1970-01-01 (UTC).
+    pub const fn day(self) -> i64 {
+        self.0.div_euclid(DAY_MS)
+    }
+
+    /// `2026-11-27`.
+    pub fn date(self) -> String {
+        let (y, m, d) = civil_from_days(self.day());
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+
+    /// `2026-11-27 14:05 UTC`.
+    pub fn date_time(self) -> String {
+        let minutes = self.0.rem_euclid(DAY_MS) / 60_000;
+        format!("{} {:02}:{:02} UTC", self.date(), minutes / 60, minutes % 60)
+    }
+
+    /// Parses `YYYY-MM-DD` to the start of that day (UTC).
+    pub fn parse_date(raw: &str) -> Option<Self> {
+        let mut parts = raw.trim().splitn(3, '-');
+        let y: i64 = parts.next()?.parse().ok()?;
+        let m: i64 = parts.next()?.parse().ok()?;
+        let d: i64 = parts.next()?.parse().ok()?;
+        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return None;
+        }
+        let at = Self::of_day(days_from_civil(y, m, d));
+        // Refuses dates like 2026-02-31 that would roll over into the next month.
+        (at.date() == format!("{y:04}-{m:02}-{d:02}")).then_some(at)
+    }
+
+    /// Whole days from `self` to `later` (negative when `later` is earlier).
+    pub fn days_until(self, later: Self) -> i64 {
+        (later - self).div_euclid(DAY_MS)
+    }
+
+    /// Whole days left from `self` until `deadline`, counting a started day as a day left
+    /// (zero on the deadline, negative after it).
+    pub fn days_left_until(self, deadline: Self) -> i64 {
+        (deadline - self + DAY_MS - 1).div_euclid(DAY_MS)
+    }
+}
+
+/// `self` moved on by a length of time in milliseconds.
+impl Add<i64> for Timestamp {
+    type Output = Self;
+    fn add(self, ms: i64) -> Self {
+        Self(self.0 + ms)
+    }
+}
+
+/// `self` moved back by a length of time in milliseconds.
+impl Sub<i64> for Timestamp {
+    type Output = Self;
+    fn sub(self, ms: i64) -> Self {
+        Self(self.0 - ms)
+    }
+}
+
+/// The milliseconds from `earlier` to `self`.
+impl Sub for Timestamp {
+    type Output = i64;
+    fn sub(self, earlier: Self) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -27,42 +126,17 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// `2026-11-27` for a Unix-millisecond time.
-pub fn date(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `2026-11-27 14:05 UTC` for a Unix-millisecond time.
-pub fn date_time(ms: i64) -> String {
-    let minutes = ms.rem_euclid(DAY_MS) / 60_000;
-    format!("{} {:02}:{:02} UTC", date(ms), minutes / 60, minutes % 60)
-}
-
-/// Parses `YYYY-MM-DD` to the Unix-millisecond start of that day (UTC).
-pub fn parse_date(raw: &str) -> Option<i64> {
-    let mut parts = raw.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let ms = days_from_civil(y, m, d) * DAY_MS;
-    // Refuses dates like 2026-02-31 that would roll over into the next month.
-    (date(ms) == format!("{y:04}-{m:02}-{d:02}")).then_some(ms)
-}
-
 /// When a milestone happened: `raw` (`YYYY-MM-DD`, UTC) or, when empty, `now`. Teams often
 /// record a milestone late, so a date up to a year back is accepted; a future one is not.
 /// Today's date means `now`.
-pub fn milestone_date(field: &str, raw: &str, now: i64) -> Result<i64, super::AppError> {
+pub fn milestone_date(field: &str, raw: &str, now: Timestamp) -> Result<Timestamp, super::AppError> {
     let raw = raw.trim();
-    if raw.is_empty() || raw == date(now) {
+    if raw.is_empty() || raw == now.date() {
         return Ok(now);
     }
     let invalid = |message: &str| super::AppError::invalid(field, message);
-    let at = parse_date(raw).ok_or_else(|| invalid("Give the date as YYYY-MM-DD, e.g. 2026-11-02."))?;
+    let at =
+        Timestamp::parse_date(raw).ok_or_else(|| invalid("Give the date as YYYY-MM-DD, e.g. 2026-11-02."))?;
     if at > now {
         return Err(invalid("The date cannot be in the future."));
     }
@@ -72,28 +146,21 @@ pub fn milestone_date(field: &str, raw: &str, now: i64) -> Result<i64, super::Ap
     Ok(at)
 }
 
-/// Whole days from `from` to `to` (negative when `to` is earlier).
-pub fn days_between(from: i64, to: i64) -> i64 {
-    (to - from).div_euclid(DAY_MS)
-}
-
-/// Whole days left from `now` until `deadline`, counting a started day as a day left
-/// (zero on the deadline, negative after it).
-pub fn days_left(now: i64, deadline: i64) -> i64 {
-    (deadline - now + DAY_MS - 1).div_euclid(DAY_MS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn on(raw: &str) -> Timestamp {
+        Timestamp::parse_date(raw).expect("date")
+    }
+
     #[test]
     fn milestone_dates_are_past_and_recent() {
-        let now = parse_date("2026-11-27").expect("date") + 15 * 3600 * 1000;
+        let now = on("2026-11-27") + 15 * 3600 * 1000;
         assert_eq!(milestone_date("on", "", now), Ok(now));
         assert_eq!(milestone_date("on", "2026-11-27", now), Ok(now));
-        assert_eq!(milestone_date("on", "2026-10-01", now), Ok(parse_date("2026-10-01").expect("date")));
+        assert_eq!(milestone_date("on", "2026-10-01", now), Ok(on("2026-10-01")));
         for bad in ["2026-11-28", "2025-11-01", "yesterday", "2026-02-31"] {
             assert!(milestone_date("on", bad, now).is_err(), "{bad}");
         }
@@ -101,22 +168,34 @@ mod tests {
 
     #[test]
     fn known_dates() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date_time(1_795_788_300_000), "2026-11-27 14:05 UTC");
-        assert_eq!(parse_date("2024-02-29").map(date).as_deref(), Some("2024-02-29"));
-        assert_eq!(parse_date("2026-02-29"), None);
-        assert_eq!(parse_date("27/11/2026"), None);
-        assert_eq!(days_left(0, 30 * DAY_MS), 30);
-        assert_eq!(days_left(5, 30 * DAY_MS), 30, "a started day still counts");
-        assert_eq!(days_left(30 * DAY_MS, 30 * DAY_MS), 0);
-        assert_eq!(days_left(31 * DAY_MS, 30 * DAY_MS), -1);
+        assert_eq!(Timestamp(0).date(), "1970-01-01");
+        assert_eq!(Timestamp(1_795_788_300_000).date_time(), "2026-11-27 14:05 UTC");
+        assert_eq!(Timestamp::parse_date("2024-02-29").map(Timestamp::date).as_deref(), Some("2024-02-29"));
+        assert_eq!(Timestamp::parse_date("2026-02-29"), None);
+        assert_eq!(Timestamp::parse_date("27/11/2026"), None);
+        let start = Timestamp(0);
+        let deadline = Timestamp::of_day(30);
+        assert_eq!(start.days_left_until(deadline), 30);
+        assert_eq!((start + 5).days_left_until(deadline), 30, "a started day still counts");
+        assert_eq!(deadline.days_left_until(deadline), 0);
+        assert_eq!(Timestamp::of_day(31).days_left_until(deadline), -1);
+        assert_eq!(start.days_until(deadline - 1), 29);
+        assert_eq!(deadline.days_until(start), -30);
+        assert_eq!(Timestamp::of_day(3) + WEEK_MS, Timestamp::of_day(10));
+    }
+
+    #[test]
+    fn a_timestamp_is_a_plain_number_on_the_wire() {
+        assert_eq!(serde_json::to_string(&Timestamp(1_795_788_300_000)).expect("json"), "1795788300000");
+        assert_eq!(serde_json::from_str::<Timestamp>("42").expect("json"), Timestamp(42));
     }
 
     proptest! {
         #[test]
         fn dates_round_trip(days in 0i64..2_900_000) {
-            let ms = days * DAY_MS;
-            prop_assert_eq!(parse_date(&date(ms)), Some(ms));
+            let at = Timestamp::of_day(days);
+            prop_assert_eq!(Timestamp::parse_date(&at.date()), Some(at));
+            prop_assert_eq!(at.day(), days);
         }
     }
 }

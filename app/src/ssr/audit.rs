@@ -1,8 +1,10 @@
 //! The append-only, hash-chained audit log. Every mutation appends its entry inside the
 //! same transaction as the change it records, so neither exists without the other.
 
-use super::db::{Backend, now_ms};
+use super::db::Backend;
 use crate::domain::event::Event;
+use crate::domain::ids::{AuditEntryId, TokenId};
+use crate::domain::time::Timestamp;
 use crate::domain::{TeamId, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,7 +21,7 @@ pub enum Actor {
     /// The command line on the server host (e.g. creating the first admin).
     Cli,
     /// A CI system, through an API token.
-    Token { id: i64, name: String },
+    Token { id: TokenId, name: String },
 }
 
 impl Actor {
@@ -43,7 +45,7 @@ impl Actor {
 #[derive(Serialize)]
 struct Hashed<'a> {
     prev_hash: &'a str,
-    at: i64,
+    at: Timestamp,
     actor_id: Option<i64>,
     actor: &'a str,
     action: &'a str,
@@ -80,7 +82,7 @@ pub(super) async fn append(
     let (object_type, object_id) = event.object();
     let hashed = Hashed {
         prev_hash: &prev_hash,
-        at: now_ms(),
+        at: Timestamp::now(),
         actor_id: actor.id(),
         actor: actor.name(),
         action: event.action(),
@@ -115,8 +117,8 @@ pub(super) async fn append(
 /// An audit entry as read back for display.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Record {
-    pub id: i64,
-    pub at: i64,
+    pub id: AuditEntryId,
+    pub at: Timestamp,
     pub actor: String,
     pub action: String,
     pub object_type: String,
@@ -128,8 +130,8 @@ pub struct Record {
 /// An audit entry as stored: the content its hash covers, its link and its hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEntry {
-    pub id: i64,
-    pub at: i64,
+    pub id: AuditEntryId,
+    pub at: Timestamp,
     pub actor_id: Option<i64>,
     pub actor: String,
     pub action: String,
@@ -190,7 +192,7 @@ impl std::fmt::Display for Fault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBreak {
     /// The first entry whose hash or link does not match.
-    pub id: i64,
+    pub id: AuditEntryId,
     pub action: String,
     pub fault: Fault,
 }
@@ -258,7 +260,7 @@ const VERIFY_PAGE: i64 = 1000;
 /// it has, or the first break.
 pub async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<u64, ChainBreak>, sqlx::Error> {
     let mut check = ChainCheck::default();
-    let mut after_id = i64::MIN;
+    let mut after_id = AuditEntryId(i64::MIN);
     loop {
         let page = stored_page(conn, after_id).await?;
         let Some(last) = page.last() else {
@@ -274,20 +276,23 @@ pub async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<u64, ChainB
 }
 
 /// Up to `VERIFY_PAGE` entries with ids above `after_id`, in id order.
-async fn stored_page(conn: &mut AnyConnection, after_id: i64) -> Result<Vec<StoredEntry>, sqlx::Error> {
+async fn stored_page(
+    conn: &mut AnyConnection,
+    after_id: AuditEntryId,
+) -> Result<Vec<StoredEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, actor_id, actor, action, object_type, object_id, team_id,
                 before_json, after_json, prev_hash, hash
          FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
     )
-    .bind(after_id)
+    .bind(after_id.0)
     .bind(VERIFY_PAGE)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|row| {
             Ok(StoredEntry {
-                id: row.try_get("id")?,
+                id: AuditEntryId(row.try_get("id")?),
                 at: row.try_get("at")?,
                 actor_id: row.try_get("actor_id")?,
                 actor: row.try_get("actor")?,
@@ -309,7 +314,7 @@ const RECORD_SELECT: &str =
 
 fn record(row: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
     Ok(Record {
-        id: row.try_get("id")?,
+        id: AuditEntryId(row.try_get("id")?),
         at: row.try_get("at")?,
         actor: row.try_get("actor")?,
         action: row.try_get("action")?,
@@ -362,8 +367,8 @@ mod tests {
         (1..=n)
             .map(|id| {
                 let mut entry = StoredEntry {
-                    id,
-                    at: 1_700_000_000_000 + id,
+                    id: AuditEntryId(id),
+                    at: Timestamp(1_700_000_000_000 + id),
                     actor_id: Some(1),
                     actor: "alice".to_owned(),
                     action: format!("action.{id}"),
@@ -383,7 +388,7 @@ mod tests {
     }
 
     fn broken(id: i64, fault: Fault) -> Result<u64, ChainBreak> {
-        Err(ChainBreak { id, action: format!("action.{id}"), fault })
+        Err(ChainBreak { id: AuditEntryId(id), action: format!("action.{id}"), fault })
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Passwords, login throttling and the session's user.
 
-use super::db::{Db, now_ms};
+use super::db::Db;
 use super::state::AuthPolicy;
 use super::store::users;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Password, Principal, UserId};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -120,7 +121,7 @@ async fn verify_throttled(
         let id: i64 =
             sqlx::query_scalar("INSERT INTO login_failures (subject, at) VALUES ($1, $2) RETURNING id")
                 .bind(subject)
-                .bind(now_ms())
+                .bind(Timestamp::now())
                 .fetch_one(&mut *tx)
                 .await?;
         attempt.push(id);
@@ -161,9 +162,9 @@ async fn throttle(
     limit: Limit,
 ) -> Result<(), AppError> {
     let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
-    let now = now_ms();
+    let now = Timestamp::now();
     let since = now - window;
-    let (count, oldest, newest): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+    let (count, oldest, newest): (i64, Option<Timestamp>, Option<Timestamp>) = sqlx::query_as(
         "SELECT COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE subject = $1 AND at > $2",
     )
     .bind(subject)
@@ -190,7 +191,7 @@ pub async fn prune_login_failures(db: &Db, policy: &AuthPolicy) -> Result<u64, s
     let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
     let mut tx = db.begin_write().await?;
     let done = sqlx::query("DELETE FROM login_failures WHERE at <= $1")
-        .bind(now_ms() - window)
+        .bind(Timestamp::now() - window)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -217,7 +218,7 @@ pub async fn start_session(session: &Session, user: UserId, epoch: i64) -> Resul
     session.cycle_id().await.map_err(session_error)?;
     session.insert(SESSION_USER, user.0).await.map_err(session_error)?;
     session.insert(SESSION_EPOCH, epoch).await.map_err(session_error)?;
-    session.insert(SESSION_AUTH_AT, now_ms()).await.map_err(session_error)?;
+    session.insert(SESSION_AUTH_AT, Timestamp::now()).await.map_err(session_error)?;
     Ok(())
 }
 
@@ -237,12 +238,14 @@ pub async fn session_principal(
         return Ok(None);
     };
     let epoch = session.get::<i64>(SESSION_EPOCH).await.map_err(session_error)?;
-    let auth_at = session.get::<i64>(SESSION_AUTH_AT).await.map_err(session_error)?.unwrap_or(0);
+    let auth_at = session.get::<Timestamp>(SESSION_AUTH_AT).await.map_err(session_error)?.unwrap_or_default();
     let lifetime = i64::try_from(policy.session_absolute.as_millis()).unwrap_or(i64::MAX);
     let user = users::session_user(db, UserId(id)).await?;
     match user {
         Some(user)
-            if !user.disabled && Some(user.session_epoch) == epoch && now_ms() - auth_at < lifetime =>
+            if !user.disabled
+                && Some(user.session_epoch) == epoch
+                && Timestamp::now() - auth_at < lifetime =>
         {
             Ok(Some(user.principal))
         }

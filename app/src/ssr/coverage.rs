@@ -4,10 +4,11 @@
 //! acceptance expiry) are left to the query, in [`FM_COVERAGE`], which mirrors
 //! [`Coverage::derive`]; a test holds the two to the same answers.
 
-use super::db::{Db, now_ms};
+use super::db::Db;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
 use crate::domain::gate::{EvidenceSummary, Matches, Outcome, TestResult};
 use crate::domain::time::DAY_MS;
+use crate::domain::time::Timestamp;
 use crate::domain::{FailureModeId, TeamId};
 use sqlx::{AnyConnection, Row};
 
@@ -64,7 +65,7 @@ pub async fn refresh(
     {
         bound.push((row.try_get("failure_mode_id")?, result(&row)?));
     }
-    let now = now_ms();
+    let now = Timestamp::now();
     let mut summaries = Vec::with_capacity(fms.len());
     for fm in fms {
         let matches = Matches {
@@ -131,8 +132,8 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
 /// Records today's coverage per team (its changes that are not cancelled) for the trend
 /// chart, replacing today's earlier figures; drops days older than `keep_days`.
 pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    let day = now.div_euclid(DAY_MS);
+    let now = Timestamp::now();
+    let day = now.day();
     let figures = today(db, now).await?;
     let mut tx = db.begin_write().await?;
     for f in figures {
@@ -171,7 +172,7 @@ pub struct DayFigures {
 }
 
 /// Every team's coverage at `now` (its changes that are not cancelled), in one query.
-pub async fn today(db: &Db, now: i64) -> Result<Vec<DayFigures>, sqlx::Error> {
+pub async fn today(db: &Db, now: Timestamp) -> Result<Vec<DayFigures>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT team_id, COUNT(*) AS fms,
                 CAST(COALESCE(SUM(counted), 0) AS BIGINT) AS covered,

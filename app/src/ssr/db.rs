@@ -9,6 +9,7 @@ use super::audit::Actor;
 use crate::domain::ChangeId;
 use crate::domain::event::Event;
 use crate::domain::ids::TokenId;
+use crate::domain::time::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
@@ -372,7 +373,7 @@ impl Db {
         let probe = async {
             let mut tx = self.begin_write().await?;
             sqlx::query("UPDATE readiness SET probed_at = $1 WHERE id = 1")
-                .bind(now_ms())
+                .bind(Timestamp::now())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await
@@ -474,10 +475,4 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     } else {
         format!("{url}?mode=rwc")
     })
-}
-
-/// The current time as Unix milliseconds, the representation stored in every `*_at` column.
-pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }

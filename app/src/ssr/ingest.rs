@@ -9,6 +9,7 @@ use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::change::ChangeKey;
 use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -44,7 +45,7 @@ pub struct Matched {
 /// The reply to an upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
-    pub run_id: i64,
+    pub run_id: crate::domain::ids::RunId,
     pub counts: Counts,
     pub matched: Vec<Matched>,
     /// Signed-off changes this run marked regressed.
@@ -110,7 +111,7 @@ pub async fn ingest(
     // Coverage afterwards, from what this transaction wrote.
     let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
     let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
-    let received_at = super::db::now_ms();
+    let received_at = Timestamp::now();
     let (matched, failing) = coverage_after(&touched, &summaries, &policy, received_at);
     let regressed = regress_signed_off(&mut tx, db, auth, failing).await?;
     let receipt = Receipt { run_id, counts: Counts::of(submitted), matched, regressed, warnings };
@@ -203,7 +204,7 @@ fn coverage_after<'a>(
     touched: &[&'a TeamFailureMode],
     summaries: &[EvidenceSummary],
     policy: &Policy,
-    received_at: i64,
+    received_at: Timestamp,
 ) -> (Vec<Matched>, Vec<(&'a ChangeKey, Vec<String>)>) {
     let mut matched = Vec::new();
     let mut failing: Vec<(&ChangeKey, Vec<String>)> = Vec::new();
@@ -260,7 +261,7 @@ async fn remember_reply(
     key: &str,
     hash: &str,
     receipt: &Receipt,
-    at: i64,
+    at: Timestamp,
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO idempotency_keys (token_id, key, request_hash, status, reply, created_at)

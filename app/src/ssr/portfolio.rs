@@ -3,14 +3,15 @@
 //! `ssr::coverage`). Used by the dashboard page and the CSV export.
 
 use super::coverage::{self, COUNTS_SQL, FM_COVERAGE};
-use super::db::{Db, now_ms};
+use super::db::Db;
 use crate::domain::change::{ChangeStatus, ChangeType};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
     CoverageCounts, Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend,
     TrendPoint, Upcoming, percent, percentile, sort_rows,
 };
-use crate::domain::{AppError, Principal, time};
+use crate::domain::time::Timestamp;
+use crate::domain::{AppError, Principal};
 use sqlx::Row as _;
 
 use crate::domain::time::DAY_MS;
@@ -64,7 +65,7 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
 }
 
 /// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
-pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Result<Vec<Row>, AppError> {
+pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) -> Result<Vec<Row>, AppError> {
     let open = open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
@@ -140,7 +141,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: i64) -> Resul
 
 /// The portfolio page for a view: counts, one page of rows, cycle times and chart data.
 pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfolio, AppError> {
-    let now = now_ms();
+    let now = Timestamp::now();
     let teams = teams(db, user).await?;
     check_team(&teams, filter)?;
     let all = rows(db, user, filter, now).await?;
@@ -171,7 +172,7 @@ async fn status_counts(
     db: &Db,
     user: &Principal,
     filter: &Filter,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(Vec<(ChangeStatus, i64)>, i64), AppError> {
     let counted = sqlx::query(&format!(
         "SELECT c.status, COUNT(*) AS n,
@@ -206,7 +207,7 @@ async fn cycle_times(
     db: &Db,
     user: &Principal,
     filter: &Filter,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(Vec<Cycle>, Vec<MonthCycle>), AppError> {
     // Cycle times: two numbers per signed-off change; the percentiles are taken here.
     let signed = sqlx::query(&format!(
@@ -225,14 +226,15 @@ async fn cycle_times(
     let mut by_month: Vec<(String, Vec<i64>)> = Vec::new();
     for row in &signed {
         let slug: String = row.try_get("slug")?;
-        let (from, to): (i64, i64) = (row.try_get("happy_path_at")?, row.try_get("signed_off_at")?);
-        let days = time::days_between(from, to).max(0);
+        let (from, to): (Timestamp, Timestamp) =
+            (row.try_get("happy_path_at")?, row.try_get("signed_off_at")?);
+        let days = from.days_until(to).max(0);
         match by_team.last_mut() {
             Some((team, list)) if *team == slug => list.push(days),
             _ => by_team.push((slug, vec![days])),
         }
         if now - to <= 365 * DAY_MS {
-            let month = time::date(to)[..7].to_owned();
+            let month = to.date()[..7].to_owned();
             match by_month.iter_mut().find(|(m, _)| *m == month) {
                 Some((_, list)) => list.push(days),
                 None => by_month.push((month, vec![days])),
@@ -269,14 +271,14 @@ async fn trends(
     user: &Principal,
     filter: &Filter,
     teams: &[(i64, String, String)],
-    now: i64,
+    now: Timestamp,
 ) -> Result<Vec<Trend>, AppError> {
     let daily = sqlx::query(&format!(
         "SELECT t.id, t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
          JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
         visible("d.team_id", 2, 3)
     ))
-    .bind(now.div_euclid(DAY_MS) - TREND_DAYS)
+    .bind(now.day() - TREND_DAYS)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
     .fetch_all(db.read())
@@ -295,7 +297,7 @@ async fn trends(
     }
     // Today's point is recorded every few minutes by the server; until a team has one (a
     // new installation, a first failure mode), it is computed live.
-    let today = now.div_euclid(DAY_MS);
+    let today = now.day();
     let shown = if filter.team.is_some() { 1 } else { teams.len() };
     let missing_today =
         trends.len() < shown || trends.iter().any(|(_, t)| t.points.last().is_none_or(|p| p.day < today));
@@ -325,7 +327,7 @@ const WORK_LIMIT: i64 = 100;
 /// A team's upcoming target dates and the failure modes of its open changes that lack
 /// evidence, fail or are stale.
 pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork, AppError> {
-    let now = now_ms();
+    let now = Timestamp::now();
     let open = open_statuses();
     let upcoming = sqlx::query(&format!(
         "SELECT t.slug, c.number, c.title, c.status, c.target_at FROM changes c JOIN teams t ON t.id = c.team_id
@@ -380,7 +382,7 @@ fn change_key(slug: String, number: i64) -> String {
 
 /// The view as CSV: every row (not only one page), the columns the table shows.
 pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, AppError> {
-    let now = now_ms();
+    let now = Timestamp::now();
     check_team(&teams(db, user).await?, filter)?;
     let rows = rows(db, user, filter, now).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -414,7 +416,7 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
         .map(str::to_owned),
     )?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let day = |v: Option<i64>| v.map(time::date).unwrap_or_default();
+    let day = |v: Option<Timestamp>| v.map(Timestamp::date).unwrap_or_default();
     for r in &rows {
         let c = &r.coverage;
         write(

@@ -1,12 +1,13 @@
 //! A change under review: everything the gate needs, loaded once, evaluated once. Used by
 //! the change pages, the sign-off and (later) the CI gate endpoint.
 
-use super::db::{Db, now_ms};
+use super::db::Db;
 use super::store::changes::{self, Change, FailureMode};
 use super::store::evidence;
 use crate::domain::AppError;
 use crate::domain::change::ChangeKey;
 use crate::domain::gate::{self, Assessment, EvidenceView, Gate};
+use crate::domain::time::Timestamp;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -17,7 +18,7 @@ pub struct Review {
     pub evidence: EvidenceView,
     pub assessments: Vec<Assessment>,
     pub gate: Gate,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 /// Loads and evaluates the change with this key.
@@ -25,7 +26,7 @@ pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
     let change = changes::by_key(db, key).await?;
     let failure_modes = changes::failure_modes(db, &change).await?;
     let evidence = evidence::view(db, change.team_id, change.id, &failure_modes).await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     let facts: Vec<_> = failure_modes.iter().map(FailureMode::facts).collect();
     let assessments = facts.iter().map(|fm| gate::assess(fm, &evidence, &change.policy, now)).collect();
     let gate = gate::gate(&change.facts(), &facts, &evidence, &change.policy, now);

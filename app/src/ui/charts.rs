@@ -4,11 +4,10 @@
 
 use crate::domain::change::ChangeStatus;
 use crate::domain::portfolio::{MonthCycle, Trend};
-use crate::domain::time;
+use crate::domain::time::Timestamp;
 use leptos::prelude::*;
 
 const WIDTH: f64 = 560.0;
-use crate::domain::time::DAY_MS;
 
 /// Line colours and dash patterns: told apart by colour and by pattern.
 const SERIES: [(&str, &str); 6] = [
@@ -66,9 +65,9 @@ pub fn StatusFunnel(counts: Vec<(ChangeStatus, i64)>) -> impl IntoView {
 
 /// Coverage weighted by priority over the last days, one line per team.
 #[component]
-pub fn CoverageTrend(trends: Vec<Trend>, now: i64, days: i64) -> impl IntoView {
+pub fn CoverageTrend(trends: Vec<Trend>, now: Timestamp, days: i64) -> impl IntoView {
     let (left, top, plot_w, plot_h) = (40.0, 10.0, WIDTH - 150.0, 160.0);
-    let today = now.div_euclid(DAY_MS);
+    let today = now.day();
     let x = move |day: i64| left + plot_w * ((day - (today - days)) as f64 / days as f64).clamp(0.0, 1.0);
     let y = move |pct: i64| top + plot_h * (1.0 - pct as f64 / 100.0);
     let desc = if trends.is_empty() {
@@ -81,7 +80,7 @@ pub fn CoverageTrend(trends: Vec<Trend>, now: i64, days: i64) -> impl IntoView {
                 format!(
                     "{}: {last}% on {}",
                     t.team,
-                    t.points.last().map(|p| time::date(p.day * DAY_MS)).unwrap_or_default()
+                    t.points.last().map(|p| Timestamp::of_day(p.day).date()).unwrap_or_default()
                 )
             })
             .collect::<Vec<_>>()
@@ -105,8 +104,8 @@ pub fn CoverageTrend(trends: Vec<Trend>, now: i64, days: i64) -> impl IntoView {
                         <text x=left - 6.0 y=y(pct) + 4.0 class="chart-axis" text-anchor="end">{format!("{pct}%")}</text>
                     })
                     .collect_view()}
-                <text x=left y=height - 6.0 class="chart-axis">{time::date((today - days) * DAY_MS)}</text>
-                <text x=left + plot_w y=height - 6.0 class="chart-axis" text-anchor="end">{time::date(today * DAY_MS)}</text>
+                <text x=left y=height - 6.0 class="chart-axis">{Timestamp::of_day(today - days).date()}</text>
+                <text x=left + plot_w y=height - 6.0 class="chart-axis" text-anchor="end">{Timestamp::of_day(today).date()}</text>
                 {trends
                     .iter()
                     .enumerate()

@@ -4,7 +4,7 @@
 
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, TestResult};
-use app::domain::time::{date, date_time, days_between, days_left};
+use app::domain::time::Timestamp;
 use app::ssr::review::Review;
 use app::ssr::store::changes::SignOff;
 use askama::Template;
@@ -140,23 +140,23 @@ fn plural(n: i64, one: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
 }
 
-fn evidence(result: &TestResult, now: i64) -> EvidenceReport {
-    let age = days_between(result.at, now);
+fn evidence(result: &TestResult, now: Timestamp) -> EvidenceReport {
+    let age = result.at.days_until(now);
     EvidenceReport {
         test_id: result.test_id.clone(),
         outcome: result.outcome.as_str(),
-        at: date_time(result.at),
+        at: result.at.date_time(),
         age: if age <= 0 { "today".to_owned() } else { format!("{} ago", plural(age, "day")) },
         commit: result.commit.clone(),
         pipeline_url: web_link(result.pipeline_url.as_deref()),
     }
 }
 
-fn acceptance(acceptance: &Acceptance, now: i64) -> AcceptanceReport {
+fn acceptance(acceptance: &Acceptance, now: Timestamp) -> AcceptanceReport {
     AcceptanceReport {
         justification: acceptance.justification.clone(),
         by: acceptance.accepted_by.clone(),
-        expires: date(acceptance.expires_at),
+        expires: acceptance.expires_at.date(),
         expired: acceptance.expires_at <= now,
     }
 }
@@ -181,7 +181,7 @@ fn sign_off(sign_off: SignOff) -> SignOffReport {
     });
     SignOffReport {
         by: sign_off.signed_by,
-        at: date_time(sign_off.signed_at),
+        at: sign_off.signed_at.date_time(),
         content_hash: sign_off.content_hash,
         failure_modes,
     }
@@ -200,13 +200,13 @@ impl Report {
             })
             .collect();
         let target = c.target_at.map(|t| match c.signed_off_at {
-            Some(_) => date(t),
+            Some(_) => t.date(),
             None => {
-                let left = days_left(now, t);
+                let left = now.days_left_until(t);
                 if left >= 0 {
-                    format!("{} ({} left)", date(t), plural(left, "day"))
+                    format!("{} ({} left)", t.date(), plural(left, "day"))
                 } else {
-                    format!("{} ({} overdue)", date(t), plural(-left, "day"))
+                    format!("{} ({} overdue)", t.date(), plural(-left, "day"))
                 }
             }
         });
@@ -248,15 +248,15 @@ impl Report {
             rollback_plan: d.rollback_plan.clone(),
             rollback_url: web_link(d.rollback_url.as_deref()),
             author: c.author_label(),
-            created: date(c.created_at),
+            created: c.created_at.date(),
             happy_path: c.happy_path_at.map(|at| HappyPath {
-                at: date_time(at),
+                at: at.date_time(),
                 by: c.happy_path_by.clone().unwrap_or_default(),
                 note: c.happy_path_note.clone().filter(|n| !n.is_empty()),
             }),
             target,
             overdue: c.is_overdue(now),
-            signed_off: c.signed_off_at.map(date_time),
+            signed_off: c.signed_off_at.map(Timestamp::date_time),
             window_days: c.policy.window_days,
             freshness_days: c.policy.freshness_days,
             min_failure_modes: c.policy.min_failure_modes,
@@ -264,7 +264,7 @@ impl Report {
             blockers: review.gate.blockers().iter().map(|b| b.reason.clone()).collect(),
             failure_modes,
             sign_offs: sign_offs.into_iter().map(sign_off).collect(),
-            generated: date_time(now),
+            generated: now.date_time(),
         }
     }
 }

@@ -9,6 +9,7 @@ use app::domain::change::{
 use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
 use app::domain::gate::Gate;
 use app::domain::scope::Scope;
+use app::domain::time::Timestamp;
 use app::ssr::review::{self, Review};
 use app::ssr::store::changes;
 use app::ssr::store::tokens::Authenticated;
@@ -129,8 +130,12 @@ pub struct ChangeDoc {
     pub rollback_url: Option<String>,
     /// Bumped by every edit of the details; also the `ETag`, for `If-Match` on `PATCH`.
     pub version: i64,
-    pub happy_path_at: Option<i64>,
-    pub target_at: Option<i64>,
+    /// Unix milliseconds.
+    #[schema(value_type = Option<i64>)]
+    pub happy_path_at: Option<Timestamp>,
+    /// Unix milliseconds.
+    #[schema(value_type = Option<i64>)]
+    pub target_at: Option<Timestamp>,
     pub failure_modes: Vec<FailureModeDoc>,
     pub gate: GateDoc,
 }
@@ -187,7 +192,9 @@ pub struct ChangeSummaryDoc {
     pub key: String,
     pub title: String,
     pub status: String,
-    pub target_at: Option<i64>,
+    /// Unix milliseconds.
+    #[schema(value_type = Option<i64>)]
+    pub target_at: Option<Timestamp>,
 }
 
 /// The token's team's changes, newest first.
@@ -456,8 +463,7 @@ pub async fn happy_path(
         })?
     };
     let note = optional_text("note", "Note", &doc.note, 2000).map_err(unprocessable)?;
-    let at =
-        app::domain::time::milestone_date("on", &doc.on, app::ssr::db::now_ms()).map_err(unprocessable)?;
+    let at = app::domain::time::milestone_date("on", &doc.on, Timestamp::now()).map_err(unprocessable)?;
     require_active_owner(&state, auth).await?;
     changes::record_happy_path(&state.app.db, &auth.actor(), None, &review.change, &note, at).await?;
     Ok(Json(change_doc(&owned(&state, auth, &key).await?)))

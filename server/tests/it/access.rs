@@ -190,7 +190,7 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
         .await
         .expect("edit");
     let broken = audit::verify_chain(&mut conn).await.expect("read").expect_err("the edit is caught");
-    assert_eq!((broken.id, broken.fault), (2, audit::Fault::Content));
+    assert_eq!((broken.id, broken.fault), (app::domain::ids::AuditEntryId(2), audit::Fault::Content));
 }
 
 both_backends!(

@@ -8,8 +8,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
-use app::domain::time::date;
-use app::ssr::db::now_ms;
+use app::domain::time::Timestamp;
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -664,7 +663,8 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         ("selectors", &fm2_selectors),
     ];
     call(&app, &author, "update_failure_mode", &fm2).await;
-    let (justification, expires) = (payload(JUSTIFICATION), date(now_ms() + 30 * app::domain::time::DAY_MS));
+    let (justification, expires) =
+        (payload(JUSTIFICATION), (Timestamp::now() + 30 * app::domain::time::DAY_MS).date());
     let accept = [
         ("key", key.as_str()),
         ("number", &fm2_number),

@@ -5,6 +5,7 @@ use crate::both_backends;
 use crate::common::{Backend, TestApp};
 use app::domain::Role;
 use app::domain::scope::Scope;
+use app::domain::time::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -92,7 +93,7 @@ async fn setup(backend: Backend) -> Setup {
     .await;
     create_change(&app, &token, "=HYPERLINK(\"x\")", None, &[("Nobody knows", 4, &[])]).await;
     // Working since 37 days ago: 7 days past its 30-day target.
-    let since = app::domain::time::date(app::ssr::db::now_ms() - 37 * app::domain::time::DAY_MS);
+    let since = (Timestamp::now() - 37 * app::domain::time::DAY_MS).date();
     let fms: &[(&str, u8, &[&str])] = &[("Cannot roll back", 4, &["rollout::rollback"])];
     create_change(&app, &token, "Release night", Some(&since), fms).await;
     upload_json(
@@ -360,8 +361,8 @@ async fn a_happy_path_date_must_be_past_and_recent(backend: Backend) {
     let key = create_change(&app, &token, "Exam queue", None, &[]).await;
     let day = app::domain::time::DAY_MS;
     for (on, expected) in [
-        (app::domain::time::date(app::ssr::db::now_ms() + 2 * day), "future"),
-        (app::domain::time::date(app::ssr::db::now_ms() - 400 * day), "last year"),
+        ((Timestamp::now() + 2 * day).date(), "future"),
+        ((Timestamp::now() - 400 * day).date(), "last year"),
         ("2026-13-01".to_owned(), "YYYY-MM-DD"),
     ] {
         let response = app

@@ -6,10 +6,11 @@ use crate::domain::event::{Event, FailureModeRef, Moved};
 use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::ids::TokenId;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId, TeamSlug, UserId};
 use crate::ssr::audit::{self, Actor};
 use crate::ssr::coverage::{self, Derivable};
-use crate::ssr::db::{Db, Write, now_ms};
+use crate::ssr::db::{Db, Write};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
@@ -31,12 +32,12 @@ pub struct Change {
     /// The API token that registered the change, if one did.
     pub registered_by_token: Option<RegisteringToken>,
     pub status: ChangeStatus,
-    pub happy_path_at: Option<i64>,
+    pub happy_path_at: Option<Timestamp>,
     pub happy_path_by: Option<String>,
     pub happy_path_note: Option<String>,
-    pub target_at: Option<i64>,
-    pub signed_off_at: Option<i64>,
-    pub created_at: i64,
+    pub target_at: Option<Timestamp>,
+    pub signed_off_at: Option<Timestamp>,
+    pub created_at: Timestamp,
 }
 
 /// The API token that registered a change.
@@ -70,7 +71,7 @@ impl Change {
     }
 
     /// The failure-cases target date has passed and the change is not signed off.
-    pub fn is_overdue(&self, now: i64) -> bool {
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
         self.status.is_open() && self.target_at.is_some_and(|t| t < now)
     }
 }
@@ -85,7 +86,7 @@ pub struct FailureMode {
     pub acceptance: Option<Acceptance>,
     pub accepted_by_id: Option<UserId>,
     /// When its coverage facts were last derived (`ssr::coverage`); `None` until then.
-    pub derived_at: Option<i64>,
+    pub derived_at: Option<Timestamp>,
     /// The template it started from.
     pub template: Option<TemplateRef>,
 }
@@ -204,7 +205,7 @@ pub async fn create(
     let number: i64 = row.try_get("last_change_number")?;
     let slug: String = row.try_get("slug")?;
     let key = ChangeKey::new(&TeamSlug::parse(&slug)?, number);
-    let now = now_ms();
+    let now = Timestamp::now();
     let sql = format!(
         "INSERT INTO changes ({}, team_id, number, author_id, created_by_token, status, created_at, updated_at)
          VALUES ({}, $9, $10, $11, $12, 'draft', $13, $13)",
@@ -394,11 +395,11 @@ pub async fn record_happy_path(
     by: Option<UserId>,
     change: &Change,
     note: &str,
-    at: i64,
+    at: Timestamp,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let moved = next_status(&mut tx, db, change, ChangeStatus::record_happy_path).await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     let target = change.policy.target_at(at);
     let note = Some(note).filter(|n| !n.is_empty());
     sqlx::query(
@@ -440,7 +441,7 @@ async fn set_status(
     let moved = next_status(&mut tx, db, change, step).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
-        .bind(now_ms())
+        .bind(Timestamp::now())
         .bind(change.id.0)
         .execute(&mut *tx)
         .await?;
@@ -467,7 +468,7 @@ pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Res
     let done =
         sqlx::query("UPDATE changes SET author_id = $1, updated_at = $2 WHERE id = $3 AND author_id IS NULL")
             .bind(user.0)
-            .bind(now_ms())
+            .bind(Timestamp::now())
             .bind(change.id.0)
             .execute(&mut *tx)
             .await?;
@@ -512,7 +513,7 @@ pub async fn update_details(
             .join(", "),
     );
     let updated = bind_details(sqlx::query(&sql), details)
-        .bind(now_ms())
+        .bind(Timestamp::now())
         .bind(change.id.0)
         .bind(version)
         .execute(&mut *tx)
@@ -560,7 +561,7 @@ pub async fn regress_in(
     let moved = next_status(tx, db, change, ChangeStatus::regress).await?;
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
-        .bind(now_ms())
+        .bind(Timestamp::now())
         .bind(change.id.0)
         .execute(&mut **tx)
         .await?;
@@ -599,7 +600,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         Some(justification) => Some(Acceptance {
             justification,
             accepted_by: row.try_get::<Option<String>, _>("accepted_by_name")?.unwrap_or_default(),
-            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.unwrap_or(0),
+            expires_at: row.try_get::<Option<Timestamp>, _>("expires_at")?.unwrap_or_default(),
         }),
         None => None,
     };
@@ -727,7 +728,7 @@ async fn insert_failure_mode(
     input: &FailureModeInput,
     template: Option<&TemplateRef>,
 ) -> Result<i64, AppError> {
-    let now = now_ms();
+    let now = Timestamp::now();
     let number: i64 = sqlx::query_scalar(
         "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
     )
@@ -814,7 +815,7 @@ pub async fn update_failure_mode(
     .bind(i64::from(input.ratings.detectability.get()))
     .bind(json_text(&input.designs))
     .bind(json_text(&input.selectors))
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(before.id.0)
     .bind(version)
     .execute(&mut *tx)
@@ -875,7 +876,7 @@ pub async fn accept_risk(
     change: &Change,
     number: i64,
     justification: &str,
-    expires_at: i64,
+    expires_at: Timestamp,
 ) -> Result<(), AppError> {
     let fm = failure_mode_by_number(db, change, number).await?;
     let mut tx = db.begin_write().await?;
@@ -886,7 +887,7 @@ pub async fn accept_risk(
     .bind(fm.id.0)
     .bind(justification)
     .bind(by.0)
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(expires_at)
     .execute(&mut *tx)
     .await?;
@@ -904,7 +905,7 @@ pub async fn accept_risk(
 #[derive(Clone, Debug)]
 pub struct SignOff {
     pub signed_by: String,
-    pub signed_at: i64,
+    pub signed_at: Timestamp,
     pub snapshot: String,
     pub content_hash: String,
 }
@@ -921,7 +922,7 @@ pub async fn sign_off_in(
     hash: &str,
 ) -> Result<(), AppError> {
     let moved = next_status(tx, db, change, ChangeStatus::sign_off).await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(now)

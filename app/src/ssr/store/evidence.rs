@@ -1,9 +1,11 @@
 //! Evidence: test runs and the latest result per test id, as the gate reads them.
 
+use crate::domain::gate::RunSummary;
 use crate::domain::gate::{EvidenceView, Outcome, TestResult};
-use crate::domain::ids::TokenId;
+use crate::domain::ids::{RunId, TokenId};
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::Db;
 use crate::ssr::store::changes::FailureMode;
 use sqlx::{AnyConnection, Row};
 
@@ -71,7 +73,7 @@ pub async fn record_run(
     team: TeamId,
     run: &RunInput,
     results: &[ResultInput],
-) -> Result<i64, AppError> {
+) -> Result<RunId, AppError> {
     let mut tx = db.begin_write().await?;
     let run_id = write_run(&mut tx, team, None, run, results, &[]).await?;
     tx.commit().await?;
@@ -87,8 +89,8 @@ pub async fn write_run(
     run: &RunInput,
     results: &[ResultInput],
     history_for: &[&str],
-) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+) -> Result<RunId, sqlx::Error> {
+    let now = Timestamp::now();
     let run_id = insert_run(conn, team, token, run, results, now).await?;
     let team = team.0;
     // The last result of a test id counts, as if each were written in turn.
@@ -111,7 +113,7 @@ pub async fn write_run(
                 .bind(r.outcome.as_str())
                 .bind(r.duration_ms)
                 .bind(r.message.as_deref())
-                .bind(run_id)
+                .bind(run_id.0)
                 .bind(now)
         },
     )
@@ -125,7 +127,7 @@ pub async fn write_run(
              run_id = excluded.run_id, at = excluded.at",
         5,
         &bound,
-        |q, (fm, r)| q.bind(fm.0).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
+        |q, (fm, r)| q.bind(fm.0).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id.0).bind(now),
     )
     .await?;
     let history_for: std::collections::HashSet<&str> = history_for.iter().copied().collect();
@@ -137,7 +139,7 @@ pub async fn write_run(
         "",
         5,
         &kept,
-        |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
+        |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id.0).bind(now),
     )
     .await?;
     Ok(run_id)
@@ -150,8 +152,8 @@ async fn insert_run(
     token: Option<TokenId>,
     run: &RunInput,
     results: &[ResultInput],
-    now: i64,
-) -> Result<i64, sqlx::Error> {
+    now: Timestamp,
+) -> Result<RunId, sqlx::Error> {
     let count =
         |o: Outcome| i64::try_from(results.iter().filter(|r| r.outcome == o).count()).unwrap_or(i64::MAX);
     sqlx::query_scalar(
@@ -172,20 +174,7 @@ async fn insert_run(
     .bind(count(Outcome::Error))
     .fetch_one(&mut *conn)
     .await
-}
-
-/// A run as listed on a team page.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RunSummary {
-    pub id: i64,
-    pub received_at: i64,
-    pub commit: Option<String>,
-    pub branch: Option<String>,
-    pub pipeline_url: Option<String>,
-    pub passed: i64,
-    pub failed: i64,
-    pub skipped: i64,
-    pub errored: i64,
+    .map(RunId)
 }
 
 /// A team's newest runs.
@@ -201,7 +190,7 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
     rows.iter()
         .map(|r| {
             Ok(RunSummary {
-                id: r.try_get("id")?,
+                id: RunId(r.try_get("id")?),
                 received_at: r.try_get("received_at")?,
                 commit: r.try_get("commit_sha")?,
                 branch: r.try_get("branch")?,
@@ -218,12 +207,12 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
 /// Deletes history and runs older than `days`, keeping any run still referenced as some
 /// test's latest result or binding (so coverage never loses its evidence).
 pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
-    let cutoff = now_ms() - days * crate::domain::time::DAY_MS;
+    let cutoff = Timestamp::now() - days * crate::domain::time::DAY_MS;
     let mut tx = db.begin_write().await?;
     let history =
         sqlx::query("DELETE FROM evidence_history WHERE at < $1").bind(cutoff).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now_ms() - crate::domain::time::DAY_MS)
+        .bind(Timestamp::now() - crate::domain::time::DAY_MS)
         .execute(&mut *tx)
         .await?;
     let runs = sqlx::query(

@@ -1,9 +1,10 @@
 //! Teams and memberships.
 
 use crate::domain::event::Event;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Role, TeamId, TeamName, TeamSlug, UserId};
 use crate::ssr::audit::Actor;
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::Db;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -34,7 +35,7 @@ pub async fn create(db: &Db, actor: &Actor, slug: &TeamSlug, name: &TeamName) ->
     )
     .bind(slug.as_str())
     .bind(name.as_str())
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::invalid("slug", "A team with that slug already exists."))?;
@@ -136,7 +137,7 @@ pub async fn set_membership(
             .bind(team.0)
             .bind(user.0)
             .bind(role.as_str())
-            .bind(now_ms())
+            .bind(Timestamp::now())
             .execute(&mut *tx)
             .await?;
         }

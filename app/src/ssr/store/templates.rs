@@ -5,9 +5,10 @@ use crate::domain::catalogue::{self, Suggestion, TemplateInput, TemplateRef};
 use crate::domain::change::ChangeType;
 use crate::domain::event::Event;
 use crate::domain::ids::TemplateId;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, TeamId};
 use crate::ssr::audit::Actor;
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::Db;
 use serde_json::json;
 use sqlx::Row;
 
@@ -90,7 +91,7 @@ pub async fn create(
     input: &TemplateInput,
 ) -> Result<TemplateId, AppError> {
     let mut tx = db.begin_write().await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO fm_templates (team_id, change_type, title, scenario, effect, detection, designs, tests,
                                    severity, likelihood, detectability, created_at, updated_at)
@@ -140,7 +141,7 @@ pub async fn update(
     .bind(i64::from(input.ratings.severity.get()))
     .bind(i64::from(input.ratings.likelihood.get()))
     .bind(i64::from(input.ratings.detectability.get()))
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(id.0)
     .bind(team.0)
     .execute(&mut *tx)
@@ -156,7 +157,7 @@ pub async fn update(
 /// Retires a team template: it is no longer suggested; failure modes made from it keep it.
 pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: TemplateId) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     let retired = sqlx::query(
         "UPDATE fm_templates SET retired_at = $1, updated_at = $1 WHERE id = $2 AND team_id = $3 AND retired_at IS NULL",
     )

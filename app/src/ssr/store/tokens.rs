@@ -6,9 +6,10 @@
 use crate::domain::event::Event;
 use crate::domain::ids::TokenId;
 use crate::domain::scope::Scope;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, TeamId, UserId};
 use crate::ssr::audit::Actor;
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::Db;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -38,10 +39,10 @@ pub struct TokenInfo {
     pub owner: Option<String>,
     pub prefix: String,
     pub scopes: Vec<Scope>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A token that authenticated a request.
@@ -62,7 +63,7 @@ pub struct Authenticated {
 impl Authenticated {
     /// The audit actor for what this token does.
     pub fn actor(&self) -> Actor {
-        Actor::Token { id: self.id.0, name: format!("token:{}", self.name) }
+        Actor::Token { id: self.id, name: format!("token:{}", self.name) }
     }
 }
 
@@ -74,7 +75,7 @@ pub async fn create(
     created_by: Option<UserId>,
     name: &str,
     scopes: &[Scope],
-    expires_at: Option<i64>,
+    expires_at: Option<Timestamp>,
 ) -> Result<String, AppError> {
     use rand::RngCore;
     let mut bytes = [0u8; 20];
@@ -93,7 +94,7 @@ pub async fn create(
     .bind(hash(&token))
     .bind(Scope::join(scopes))
     .bind(created_by.map(|u| u.0))
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(expires_at)
     .fetch_one(&mut *tx)
     .await?;
@@ -116,7 +117,7 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: TokenId) -> Result
     let done = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 AND revoked_at IS NULL",
     )
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(id.0)
     .bind(team.0)
     .execute(&mut *tx)
@@ -173,12 +174,12 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Authenticated>,
     else {
         return Ok(None);
     };
-    let now = now_ms();
-    if row.try_get::<Option<i64>, _>("expires_at")?.is_some_and(|at| at <= now) {
+    let now = Timestamp::now();
+    if row.try_get::<Option<Timestamp>, _>("expires_at")?.is_some_and(|at| at <= now) {
         return Ok(None);
     }
     let id: i64 = row.try_get("id")?;
-    if row.try_get::<Option<i64>, _>("last_used_at")?.is_none_or(|at| now - at > 60_000) {
+    if row.try_get::<Option<Timestamp>, _>("last_used_at")?.is_none_or(|at| now - at > 60_000) {
         let mut tx = db.begin_write().await?;
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(now)

@@ -1,9 +1,10 @@
 //! User accounts.
 
 use crate::domain::event::Event;
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, DisplayName, Principal, Role, TeamId, UserId, Username};
 use crate::ssr::audit::Actor;
-use crate::ssr::db::{Db, now_ms};
+use crate::ssr::db::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -52,7 +53,7 @@ pub async fn create(
     is_admin: bool,
 ) -> Result<UserId, AppError> {
     let mut tx = db.begin_write().await?;
-    let now = now_ms();
+    let now = Timestamp::now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, display_name, password_hash, is_admin, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $5)
@@ -174,7 +175,7 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: UserId, disabled: bool) ->
         "UPDATE users SET disabled = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3",
     )
     .bind(i64::from(disabled))
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(id.0)
     .execute(&mut *tx)
     .await?;
@@ -195,7 +196,7 @@ pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &st
         "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3",
     )
     .bind(password_hash)
-    .bind(now_ms())
+    .bind(Timestamp::now())
     .bind(id.0)
     .execute(&mut *tx)
     .await?;

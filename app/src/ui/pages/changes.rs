@@ -4,7 +4,7 @@ use crate::api::changes::{
 };
 use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType};
 use crate::domain::gate::Gate;
-use crate::domain::time::{date, date_time, days_left};
+use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
@@ -75,9 +75,9 @@ pub fn ChangesPage() -> impl IntoView {
                                                 <td><A href=format!("/changes/{}", c.key)>{c.key.clone()}</A></td>
                                                 <td>{c.title}</td>
                                                 <td><StatusChip status=c.status/></td>
-                                                <td>{c.happy_path_at.map(date).unwrap_or_else(|| "—".into())}</td>
+                                                <td>{c.happy_path_at.map(Timestamp::date).unwrap_or_else(|| "—".into())}</td>
                                                 <td>
-                                                    {c.target_at.map(date).unwrap_or_else(|| "—".into())}
+                                                    {c.target_at.map(Timestamp::date).unwrap_or_else(|| "—".into())}
                                                     {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
                                                 </td>
                                                 <td>{c.failure_modes}</td>
@@ -291,7 +291,7 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
 fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoView {
     let err = action_error(happy);
     let target = c.target_at.map(|t| {
-        let left = days_left(c.now, t);
+        let left = c.now.days_left_until(t);
         let when = if c.signed_off_at.is_some() {
             String::new()
         } else if left >= 0 {
@@ -299,18 +299,18 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
         } else {
             format!(" ({} days overdue)", -left)
         };
-        format!("target {}{when}", date(t))
+        format!("target {}{when}", t.date())
     });
     view! {
         <section aria-labelledby="milestones">
             <h2 id="milestones">"Milestones"</h2>
             <ol class="timeline">
-                <li class="done">"Registered " {date(c.created_at)}</li>
+                <li class="done">"Registered " {c.created_at.date()}</li>
                 <li class=if c.happy_path_at.is_some() { "done" } else { "todo" }>
                     <strong>"Happy path working"</strong>
                     {match c.happy_path_at {
                         Some(at) => view! {
-                            " " {date(at)} " by " {c.happy_path_by.clone().unwrap_or_default()}
+                            " " {at.date()} " by " {c.happy_path_by.clone().unwrap_or_default()}
                             {c.happy_path_note.clone().map(|n| view! { <span class="muted">" — " {n}</span> })}
                         }.into_any(),
                         None => view! {
@@ -337,7 +337,7 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
                 <li class=if c.signed_off_at.is_some() { "done" } else { "todo" }>
                     <strong>"Failure cases complete"</strong>
                     " "
-                    {c.signed_off_at.map(|at| format!("signed off {}", date(at)))}
+                    {c.signed_off_at.map(|at| format!("signed off {}", at.date()))}
                     {c.signed_off_at.is_none().then(|| target.clone().unwrap_or_else(|| "target set when the happy path works".to_owned()))}
                     {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
                 </li>
@@ -495,7 +495,7 @@ fn SignOffPanel(c: ChangeView, sign: ServerAction<SignOff>) -> impl IntoView {
                 <h3>"Sign-offs"</h3>
                 <ul class="sign-offs">
                     {c.sign_offs.iter().map(|s| view! {
-                        <li>{date_time(s.signed_at)} " by " {s.signed_by.clone()} " · snapshot " <code>{s.content_hash.clone()}</code></li>
+                        <li>{s.signed_at.date_time()} " by " {s.signed_by.clone()} " · snapshot " <code>{s.content_hash.clone()}</code></li>
                     }).collect_view()}
                 </ul>
             })}
@@ -514,7 +514,7 @@ fn History(c: ChangeView, cancel: ServerAction<CancelChange>) -> impl IntoView {
                 <tbody>
                     {c.history.iter().map(|h| view! {
                         <tr>
-                            <td>{date_time(h.at)}</td>
+                            <td>{h.at.date_time()}</td>
                             <td>{h.actor.clone()}</td>
                             <td>{h.action.clone()} " " <span class="muted">{h.object.clone()}</span></td>
                             <td><code class="detail">{h.detail.clone()}</code></td>

@@ -1,6 +1,7 @@
-use crate::api::tokens::{CiView, CreateToken, RevokeToken, RunItem, ci_page};
+use crate::api::tokens::{CiView, CreateToken, RevokeToken, ci_page};
 use crate::domain::Principal;
-use crate::domain::time::{date, date_time};
+use crate::domain::gate::RunSummary;
+use crate::domain::time::Timestamp;
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
 use crate::ui::slug_now;
 use leptos::prelude::*;
@@ -93,8 +94,8 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                                     <td>{t.owner.map_or_else(|| "a pipeline".to_owned(), |owner| format!("{owner} (personal)"))}</td>
                                     <td><code>{format!("{}…", t.prefix)}</code></td>
                                     <td>{t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")}</td>
-                                    <td>{t.expires_at.map(date).unwrap_or_else(|| "never".into())}</td>
-                                    <td>{t.last_used_at.map(date_time).unwrap_or_else(|| "never".into())}</td>
+                                    <td>{t.expires_at.map(Timestamp::date).unwrap_or_else(|| "never".into())}</td>
+                                    <td>{t.last_used_at.map(Timestamp::date_time).unwrap_or_else(|| "never".into())}</td>
                                     <td>
                                         {if t.revoked {
                                             view! { <span class="chip">"revoked"</span> }.into_any()
@@ -154,7 +155,7 @@ curl --fail -H \"Authorization: Bearer $PREMORTEM_TOKEN\" \\\n  \"{base}/api/v1/
 
 /// A team's recent runs.
 #[component]
-pub fn Runs(runs: Vec<RunItem>) -> impl IntoView {
+pub fn Runs(runs: Vec<RunSummary>) -> impl IntoView {
     view! {
         <section aria-labelledby="runs">
             <h2 id="runs">"Recent runs"</h2>
@@ -168,7 +169,7 @@ pub fn Runs(runs: Vec<RunItem>) -> impl IntoView {
                             {runs.iter().map(|r| view! {
                                 <tr>
                                     <td>
-                                        {date_time(r.received_at)}
+                                        {r.received_at.date_time()}
                                         {r.pipeline_url.clone().map(|url| view! { " " <a href=url rel="noopener">"pipeline"</a> })}
                                     </td>
                                     <td><code>{r.commit.clone().map(|c| c.chars().take(10).collect::<String>()).unwrap_or_default()}</code></td>

@@ -2,7 +2,7 @@ use crate::api::portfolio::load_portfolio;
 use crate::domain::Principal;
 use crate::domain::change::{ChangeStatus, ChangeType};
 use crate::domain::portfolio::{Filter, PAGE_SIZE, Portfolio, Row, Sort};
-use crate::domain::time::{date, days_left};
+use crate::domain::time::Timestamp;
 use crate::ui::charts::{CoverageTrend, CycleTrend, StatusFunnel};
 use crate::ui::components::{CoverageChip, ErrorBox, Loaded, RequireUser, StatusChip};
 use leptos::prelude::*;
@@ -197,7 +197,7 @@ fn FilterForm(filter: Filter, teams: Vec<(String, String)>) -> impl IntoView {
 }
 
 #[component]
-fn PortfolioTable(rows: Vec<Row>, now: i64) -> impl IntoView {
+fn PortfolioTable(rows: Vec<Row>, now: Timestamp) -> impl IntoView {
     view! {
         <table class="portfolio">
             <thead><tr>
@@ -213,9 +213,9 @@ fn PortfolioTable(rows: Vec<Row>, now: i64) -> impl IntoView {
                     let overdue = r.is_overdue(now);
                     let since = r.days_since_happy_path(now).map(|d| format!("{d} days")).unwrap_or_else(|| "—".into());
                     let target = r.target_at.map(|t| {
-                        let left = days_left(now, t);
+                        let left = now.days_left_until(t);
                         let note = if overdue { format!("overdue by {} days", -left) } else if r.status.is_open() { format!("in {left} days") } else { String::new() };
-                        (date(t), note)
+                        (t.date(), note)
                     });
                     let percent = r.weighted_percent().map(|p| format!("{p}%")).unwrap_or_else(|| "—".into());
                     let key = r.key.clone();

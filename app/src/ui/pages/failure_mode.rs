@@ -3,7 +3,6 @@ use crate::api::changes::{
     AcceptRisk, DeleteFailureMode, FailureModeView, UpdateFailureMode, failure_mode_detail,
 };
 use crate::domain::Principal;
-use crate::domain::time::{date, days_between};
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, action_error,
 };
@@ -131,7 +130,7 @@ fn Evidence(fm: FailureModeView) -> impl IntoView {
                                         {r.commit.clone().map(|c| c.chars().take(10).collect::<String>()).unwrap_or_else(|| "—".into())}
                                         {r.pipeline_url.clone().map(|url| view! { " " <a href=url rel="noopener">"pipeline"</a> })}
                                     </td>
-                                    <td>{format!("{} days", days_between(r.at, fm.now))}</td>
+                                    <td>{format!("{} days", r.at.days_until(fm.now))}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -150,9 +149,9 @@ fn AcceptancePanel(fm: FailureModeView, accept: ServerAction<AcceptRisk>) -> imp
             <h2 id="acceptance">"Risk acceptance"</h2>
             {match &fm.acceptance {
                 Some(a) if a.expires_at > fm.now => view! {
-                    <p>{format!("Accepted by {} until {}: ", a.accepted_by, date(a.expires_at))} <q>{a.justification.clone()}</q></p>
+                    <p>{format!("Accepted by {} until {}: ", a.accepted_by, a.expires_at.date())} <q>{a.justification.clone()}</q></p>
                 }.into_any(),
-                Some(a) => view! { <p class="muted">{format!("An acceptance by {} expired on {}.", a.accepted_by, date(a.expires_at))}</p> }.into_any(),
+                Some(a) => view! { <p class="muted">{format!("An acceptance by {} expired on {}.", a.accepted_by, a.expires_at.date())}</p> }.into_any(),
                 None => view! { <p class="muted">"None. A lead who is not the change's author can accept a risk the team knowingly leaves uncovered, with a justification and an expiry date."</p> }.into_any(),
             }}
             {match fm.accept_refusal.clone() {

@@ -1,7 +1,6 @@
 use crate::api::teams::{SetMember, SetPolicy, my_teams, team_page};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{Gap, TeamWork};
-use crate::domain::time::{date, days_between, days_left};
 use crate::domain::{Principal, Role};
 use crate::ui::components::{CoverageChip, StatusChip};
 use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
@@ -204,7 +203,7 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
         view! {
             <ul class="gap-list">
                 {gaps.into_iter().map(|g| {
-                    let age = g.oldest_at.map(|at| format!(" (oldest result {} days old)", days_between(at, now)));
+                    let age = g.oldest_at.map(|at| format!(" (oldest result {} days old)", at.days_until(now)));
                     view! {
                         <li>
                             <A href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} FM-{}", g.change, g.number)}</A>
@@ -225,13 +224,13 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
                 view! {
                     <ul class="gap-list">
                         {upcoming.into_iter().map(|u| {
-                            let left = days_left(now, u.target_at);
+                            let left = now.days_left_until(u.target_at);
                             let when = if left < 0 { format!("overdue by {} days", -left) } else { format!("due in {left} days") };
                             view! {
                                 <li>
                                     <A href=format!("/changes/{}", u.key)>{u.key.clone()}</A>
                                     " " {u.title} " " <StatusChip status=u.status/> " "
-                                    {date(u.target_at)} " "
+                                    {u.target_at.date()} " "
                                     <span class=if left < 0 { "chip overdue" } else { "muted" }>{when}</span>
                                 </li>
                             }
