@@ -206,9 +206,14 @@ pub async fn security_headers(State(https): State<bool>, mut req: Request, next:
 }
 
 /// Arguments that hold free text (a form's textareas) may be as long as the domain's
-/// longest text; every other argument is a name, key, number, date or address.
-const LONG_ARGUMENTS: [&str; 7] =
-    ["summary", "scenario", "effect", "detection", "designs", "selectors", "tests"];
+/// longest text: a change's text details, and a failure mode's or template's texts. Every
+/// other argument is a name, key, number, date or address.
+fn is_long_argument(name: &str) -> bool {
+    use app::domain::change::{DETAILS, DetailKind};
+    const FAILURE_MODE_TEXTS: [&str; 6] =
+        ["scenario", "effect", "detection", "designs", "selectors", "tests"];
+    FAILURE_MODE_TEXTS.contains(&name) || DETAILS.iter().any(|d| d.kind == DetailKind::Text && d.name == name)
+}
 const LONG_ARGUMENT_MAX: usize = app::domain::change::TEXT_MAX;
 const ARGUMENT_MAX: usize = 2_000;
 const ARGUMENTS_MAX: usize = 100;
@@ -229,7 +234,7 @@ pub async fn bound_server_fn_arguments(req: Request, next: Next) -> Response {
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let arguments = form_urlencoded::parse(query).chain(form_urlencoded::parse(&bytes));
     for (count, (name, value)) in arguments.enumerate() {
-        let max = if LONG_ARGUMENTS.contains(&name.as_ref()) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
+        let max = if is_long_argument(&name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
         let refusal = if count >= ARGUMENTS_MAX {
             Some(app::domain::AppError::Request(format!("more than {ARGUMENTS_MAX} fields")))
         } else if value.chars().count() > max {

@@ -213,60 +213,19 @@ pub async fn list_changes(
     })
 }
 
-/// The change form's fields as a browser posts them: one argument each (plain HTML, so it
-/// works without JavaScript) and a checkbox per type.
-#[cfg(feature = "ssr")]
-fn posted_fields(text: [String; 7], ticks: [Option<String>; 7]) -> crate::domain::change::ChangeFields {
-    let [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url] = text;
-    let types =
-        ChangeType::ALL.into_iter().zip(ticks).filter(|(_, on)| on.is_some()).map(|(t, _)| t).collect();
-    crate::domain::change::ChangeFields {
-        title,
-        summary,
-        types,
-        ticket_url,
-        pr_url,
-        design_url,
-        rollback_plan,
-        rollback_url,
-    }
-}
-
-/// Registers a change; answers its key. Members of the team (and admins) may.
+/// Registers a change; answers its key. Members of the team (and admins) may. The form's
+/// fields are the change's ([`ChangeFields::from_form`](crate::domain::change::ChangeFields::from_form)).
 #[server(endpoint = "create_change")]
 pub async fn create_change(
     team: String,
-    title: String,
-    summary: String,
-    ticket_url: String,
-    pr_url: String,
-    design_url: String,
-    #[server(default)] rollback_plan: String,
-    #[server(default)] rollback_url: String,
-    type_queue: Option<String>,
-    type_migration: Option<String>,
-    type_rollout: Option<String>,
-    type_dependency: Option<String>,
-    type_ai_agent: Option<String>,
-    type_infrastructure: Option<String>,
-    type_other: Option<String>,
+    #[server(flatten)] form: std::collections::BTreeMap<String, String>,
 ) -> Result<String, AppError> {
     use crate::domain::Role;
+    use crate::domain::change::ChangeFields;
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, team) = super::team_access(&team, Role::Member).await?;
-    let details = ChangeDetails::try_from(posted_fields(
-        [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url],
-        [
-            type_queue,
-            type_migration,
-            type_rollout,
-            type_dependency,
-            type_ai_agent,
-            type_infrastructure,
-            type_other,
-        ],
-    ))?;
+    let details = ChangeDetails::try_from(ChangeFields::from_form(&form))?;
     let key = changes::create(
         &state.db,
         &audit_actor(&user),
@@ -284,37 +243,14 @@ pub async fn create_change(
 pub async fn update_change(
     key: String,
     version: i64,
-    title: String,
-    summary: String,
-    ticket_url: String,
-    pr_url: String,
-    design_url: String,
-    rollback_plan: String,
-    rollback_url: String,
-    type_queue: Option<String>,
-    type_migration: Option<String>,
-    type_rollout: Option<String>,
-    type_dependency: Option<String>,
-    type_ai_agent: Option<String>,
-    type_infrastructure: Option<String>,
-    type_other: Option<String>,
+    #[server(flatten)] form: std::collections::BTreeMap<String, String>,
 ) -> Result<(), AppError> {
     use crate::domain::Role;
+    use crate::domain::change::ChangeFields;
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let details = ChangeDetails::try_from(posted_fields(
-        [title, summary, ticket_url, pr_url, design_url, rollback_plan, rollback_url],
-        [
-            type_queue,
-            type_migration,
-            type_rollout,
-            type_dependency,
-            type_ai_agent,
-            type_infrastructure,
-            type_other,
-        ],
-    ))?;
+    let details = ChangeDetails::try_from(ChangeFields::from_form(&form))?;
     changes::update_details(&state.db, &audit_actor(&user), &review.change, version, &details).await?;
     super::redirect_html_form(&format!("/changes/{}", review.change.key));
     Ok(())

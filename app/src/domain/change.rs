@@ -115,10 +115,45 @@ pub fn optional_url(field: &str, raw: &str) -> Result<Option<String>, AppError> 
     }
 }
 
+/// How one of a change's details is written and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetailKind {
+    /// Free text of several lines, up to [`TEXT_MAX`]; empty when none is written.
+    Text,
+    /// An `http(s)://` link ([`optional_url`]); none when left empty.
+    Link,
+}
+
+/// One of a change's details besides its title and types. Its name is the same everywhere:
+/// the form field, the database column, the JSON key and the CSV column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detail {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: DetailKind,
+}
+
+const fn detail(name: &'static str, label: &'static str, kind: DetailKind) -> Detail {
+    Detail { name, label, kind }
+}
+
+/// A change's details besides its title and types, in the order forms and documents show
+/// them. A new detail is a row here, a field of [`ChangeDetails`] and of [`ChangeFields`]
+/// with its place in their `slots`/`values`/`texts`, and a column of `changes` (a
+/// migration): the store, the forms' arguments and the CSV follow from this list.
+pub const DETAILS: [Detail; 6] = [
+    detail("summary", "Summary", DetailKind::Text),
+    detail("ticket_url", "Ticket link", DetailKind::Link),
+    detail("pr_url", "Pull request link", DetailKind::Link),
+    detail("design_url", "Design document link", DetailKind::Link),
+    detail("rollback_plan", "Rollback plan", DetailKind::Text),
+    detail("rollback_url", "Rollback runbook link", DetailKind::Link),
+];
+
 /// What describes a change, checked: what a person gives when registering it and may edit
 /// while it is open. Every entry point (form, REST, demo) builds it from [`ChangeFields`],
 /// so there is one set of rules and each error names its field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeDetails {
     pub title: String,
     pub summary: String,
@@ -129,6 +164,39 @@ pub struct ChangeDetails {
     /// How to undo the change if it goes wrong in production; empty when none is written.
     pub rollback_plan: String,
     pub rollback_url: Option<String>,
+}
+
+/// Where a detail of [`ChangeDetails`] is held, by its kind.
+pub enum Slot<'a> {
+    Text(&'a mut String),
+    Link(&'a mut Option<String>),
+}
+
+impl ChangeDetails {
+    /// The details of [`DETAILS`], in that order, to be filled in.
+    pub fn slots(&mut self) -> [Slot<'_>; DETAILS.len()] {
+        [
+            Slot::Text(&mut self.summary),
+            Slot::Link(&mut self.ticket_url),
+            Slot::Link(&mut self.pr_url),
+            Slot::Link(&mut self.design_url),
+            Slot::Text(&mut self.rollback_plan),
+            Slot::Link(&mut self.rollback_url),
+        ]
+    }
+
+    /// The values of [`DETAILS`], in that order: a text as written (perhaps empty), a link
+    /// or none.
+    pub fn values(&self) -> [Option<&str>; DETAILS.len()] {
+        [
+            Some(&self.summary),
+            self.ticket_url.as_deref(),
+            self.pr_url.as_deref(),
+            self.design_url.as_deref(),
+            Some(&self.rollback_plan),
+            self.rollback_url.as_deref(),
+        ]
+    }
 }
 
 /// A change's describing fields as typed in, not yet checked: what every wire shape (a
@@ -145,42 +213,67 @@ pub struct ChangeFields {
     pub rollback_url: String,
 }
 
+impl ChangeFields {
+    /// The typed-in values of [`DETAILS`], in that order.
+    pub fn texts(&mut self) -> [&mut String; DETAILS.len()] {
+        [
+            &mut self.summary,
+            &mut self.ticket_url,
+            &mut self.pr_url,
+            &mut self.design_url,
+            &mut self.rollback_plan,
+            &mut self.rollback_url,
+        ]
+    }
+
+    /// The fields of a plain HTML form: `title`, a `type_<type>` checkbox per type and one
+    /// field per detail, each named as in [`DETAILS`]. Fields left out are empty.
+    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        let mut fields = Self {
+            title: field("title"),
+            types: ChangeType::ALL
+                .into_iter()
+                .filter(|t| form.contains_key(&format!("type_{}", t.as_str())))
+                .collect(),
+            ..Self::default()
+        };
+        for (detail, text) in DETAILS.iter().zip(fields.texts()) {
+            *text = field(detail.name);
+        }
+        fields
+    }
+}
+
 impl TryFrom<ChangeFields> for ChangeDetails {
     type Error = AppError;
 
-    fn try_from(f: ChangeFields) -> Result<Self, AppError> {
+    fn try_from(mut f: ChangeFields) -> Result<Self, AppError> {
         let title = required_line("title", "Title", &f.title, TITLE_MAX)?;
-        let mut types = f.types;
+        let mut types = std::mem::take(&mut f.types);
         types.sort_by_key(|t| ChangeType::ALL.iter().position(|a| a == t));
         types.dedup();
         if types.is_empty() {
             return Err(AppError::invalid("types", "Choose at least one type of change."));
         }
-        Ok(Self {
-            title,
-            summary: optional_text("summary", "Summary", &f.summary, TEXT_MAX)?,
-            types,
-            ticket_url: optional_url("ticket_url", &f.ticket_url)?,
-            pr_url: optional_url("pr_url", &f.pr_url)?,
-            design_url: optional_url("design_url", &f.design_url)?,
-            rollback_plan: optional_text("rollback_plan", "Rollback plan", &f.rollback_plan, TEXT_MAX)?,
-            rollback_url: optional_url("rollback_url", &f.rollback_url)?,
-        })
+        let mut details = Self { title, types, ..Self::default() };
+        for ((detail, raw), slot) in DETAILS.iter().zip(f.texts()).zip(details.slots()) {
+            match slot {
+                Slot::Text(text) => *text = optional_text(detail.name, detail.label, raw, TEXT_MAX)?,
+                Slot::Link(link) => *link = optional_url(detail.name, raw)?,
+            }
+        }
+        Ok(details)
     }
 }
 
 impl From<ChangeDetails> for ChangeFields {
     fn from(d: ChangeDetails) -> Self {
-        Self {
-            title: d.title,
-            summary: d.summary,
-            types: d.types,
-            ticket_url: d.ticket_url.unwrap_or_default(),
-            pr_url: d.pr_url.unwrap_or_default(),
-            design_url: d.design_url.unwrap_or_default(),
-            rollback_plan: d.rollback_plan,
-            rollback_url: d.rollback_url.unwrap_or_default(),
+        let mut fields = Self { title: d.title.clone(), types: d.types.clone(), ..Self::default() };
+        for (text, value) in fields.texts().into_iter().zip(d.values()) {
+            value.unwrap_or_default().clone_into(text);
         }
+        fields
     }
 }
 
@@ -407,6 +500,41 @@ mod tests {
         refused(ChangeFields { title: "\n".into(), ..fields.clone() }, "title");
         refused(ChangeFields { rollback_url: "ftp://x".into(), ..fields.clone() }, "rollback_url");
         refused(ChangeFields { rollback_plan: "x".repeat(TEXT_MAX + 1), ..fields }, "rollback_plan");
+    }
+
+    #[test]
+    fn every_detail_is_held_where_its_kind_says() {
+        let mut details = ChangeDetails::default();
+        for (detail, slot) in DETAILS.iter().zip(details.slots()) {
+            let kind = match slot {
+                Slot::Text(_) => DetailKind::Text,
+                Slot::Link(_) => DetailKind::Link,
+            };
+            assert_eq!(kind, detail.kind, "{}", detail.name);
+        }
+        // Each detail reaches its own field: a distinct value for each comes back in order.
+        let mut fields =
+            ChangeFields { title: "T".into(), types: vec![ChangeType::Other], ..ChangeFields::default() };
+        for ((detail, text), i) in DETAILS.iter().zip(fields.texts()).zip(1..) {
+            *text = match detail.kind {
+                DetailKind::Text => format!("text {i}"),
+                DetailKind::Link => format!("https://example.com/{i}"),
+            };
+        }
+        let details = ChangeDetails::try_from(fields.clone()).expect("valid");
+        let values: Vec<String> = details.values().iter().map(|v| v.unwrap_or_default().to_owned()).collect();
+        let mut expected = fields.clone();
+        assert_eq!(values, expected.texts().map(|t| t.clone()));
+        assert_eq!(ChangeFields::from(details), fields);
+        let form: std::collections::BTreeMap<String, String> =
+            [("title", "T"), ("type_other", "on"), ("rollback_plan", "text 5")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into();
+        let posted = ChangeFields::from_form(&form);
+        assert_eq!(
+            (posted.types, posted.rollback_plan.as_str(), posted.summary.as_str()),
+            (vec![ChangeType::Other], "text 5", "")
+        );
     }
 
     #[test]

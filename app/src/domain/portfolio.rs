@@ -196,12 +196,10 @@ pub struct Row {
     /// gate, and of all of them.
     pub weight_covered: i64,
     pub weight_total: i64,
-    /// The change's rollback plan and runbook link: for the CSV only, so the page's
-    /// hydration data does not carry them.
+    /// The change's details ([`DETAILS`](super::change::DETAILS), in that order): for the
+    /// CSV only, so the page's hydration data does not carry them.
     #[serde(skip)]
-    pub rollback_plan: String,
-    #[serde(skip)]
-    pub rollback_url: Option<String>,
+    pub details: Vec<Option<String>>,
 }
 
 impl Row {
@@ -382,8 +380,7 @@ mod tests {
             coverage: CoverageCounts::default(),
             weight_covered: 0,
             weight_total: 0,
-            rollback_plan: String::new(),
-            rollback_url: None,
+            details: vec![],
         }
     }
 

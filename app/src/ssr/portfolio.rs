@@ -4,7 +4,7 @@
 
 use super::coverage::{self, COUNTS_SQL, FM_COVERAGE};
 use super::db::Db;
-use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
     CoverageCounts, Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend,
@@ -69,7 +69,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) ->
     let open = open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                c.rollback_plan, c.rollback_url, x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
+                {details}, x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
          FROM changes c JOIN teams t ON t.id = c.team_id
          LEFT JOIN (
             SELECT change_id,
@@ -89,6 +89,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) ->
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
            AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
+        details = DETAILS.iter().map(|d| format!("c.{}", d.name)).collect::<Vec<_>>().join(", "),
         fm_coverage = *FM_COVERAGE,
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
@@ -130,8 +131,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) ->
                 },
                 weight_covered: count("weight_covered")?,
                 weight_total: count("weight_total")?,
-                rollback_plan: r.try_get("rollback_plan")?,
-                rollback_url: r.try_get("rollback_url")?,
+                details: DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?,
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
@@ -380,7 +380,8 @@ fn change_key(slug: String, number: i64) -> String {
     format!("{}-{number}", slug.to_uppercase())
 }
 
-/// The view as CSV: every row (not only one page), the columns the table shows.
+/// The view as CSV: every row (not only one page), the columns the table shows, then each
+/// of the change's details.
 pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, AppError> {
     let now = Timestamp::now();
     check_team(&teams(db, user).await?, filter)?;
@@ -410,15 +411,17 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
             "designed",
             "uncovered",
             "weighted_coverage_percent",
-            "rollback_plan",
-            "rollback_url",
         ]
-        .map(str::to_owned),
+        .into_iter()
+        .chain(DETAILS.iter().map(|d| d.name))
+        .map(str::to_owned)
+        .collect::<Vec<_>>(),
     )?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let day = |v: Option<Timestamp>| v.map(Timestamp::date).unwrap_or_default();
     for r in &rows {
         let c = &r.coverage;
+        let details = r.details.iter().map(|v| csv_safe(v.as_deref().unwrap_or_default()));
         write(
             &mut out,
             &[
@@ -440,9 +443,10 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
                 c.designed.to_string(),
                 c.uncovered.to_string(),
                 opt(r.weighted_percent()),
-                csv_safe(&r.rollback_plan),
-                r.rollback_url.clone().unwrap_or_default(),
-            ],
+            ]
+            .into_iter()
+            .chain(details)
+            .collect::<Vec<_>>(),
         )?;
     }
     let bytes = out.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;

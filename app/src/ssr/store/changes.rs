@@ -1,7 +1,7 @@
 //! Changes, their milestones, failure modes, risk acceptances and sign-offs.
 
 use crate::domain::catalogue::TemplateRef;
-use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType, DETAILS, Slot};
 use crate::domain::event::{Event, FailureModeRef, Moved};
 use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
@@ -13,6 +13,7 @@ use crate::ssr::coverage::{self, Derivable};
 use crate::ssr::db::{Db, Write};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
+use std::sync::LazyLock;
 
 /// A change as stored.
 #[derive(Clone, Debug)]
@@ -206,11 +207,15 @@ pub async fn create(
     let slug: String = row.try_get("slug")?;
     let key = ChangeKey::new(&TeamSlug::parse(&slug)?, number);
     let now = Timestamp::now();
+    let n = DETAIL_COLUMNS.len();
     let sql = format!(
         "INSERT INTO changes ({}, team_id, number, author_id, created_by_token, status, created_at, updated_at)
-         VALUES ({}, $9, $10, $11, $12, 'draft', $13, $13)",
+         VALUES ({}, {}, 'draft', ${}, ${})",
         DETAIL_COLUMNS.join(", "),
-        (1..=DETAIL_COLUMNS.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
+        parameters(1, n),
+        parameters(n + 1, 4),
+        n + 5,
+        n + 5,
     );
     bind_details(sqlx::query(&sql), new)
         .bind(team.0)
@@ -238,48 +243,53 @@ pub async fn create(
 }
 
 /// The columns that hold a change's details, in the order [`bind_details`] binds them and
-/// [`details_of`] reads them: a new detail is added to the three together.
-const DETAIL_COLUMNS: [&str; 8] =
-    ["title", "summary", "types", "ticket_url", "pr_url", "design_url", "rollback_plan", "rollback_url"];
+/// [`details_of`] reads them: the title, the types, then each of [`DETAILS`].
+static DETAIL_COLUMNS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| ["title", "types"].into_iter().chain(DETAILS.iter().map(|d| d.name)).collect());
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds `details` as [`DETAIL_COLUMNS`] lists them, as the first parameters of `query`.
+/// Binds `details` as [`DETAIL_COLUMNS`] lists them, as the first parameters of `query`: a
+/// text as written (perhaps empty), a link or NULL.
 fn bind_details<'q>(query: AnyQuery<'q>, details: &'q ChangeDetails) -> AnyQuery<'q> {
-    query
-        .bind(&details.title)
-        .bind(&details.summary)
-        .bind(ChangeType::join(&details.types))
-        .bind(details.ticket_url.as_deref())
-        .bind(details.pr_url.as_deref())
-        .bind(details.design_url.as_deref())
-        .bind(&details.rollback_plan)
-        .bind(details.rollback_url.as_deref())
+    let query = query.bind(&details.title).bind(ChangeType::join(&details.types));
+    details.values().into_iter().fold(query, |query, value| query.bind(value))
 }
 
 /// A change's details from a row holding [`DETAIL_COLUMNS`].
 fn details_of(row: &sqlx::any::AnyRow) -> Result<ChangeDetails, sqlx::Error> {
-    Ok(ChangeDetails {
+    let mut details = ChangeDetails {
         title: row.try_get("title")?,
-        summary: row.try_get("summary")?,
         types: ChangeType::split(&row.try_get::<String, _>("types")?),
-        ticket_url: row.try_get("ticket_url")?,
-        pr_url: row.try_get("pr_url")?,
-        design_url: row.try_get("design_url")?,
-        rollback_plan: row.try_get("rollback_plan")?,
-        rollback_url: row.try_get("rollback_url")?,
-    })
+        ..ChangeDetails::default()
+    };
+    for (detail, slot) in DETAILS.iter().zip(details.slots()) {
+        match slot {
+            Slot::Text(text) => *text = row.try_get(detail.name)?,
+            Slot::Link(link) => *link = row.try_get(detail.name)?,
+        }
+    }
+    Ok(details)
 }
 
-const CHANGE_SELECT: &str =
-    "SELECT c.id, c.number, c.version, c.title, c.summary, c.types, c.ticket_url, c.pr_url, c.design_url,
-        c.rollback_plan, c.rollback_url,
+/// `$from, $from+1, …` for `count` parameters.
+fn parameters(from: usize, count: usize) -> String {
+    (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A change with its team's policy, its author and who registered it.
+static CHANGE_SELECT: LazyLock<String> = LazyLock::new(|| {
+    let details = DETAIL_COLUMNS.iter().map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT c.id, c.number, c.version, {details},
         c.author_id, a.display_name AS author, k.name AS token_name, k.created_by AS token_owner, c.status, c.happy_path_at, h.display_name AS happy_path_by,
         c.happy_path_note, c.target_at, c.signed_off_at, c.created_at,
         t.id AS team_id, t.slug, t.name AS team_name,
         t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
      FROM changes c JOIN teams t ON t.id = c.team_id LEFT JOIN users a ON a.id = c.author_id
-     LEFT JOIN api_tokens k ON k.id = c.created_by_token LEFT JOIN users h ON h.id = c.happy_path_by";
+     LEFT JOIN api_tokens k ON k.id = c.created_by_token LEFT JOIN users h ON h.id = c.happy_path_by"
+    )
+});
 
 fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
     let slug: String = row.try_get("slug")?;
@@ -323,7 +333,7 @@ pub fn not_found(key: &ChangeKey) -> AppError {
 
 /// The change with this key.
 pub async fn by_key(db: &Db, key: &ChangeKey) -> Result<Change, AppError> {
-    let row = sqlx::query(&format!("{CHANGE_SELECT} WHERE t.slug = $1 AND c.number = $2"))
+    let row = sqlx::query(&format!("{} WHERE t.slug = $1 AND c.number = $2", *CHANGE_SELECT))
         .bind(key.team())
         .bind(key.number())
         .fetch_optional(db.read())
@@ -342,10 +352,11 @@ pub struct Listed {
 /// A team's changes, newest first, optionally of one status.
 pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result<Vec<Listed>, AppError> {
     let rows = sqlx::query(&format!(
-        "SELECT * FROM ({CHANGE_SELECT} WHERE c.team_id = $1 AND ($2 IS NULL OR c.status = $2)) x
+        "SELECT * FROM ({change_select} WHERE c.team_id = $1 AND ($2 IS NULL OR c.status = $2)) x
          LEFT JOIN (SELECT change_id, COUNT(*) AS fm_count FROM failure_modes GROUP BY change_id) f
            ON f.change_id = x.id
-         ORDER BY x.number DESC LIMIT 500"
+         ORDER BY x.number DESC LIMIT 500",
+        change_select = *CHANGE_SELECT
     ))
     .bind(team.0)
     .bind(status.map(ChangeStatus::as_str))
@@ -503,14 +514,18 @@ pub async fn update_details(
     }
     let mut tx = db.begin_write().await?;
     require_editable(&mut tx, db, change).await?;
+    let n = DETAIL_COLUMNS.len();
     let sql = format!(
-        "UPDATE changes SET {}, version = version + 1, updated_at = $9 WHERE id = $10 AND version = $11",
+        "UPDATE changes SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
         DETAIL_COLUMNS
             .iter()
             .zip(1..)
             .map(|(column, n)| format!("{column} = ${n}"))
             .collect::<Vec<_>>()
             .join(", "),
+        n + 1,
+        n + 2,
+        n + 3,
     );
     let updated = bind_details(sqlx::query(&sql), details)
         .bind(Timestamp::now())
