@@ -2,9 +2,10 @@
 //! the gate for deploy pipelines, and a status badge.
 
 use super::{ApiError, JsonBody, RestState, Token};
-use crate::rest::openapi::{ChangeTypeDoc, LinkDoc, SlugDoc, TextDoc, TitleDoc};
+use crate::rest::openapi::{ChangeTypeDoc, SlugDoc, TextDoc, TitleDoc};
 use app::domain::change::{
-    ChangeDetails, ChangeFields, ChangeKey, ChangeType, optional_text, optional_url, required_line,
+    ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, optional_text, optional_url,
+    required_line,
 };
 use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
 use app::domain::gate::Gate;
@@ -119,15 +120,12 @@ pub struct FailureModeDoc {
 pub struct ChangeDoc {
     pub key: String,
     pub title: String,
-    pub summary: String,
     pub status: String,
     pub types: Vec<String>,
-    pub ticket_url: Option<String>,
-    pub pr_url: Option<String>,
-    pub design_url: Option<String>,
-    /// How to undo the change if it goes wrong; empty when none is written.
-    pub rollback_plan: String,
-    pub rollback_url: Option<String>,
+    /// Each of the change's details by its name (`openapi::ChangeDetails` describes them).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub details: serde_json::Map<String, serde_json::Value>,
     /// Bumped by every edit of the details; also the `ETag`, for `If-Match` on `PATCH`.
     pub version: i64,
     /// Unix milliseconds.
@@ -146,14 +144,19 @@ fn change_doc(review: &Review) -> ChangeDoc {
     ChangeDoc {
         key: c.key.to_string(),
         title: d.title.clone(),
-        summary: d.summary.clone(),
         status: c.status.as_str().to_owned(),
         types: d.types.iter().map(|t| t.as_str().to_owned()).collect(),
-        ticket_url: d.ticket_url.clone(),
-        pr_url: d.pr_url.clone(),
-        design_url: d.design_url.clone(),
-        rollback_plan: d.rollback_plan.clone(),
-        rollback_url: d.rollback_url.clone(),
+        details: DETAILS
+            .iter()
+            .zip(d.values())
+            .map(|(detail, value)| {
+                let value = match (detail.kind, value) {
+                    (DetailKind::Link, None) => serde_json::Value::Null,
+                    (_, value) => value.unwrap_or_default().into(),
+                };
+                (detail.name.to_owned(), value)
+            })
+            .collect(),
         version: c.version,
         happy_path_at: c.happy_path_at,
         target_at: c.target_at,
@@ -219,9 +222,8 @@ pub async fn list(
     ))
 }
 
-/// A new change.
+/// A new change. Its details (`openapi::ChangeDetails`) come by their names beside these.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct NewChangeDoc {
     /// The team's slug; must be the token's team.
     #[schema(value_type = SlugDoc)]
@@ -231,21 +233,41 @@ pub struct NewChangeDoc {
     /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
     #[schema(value_type = Vec<ChangeTypeDoc>, min_items = 1)]
     pub types: Vec<String>,
-    #[serde(default)]
-    #[schema(value_type = TextDoc)]
-    pub summary: String,
-    #[schema(value_type = Option<LinkDoc>)]
-    pub ticket_url: Option<String>,
-    #[schema(value_type = Option<LinkDoc>)]
-    pub pr_url: Option<String>,
-    #[schema(value_type = Option<LinkDoc>)]
-    pub design_url: Option<String>,
-    /// How to undo the change if it goes wrong in production.
-    #[serde(default)]
-    #[schema(value_type = TextDoc)]
-    pub rollback_plan: String,
-    #[schema(value_type = Option<LinkDoc>)]
-    pub rollback_url: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Lays the details given in a JSON body over `fields`: each key must name a detail; a text
+/// is a string, a link a string or `null` (none). A text given as `null` is left as it is.
+fn given_details(
+    fields: &mut ChangeFields,
+    given: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ApiError> {
+    let texts = fields.texts();
+    for (name, value) in given {
+        let Some(i) = DETAILS.iter().position(|d| d.name == name) else {
+            let known = ["team", "title", "types"].into_iter().chain(DETAILS.iter().map(|d| d.name));
+            let known = known.collect::<Vec<_>>().join(", ");
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unknown field `{}`; the fields are {known}", app::domain::error::bounded(&name)),
+            ));
+        };
+        match (DETAILS[i].kind, value) {
+            (_, serde_json::Value::String(text)) => *texts[i] = text,
+            (DetailKind::Link, serde_json::Value::Null) => texts[i].clear(),
+            (DetailKind::Text, serde_json::Value::Null) => {}
+            (kind, _) => {
+                let expected = if kind == DetailKind::Link { "a string or null" } else { "a string" };
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{name} must be {expected}."),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Change types as the API names them.
@@ -257,16 +279,9 @@ impl TryFrom<NewChangeDoc> for ChangeDetails {
     type Error = ApiError;
 
     fn try_from(doc: NewChangeDoc) -> Result<Self, ApiError> {
-        let fields = ChangeFields {
-            title: doc.title,
-            summary: doc.summary,
-            types: parse_types(&doc.types)?,
-            ticket_url: doc.ticket_url.unwrap_or_default(),
-            pr_url: doc.pr_url.unwrap_or_default(),
-            design_url: doc.design_url.unwrap_or_default(),
-            rollback_plan: doc.rollback_plan,
-            rollback_url: doc.rollback_url.unwrap_or_default(),
-        };
+        let mut fields =
+            ChangeFields { title: doc.title, types: parse_types(&doc.types)?, ..ChangeFields::default() };
+        given_details(&mut fields, doc.details)?;
         Ok(ChangeDetails::try_from(fields)?)
     }
 }
@@ -323,57 +338,28 @@ pub async fn create(
 }
 
 /// An edit of a change's details: every field is optional, and what is left out stays as
-/// it is. A link or the rollback plan given as `""` (or a link as `null`) is removed.
+/// it is. A detail (`openapi::ChangeDetails`) given as `""` (or a link as `null`) is removed.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ChangePatchDoc {
     #[schema(value_type = Option<TitleDoc>)]
     pub title: Option<String>,
-    #[schema(value_type = Option<TextDoc>)]
-    pub summary: Option<String>,
     /// One or more of queue, migration, rollout, dependency, ai_agent, infrastructure, other.
     #[schema(value_type = Option<Vec<ChangeTypeDoc>>, min_items = 1)]
     pub types: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<LinkDoc>)]
-    pub ticket_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<LinkDoc>)]
-    pub pr_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<LinkDoc>)]
-    pub design_url: Option<Option<String>>,
-    #[schema(value_type = Option<TextDoc>)]
-    pub rollback_plan: Option<String>,
-    #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<LinkDoc>)]
-    pub rollback_url: Option<Option<String>>,
-}
-
-/// A field that is present, even as `null` (absent fields stay `None` by `default`).
-fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ChangePatchDoc {
     /// The details as they are, with this edit laid over them.
     fn over(self, current: ChangeDetails) -> Result<ChangeFields, ApiError> {
         let mut f = ChangeFields::from(current);
-        let link = |patch: Option<Option<String>>, field: &mut String| {
-            if let Some(link) = patch {
-                *field = link.unwrap_or_default();
-            }
-        };
         f.title = self.title.unwrap_or(f.title);
-        f.summary = self.summary.unwrap_or(f.summary);
         if let Some(types) = self.types {
             f.types = parse_types(&types)?;
         }
-        link(self.ticket_url, &mut f.ticket_url);
-        link(self.pr_url, &mut f.pr_url);
-        link(self.design_url, &mut f.design_url);
-        f.rollback_plan = self.rollback_plan.unwrap_or(f.rollback_plan);
-        link(self.rollback_url, &mut f.rollback_url);
+        given_details(&mut f, self.details)?;
         Ok(f)
     }
 }

@@ -1,10 +1,10 @@
 //! The OpenAPI document, generated from the handlers and types (utoipa).
 
-use app::domain::change::ChangeType;
+use app::domain::change::{ChangeType, DETAILS, DetailKind};
 use app::domain::gate::Outcome;
 use axum::Json;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -164,6 +164,62 @@ impl Modify for Refusals {
     }
 }
 
+/// A change's details (the domain's `DETAILS`), added by name to the schemas that carry
+/// them: so the document lists exactly the details the handlers read and write. Bodies
+/// take no other fields.
+struct ChangeDetails;
+
+impl ChangeDetails {
+    /// A detail's schema in a body the API reads: a text, or a link that may be `null`. In
+    /// an edit a text may also be `null` (left as it is).
+    fn read(kind: DetailKind, edit: bool) -> RefOr<Schema> {
+        let (schema, nullable) = match kind {
+            DetailKind::Text => ("TextDoc", edit),
+            DetailKind::Link => ("LinkDoc", true),
+        };
+        if !nullable {
+            return Ref::from_schema_name(schema).into();
+        }
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(Ref::from_schema_name(schema))
+            .into()
+    }
+
+    /// A detail's schema in a reply: a text as written (perhaps empty), a link or `null`.
+    fn written(kind: DetailKind) -> RefOr<Schema> {
+        let types: &[Type] = match kind {
+            DetailKind::Text => &[Type::String],
+            DetailKind::Link => &[Type::String, Type::Null],
+        };
+        ObjectBuilder::new().schema_type(SchemaType::from_iter(types.iter().cloned())).into()
+    }
+}
+
+impl Modify for ChangeDetails {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, body) in
+            [("ChangeDoc", None), ("NewChangeDoc", Some(false)), ("ChangePatchDoc", Some(true))]
+        {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
+            for detail in DETAILS {
+                let schema = match body {
+                    Some(edit) => Self::read(detail.kind, edit),
+                    None => Self::written(detail.kind),
+                };
+                object.properties.insert(detail.name.to_owned(), schema);
+                if body.is_none() {
+                    object.required.push(detail.name.to_owned());
+                }
+            }
+            if body.is_some() {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Premortem CI API", description = "Post test results as evidence; ask whether a change's gate is open."),
@@ -179,7 +235,7 @@ impl Modify for Refusals {
         super::changes::add_failure_mode,
     ),
     components(schemas(ErrorsDoc, ErrorDetailDoc, ChangeKeyDoc, TitleDoc, TextDoc, LinkDoc, SlugDoc)),
-    modifiers(&Bearer, &Refusals)
+    modifiers(&Bearer, &Refusals, &ChangeDetails)
 )]
 struct ApiDoc;
 

@@ -610,6 +610,21 @@ async fn every_refusal_the_api_gives_is_in_its_document(backend: Backend) {
             assert!(operation["responses"]["503"]["headers"].get("Retry-After").is_some(), "{method} {path}");
         }
     }
+    // A change's details are in its schemas by name, as the handlers read and write them;
+    // bodies take nothing else.
+    let schemas = &doc["components"]["schemas"];
+    for detail in app::domain::change::DETAILS {
+        for schema in ["ChangeDoc", "NewChangeDoc", "ChangePatchDoc"] {
+            assert!(
+                schemas[schema]["properties"].get(detail.name).is_some(),
+                "{schema} lists {}",
+                detail.name
+            );
+        }
+    }
+    for schema in ["NewChangeDoc", "ChangePatchDoc"] {
+        assert_eq!(schemas[schema]["additionalProperties"], false, "{schema}");
+    }
 }
 
 /// Sends the headers and part of the body of an upload, then waits.

@@ -284,6 +284,8 @@ async fn the_api_patches_a_change(backend: Backend) {
         (&writer, json!({ "title": "" }), StatusCode::UNPROCESSABLE_ENTITY),
         (&writer, json!({ "rollback_url": "ftp://x" }), StatusCode::UNPROCESSABLE_ENTITY),
         (&writer, json!({ "status": "cancelled" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (&writer, json!({ "summary": 5 }), StatusCode::UNPROCESSABLE_ENTITY),
+        (&writer, json!({ "pr_url": ["https://git.example/1"] }), StatusCode::UNPROCESSABLE_ENTITY),
         (&reader, json!({ "title": "Read-only" }), StatusCode::FORBIDDEN),
         (&other, json!({ "title": "Not yours" }), StatusCode::NOT_FOUND),
     ] {
