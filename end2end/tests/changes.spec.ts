@@ -115,7 +115,7 @@ test('a member fixes a typo in an open change and writes its rollback plan', asy
   await expect(page).toHaveURL(/\/changes\/QUE-\d+$/);
   await ready(page);
   const key = page.url().split('/').pop() ?? '';
-  const rollback = page.locator('section.rollback');
+  const rollback = page.locator('section.rollback-plan');
   await expect(rollback.getByText('None written yet.')).toBeVisible();
 
   await page.getByRole('link', { name: 'Edit details' }).click();
@@ -137,7 +137,7 @@ test('a member fixes a typo in an open change and writes its rollback plan', asy
   await expect(page.getByRole('heading', { level: 1 })).toContainText(`Schema migration (${project})`);
   // The history (collapsed) holds the same text in its audit entry: look in the section.
   await expect(rollback.getByText('Run the down migration; the old columns are kept for a week.')).toBeVisible();
-  await expect(rollback.getByRole('link', { name: 'Rollback runbook' })).toHaveAttribute(
+  await expect(page.locator('p.meta').getByRole('link', { name: 'Rollback runbook' })).toHaveAttribute(
     'href',
     'https://wiki.example.com/runbooks/migration',
   );

@@ -131,23 +131,39 @@ pub struct Detail {
     pub name: &'static str,
     pub label: &'static str,
     pub kind: DetailKind,
+    /// What to write, shown in an empty form field.
+    pub hint: &'static str,
 }
 
-const fn detail(name: &'static str, label: &'static str, kind: DetailKind) -> Detail {
-    Detail { name, label, kind }
+impl Detail {
+    /// A link's name where it is shown: "Ticket" for the "Ticket link".
+    pub fn link_name(&self) -> &'static str {
+        self.label.strip_suffix(" link").unwrap_or(self.label)
+    }
+}
+
+const fn detail(name: &'static str, label: &'static str, kind: DetailKind, hint: &'static str) -> Detail {
+    Detail { name, label, kind, hint }
 }
 
 /// A change's details besides its title and types, in the order forms and documents show
 /// them. A new detail is a row here, a field of [`ChangeDetails`] and of [`ChangeFields`]
 /// with its place in their `slots`/`values`/`texts`, and a column of `changes` (a
-/// migration): the store, the forms' arguments and the CSV follow from this list.
+/// migration): the store, the checks, the form, the server functions' arguments, the REST
+/// bodies and their OpenAPI schemas, the report and the CSV follow from this list. Where
+/// the change page shows it is the page's to decide.
 pub const DETAILS: [Detail; 6] = [
-    detail("summary", "Summary", DetailKind::Text),
-    detail("ticket_url", "Ticket link", DetailKind::Link),
-    detail("pr_url", "Pull request link", DetailKind::Link),
-    detail("design_url", "Design document link", DetailKind::Link),
-    detail("rollback_plan", "Rollback plan", DetailKind::Text),
-    detail("rollback_url", "Rollback runbook link", DetailKind::Link),
+    detail("summary", "Summary", DetailKind::Text, "What changes, and why"),
+    detail("ticket_url", "Ticket link", DetailKind::Link, "https://"),
+    detail("pr_url", "Pull request link", DetailKind::Link, "https://"),
+    detail("design_url", "Design document link", DetailKind::Link, "https://"),
+    detail(
+        "rollback_plan",
+        "Rollback plan",
+        DetailKind::Text,
+        "How to undo this change if it goes wrong in production, e.g. turn the exam-queue flag off; the old path keeps working",
+    ),
+    detail("rollback_url", "Rollback runbook link", DetailKind::Link, "https://"),
 ];
 
 /// What describes a change, checked: what a person gives when registering it and may edit

@@ -27,7 +27,7 @@ pub fn FormError(#[prop(into)] err: Signal<Option<AppError>>) -> impl IntoView {
 pub fn FieldError(
     #[prop(into)] err: Signal<Option<AppError>>,
     field: &'static str,
-    id: &'static str,
+    #[prop(into)] id: String,
 ) -> impl IntoView {
     move || {
         err.get().and_then(|e| e.for_field(field)).map(|message| {

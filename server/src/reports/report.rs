@@ -2,6 +2,7 @@
 //! the two askama templates that render it (printable HTML, and Markdown for pull requests
 //! and wikis).
 
+use app::domain::change::{DETAILS, DetailKind};
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, TestResult};
 use app::domain::time::Timestamp;
@@ -18,9 +19,10 @@ pub struct Report {
     pub status: &'static str,
     pub types: String,
     pub summary: String,
+    /// The change's links (its details of kind link), those written.
     pub links: Vec<Link>,
-    pub rollback_plan: String,
-    pub rollback_url: Option<String>,
+    /// The change's texts besides the summary, each a section, written or not.
+    pub sections: Vec<Section>,
     pub author: String,
     pub created: String,
     pub happy_path: Option<HappyPath>,
@@ -42,6 +44,13 @@ pub struct Report {
 pub struct Link {
     pub label: String,
     pub url: String,
+}
+
+/// A text of the change under its own heading (e.g. the rollback plan).
+pub struct Section {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub text: String,
 }
 
 /// The happy-path milestone.
@@ -193,10 +202,18 @@ impl Report {
         let c = &review.change;
         let d = &c.details;
         let now = review.now;
-        let links = [("Ticket", &d.ticket_url), ("Pull request", &d.pr_url), ("Design", &d.design_url)]
-            .into_iter()
-            .filter_map(|(label, url)| {
-                web_link(url.as_deref()).map(|url| Link { label: label.to_owned(), url })
+        let details = DETAILS.iter().zip(d.values());
+        let links = details
+            .clone()
+            .filter(|(detail, _)| detail.kind == DetailKind::Link)
+            .filter_map(|(detail, url)| web_link(url).map(|url| Link { label: detail.label.to_owned(), url }))
+            .collect();
+        let sections = details
+            .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
+            .map(|(detail, text)| Section {
+                name: detail.name,
+                label: detail.label,
+                text: text.unwrap_or_default().to_owned(),
             })
             .collect();
         let target = c.target_at.map(|t| match c.signed_off_at {
@@ -245,8 +262,7 @@ impl Report {
             types: d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
             summary: d.summary.clone(),
             links,
-            rollback_plan: d.rollback_plan.clone(),
-            rollback_url: web_link(d.rollback_url.as_deref()),
+            sections,
             author: c.author_label(),
             created: c.created_at.date(),
             happy_path: c.happy_path_at.map(|at| HappyPath {

@@ -2,7 +2,7 @@ use crate::api::changes::{
     AddFailureMode, CancelChange, ChangeView, ClaimChange, CreateChange, RecordHappyPath, SignOff,
     UpdateChange, change_detail, list_changes,
 };
-use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType, DETAILS, Detail, DetailKind};
 use crate::domain::gate::Gate;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
@@ -170,40 +170,40 @@ pub fn EditChangePage() -> impl IntoView {
 
 /// The fields of a change form, shared by "new" and "edit".
 #[component]
-fn ChangeFormFields(#[prop(into)] err: Signal<Option<AppError>>, fields: ChangeFields) -> impl IntoView {
+fn ChangeFormFields(#[prop(into)] err: Signal<Option<AppError>>, mut fields: ChangeFields) -> impl IntoView {
+    let title = fields.title.clone();
+    let types = fields.types.clone();
     view! {
         <label for="change-title">"Title"</label>
-        <input id="change-title" name="title" required maxlength="200" value=fields.title aria-describedby="change-title-error"/>
+        <input id="change-title" name="title" required maxlength="200" value=title aria-describedby="change-title-error"/>
         <FieldError err field="title" id="change-title"/>
         <fieldset aria-describedby="change-types-error">
             <legend>"Type of change (suggests failure modes to consider)"</legend>
             {ChangeType::ALL.into_iter().map(|t| view! {
                 <label class="checkbox">
-                    <input type="checkbox" name=format!("type_{}", t.as_str()) value="on" checked=fields.types.contains(&t)/>
+                    <input type="checkbox" name=format!("type_{}", t.as_str()) value="on" checked=types.contains(&t)/>
                     " " {t.label()}
                 </label>
             }).collect_view()}
         </fieldset>
         <FieldError err field="types" id="change-types"/>
-        <label for="change-summary">"Summary"</label>
-        <textarea id="change-summary" name="summary" rows="4" aria-describedby="change-summary-error">{server_escaped(fields.summary)}</textarea>
-        <FieldError err field="summary" id="change-summary"/>
-        <label for="change-ticket">"Ticket link"</label>
-        <input id="change-ticket" name="ticket_url" type="url" placeholder="https://" value=fields.ticket_url aria-describedby="change-ticket-error"/>
-        <FieldError err field="ticket_url" id="change-ticket"/>
-        <label for="change-pr">"Pull request link"</label>
-        <input id="change-pr" name="pr_url" type="url" placeholder="https://" value=fields.pr_url aria-describedby="change-pr-error"/>
-        <FieldError err field="pr_url" id="change-pr"/>
-        <label for="change-design">"Design document link"</label>
-        <input id="change-design" name="design_url" type="url" placeholder="https://" value=fields.design_url aria-describedby="change-design-error"/>
-        <FieldError err field="design_url" id="change-design"/>
-        <label for="change-rollback">"Rollback plan: how to undo this change if it goes wrong in production"</label>
-        <textarea id="change-rollback" name="rollback_plan" rows="3" aria-describedby="change-rollback-error"
-            placeholder="e.g. turn the exam-queue flag off; the old path keeps working">{server_escaped(fields.rollback_plan)}</textarea>
-        <FieldError err field="rollback_plan" id="change-rollback"/>
-        <label for="change-rollback-url">"Rollback runbook link"</label>
-        <input id="change-rollback-url" name="rollback_url" type="url" placeholder="https://" value=fields.rollback_url aria-describedby="change-rollback-url-error"/>
-        <FieldError err field="rollback_url" id="change-rollback-url"/>
+        {DETAILS.iter().zip(fields.texts()).map(|(detail, value)| {
+            let id = format!("change-{}", detail.name.replace('_', "-"));
+            let described = format!("{id}-error");
+            let input = match detail.kind {
+                DetailKind::Text => view! {
+                    <textarea id=id.clone() name=detail.name rows="4" placeholder=detail.hint aria-describedby=described>{server_escaped(value.clone())}</textarea>
+                }.into_any(),
+                DetailKind::Link => view! {
+                    <input id=id.clone() name=detail.name type="url" placeholder=detail.hint value=value.clone() aria-describedby=described/>
+                }.into_any(),
+            };
+            view! {
+                <label for=id.clone()>{detail.label}</label>
+                {input}
+                <FieldError err field=detail.name id=id/>
+            }
+        }).collect_view()}
     }
 }
 
@@ -246,7 +246,15 @@ pub fn ChangePage() -> impl IntoView {
 fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoView {
     let claim_error = action_error(claim);
     let d = c.details.clone();
-    let links = [("Ticket", d.ticket_url), ("Pull request", d.pr_url), ("Design", d.design_url)];
+    let details: Vec<(Detail, Option<String>)> =
+        DETAILS.into_iter().zip(d.values().map(|v| v.map(str::to_owned))).collect();
+    let links: Vec<_> =
+        details.iter().filter(|(detail, _)| detail.kind == DetailKind::Link).cloned().collect();
+    // Each text besides the summary is a section of its own.
+    let sections: Vec<_> = details
+        .into_iter()
+        .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
+        .collect();
     view! {
         <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
         <h1><span class="key">{c.key.clone()}</span> " " {d.title}</h1>
@@ -262,7 +270,7 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
             {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
             " · by " {c.author.clone()}
             " · " {d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
-            {links.into_iter().filter_map(|(label, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{label}</a> })).collect_view()}
+            {links.into_iter().filter_map(|(detail, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{detail.link_name()}</a> })).collect_view()}
         </p>
         {c.can_claim.then(|| view! {
             <ActionForm action=claim attr:class="inline claim">
@@ -273,17 +281,15 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
             </ActionForm>
         })}
         {(!d.summary.is_empty()).then(|| view! { <p class="summary">{d.summary}</p> })}
-        <section aria-labelledby="rollback" class="rollback">
-            <h2 id="rollback">"Rollback plan"</h2>
-            {if d.rollback_plan.is_empty() && d.rollback_url.is_none() {
-                view! { <p class="muted">"None written yet. How would this change be undone if it goes wrong in production?"</p> }.into_any()
-            } else {
-                view! {
-                    {(!d.rollback_plan.is_empty()).then(|| view! { <p class="summary">{d.rollback_plan}</p> })}
-                    {d.rollback_url.map(|url| view! { <p><a href=url rel="noopener">"Rollback runbook"</a></p> })}
-                }.into_any()
-            }}
-        </section>
+        {sections.into_iter().map(|(detail, text)| view! {
+            <section aria-labelledby=detail.name class=detail.name.replace('_', "-")>
+                <h2 id=detail.name>{detail.label}</h2>
+                {match text.filter(|t| !t.is_empty()) {
+                    Some(text) => view! { <p class="summary">{text}</p> }.into_any(),
+                    None => view! { <p class="muted">"None written yet. " {detail.hint}</p> }.into_any(),
+                }}
+            </section>
+        }).collect_view()}
     }
 }
 
