@@ -1,7 +1,4 @@
 //! Changes, milestones, failure modes, risk acceptance and sign-off.
-// One argument per form field keeps the forms plain HTML (they work without JavaScript);
-// the macro-generated client stubs repeat the signature, where `expect` cannot follow it.
-#![allow(clippy::too_many_arguments, reason = "one argument per form field")]
 
 use crate::domain::AppError;
 use crate::domain::change::{ChangeDetails, ChangeStatus, ChangeType};
@@ -384,32 +381,14 @@ pub async fn cancel_change(key: String, reason: String) -> Result<(), AppError> 
 #[server(endpoint = "add_failure_mode")]
 pub async fn add_failure_mode(
     key: String,
-    title: String,
-    scenario: String,
-    effect: String,
-    detection: String,
-    severity: String,
-    likelihood: String,
-    detectability: String,
-    designs: String,
-    selectors: String,
+    #[server(flatten)] form: std::collections::BTreeMap<String, String>,
 ) -> Result<i64, AppError> {
     use crate::domain::Role;
     use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = FailureModeInput::try_from(FailureModeFields {
-        title,
-        scenario,
-        effect,
-        detection,
-        severity,
-        likelihood,
-        detectability,
-        designs,
-        selectors,
-    })?;
+    let input = FailureModeInput::try_from(FailureModeFields::from_form(&form))?;
     if review.change.status == ChangeStatus::Cancelled {
         return Err(AppError::Conflict("The change is cancelled.".to_owned()));
     }
@@ -469,32 +448,14 @@ pub async fn update_failure_mode(
     key: String,
     number: i64,
     version: i64,
-    title: String,
-    scenario: String,
-    effect: String,
-    detection: String,
-    severity: String,
-    likelihood: String,
-    detectability: String,
-    designs: String,
-    selectors: String,
+    #[server(flatten)] form: std::collections::BTreeMap<String, String>,
 ) -> Result<(), AppError> {
     use crate::domain::Role;
     use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let input = FailureModeInput::try_from(FailureModeFields {
-        title,
-        scenario,
-        effect,
-        detection,
-        severity,
-        likelihood,
-        detectability,
-        designs,
-        selectors,
-    })?;
+    let input = FailureModeInput::try_from(FailureModeFields::from_form(&form))?;
     changes::update_failure_mode(&state.db, &audit_actor(&user), &review.change, number, version, &input)
         .await
 }

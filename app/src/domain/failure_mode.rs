@@ -431,6 +431,24 @@ pub struct FailureModeFields {
     pub selectors: String,
 }
 
+impl FailureModeFields {
+    /// The fields of a plain HTML form, each named as here; fields left out are empty.
+    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        Self {
+            title: field("title"),
+            scenario: field("scenario"),
+            effect: field("effect"),
+            detection: field("detection"),
+            severity: field("severity"),
+            likelihood: field("likelihood"),
+            detectability: field("detectability"),
+            designs: field("designs"),
+            selectors: field("selectors"),
+        }
+    }
+}
+
 /// A failure mode's text fields, checked: (title, scenario, effect, detection).
 pub(crate) fn checked_text(
     title: &str,
