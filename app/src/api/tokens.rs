@@ -2,25 +2,9 @@
 
 use crate::domain::AppError;
 use crate::domain::gate::RunSummary;
-use crate::domain::scope::Scope;
-use crate::domain::time::Timestamp;
+use crate::domain::scope::{Scope, TokenInfo};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// A token as listed (never its secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenItem {
-    pub id: i64,
-    pub name: String,
-    /// The person a personal token belongs to; `None` for a pipeline token.
-    pub owner: Option<String>,
-    pub prefix: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub last_used_at: Option<Timestamp>,
-    pub revoked: bool,
-}
 
 /// A team's CI connection: tokens, recent runs and the address CI should use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +12,7 @@ pub struct CiView {
     pub team: String,
     pub base_url: String,
     pub can_manage: bool,
-    pub tokens: Vec<TokenItem>,
+    pub tokens: Vec<TokenInfo>,
     pub runs: Vec<RunSummary>,
     /// A token created by a plain form post in this session, shown once.
     pub new_token: Option<String>,
@@ -41,25 +25,7 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
     use crate::ssr::store::tokens;
     let (user, state, team) = super::team_access(&team, Role::Viewer).await?;
     let can_manage = user.has_role(team.id, Role::Lead);
-    let tokens = if can_manage {
-        tokens::list(&state.db, team.id)
-            .await?
-            .into_iter()
-            .map(|t| TokenItem {
-                id: t.id.0,
-                name: t.name,
-                owner: t.owner,
-                prefix: t.prefix,
-                scopes: t.scopes,
-                created_at: t.created_at,
-                expires_at: t.expires_at,
-                last_used_at: t.last_used_at,
-                revoked: t.revoked_at.is_some(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let tokens = if can_manage { tokens::list(&state.db, team.id).await? } else { Vec::new() };
     let runs = crate::ssr::store::evidence::recent_runs(&state.db, team.id, 20).await?;
     let new_token = if can_manage { flash::take(&team.slug).await? } else { None };
     Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })

@@ -38,6 +38,21 @@ impl Scope {
     }
 }
 
+/// A token as listed (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: super::ids::TokenId,
+    pub name: String,
+    /// The person a personal token belongs to (display name); `None` for a pipeline token.
+    pub owner: Option<String>,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: super::time::Timestamp,
+    pub expires_at: Option<super::time::Timestamp>,
+    pub last_used_at: Option<super::time::Timestamp>,
+    pub revoked_at: Option<super::time::Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! Changes, their milestones, failure modes, risk acceptances and sign-offs.
 
+use super::{AnyQuery, assignments, parameters};
 use crate::domain::catalogue::TemplateRef;
 use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType, DETAILS, Slot};
 use crate::domain::event::{Event, FailureModeRef, Moved};
@@ -247,8 +248,6 @@ pub async fn create(
 static DETAIL_COLUMNS: LazyLock<Vec<&str>> =
     LazyLock::new(|| ["title", "types"].into_iter().chain(DETAILS.iter().map(|d| d.name)).collect());
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
 /// Binds `details` as [`DETAIL_COLUMNS`] lists them, as the first parameters of `query`: a
 /// text as written (perhaps empty), a link or NULL.
 fn bind_details<'q>(query: AnyQuery<'q>, details: &'q ChangeDetails) -> AnyQuery<'q> {
@@ -270,11 +269,6 @@ fn details_of(row: &sqlx::any::AnyRow) -> Result<ChangeDetails, sqlx::Error> {
         }
     }
     Ok(details)
-}
-
-/// `$from, $from+1, …` for `count` parameters.
-fn parameters(from: usize, count: usize) -> String {
-    (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// A change with its team's policy, its author and who registered it.
@@ -517,12 +511,7 @@ pub async fn update_details(
     let n = DETAIL_COLUMNS.len();
     let sql = format!(
         "UPDATE changes SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
-        DETAIL_COLUMNS
-            .iter()
-            .zip(1..)
-            .map(|(column, n)| format!("{column} = ${n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        assignments(&DETAIL_COLUMNS, 1),
         n + 1,
         n + 2,
         n + 3,

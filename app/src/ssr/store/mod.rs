@@ -7,3 +7,16 @@ pub mod teams;
 pub mod templates;
 pub mod tokens;
 pub mod users;
+
+/// A query whose parameters are still being bound.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `$from, $from+1, …` for `count` parameters.
+fn parameters(from: usize, count: usize) -> String {
+    (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `column = $from, …` for each of `columns`, numbered from `from`.
+fn assignments(columns: &[&str], from: usize) -> String {
+    columns.iter().zip(from..).map(|(column, n)| format!("{column} = ${n}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,6 +1,7 @@
 //! Failure-mode templates: the built-in catalogue (in the code) and each team's own, which
 //! its leads add, edit and retire.
 
+use super::{AnyQuery, assignments, parameters};
 use crate::domain::catalogue::{self, Suggestion, TemplateInput, TemplateRef};
 use crate::domain::change::ChangeType;
 use crate::domain::event::Event;
@@ -11,6 +12,7 @@ use crate::ssr::audit::Actor;
 use crate::ssr::db::Db;
 use serde_json::json;
 use sqlx::Row;
+use std::sync::LazyLock;
 
 /// What the audit log keeps of a template's fields.
 fn audit_view(input: &TemplateInput) -> serde_json::Value {
@@ -83,6 +85,58 @@ pub async fn resolve(db: &Db, team: TeamId, key: &TemplateRef) -> Result<Option<
     row.as_ref().map(suggestion).transpose().map(|s| s.map(|(s, _)| s))
 }
 
+/// The columns of a template's fields, in the order [`bind_fields`] binds them.
+const FIELD_COLUMNS: [&str; 10] = [
+    "change_type",
+    "title",
+    "scenario",
+    "effect",
+    "detection",
+    "designs",
+    "tests",
+    "severity",
+    "likelihood",
+    "detectability",
+];
+
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let n = FIELD_COLUMNS.len();
+    format!(
+        "INSERT INTO fm_templates ({}, team_id, created_at, updated_at) VALUES ({}, ${}, ${}, ${}) RETURNING id",
+        FIELD_COLUMNS.join(", "),
+        parameters(1, n),
+        n + 1,
+        n + 2,
+        n + 2,
+    )
+});
+
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    let n = FIELD_COLUMNS.len();
+    format!(
+        "UPDATE fm_templates SET {}, updated_at = ${} WHERE id = ${} AND team_id = ${}",
+        assignments(&FIELD_COLUMNS, 1),
+        n + 1,
+        n + 2,
+        n + 3,
+    )
+});
+
+/// Binds a template's fields as [`FIELD_COLUMNS`] lists them, as the first parameters.
+fn bind_fields<'q>(query: AnyQuery<'q>, input: &'q TemplateInput) -> AnyQuery<'q> {
+    query
+        .bind(input.change_type.as_str())
+        .bind(&input.title)
+        .bind(&input.scenario)
+        .bind(&input.effect)
+        .bind(&input.detection)
+        .bind(&input.designs)
+        .bind(&input.tests)
+        .bind(i64::from(input.ratings.severity.get()))
+        .bind(i64::from(input.ratings.likelihood.get()))
+        .bind(i64::from(input.ratings.detectability.get()))
+}
+
 /// Adds a team template.
 pub async fn create(
     db: &Db,
@@ -92,25 +146,12 @@ pub async fn create(
 ) -> Result<TemplateId, AppError> {
     let mut tx = db.begin_write().await?;
     let now = Timestamp::now();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO fm_templates (team_id, change_type, title, scenario, effect, detection, designs, tests,
-                                   severity, likelihood, detectability, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-    )
-    .bind(team.0)
-    .bind(input.change_type.as_str())
-    .bind(&input.title)
-    .bind(&input.scenario)
-    .bind(&input.effect)
-    .bind(&input.detection)
-    .bind(&input.designs)
-    .bind(&input.tests)
-    .bind(i64::from(input.ratings.severity.get()))
-    .bind(i64::from(input.ratings.likelihood.get()))
-    .bind(i64::from(input.ratings.detectability.get()))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id: i64 = bind_fields(sqlx::query(&INSERT), input)
+        .bind(team.0)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
     tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: audit_view(input) })
         .await?;
     tx.commit().await?;
@@ -126,26 +167,12 @@ pub async fn update(
     input: &TemplateInput,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let updated = sqlx::query(
-        "UPDATE fm_templates SET change_type = $1, title = $2, scenario = $3, effect = $4, detection = $5,
-                designs = $6, tests = $7, severity = $8, likelihood = $9, detectability = $10, updated_at = $11
-         WHERE id = $12 AND team_id = $13",
-    )
-    .bind(input.change_type.as_str())
-    .bind(&input.title)
-    .bind(&input.scenario)
-    .bind(&input.effect)
-    .bind(&input.detection)
-    .bind(&input.designs)
-    .bind(&input.tests)
-    .bind(i64::from(input.ratings.severity.get()))
-    .bind(i64::from(input.ratings.likelihood.get()))
-    .bind(i64::from(input.ratings.detectability.get()))
-    .bind(Timestamp::now())
-    .bind(id.0)
-    .bind(team.0)
-    .execute(&mut *tx)
-    .await?;
+    let updated = bind_fields(sqlx::query(&UPDATE), input)
+        .bind(Timestamp::now())
+        .bind(id.0)
+        .bind(team.0)
+        .execute(&mut *tx)
+        .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("The template".to_owned()));
     }

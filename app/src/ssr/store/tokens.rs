@@ -5,7 +5,7 @@
 
 use crate::domain::event::Event;
 use crate::domain::ids::TokenId;
-use crate::domain::scope::Scope;
+use crate::domain::scope::{Scope, TokenInfo};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, TeamId, UserId};
 use crate::ssr::audit::Actor;
@@ -28,21 +28,6 @@ pub fn well_formed(token: &str) -> bool {
     token.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')).is_some_and(|(secret, sum)| {
         secret.len() == 40 && secret.bytes().all(|b| b.is_ascii_hexdigit()) && checksum(secret) == sum
     })
-}
-
-/// A token as listed (never the secret).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TokenInfo {
-    pub id: TokenId,
-    pub name: String,
-    /// The person a personal token belongs to (display name); `None` for a pipeline token.
-    pub owner: Option<String>,
-    pub prefix: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub last_used_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
 }
 
 /// A token that authenticated a request.

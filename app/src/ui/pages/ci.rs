@@ -97,7 +97,7 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                                     <td>{t.expires_at.map(Timestamp::date).unwrap_or_else(|| "never".into())}</td>
                                     <td>{t.last_used_at.map(Timestamp::date_time).unwrap_or_else(|| "never".into())}</td>
                                     <td>
-                                        {if t.revoked {
+                                        {if t.revoked_at.is_some() {
                                             view! { <span class="chip">"revoked"</span> }.into_any()
                                         } else {
                                             view! {
