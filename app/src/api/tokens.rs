@@ -2,7 +2,7 @@
 
 use crate::domain::AppError;
 use crate::domain::gate::RunSummary;
-use crate::domain::scope::{Scope, TokenInfo};
+use crate::domain::scope::TokenInfo;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +138,7 @@ pub async fn create_token(
 ) -> Result<String, AppError> {
     use crate::domain::Role;
     use crate::domain::change::required_line;
+    use crate::domain::scope::Scope;
     use crate::domain::time::Timestamp;
     use crate::ssr::audit_actor;
     use crate::ssr::store::tokens;
