@@ -124,6 +124,64 @@ const CLIENTS: usize = 20;
 const UPLOADS: usize = 10;
 const CASES: usize = 5_000;
 
+/// One client's uploads, one after another: their latencies, and how many were refused
+/// (and retried), answered with a server error, or failed.
+async fn pipeline(
+    client: &reqwest::Client,
+    token: &str,
+    base: &str,
+    c: usize,
+    body: String,
+) -> (Vec<Duration>, u64, u64, u64) {
+    let mut latencies = Vec::new();
+    let (mut refusals, mut server_errors, mut failed) = (0, 0, 0);
+    for u in 0..UPLOADS {
+        let begun = Instant::now();
+        loop {
+            let response = client
+                .post(format!("{base}/runs?run_key=burst-{c}-{u}"))
+                .bearer_auth(token)
+                .header("Content-Type", "application/xml")
+                .header("Idempotency-Key", format!("burst-{c}-{u}"))
+                .body(body.clone())
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status().is_success() => {
+                    latencies.push(begun.elapsed());
+                    break;
+                }
+                Ok(r) if r.status() == 503 || r.status() == 429 || r.status() == 409 => {
+                    refusals += 1;
+                    if r.status() == 503 {
+                        server_errors += 1;
+                    }
+                    let wait: u64 = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.parse().ok())
+                        .expect("every 503, 429 and 409 says when to retry");
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                }
+                Ok(r) => {
+                    if r.status().is_server_error() {
+                        server_errors += 1;
+                    }
+                    eprintln!("upload {c}-{u}: {} {}", r.status(), r.text().await.unwrap_or_default());
+                    failed += 1;
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("upload {c}-{u}: {e}");
+                    failed += 1;
+                    break;
+                }
+            }
+        }
+    }
+    (latencies, refusals, server_errors, failed)
+}
+
 /// Each client sends its uploads one after another; a 503 or 429 is retried after exactly
 /// the `Retry-After` it carried, with the same `Idempotency-Key`.
 async fn burst(served: &Served) -> Burst {
@@ -133,59 +191,7 @@ async fn burst(served: &Served) -> Burst {
         .map(|c| {
             let (client, token, base) = (client.clone(), served.token.clone(), served.base.clone());
             let body = junit(&format!("c{c}"), CASES);
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let (mut refusals, mut server_errors, mut failed) = (0, 0, 0);
-                for u in 0..UPLOADS {
-                    let begun = Instant::now();
-                    loop {
-                        let response = client
-                            .post(format!("{base}/runs?run_key=burst-{c}-{u}"))
-                            .bearer_auth(&token)
-                            .header("Content-Type", "application/xml")
-                            .header("Idempotency-Key", format!("burst-{c}-{u}"))
-                            .body(body.clone())
-                            .send()
-                            .await;
-                        match response {
-                            Ok(r) if r.status().is_success() => {
-                                latencies.push(begun.elapsed());
-                                break;
-                            }
-                            Ok(r) if r.status() == 503 || r.status() == 429 || r.status() == 409 => {
-                                refusals += 1;
-                                if r.status() == 503 {
-                                    server_errors += 1;
-                                }
-                                let wait: u64 = r
-                                    .headers()
-                                    .get("retry-after")
-                                    .and_then(|v| v.to_str().ok()?.parse().ok())
-                                    .expect("every 503, 429 and 409 says when to retry");
-                                tokio::time::sleep(Duration::from_secs(wait)).await;
-                            }
-                            Ok(r) => {
-                                if r.status().is_server_error() {
-                                    server_errors += 1;
-                                }
-                                eprintln!(
-                                    "upload {c}-{u}: {} {}",
-                                    r.status(),
-                                    r.text().await.unwrap_or_default()
-                                );
-                                failed += 1;
-                                break;
-                            }
-                            Err(e) => {
-                                eprintln!("upload {c}-{u}: {e}");
-                                failed += 1;
-                                break;
-                            }
-                        }
-                    }
-                }
-                (latencies, refusals, server_errors, failed)
-            })
+            tokio::spawn(async move { pipeline(&client, &token, &base, c, body).await })
         })
         .collect();
     let mut result = Burst {
@@ -244,33 +250,9 @@ fn report(engine: &str, b: &Burst, sqlite_throughput: Option<f64>) -> f64 {
     throughput
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = std::env::temp_dir().join(format!("premortem-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let sqlite = serve(&format!("sqlite://{}/bench.db", dir.display())).await;
-    let (client, base, token) = (reqwest::Client::new(), sqlite.base.clone(), sqlite.token.clone());
-
-    // 1. One 10,000-case upload through HTTP, three times (distinct ids each time).
-    let mut http = Vec::new();
-    for round in 0..3 {
-        let body = junit(if round == 0 { "single" } else { "again" }, 10_000);
-        let started = Instant::now();
-        let response = client
-            .post(format!("{base}/runs?run_key=single-{round}"))
-            .bearer_auth(&token)
-            .header("Content-Type", "application/xml")
-            .header("Idempotency-Key", format!("single-{round}"))
-            .body(body)
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
-        http.push(started.elapsed());
-    }
-    http.sort();
-
-    // The baseline: the same 10,000 rows inserted straight into SQLite in one transaction.
+/// The baseline: the same 10,000 rows inserted straight into SQLite in one transaction,
+/// three times, sorted.
+async fn raw_insert_baseline(dir: &std::path::Path) -> Vec<Duration> {
     let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
     let raw = sqlx::SqlitePool::connect(&raw_url).await.expect("raw db");
     sqlx::query("PRAGMA journal_mode = WAL").execute(&raw).await.expect("wal");
@@ -302,6 +284,36 @@ async fn main() {
         baseline.push(started.elapsed());
     }
     baseline.sort();
+    baseline
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("premortem-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = serve(&format!("sqlite://{}/bench.db", dir.display())).await;
+    let (client, base, token) = (reqwest::Client::new(), sqlite.base.clone(), sqlite.token.clone());
+
+    // 1. One 10,000-case upload through HTTP, three times (distinct ids each time).
+    let mut http = Vec::new();
+    for round in 0..3 {
+        let body = junit(if round == 0 { "single" } else { "again" }, 10_000);
+        let started = Instant::now();
+        let response = client
+            .post(format!("{base}/runs?run_key=single-{round}"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/xml")
+            .header("Idempotency-Key", format!("single-{round}"))
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
+        http.push(started.elapsed());
+    }
+    http.sort();
+
+    let baseline = raw_insert_baseline(&dir).await;
     let (h, b) = (http[1], baseline[1]);
     println!("10,000-case JUnit upload via HTTP:   median {:>8.1} ms (of 3)", h.as_secs_f64() * 1000.0);
     println!("raw SQLite bulk insert, same rows:   median {:>8.1} ms (of 3)", b.as_secs_f64() * 1000.0);

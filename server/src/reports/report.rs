@@ -2,7 +2,7 @@
 //! the two askama templates that render it (printable HTML, and Markdown for pull requests
 //! and wikis).
 
-use app::domain::change::{DETAILS, DetailKind};
+use app::domain::change::{ChangeDetails, DETAILS, DetailKind};
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, TestResult};
 use app::domain::time::Timestamp;
@@ -196,26 +196,33 @@ fn sign_off(sign_off: SignOff) -> SignOffReport {
     }
 }
 
+/// A change's details as the report shows them: its links (those written), and a section
+/// for each text besides the summary.
+fn details(d: &ChangeDetails) -> (Vec<Link>, Vec<Section>) {
+    let details = DETAILS.iter().zip(d.values());
+    let links = details
+        .clone()
+        .filter(|(detail, _)| detail.kind == DetailKind::Link)
+        .filter_map(|(detail, url)| web_link(url).map(|url| Link { label: detail.label.to_owned(), url }))
+        .collect();
+    let sections = details
+        .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
+        .map(|(detail, text)| Section {
+            name: detail.name,
+            label: detail.label,
+            text: text.unwrap_or_default().to_owned(),
+        })
+        .collect();
+    (links, sections)
+}
+
 impl Report {
     /// Words the review and its sign-offs (newest first) for the report.
     pub fn new(review: &Review, sign_offs: Vec<SignOff>) -> Self {
         let c = &review.change;
         let d = &c.details;
         let now = review.now;
-        let details = DETAILS.iter().zip(d.values());
-        let links = details
-            .clone()
-            .filter(|(detail, _)| detail.kind == DetailKind::Link)
-            .filter_map(|(detail, url)| web_link(url).map(|url| Link { label: detail.label.to_owned(), url }))
-            .collect();
-        let sections = details
-            .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
-            .map(|(detail, text)| Section {
-                name: detail.name,
-                label: detail.label,
-                text: text.unwrap_or_default().to_owned(),
-            })
-            .collect();
+        let (links, sections) = details(d);
         let target = c.target_at.map(|t| match c.signed_off_at {
             Some(_) => t.date(),
             None => {
