@@ -553,15 +553,11 @@ struct Badge<'a> {
 pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
     let parsed = ChangeKey::parse(&key).map_err(|_| not_found())?;
-    let public: Option<i64> = sqlx::query_scalar("SELECT public_badges FROM teams WHERE slug = $1")
-        .bind(parsed.team())
-        .fetch_optional(state.app.db.read())
-        .await
-        .map_err(app::domain::AppError::from)?;
-    if public != Some(1) {
+    let review = load(&state, &parsed).await?;
+    // A team that has not made its badges public has none: to the world, no such change.
+    if !changes::public_badges_enabled(&state.app.db, review.change.team_id).await? {
         return Err(not_found());
     }
-    let review = load(&state, &parsed).await?;
     let (message, color) = match (&review.gate, review.change.status) {
         (_, app::domain::change::ChangeStatus::FailureCasesComplete) => ("failure cases complete", "#2e7d32"),
         (_, app::domain::change::ChangeStatus::Regressed) => ("regressed", "#c62828"),
