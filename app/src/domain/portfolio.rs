@@ -196,8 +196,9 @@ pub struct Row {
     /// gate, and of all of them.
     pub weight_covered: i64,
     pub weight_total: i64,
-    /// The change's details ([`DETAILS`](super::change::DETAILS), in that order): for the
-    /// CSV only, so the page's hydration data does not carry them.
+    /// The change's details ([`DETAILS`](super::change::DETAILS), in that order), read for
+    /// the CSV only (empty otherwise), so the page's query and hydration data do not carry
+    /// them.
     #[serde(skip)]
     pub details: Vec<Option<String>>,
 }

@@ -65,11 +65,19 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
 }
 
 /// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
-pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) -> Result<Vec<Row>, AppError> {
+/// The changes' details are read only `with_details` (the CSV carries them; the page does
+/// not show them).
+pub async fn rows(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+    now: Timestamp,
+    with_details: bool,
+) -> Result<Vec<Row>, AppError> {
     let open = open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                {details}, x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
+                {details}x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
          FROM changes c JOIN teams t ON t.id = c.team_id
          LEFT JOIN (
             SELECT change_id,
@@ -89,7 +97,7 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) ->
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
            AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
-        details = DETAILS.iter().map(|d| format!("c.{}", d.name)).collect::<Vec<_>>().join(", "),
+        details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
         fm_coverage = *FM_COVERAGE,
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
@@ -131,7 +139,11 @@ pub async fn rows(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) ->
                 },
                 weight_covered: count("weight_covered")?,
                 weight_total: count("weight_total")?,
-                details: DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?,
+                details: if with_details {
+                    DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?
+                } else {
+                    Vec::new()
+                },
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
@@ -144,7 +156,7 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     let now = Timestamp::now();
     let teams = teams(db, user).await?;
     check_team(&teams, filter)?;
-    let all = rows(db, user, filter, now).await?;
+    let all = rows(db, user, filter, now, false).await?;
     let total_rows = all.len();
     let rows: Vec<Row> =
         all.into_iter().skip(PAGE_SIZE * filter.page.saturating_sub(1)).take(PAGE_SIZE).collect();
@@ -385,7 +397,7 @@ fn change_key(slug: String, number: i64) -> String {
 pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, AppError> {
     let now = Timestamp::now();
     check_team(&teams(db, user).await?, filter)?;
-    let rows = rows(db, user, filter, now).await?;
+    let rows = rows(db, user, filter, now, true).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
         out.write_record(record).map_err(|e| super::error::internal("portfolio CSV", &e))
