@@ -102,7 +102,10 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .merge(assets::router())
         .with_state(state);
 
-    let mut tasks = vec![tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days))];
+    let mut tasks = vec![
+        tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days)),
+        tokio::spawn(sweep_gates(db.clone())),
+    ];
     let router = with_session_store(router, &db, settings, &mut tasks).await?;
 
     let rest_state = ci_api_state(settings, rest_app_state);
@@ -252,6 +255,17 @@ async fn prune(db: Db, policy: AuthPolicy, retention_days: i64) {
         // The trend chart's daily point, kept for 400 days.
         if let Err(err) = app::ssr::coverage::record_daily(&db, 400).await {
             tracing::warn!(error = %err, "recording daily coverage failed");
+        }
+    }
+}
+
+/// Records, every minute, the gates time closed and the risk acceptances that ran out.
+async fn sweep_gates(db: Db) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(err) = app::ssr::gates::sweep(&db).await {
+            tracing::warn!(error = %err, "sweeping gates failed");
         }
     }
 }

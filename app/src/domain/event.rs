@@ -4,8 +4,8 @@
 //! state before and after), so no mutation writes an audit entry by hand.
 
 use super::change::{ChangeKey, ChangeStatus};
-use super::gate::{Acceptance, Policy};
-use super::ids::{TeamId, TemplateId, TokenId, UserId};
+use super::gate::{Acceptance, Coverage, Policy};
+use super::ids::{RunId, TeamId, TemplateId, TokenId, UserId};
 use super::role::Role;
 use crate::domain::time::Timestamp;
 use serde_json::{Map, Value, json};
@@ -23,6 +23,24 @@ pub struct FailureModeRef {
 pub struct Moved {
     pub from: ChangeStatus,
     pub to: ChangeStatus,
+}
+
+/// A failure mode's coverage before and after a CI run (`FM-3`, verified, failing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoverageMove {
+    pub failure_mode: String,
+    pub from: Coverage,
+    pub to: Coverage,
+}
+
+/// What a change's gate depends on, which the write transaction settles after an event
+/// ([`Event::gate_scope`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateScope {
+    /// One change of a team, by number.
+    Change(TeamId, i64),
+    /// Every change of a team (its policy changed).
+    Team(TeamId),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +107,23 @@ pub enum Event {
         moved: Moved,
         content_hash: String,
     },
+    /// A CI run changed the coverage of some of the change's failure modes.
+    CoverageChanged {
+        team: TeamId,
+        key: ChangeKey,
+        run: RunId,
+        moves: Vec<CoverageMove>,
+    },
+    /// The gate of a change awaiting sign-off opened or closed, with its failure modes and
+    /// how many of them counted as covered then. Derived: recorded by the write
+    /// transaction (or, as time passes, the sweeper) that caused it.
+    GateMoved {
+        team: TeamId,
+        key: ChangeKey,
+        open: bool,
+        failure_modes: i64,
+        covered: i64,
+    },
     /// `fields` is the failure mode as added (its template included).
     FailureModeAdded {
         fm: FailureModeRef,
@@ -109,6 +144,11 @@ pub enum Event {
         fm: FailureModeRef,
         justification: String,
         expires_at: Timestamp,
+    },
+    /// The failure mode's current risk acceptance ran out (recorded by the sweeper).
+    RiskExpired {
+        fm: FailureModeRef,
+        expired_at: Timestamp,
     },
     TemplateCreated {
         team: TeamId,
@@ -170,10 +210,14 @@ impl Event {
             Event::ChangeCancelled { .. } => "change.cancel",
             Event::ChangeRegressed { .. } => "change.regress",
             Event::SignedOff { .. } => "change.sign_off",
+            Event::CoverageChanged { .. } => "change.coverage",
+            Event::GateMoved { open: true, .. } => "change.gate_open",
+            Event::GateMoved { .. } => "change.gate_close",
             Event::FailureModeAdded { .. } => "failure_mode.create",
             Event::FailureModeEdited { .. } => "failure_mode.update",
             Event::FailureModeRemoved { .. } => "failure_mode.delete",
             Event::RiskAccepted { .. } => "failure_mode.accept_risk",
+            Event::RiskExpired { .. } => "failure_mode.risk_expired",
             Event::TemplateCreated { .. } => "template.create",
             Event::TemplateUpdated { .. } => "template.update",
             Event::TemplateRetired { .. } => "template.retire",
@@ -198,11 +242,14 @@ impl Event {
             | Event::HappyPathRecorded { key, .. }
             | Event::ChangeCancelled { key, .. }
             | Event::ChangeRegressed { key, .. }
-            | Event::SignedOff { key, .. } => ("change", key.to_string()),
+            | Event::SignedOff { key, .. }
+            | Event::CoverageChanged { key, .. }
+            | Event::GateMoved { key, .. } => ("change", key.to_string()),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
-            | Event::RiskAccepted { fm, .. } => ("failure_mode", format!("{}/FM-{}", fm.change, fm.number)),
+            | Event::RiskAccepted { fm, .. }
+            | Event::RiskExpired { fm, .. } => ("failure_mode", format!("{}/FM-{}", fm.change, fm.number)),
             Event::TemplateCreated { template, .. }
             | Event::TemplateUpdated { template, .. }
             | Event::TemplateRetired { template, .. } => ("fm_template", template.to_string()),
@@ -228,6 +275,8 @@ impl Event {
             | Event::ChangeCancelled { team, .. }
             | Event::ChangeRegressed { team, .. }
             | Event::SignedOff { team, .. }
+            | Event::CoverageChanged { team, .. }
+            | Event::GateMoved { team, .. }
             | Event::TemplateCreated { team, .. }
             | Event::TemplateUpdated { team, .. }
             | Event::TemplateRetired { team, .. }
@@ -236,8 +285,41 @@ impl Event {
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
-            | Event::RiskAccepted { fm, .. } => Some(fm.team),
+            | Event::RiskAccepted { fm, .. }
+            | Event::RiskExpired { fm, .. } => Some(fm.team),
             Event::UserCreated { .. } | Event::UserAccessSet { .. } | Event::PasswordReset { .. } => None,
+        }
+    }
+
+    /// The gates this event may have opened or closed; none for an event that cannot (and
+    /// for a gate's own move).
+    pub fn gate_scope(&self) -> Option<GateScope> {
+        match self {
+            Event::PolicySet { team, .. } => Some(GateScope::Team(*team)),
+            Event::ChangeRegistered { team, key, .. }
+            | Event::HappyPathRecorded { team, key, .. }
+            | Event::ChangeCancelled { team, key, .. }
+            | Event::ChangeRegressed { team, key, .. }
+            | Event::SignedOff { team, key, .. }
+            | Event::CoverageChanged { team, key, .. } => Some(GateScope::Change(*team, key.number())),
+            Event::FailureModeAdded { fm, .. }
+            | Event::FailureModeEdited { fm, .. }
+            | Event::FailureModeRemoved { fm, .. }
+            | Event::RiskAccepted { fm, .. }
+            | Event::RiskExpired { fm, .. } => Some(GateScope::Change(fm.team, fm.change.number())),
+            Event::TeamCreated { .. }
+            | Event::MembershipChanged { .. }
+            | Event::ChangeEdited { .. }
+            | Event::ChangeClaimed { .. }
+            | Event::GateMoved { .. }
+            | Event::TemplateCreated { .. }
+            | Event::TemplateUpdated { .. }
+            | Event::TemplateRetired { .. }
+            | Event::UserCreated { .. }
+            | Event::UserAccessSet { .. }
+            | Event::PasswordReset { .. }
+            | Event::TokenCreated { .. }
+            | Event::TokenRevoked { .. } => None,
         }
     }
 
@@ -291,6 +373,29 @@ impl Event {
             Event::RiskAccepted { justification, expires_at, .. } => {
                 (None, Some(json!({ "justification": justification, "expires_at": expires_at })))
             }
+            Event::RiskExpired { expired_at, .. } => (
+                Some(json!({ "accepted": true })),
+                Some(json!({ "accepted": false, "expired_at": expired_at })),
+            ),
+            Event::CoverageChanged { run, moves, .. } => {
+                let side = |coverage: fn(&CoverageMove) -> Coverage| {
+                    Value::Object(
+                        moves.iter().map(|m| (m.failure_mode.clone(), coverage(m).as_str().into())).collect(),
+                    )
+                };
+                let mut after = side(|m| m.to);
+                if let Value::Object(after) = &mut after {
+                    after.insert("run".to_owned(), run.0.into());
+                }
+                (Some(side(|m| m.from)), Some(after))
+            }
+            Event::GateMoved { open, failure_modes, covered, .. } => {
+                let gate = |open: bool| if open { "open" } else { "closed" };
+                (
+                    Some(json!({ "gate": gate(!open) })),
+                    Some(json!({ "gate": gate(*open), "failure_modes": failure_modes, "covered": covered })),
+                )
+            }
             Event::TemplateRetired { at, .. } => (None, Some(json!({ "retired_at": at }))),
             Event::UserCreated { account, .. } => (None, Some(account.clone())),
             Event::UserAccessSet { before, after, .. } => (Some(before.clone()), Some(after.clone())),
@@ -330,6 +435,48 @@ mod tests {
             change(Some(Role::Lead), None).states(),
             (Some(json!({ "user": "amy", "role": "lead" })), None)
         );
+    }
+
+    #[test]
+    fn a_coverage_move_records_each_failure_mode_before_and_after_and_settles_its_gate() {
+        let event = Event::CoverageChanged {
+            team: TeamId(1),
+            key: key(),
+            run: RunId(7),
+            moves: vec![CoverageMove {
+                failure_mode: "FM-3".into(),
+                from: Coverage::Verified,
+                to: Coverage::Failing,
+            }],
+        };
+        assert_eq!(event.action(), "change.coverage");
+        assert_eq!(
+            event.states(),
+            (Some(json!({ "FM-3": "verified" })), Some(json!({ "FM-3": "failing", "run": 7 })))
+        );
+        assert_eq!(event.gate_scope(), Some(GateScope::Change(TeamId(1), 12)));
+    }
+
+    #[test]
+    fn a_gate_move_is_named_by_its_direction_and_settles_nothing() {
+        let moved =
+            |open| Event::GateMoved { team: TeamId(1), key: key(), open, failure_modes: 3, covered: 2 };
+        assert_eq!(moved(true).action(), "change.gate_open");
+        assert_eq!(moved(false).action(), "change.gate_close");
+        assert_eq!(
+            moved(false).states(),
+            (
+                Some(json!({ "gate": "open" })),
+                Some(json!({ "gate": "closed", "failure_modes": 3, "covered": 2 }))
+            )
+        );
+        assert_eq!(moved(true).gate_scope(), None, "a gate's move cannot move a gate");
+        let policy = Event::PolicySet {
+            team: TeamId(1),
+            before: (Policy::default(), false),
+            after: (Policy::default(), true),
+        };
+        assert_eq!(policy.gate_scope(), Some(GateScope::Team(TeamId(1))));
     }
 
     #[test]

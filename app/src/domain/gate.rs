@@ -390,6 +390,17 @@ pub fn gate(
     if blockers.is_empty() { Gate::Open } else { Gate::Closed(blockers) }
 }
 
+/// Whether the gate is open, from each failure mode's coverage and priority: what [`gate`]
+/// decides, for callers that hold coverage rather than evidence (the stored facts the write
+/// transaction and the sweeper settle gates from, `ssr::gates`). A test holds the two to the
+/// same answers.
+pub fn is_open(change: &ChangeFacts, fms: &[(Coverage, Priority)], policy: &Policy) -> bool {
+    change.status != ChangeStatus::Cancelled
+        && change.happy_path_at.is_some()
+        && i64::try_from(fms.len()).unwrap_or(i64::MAX) >= policy.min_failure_modes
+        && fms.iter().all(|(coverage, priority)| coverage.counts_for_gate(*priority, policy))
+}
+
 /// A CI run as a team's pages list it: when it came, from which commit, and its counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -625,6 +636,40 @@ mod tests {
             }
             let draft = ChangeFacts { status: ChangeStatus::Draft, happy_path_at: None };
             prop_assert!(!gate(&draft, &fms, &evidence, &policy, NOW).is_open());
+        }
+
+        #[test]
+        fn the_gate_opens_from_coverage_as_it_opens_from_evidence(
+            evidence in arb_evidence(),
+            n in 0usize..4,
+            min in 0i64..5,
+            accepted in proptest::collection::vec(-3i64..3, 3),
+            severity in 1u8..=5,
+            allow in any::<bool>(),
+            status in proptest::sample::select(ChangeStatus::ALL.to_vec()),
+            recorded in any::<bool>(),
+            later in 0i64..40,
+        ) {
+            let policy = Policy { min_failure_modes: min, allow_high_acceptance: allow, ..Policy::default() };
+            let mut fms = three()[..n.min(3)].to_vec();
+            for (fm, days) in fms.iter_mut().zip(&accepted) {
+                fm.ratings = ratings(severity);
+                fm.acceptance = (*days != 0).then(|| Acceptance {
+                    justification: "ok".into(),
+                    accepted_by: "lena".into(),
+                    expires_at: NOW + days * DAY_MS,
+                });
+            }
+            let change = ChangeFacts { status, happy_path_at: recorded.then_some(NOW) };
+            let now = NOW + later * DAY_MS;
+            let coverage: Vec<(Coverage, Priority)> = fms
+                .iter()
+                .map(|fm| (assess(fm, &evidence, &policy, now).coverage, fm.ratings.priority()))
+                .collect();
+            prop_assert_eq!(
+                gate(&change, &fms, &evidence, &policy, now).is_open(),
+                is_open(&change, &coverage, &policy)
+            );
         }
 
         #[test]

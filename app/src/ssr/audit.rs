@@ -22,13 +22,16 @@ pub enum Actor {
     Cli,
     /// A CI system, through an API token.
     Token { id: TokenId, name: String },
+    /// Premortem itself, as time passes: a risk acceptance running out, evidence going
+    /// stale (`ssr::gates::sweep`).
+    Clock,
 }
 
 impl Actor {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User { id, .. } => Some(id.0),
-            Actor::Cli | Actor::Token { .. } => None,
+            Actor::Cli | Actor::Token { .. } | Actor::Clock => None,
         }
     }
 
@@ -36,6 +39,7 @@ impl Actor {
         match self {
             Actor::User { username, .. } => username,
             Actor::Cli => "cli",
+            Actor::Clock => "premortem:clock",
             Actor::Token { name, .. } => name,
         }
     }

@@ -5,11 +5,12 @@
 //! [`Coverage::derive`]; a test holds the two to the same answers.
 
 use super::db::Db;
+use crate::domain::change::ChangeStatus;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
-use crate::domain::gate::{EvidenceSummary, Matches, Outcome, TestResult};
+use crate::domain::gate::{Coverage, EvidenceSummary, Matches, Outcome, TestResult};
 use crate::domain::time::DAY_MS;
 use crate::domain::time::Timestamp;
-use crate::domain::{FailureModeId, TeamId};
+use crate::domain::{ChangeId, FailureModeId, TeamId};
 use sqlx::{AnyConnection, Row};
 
 /// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
@@ -23,6 +24,63 @@ pub fn weight(priority: Priority) -> i64 {
         Priority::Medium => 2,
         Priority::Low => 1,
     }
+}
+
+/// The priority a stored weight stands for.
+fn priority(stored: i64) -> Option<Priority> {
+    [Priority::High, Priority::Medium, Priority::Low].into_iter().find(|p| weight(*p) == stored)
+}
+
+/// `('draft', …)`, for `status IN …`: the statuses [`ChangeStatus::is_open`] holds open.
+pub fn open_statuses() -> String {
+    let open: Vec<String> =
+        ChangeStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
+    format!("({})", open.join(", "))
+}
+
+/// A failure mode's coverage now, from its stored facts.
+pub struct Current {
+    pub change: ChangeId,
+    pub fm: FailureModeId,
+    pub number: i64,
+    pub coverage: Coverage,
+    pub priority: Priority,
+}
+
+/// The coverage at `now` of every failure mode of `changes` ([`FM_COVERAGE`]), read through
+/// `conn` (inside a write transaction, from what it wrote), by change and number.
+pub async fn current(
+    conn: &mut AnyConnection,
+    changes: &[ChangeId],
+    now: Timestamp,
+) -> Result<Vec<Current>, sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = changes.iter().map(|c| c.0.to_string()).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT change_id, fm_id, fm_number, cov, priority_weight FROM ({fm_coverage}) x
+         WHERE change_id IN ({ids}) ORDER BY change_id, fm_number",
+        fm_coverage = *FM_COVERAGE,
+        ids = ids.join(", "),
+    ))
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    let decode = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
+    rows.iter()
+        .map(|row| {
+            Ok(Current {
+                change: ChangeId(row.try_get("change_id")?),
+                fm: FailureModeId(row.try_get("fm_id")?),
+                number: row.try_get("fm_number")?,
+                coverage: Coverage::parse(&row.try_get::<String, _>("cov")?)
+                    .ok_or_else(|| decode("coverage"))?,
+                priority: priority(row.try_get("priority_weight")?)
+                    .ok_or_else(|| decode("priority weight"))?,
+            })
+        })
+        .collect()
 }
 
 /// What deriving a failure mode's facts needs.

@@ -7,7 +7,7 @@
 
 use super::audit::Actor;
 use crate::domain::ChangeId;
-use crate::domain::event::Event;
+use crate::domain::event::{Event, GateScope};
 use crate::domain::ids::TokenId;
 use crate::domain::time::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -131,18 +131,34 @@ const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A write transaction. What a mutation does through it is recorded with [`Write::record`],
 /// which appends the event's audit entry to the same transaction: both commit, or neither.
+/// Before it commits, it settles the gates its events may have moved and records those
+/// moves too ([`super::gates::settle`]), so no mutation can forget them.
 pub struct Write {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    /// The gates to settle at commit, with the actor of the event that touched each.
+    gates: Vec<(GateScope, Actor)>,
 }
 
 impl Write {
     /// Records `event`, done by `actor`, in this transaction.
     pub async fn record(&mut self, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
+        if let Some(scope) = event.gate_scope()
+            && !self.gates.iter().any(|(s, _)| *s == scope)
+        {
+            self.gates.push((scope, actor.clone()));
+        }
         super::audit::append(&mut self.tx, self.backend, actor, &event).await
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        for (scope, actor) in std::mem::take(&mut self.gates) {
+            super::gates::settle(&mut self, scope, &actor).await?;
+        }
         self.tx.commit().await
     }
 }
@@ -233,7 +249,7 @@ impl Db {
             Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write.begin().await?,
         };
-        Ok(Write { tx, backend: self.backend })
+        Ok(Write { tx, backend: self.backend, gates: Vec::new() })
     }
 
     /// Serialises writers that must see a change's evidence and status as they commit (an

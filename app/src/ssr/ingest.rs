@@ -8,7 +8,9 @@ use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::change::ChangeKey;
+use crate::domain::event::{CoverageMove, Event};
 use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
+use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId};
 use serde::{Deserialize, Serialize};
@@ -107,11 +109,14 @@ pub async fn ingest(
     locked.sort_unstable();
     locked.dedup();
     db.lock_changes(&mut tx, &locked).await?;
+    let received_at = Timestamp::now();
+    let before = coverage::current(&mut tx, &locked, received_at).await?;
     let run_id = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
     // Coverage afterwards, from what this transaction wrote.
     let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
     let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
-    let received_at = Timestamp::now();
+    let after = coverage::current(&mut tx, &locked, received_at).await?;
+    record_moves(&mut tx, auth, run_id, &touched, &before, &after).await?;
     let (matched, failing) = coverage_after(&touched, &summaries, &policy, received_at);
     let regressed = regress_signed_off(&mut tx, db, auth, failing).await?;
     let receipt = Receipt { run_id, counts: Counts::of(submitted), matched, regressed, warnings };
@@ -226,6 +231,37 @@ fn coverage_after<'a>(
         }
     }
     (matched, failing)
+}
+
+/// Records, for each change whose failure modes this run moved from one coverage to
+/// another, an [`Event::CoverageChanged`] (which settles its gate at commit).
+async fn record_moves(
+    tx: &mut Write,
+    auth: &Authenticated,
+    run: RunId,
+    touched: &[&TeamFailureMode],
+    before: &[coverage::Current],
+    after: &[coverage::Current],
+) -> Result<(), AppError> {
+    let mut by_change: Vec<(ChangeId, Vec<CoverageMove>)> = Vec::new();
+    for now in after {
+        let Some(was) = before.iter().find(|b| b.fm == now.fm) else { continue };
+        if was.coverage == now.coverage {
+            continue;
+        }
+        let step =
+            CoverageMove { failure_mode: format!("FM-{}", now.number), from: was.coverage, to: now.coverage };
+        match by_change.iter_mut().find(|(c, _)| *c == now.change) {
+            Some((_, moves)) => moves.push(step),
+            None => by_change.push((now.change, vec![step])),
+        }
+    }
+    for (change, moves) in by_change {
+        let Some(t) = touched.iter().find(|t| t.change_id == change) else { continue };
+        let event = Event::CoverageChanged { team: auth.team_id, key: t.change_key.clone(), run, moves };
+        tx.record(&auth.actor(), event).await?;
+    }
+    Ok(())
 }
 
 /// Marks regressed the signed-off changes among those with failing failure modes; returns

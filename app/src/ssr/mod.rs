@@ -7,6 +7,7 @@ pub mod auth;
 pub mod coverage;
 pub mod db;
 pub mod error;
+pub mod gates;
 pub mod ingest;
 pub mod portfolio;
 pub mod proxy;

@@ -16,13 +16,6 @@ use sqlx::Row as _;
 
 use crate::domain::time::DAY_MS;
 
-/// `('draft', …)`, for `status IN …`: the statuses [`ChangeStatus::is_open`] holds open.
-fn open_statuses() -> String {
-    let open: Vec<String> =
-        ChangeStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
-    format!("({})", open.join(", "))
-}
-
 /// Which teams a view covers: `$u` is the viewer (negative for an admin, who sees every
 /// team) and `$t` a team slug or NULL; `team_col` is the team id column to restrict.
 fn visible(team_col: &str, u: u8, t: u8) -> String {
@@ -74,7 +67,7 @@ pub async fn rows(
     now: Timestamp,
     with_details: bool,
 ) -> Result<Vec<Row>, AppError> {
-    let open = open_statuses();
+    let open = coverage::open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
                 {details}x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
@@ -340,7 +333,7 @@ const WORK_LIMIT: i64 = 100;
 /// evidence, fail or are stale.
 pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork, AppError> {
     let now = Timestamp::now();
-    let open = open_statuses();
+    let open = coverage::open_statuses();
     let upcoming = sqlx::query(&format!(
         "SELECT t.slug, c.number, c.title, c.status, c.target_at FROM changes c JOIN teams t ON t.id = c.team_id
          WHERE c.team_id = $1 AND c.status IN {open} AND c.target_at IS NOT NULL

@@ -706,7 +706,123 @@ async fn uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_re
     assert_eq!(runs(&s).await, before + 5);
 }
 
+/// How many audit entries of `action` on PAY-1 (or its failure modes) `actor` recorded.
+async fn entries(s: &Setup, action: &str, actor: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND actor = $2 AND object_id LIKE 'PAY-1%'",
+    )
+    .bind(action)
+    .bind(actor)
+    .fetch_one(s.app.db.read())
+    .await
+    .expect("count")
+}
+
+/// PAY-1's gate as last recorded: `Some(true)` open.
+async fn stored_gate(s: &Setup) -> Option<bool> {
+    let open: Option<i64> = sqlx::query_scalar("SELECT gate_open FROM changes WHERE number = 1")
+        .fetch_one(s.app.db.read())
+        .await
+        .expect("gate");
+    open.map(|open| open != 0)
+}
+
+/// Asserts the recorded gate is the one the gate endpoint answers.
+async fn assert_gate(s: &Setup, open: bool) {
+    let answered = gate(s, true).await.status();
+    assert_eq!(answered == StatusCode::OK, open, "the gate endpoint answers {answered}");
+    assert_eq!(stored_gate(s).await, Some(open), "the recorded gate");
+}
+
+/// Moves `statements`' times to `ms` ago, as time passing would.
+async fn backdate(s: &Setup, statements: &[&str], ms: i64) {
+    let then = app::domain::time::Timestamp::now().0 - ms;
+    let mut tx = s.app.db.begin_write().await.expect("begin");
+    for statement in statements {
+        sqlx::query(statement).bind(then).execute(&mut *tx).await.expect("backdate");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// Coverage moves, gate moves and expiries are recorded as they happen, once each, by the
+/// token whose run caused them or, as time passes, by the clock.
+async fn the_gate_records_each_move_once_and_time_closes_it(backend: Backend) {
+    let s = setup(backend).await;
+    let (ci, clock) = ("token:ci", "premortem:clock");
+    assert_gate(&s, false).await;
+
+    assert_eq!(upload(&s, PYTEST, None).await.status(), StatusCode::CREATED);
+    assert_gate(&s, true).await;
+    assert_eq!((entries(&s, "change.coverage", ci).await, entries(&s, "change.gate_open", ci).await), (1, 1));
+    let coverage: Value = sqlx::query_scalar::<_, String>(
+        "SELECT after_json FROM audit_log WHERE action = 'change.coverage' ORDER BY id DESC",
+    )
+    .fetch_one(s.app.db.read())
+    .await
+    .map(|text| serde_json::from_str(&text).expect("json"))
+    .expect("entry");
+    assert_eq!(coverage["FM-3"], "verified");
+
+    let failing = failing_priority_lane();
+    assert_eq!(upload(&s, &failing, None).await.status(), StatusCode::CREATED);
+    assert_gate(&s, false).await;
+    assert_eq!(
+        (entries(&s, "change.coverage", ci).await, entries(&s, "change.gate_close", ci).await),
+        (2, 1)
+    );
+    // The same evidence again moves nothing, so records nothing.
+    assert_eq!(upload(&s, &failing, None).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        (entries(&s, "change.coverage", ci).await, entries(&s, "change.gate_close", ci).await),
+        (2, 1)
+    );
+
+    // A lead accepts FM-3's risk: the gate opens, recorded as the lead's.
+    let accept = [
+        ("key", "PAY-1"),
+        ("number", "3"),
+        ("justification", "Lane is monitored"),
+        ("expires_on", "2999-01-01"),
+    ];
+    assert_eq!(s.app.call(&s.lead, "accept_risk", &accept).await.status(), StatusCode::OK);
+    assert_gate(&s, true).await;
+    assert_eq!(entries(&s, "change.gate_open", "lena").await, 1);
+
+    // The acceptance runs out: the sweep records it and the gate closing, once, however often
+    // it runs.
+    backdate(&s, &["UPDATE risk_acceptances SET expires_at = $1"], 1000).await;
+    for _ in 0..3 {
+        app::ssr::gates::sweep(&s.app.db).await.expect("sweep");
+    }
+    assert_gate(&s, false).await;
+    assert_eq!(
+        (
+            entries(&s, "failure_mode.risk_expired", clock).await,
+            entries(&s, "change.gate_close", clock).await
+        ),
+        (1, 1)
+    );
+
+    // Passing evidence opens it again; the evidence growing stale closes it, with no write.
+    assert_eq!(upload(&s, PYTEST, None).await.status(), StatusCode::CREATED);
+    assert_gate(&s, true).await;
+    let evidence = [
+        "UPDATE evidence_latest SET at = $1",
+        "UPDATE evidence_bindings SET at = $1",
+        "UPDATE failure_modes SET ev_oldest_at = $1",
+    ];
+    backdate(&s, &evidence, 40 * app::domain::time::DAY_MS).await;
+    for _ in 0..3 {
+        app::ssr::gates::sweep(&s.app.db).await.expect("sweep");
+    }
+    assert_gate(&s, false).await;
+    assert_eq!(entries(&s, "change.gate_close", clock).await, 2);
+    let mut conn = s.app.db.read().acquire().await.expect("conn");
+    assert!(app::ssr::audit::verify_chain(&mut conn).await.expect("read").is_ok(), "the chain is intact");
+}
+
 both_backends!(
+    the_gate_records_each_move_once_and_time_closes_it,
     uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return,
     evidence_opens_the_gate_and_a_failure_regresses_the_change,
     tokens_are_scoped_and_cookies_do_not_count,

@@ -129,7 +129,7 @@ fn audit_input(input: &FailureModeInput) -> serde_json::Value {
     })
 }
 
-fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
+pub(crate) fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
     Ok(Policy {
         window_days: row.try_get("failure_window_days")?,
         freshness_days: row.try_get("freshness_days")?,
