@@ -78,7 +78,7 @@ fn directory_of(path: &Path) -> &Path {
 
 async fn snapshot(db: &Db, into: &Path) -> Result<(), BackupError> {
     let into_text = into.to_str().ok_or_else(|| BackupError::NotUtf8(into.to_owned()))?;
-    sqlx::query("VACUUM INTO $1").bind(into_text).execute(db.read()).await?;
+    db.vacuum_into(into_text).await?;
     Ok(())
 }
 

@@ -111,15 +111,20 @@ async fn insert(
     Ok(())
 }
 
-/// Writes a data set of `scale` into a database without changes. Users: `bench-lead`, a
-/// lead of every team, authors its changes (its password hash is `password_hash`).
-pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Written, AppError> {
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(db.read()).await?;
-    if existing > 0 {
+/// Demo data goes only into a database without changes.
+async fn refuse_existing_changes(db: &Db) -> Result<(), AppError> {
+    if app::ssr::store::changes::any(db).await? {
         return Err(AppError::Conflict(
             "Demo data goes into an empty database; this one has changes.".into(),
         ));
     }
+    Ok(())
+}
+
+/// Writes a data set of `scale` into a database without changes. Users: `bench-lead`, a
+/// lead of every team, authors its changes (its password hash is `password_hash`).
+pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Written, AppError> {
+    refuse_existing_changes(db).await?;
     let now = Timestamp::now();
     let mut tx = db.begin_write().await?;
     let lead: i64 = sqlx::query_scalar(
@@ -969,12 +974,7 @@ where
     use app::domain::{DisplayName, TeamName, TeamSlug, Username};
     use app::ssr::store::{teams, users};
 
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(db.read()).await?;
-    if existing > 0 {
-        return Err(AppError::Conflict(
-            "Demo data goes into an empty database; this one has changes.".into(),
-        ));
-    }
+    refuse_existing_changes(db).await?;
     let mut people = Vec::new();
     let mut ids = Vec::new();
     for (username, display_name, role) in PEOPLE {

@@ -213,6 +213,21 @@ impl ChangeDetails {
             self.rollback_url.as_deref(),
         ]
     }
+
+    /// The links, in the order of [`DETAILS`], with those not written: a change's header
+    /// shows them.
+    pub fn links(&self) -> impl Iterator<Item = (&'static Detail, Option<&str>)> {
+        DETAILS.iter().zip(self.values()).filter(|(detail, _)| detail.kind == DetailKind::Link)
+    }
+
+    /// The texts besides the summary (which leads the page), each a section of its own.
+    pub fn sections(&self) -> impl Iterator<Item = (&'static Detail, &str)> {
+        DETAILS
+            .iter()
+            .zip(self.values())
+            .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
+            .map(|(detail, text)| (detail, text.unwrap_or_default()))
+    }
 }
 
 /// A change's describing fields as typed in, not yet checked: what every wire shape (a

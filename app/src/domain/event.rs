@@ -377,18 +377,7 @@ impl Event {
                 Some(json!({ "accepted": true })),
                 Some(json!({ "accepted": false, "expired_at": expired_at })),
             ),
-            Event::CoverageChanged { run, moves, .. } => {
-                let side = |coverage: fn(&CoverageMove) -> Coverage| {
-                    Value::Object(
-                        moves.iter().map(|m| (m.failure_mode.clone(), coverage(m).as_str().into())).collect(),
-                    )
-                };
-                let mut after = side(|m| m.to);
-                if let Value::Object(after) = &mut after {
-                    after.insert("run".to_owned(), run.0.into());
-                }
-                (Some(side(|m| m.from)), Some(after))
-            }
+            Event::CoverageChanged { run, moves, .. } => coverage_states(*run, moves),
             Event::GateMoved { open, failure_modes, covered, .. } => {
                 let gate = |open: bool| if open { "open" } else { "closed" };
                 (
@@ -409,6 +398,16 @@ impl Event {
             Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
         }
     }
+}
+
+/// Each moved failure mode's coverage before and after the run.
+fn coverage_states(run: RunId, moves: &[CoverageMove]) -> (Option<Value>, Option<Value>) {
+    let side = |coverage: fn(&CoverageMove) -> Coverage| -> Map<String, Value> {
+        moves.iter().map(|m| (m.failure_mode.clone(), coverage(m).as_str().into())).collect()
+    };
+    let mut after = side(|m| m.to);
+    after.insert("run".to_owned(), run.0.into());
+    (Some(Value::Object(side(|m| m.from))), Some(Value::Object(after)))
 }
 
 #[cfg(test)]

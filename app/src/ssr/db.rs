@@ -252,6 +252,12 @@ impl Db {
         Ok(Write { tx, backend: self.backend, gates: Vec::new() })
     }
 
+    /// Writes a consistent copy of the whole SQLite database to `path` (`VACUUM INTO`),
+    /// while writers go on.
+    pub async fn vacuum_into(&self, path: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("VACUUM INTO $1").bind(path).execute(self.read()).await.map(drop)
+    }
+
     /// Serialises writers that must see a change's evidence and status as they commit (an
     /// upload touching the change and its sign-off). SQLite's single writer already does;
     /// PostgreSQL locks the changes' rows, in id order so that two writers never deadlock.

@@ -99,7 +99,7 @@ async fn facts(tx: &mut Write, scope: GateScope) -> Result<Vec<Facts>, sqlx::Err
                 id: ChangeId(row.try_get("id")?),
                 key: ChangeKey::new(&slug, row.try_get("number")?),
                 change: ChangeFacts {
-                    status: ChangeStatus::parse(&status).ok_or_else(|| decode("unknown change status"))?,
+                    status: super::store::decode_status(&status)?,
                     happy_path_at: row.try_get("happy_path_at")?,
                 },
                 policy: super::store::changes::policy(row)?,

@@ -4,6 +4,7 @@
 
 use super::coverage::{self, COUNTS_SQL, FM_COVERAGE};
 use super::db::Db;
+use super::store::decode_status;
 use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
@@ -104,44 +105,42 @@ pub async fn rows(
         .bind(i64::from(filter.overdue))
         .fetch_all(db.read())
         .await?;
-    let mut rows = rows
-        .iter()
-        .map(|r| {
-            let slug: String = r.try_get("slug")?;
-            let count = |name: &str| -> Result<i64, sqlx::Error> {
-                Ok(r.try_get::<Option<i64>, _>(name)?.unwrap_or(0))
-            };
-            let status: String = r.try_get("status")?;
-            Ok(Row {
-                key: change_key(slug.clone(), r.try_get("number")?),
-                team: slug,
-                title: r.try_get("title")?,
-                status: ChangeStatus::parse(&status)
-                    .ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
-                types: ChangeType::split(&r.try_get::<String, _>("types")?),
-                happy_path_at: r.try_get("happy_path_at")?,
-                target_at: r.try_get("target_at")?,
-                signed_off_at: r.try_get("signed_off_at")?,
-                coverage: CoverageCounts {
-                    verified: count("verified")?,
-                    accepted: count("accepted")?,
-                    stale: count("stale")?,
-                    failing: count("failing")?,
-                    designed: count("designed")?,
-                    uncovered: count("uncovered")?,
-                },
-                weight_covered: count("weight_covered")?,
-                weight_total: count("weight_total")?,
-                details: if with_details {
-                    DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?
-                } else {
-                    Vec::new()
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, AppError>>()?;
+    let mut rows = rows.iter().map(|r| row(r, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?;
     sort_rows(&mut rows, filter.sort, now);
     Ok(rows)
+}
+
+/// One row of the view, from the query of [`rows`].
+fn row(r: &sqlx::any::AnyRow, with_details: bool) -> Result<Row, sqlx::Error> {
+    let slug: String = r.try_get("slug")?;
+    let count =
+        |name: &str| -> Result<i64, sqlx::Error> { Ok(r.try_get::<Option<i64>, _>(name)?.unwrap_or(0)) };
+    let status: String = r.try_get("status")?;
+    Ok(Row {
+        key: change_key(slug.clone(), r.try_get("number")?),
+        team: slug,
+        title: r.try_get("title")?,
+        status: decode_status(&status)?,
+        types: ChangeType::split(&r.try_get::<String, _>("types")?),
+        happy_path_at: r.try_get("happy_path_at")?,
+        target_at: r.try_get("target_at")?,
+        signed_off_at: r.try_get("signed_off_at")?,
+        coverage: CoverageCounts {
+            verified: count("verified")?,
+            accepted: count("accepted")?,
+            stale: count("stale")?,
+            failing: count("failing")?,
+            designed: count("designed")?,
+            uncovered: count("uncovered")?,
+        },
+        weight_covered: count("weight_covered")?,
+        weight_total: count("weight_total")?,
+        details: if with_details {
+            DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 /// The portfolio page for a view: counts, one page of rows, cycle times and chart data.
@@ -349,7 +348,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
         Ok(Upcoming {
             key: change_key(r.try_get("slug")?, r.try_get("number")?),
             title: r.try_get("title")?,
-            status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
+            status: decode_status(&status)?,
             target_at: r.try_get("target_at")?,
         })
     })

@@ -2,7 +2,7 @@
 //! the two askama templates that render it (printable HTML, and Markdown for pull requests
 //! and wikis).
 
-use app::domain::change::{ChangeDetails, DETAILS, DetailKind};
+use app::domain::change::ChangeDetails;
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, TestResult};
 use app::domain::time::Timestamp;
@@ -199,19 +199,13 @@ fn sign_off(sign_off: SignOff) -> SignOffReport {
 /// A change's details as the report shows them: its links (those written), and a section
 /// for each text besides the summary.
 fn details(d: &ChangeDetails) -> (Vec<Link>, Vec<Section>) {
-    let details = DETAILS.iter().zip(d.values());
-    let links = details
-        .clone()
-        .filter(|(detail, _)| detail.kind == DetailKind::Link)
+    let links = d
+        .links()
         .filter_map(|(detail, url)| web_link(url).map(|url| Link { label: detail.label.to_owned(), url }))
         .collect();
-    let sections = details
-        .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
-        .map(|(detail, text)| Section {
-            name: detail.name,
-            label: detail.label,
-            text: text.unwrap_or_default().to_owned(),
-        })
+    let sections = d
+        .sections()
+        .map(|(detail, text)| Section { name: detail.name, label: detail.label, text: text.to_owned() })
         .collect();
     (links, sections)
 }

@@ -138,6 +138,13 @@ pub(crate) fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
     })
 }
 
+/// Whether any change exists.
+pub async fn any(db: &Db) -> Result<bool, AppError> {
+    let some: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM changes LIMIT 1").fetch_optional(db.read()).await?;
+    Ok(some.is_some())
+}
+
 /// A team's policy.
 pub async fn team_policy(db: &Db, team: TeamId) -> Result<Policy, AppError> {
     let row = sqlx::query(
@@ -307,7 +314,7 @@ fn change(row: &sqlx::any::AnyRow) -> Result<Change, AppError> {
                 })
             })
             .transpose()?,
-        status: ChangeStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?,
+        status: super::decode_status(&status)?,
         happy_path_at: row.try_get("happy_path_at")?,
         // Recorded by a person, or (with no person) through an API token.
         happy_path_by: row.try_get::<Option<String>, _>("happy_path_by")?.or_else(|| {
@@ -390,7 +397,7 @@ pub async fn locked_status(
         crate::ssr::db::Backend::Postgres => "SELECT status FROM changes WHERE id = $1 FOR UPDATE",
     };
     let current: String = sqlx::query_scalar(sql).bind(change_id.0).fetch_one(&mut *tx).await?;
-    Ok(ChangeStatus::parse(&current).ok_or_else(|| sqlx::Error::Decode("unknown status".into()))?)
+    Ok(super::decode_status(&current)?)
 }
 
 /// Records that the happy path works: sets the failure-cases target date.

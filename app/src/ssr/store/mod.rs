@@ -8,6 +8,12 @@ pub mod templates;
 pub mod tokens;
 pub mod users;
 
+/// A change's status as stored.
+pub(crate) fn decode_status(raw: &str) -> Result<crate::domain::change::ChangeStatus, sqlx::Error> {
+    crate::domain::change::ChangeStatus::parse(raw)
+        .ok_or_else(|| sqlx::Error::Decode("unknown change status".into()))
+}
+
 /// A query whose parameters are still being bound.
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 

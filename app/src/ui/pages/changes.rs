@@ -246,15 +246,10 @@ pub fn ChangePage() -> impl IntoView {
 fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoView {
     let claim_error = action_error(claim);
     let d = c.details.clone();
-    let details: Vec<(Detail, Option<String>)> =
-        DETAILS.into_iter().zip(d.values().map(|v| v.map(str::to_owned))).collect();
-    let links: Vec<_> =
-        details.iter().filter(|(detail, _)| detail.kind == DetailKind::Link).cloned().collect();
-    // Each text besides the summary is a section of its own.
-    let sections: Vec<_> = details
-        .into_iter()
-        .filter(|(detail, _)| detail.kind == DetailKind::Text && detail.name != "summary")
-        .collect();
+    let links: Vec<(Detail, Option<String>)> =
+        d.links().map(|(detail, url)| (*detail, url.map(str::to_owned))).collect();
+    let sections: Vec<(Detail, String)> =
+        d.sections().map(|(detail, text)| (*detail, text.to_owned())).collect();
     view! {
         <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
         <h1><span class="key">{c.key.clone()}</span> " " {d.title}</h1>
@@ -284,7 +279,7 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
         {sections.into_iter().map(|(detail, text)| view! {
             <section aria-labelledby=detail.name class=detail.name.replace('_', "-")>
                 <h2 id=detail.name>{detail.label}</h2>
-                {match text.filter(|t| !t.is_empty()) {
+                {match Some(text).filter(|t| !t.is_empty()) {
                     Some(text) => view! { <p class="summary">{text}</p> }.into_any(),
                     None => view! { <p class="muted">"None written yet. " {detail.hint}</p> }.into_any(),
                 }}
