@@ -66,6 +66,31 @@ impl Outcome {
     }
 }
 
+/// One test result as a CI run reports it, whichever format it came in (the JUnit reader
+/// and the JSON body both produce it). `failure_mode` is what it is bound to: as the client
+/// wrote it (`PAY-12/FM-3`), then, resolved by the store's caller, the failure mode's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportedResult<B> {
+    pub test_id: String,
+    pub outcome: Outcome,
+    pub duration_ms: Option<i64>,
+    pub message: Option<String>,
+    pub failure_mode: B,
+}
+
+impl<B> ReportedResult<B> {
+    /// The same result, bound to `failure_mode`.
+    pub fn bound_to<C>(&self, failure_mode: C) -> ReportedResult<C> {
+        ReportedResult {
+            test_id: self.test_id.clone(),
+            outcome: self.outcome,
+            duration_ms: self.duration_ms,
+            message: self.message.clone(),
+            failure_mode,
+        }
+    }
+}
+
 /// The latest result of one test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {

@@ -9,7 +9,7 @@ use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::change::ChangeKey;
 use crate::domain::event::{CoverageMove, Event};
-use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
+use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy, ReportedResult};
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId};
@@ -18,14 +18,7 @@ use sqlx::Row;
 use std::collections::HashSet;
 
 /// One result as the client sent it, validated; `failure_mode` is `PAY-12/FM-3` if bound.
-#[derive(Clone, Debug)]
-pub struct Submitted {
-    pub test_id: String,
-    pub outcome: Outcome,
-    pub duration_ms: Option<i64>,
-    pub message: Option<String>,
-    pub failure_mode: Option<String>,
-}
+pub type Submitted = ReportedResult<Option<String>>;
 
 /// Counts by outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,13 +186,7 @@ fn bound_results(
                 }
                 id
             });
-            ResultInput {
-                test_id: s.test_id.clone(),
-                outcome: s.outcome,
-                duration_ms: s.duration_ms,
-                message: s.message.clone(),
-                failure_mode,
-            }
+            s.bound_to(failure_mode)
         })
         .collect()
 }

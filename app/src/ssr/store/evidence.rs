@@ -1,7 +1,7 @@
 //! Evidence: test runs and the latest result per test id, as the gate reads them.
 
 use crate::domain::gate::RunSummary;
-use crate::domain::gate::{EvidenceView, Outcome, TestResult};
+use crate::domain::gate::{EvidenceView, Outcome, ReportedResult, TestResult};
 use crate::domain::ids::{RunId, TokenId};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
@@ -58,14 +58,7 @@ pub struct RunInput {
 
 /// One test result of a run; `failure_mode` binds it to a failure mode directly (by its
 /// database id, already resolved and authorized by the caller).
-#[derive(Clone, Debug)]
-pub struct ResultInput {
-    pub test_id: String,
-    pub outcome: Outcome,
-    pub duration_ms: Option<i64>,
-    pub message: Option<String>,
-    pub failure_mode: Option<FailureModeId>,
-}
+pub type ResultInput = ReportedResult<Option<FailureModeId>>;
 
 /// Stores a run and its results in one transaction: all or nothing.
 pub async fn record_run(
