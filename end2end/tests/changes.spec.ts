@@ -144,3 +144,30 @@ test('a member fixes a typo in an open change and writes its rollback plan', asy
   await page.locator('summary', { hasText: 'History' }).click();
   await expect(page.locator('td', { hasText: 'change.update' })).toBeVisible();
 });
+
+test('the header search finds a change by a word of its title and goes straight to a key', async ({ page }) => {
+  const project = test.info().project.name;
+  const word = `zebra${project.replace(/\W/g, '')}${test.info().repeatEachIndex}`;
+  await logIn(page, 'amy', 'amy-password-1');
+  await page.goto('/teams/QUE/changes/new');
+  await ready(page);
+  await page.getByLabel('Title').fill(`Rollout of ${word}`);
+  await page.getByLabel('Rolling deployment / release').check();
+  await page.getByRole('button', { name: 'Register change' }).click();
+  await expect(page).toHaveURL(/\/changes\/QUE-\d+$/);
+  await ready(page);
+  const key = page.url().split('/').pop() ?? '';
+
+  const box = page.getByRole('searchbox', { name: /^Search changes/ });
+  await box.fill(word.toUpperCase());
+  await box.press('Enter');
+  await expect(page).toHaveURL(/\/search\?q=/);
+  await ready(page);
+  await expect(page.getByRole('link', { name: `${key} Rollout of ${word}` })).toBeVisible();
+
+  await page.getByRole('searchbox', { name: /^Search changes/ }).fill(key.toLowerCase());
+  await page.getByRole('searchbox', { name: /^Search changes/ }).press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/changes/${key}$`));
+  await ready(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(`Rollout of ${word}`);
+});

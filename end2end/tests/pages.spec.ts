@@ -20,6 +20,7 @@ const APP_PAGES = [
   '/changes/RAD-1/fm/1',
   '/admin/users',
   '/admin/teams',
+  '/search?q=queue',
   '/no/such/page',
 ];
 /** Plain documents, rendered without the app. */

@@ -117,6 +117,9 @@ async fn run(backend: &str, url: &str) {
         ("portfolio page, one team, overdue first", "/?team=TEAM03&sort=coverage"),
         ("CSV export, all 1,000 changes", "/portfolio.csv"),
         ("team page (upcoming, gaps, stale, runs)", "/teams/TEAM03"),
+        ("search page, two words (change 17)", "/search?q=change+17"),
+        ("search page, a word of every failure mode", "/search?q=magnitude"),
+        ("search for a key, to its change page", "/search?q=TEAM03-5"),
     ] {
         row(name, &measure(&client, &base, path).await);
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod changes;
 pub mod import;
 pub mod portfolio;
+pub mod search;
 pub mod teams;
 pub mod tokens;
 

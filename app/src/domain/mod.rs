@@ -27,6 +27,7 @@ pub mod names;
 pub mod portfolio;
 pub mod role;
 pub mod scope;
+pub mod search;
 pub mod time;
 
 pub use error::AppError;

@@ -138,6 +138,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=path!("/") view=pages::Dashboard ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/search") view=pages::SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams") view=pages::TeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes") view=pages::ChangesPage ssr=SsrMode::Async/>
@@ -179,6 +180,15 @@ fn Header() -> impl IntoView {
                                             <li><A href="/admin/teams">"Admin teams"</A></li>
                                         })}
                                     </ul>
+                                    <form method="get" action="/search" role="search" aria-label="Site" class="site-search">
+                                        <input
+                                            type="search"
+                                            name="q"
+                                            aria-label="Search changes and failure modes, or go to a key"
+                                            placeholder="Search or go to PAY-12"
+                                            maxlength=crate::domain::search::MAX_QUERY.to_string()
+                                        />
+                                    </form>
                                     <div class="nav-user">
                                         <span class="user-name">{user.display_name.clone()}</span>
                                         <ActionForm action=logout>

@@ -18,4 +18,5 @@ mod hostile;
 mod ops;
 mod portfolio;
 mod report;
+mod search;
 mod trust;

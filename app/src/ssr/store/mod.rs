@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod evidence;
+pub mod search;
 pub mod teams;
 pub mod templates;
 pub mod tokens;

@@ -7,6 +7,7 @@ mod dashboard;
 mod failure_mode;
 mod import;
 mod login;
+mod search;
 mod teams;
 mod templates;
 
@@ -17,6 +18,7 @@ pub use dashboard::Dashboard;
 pub use failure_mode::FailureModePage;
 pub use import::ImportPage;
 pub use login::LoginPage;
+pub use search::SearchPage;
 pub use teams::{TeamPage, TeamsPage};
 pub use templates::TemplatesPage;
 

@@ -1,0 +1,2 @@
+DROP INDEX failure_modes_search;
+DROP INDEX changes_search;
