@@ -1,4 +1,8 @@
--- Search (app::ssr::store::search): full-text indexes of changes (title, summary) and
--- failure modes (title, scenario). The expressions are the ones the search queries use.
-CREATE INDEX changes_search ON changes USING GIN (to_tsvector('simple', title || ' ' || summary));
-CREATE INDEX failure_modes_search ON failure_modes USING GIN (to_tsvector('simple', title || ' ' || scenario));
+-- Search (app::ssr::store::search): the words of changes (title, summary) and failure modes
+-- (title, scenario), kept by the database itself as generated columns, indexed.
+ALTER TABLE changes ADD COLUMN search_words tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', title || ' ' || summary)) STORED;
+CREATE INDEX changes_search ON changes USING GIN (search_words);
+ALTER TABLE failure_modes ADD COLUMN search_words tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', title || ' ' || scenario)) STORED;
+CREATE INDEX failure_modes_search ON failure_modes USING GIN (search_words);

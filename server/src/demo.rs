@@ -176,6 +176,10 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
         tx.commit().await?;
     }
     coverage::record_daily(db, 400).await?;
+    // The gates, as the server's sweeper would settle them at its first tick.
+    app::ssr::gates::sweep(db).await?;
+    // Planner statistics for the bulk-loaded tables.
+    db.analyze().await?;
     Ok(written)
 }
 

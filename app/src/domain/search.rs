@@ -52,7 +52,7 @@ impl Query {
     }
 }
 
-/// What a search found, best first within each kind.
+/// What a search found, newest first within each kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Found {
     /// The page of the change whose key was searched for, which the search goes to.

@@ -252,6 +252,15 @@ impl Db {
         Ok(Write { tx, backend: self.backend, gates: Vec::new() })
     }
 
+    /// Refreshes PostgreSQL's planner statistics after a bulk load, as its autovacuum soon
+    /// would. SQLite keeps none unless asked, and is left as a server runs it.
+    pub async fn analyze(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE").execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
     /// Writes a consistent copy of the whole SQLite database to `path` (`VACUUM INTO`),
     /// while writers go on.
     pub async fn vacuum_into(&self, path: &str) -> Result<(), sqlx::Error> {

@@ -20,50 +20,48 @@ fn readable(user: &Principal) -> Option<String> {
     })
 }
 
-/// The changes and failure modes that have every word of `query`, best first, in the teams
+/// The changes and failure modes that have every word of `query`, newest first, in the teams
 /// `user` may read.
 pub async fn find(db: &Db, user: &Principal, query: &Query) -> Result<Found, AppError> {
     if query.is_empty() || (!user.is_admin && user.teams.is_empty()) {
         return Ok(Found::default());
     }
     let scope = readable(user).map(|r| format!("AND {r}")).unwrap_or_default();
+    // Newest first: ranking every match costs as much as the matches are many, and a
+    // search for a common word would slow with the portfolio's size.
     let (changes, failure_modes, term) = match db.backend() {
         Backend::Sqlite => (
             format!(
                 "FROM changes_fts JOIN changes c ON c.id = changes_fts.rowid JOIN teams t ON t.id = c.team_id
-                 WHERE changes_fts MATCH $1 {scope} ORDER BY changes_fts.rank"
+                 WHERE changes_fts MATCH $1 {scope} ORDER BY changes_fts.rowid DESC"
             ),
             format!(
                 "FROM failure_modes_fts JOIN failure_modes f ON f.id = failure_modes_fts.rowid
                  JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
-                 WHERE failure_modes_fts MATCH $1 {scope} ORDER BY failure_modes_fts.rank"
+                 WHERE failure_modes_fts MATCH $1 {scope} ORDER BY failure_modes_fts.rowid DESC"
             ),
             query.fts5(),
         ),
-        // The expressions are those of the migration's indexes, so the indexes serve them.
         Backend::Postgres => (
             format!(
                 "FROM changes c JOIN teams t ON t.id = c.team_id
-                 WHERE to_tsvector('simple', c.title || ' ' || c.summary) @@ to_tsquery('simple', $1) {scope}
-                 ORDER BY ts_rank(to_tsvector('simple', c.title || ' ' || c.summary), to_tsquery('simple', $1)) DESC"
+                 WHERE c.search_words @@ to_tsquery('simple', $1) {scope} ORDER BY c.id DESC"
             ),
             format!(
                 "FROM failure_modes f JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
-                 WHERE to_tsvector('simple', f.title || ' ' || f.scenario) @@ to_tsquery('simple', $1) {scope}
-                 ORDER BY ts_rank(to_tsvector('simple', f.title || ' ' || f.scenario), to_tsquery('simple', $1)) DESC"
+                 WHERE f.search_words @@ to_tsquery('simple', $1) {scope} ORDER BY f.id DESC"
             ),
             query.tsquery(),
         ),
     };
     let change_rows = sqlx::query(&format!(
-        "SELECT t.slug, c.number, c.title, c.status, c.summary AS text {changes}, c.id LIMIT {MAX_HITS}"
+        "SELECT t.slug, c.number, c.title, c.status, c.summary AS text {changes} LIMIT {MAX_HITS}"
     ))
     .bind(&term)
     .fetch_all(db.read())
     .await?;
     let fm_rows = sqlx::query(&format!(
-        "SELECT t.slug, c.number, f.number AS fm_number, f.title, f.scenario AS text {failure_modes}, f.id
-         LIMIT {MAX_HITS}"
+        "SELECT t.slug, c.number, f.number AS fm_number, f.title, f.scenario AS text {failure_modes} LIMIT {MAX_HITS}"
     ))
     .bind(&term)
     .fetch_all(db.read())
