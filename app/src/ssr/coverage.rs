@@ -4,10 +4,13 @@
 //! acceptance expiry) are left to the query, in [`FM_COVERAGE`], which mirrors
 //! [`Coverage::derive`]; a test holds the two to the same answers.
 
+use super::audit::Actor;
 use super::db::Db;
 use crate::domain::change::ChangeStatus;
+use crate::domain::event::GateScope;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
-use crate::domain::gate::{Coverage, EvidenceSummary, Matches, Outcome, TestResult};
+use crate::domain::gate::{Coverage, EvidenceSummary, Matches, Outcome, Policy, TestResult};
+use crate::domain::portfolio::CoverageCounts;
 use crate::domain::time::DAY_MS;
 use crate::domain::time::Timestamp;
 use crate::domain::{ChangeId, FailureModeId, TeamId};
@@ -45,6 +48,8 @@ pub struct Current {
     pub number: i64,
     pub coverage: Coverage,
     pub priority: Priority,
+    /// When time alone changes `coverage`, if it ever does.
+    pub until: Option<Timestamp>,
 }
 
 /// The coverage at `now` of every failure mode of `changes` ([`FM_COVERAGE`]), read through
@@ -59,7 +64,7 @@ pub async fn current(
     }
     let ids: Vec<String> = changes.iter().map(|c| c.0.to_string()).collect();
     let rows = sqlx::query(&format!(
-        "SELECT change_id, fm_id, fm_number, cov, priority_weight FROM ({fm_coverage}) x
+        "SELECT change_id, fm_id, fm_number, cov, cov_until, priority_weight FROM ({fm_coverage}) x
          WHERE change_id IN ({ids}) ORDER BY change_id, fm_number",
         fm_coverage = *FM_COVERAGE,
         ids = ids.join(", "),
@@ -78,9 +83,82 @@ pub async fn current(
                     .ok_or_else(|| decode("coverage"))?,
                 priority: priority(row.try_get("priority_weight")?)
                     .ok_or_else(|| decode("priority weight"))?,
+                until: row.try_get("cov_until")?,
             })
         })
         .collect()
+}
+
+/// A change's coverage as the portfolio shows it, stored on the change when its gate
+/// settles (`changes.cov_*`): how many failure modes are in each state, their weights, and
+/// until when that holds without a write (the earliest [`Current::until`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub counts: CoverageCounts,
+    pub weight_total: i64,
+    pub weight_covered: i64,
+    pub until: Timestamp,
+}
+
+/// The stored tally's columns on `changes`, in the order [`Tally::values`] gives them.
+pub const TALLY_COLUMNS: [&str; 9] = [
+    "cov_verified",
+    "cov_accepted",
+    "cov_stale",
+    "cov_failing",
+    "cov_designed",
+    "cov_uncovered",
+    "cov_weight_total",
+    "cov_weight_covered",
+    "cov_until",
+];
+
+impl Tally {
+    /// The tally of one change's failure modes.
+    pub fn of<'a>(fms: impl IntoIterator<Item = &'a Current>, policy: &Policy) -> Self {
+        let mut tally = Tally { until: Timestamp(i64::MAX), ..Tally::default() };
+        for fm in fms {
+            tally.counts.add(fm.coverage, 1);
+            tally.weight_total += weight(fm.priority);
+            if fm.coverage.counts_for_gate(fm.priority, policy) {
+                tally.weight_covered += weight(fm.priority);
+            }
+            tally.until = tally.until.min(fm.until.unwrap_or(Timestamp(i64::MAX)));
+        }
+        tally
+    }
+
+    /// Its values, in the order of [`TALLY_COLUMNS`].
+    pub fn values(&self) -> [i64; 9] {
+        let c = &self.counts;
+        [
+            c.verified,
+            c.accepted,
+            c.stale,
+            c.failing,
+            c.designed,
+            c.uncovered,
+            self.weight_total,
+            self.weight_covered,
+            self.until.0,
+        ]
+    }
+
+    /// Reads the columns named as in [`TALLY_COLUMNS`]; a missing count (NULL) is 0.
+    pub fn read(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        let mut v = [0; 9];
+        for (value, name) in v.iter_mut().zip(TALLY_COLUMNS) {
+            *value = row.try_get::<Option<i64>, _>(name)?.unwrap_or(0);
+        }
+        let [verified, accepted, stale, failing, designed, uncovered, weight_total, weight_covered, until] =
+            v;
+        Ok(Tally {
+            counts: CoverageCounts { verified, accepted, stale, failing, designed, uncovered },
+            weight_total,
+            weight_covered,
+            until: Timestamp(until),
+        })
+    }
 }
 
 /// What deriving a failure mode's facts needs.
@@ -164,7 +242,8 @@ fn result(row: &sqlx::any::AnyRow) -> Result<TestResult, sqlx::Error> {
 }
 
 /// Derives the facts of failure modes that have none yet (stored before migration 0004),
-/// one team at a time. Run at startup; does nothing once every row is derived.
+/// one team at a time, and settles the team's gates. Run at startup; does nothing once
+/// every row is derived.
 pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
     let teams: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT c.team_id FROM failure_modes f JOIN changes c ON c.id = f.change_id
@@ -181,6 +260,7 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
             .collect();
         let mut tx = db.begin_write().await?;
         refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>()).await?;
+        tx.settle(GateScope::Team(team), &Actor::Clock);
         tx.commit().await?;
         derived += pending.len();
     }
@@ -263,7 +343,8 @@ pub async fn today(db: &Db, now: Timestamp) -> Result<Vec<DayFigures>, sqlx::Err
 
 /// Every failure mode with its team, change, priority weight, the team's acceptance rule and
 /// its coverage `cov` at `$1` (now, Unix ms): [`Coverage::derive`] over the stored facts and
-/// the current (newest) risk acceptance.
+/// the current (newest) risk acceptance; and `cov_until`, the first moment at which time
+/// alone changes `cov` (the acceptance runs out, the evidence goes stale), NULL if never.
 ///
 /// [`Coverage::derive`]: crate::domain::gate::Coverage::derive
 pub static FM_COVERAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -277,7 +358,12 @@ pub static FM_COVERAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
             WHEN f.ev_failing > 0 THEN 'failing'
             WHEN f.ev_unmatched > 0 THEN 'designed'
             WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} THEN 'stale'
-            ELSE 'verified' END AS cov
+            ELSE 'verified' END AS cov,
+        CASE
+            WHEN ra.expires_at > $1 THEN ra.expires_at
+            WHEN f.designs = '[]' OR f.selectors = '[]' OR f.ev_failing > 0 OR f.ev_unmatched > 0 THEN NULL
+            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} THEN NULL
+            ELSE f.ev_oldest_at + t.freshness_days * {DAY_MS} + 1 END AS cov_until
     FROM failure_modes f JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
     LEFT JOIN risk_acceptances ra
         ON ra.id = (SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)"

@@ -143,12 +143,19 @@ pub struct Write {
 impl Write {
     /// Records `event`, done by `actor`, in this transaction.
     pub async fn record(&mut self, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
-        if let Some(scope) = event.gate_scope()
-            && !self.gates.iter().any(|(s, _)| *s == scope)
-        {
-            self.gates.push((scope, actor.clone()));
+        if let Some(scope) = event.gate_scope() {
+            self.settle(scope, actor);
         }
         super::audit::append(&mut self.tx, self.backend, actor, &event).await
+    }
+
+    /// Settles `scope` at commit, though no event named it: for writes that change the
+    /// facts coverage is derived from without moving anyone's coverage now (fresher or
+    /// older evidence moves only when it goes stale).
+    pub fn settle(&mut self, scope: GateScope, actor: &Actor) {
+        if !self.gates.iter().any(|(s, _)| *s == scope) {
+            self.gates.push((scope, actor.clone()));
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -3,10 +3,11 @@
 //! the gates its events may have moved ([`settle`], called by `Write::commit`); time moves
 //! the rest (evidence going stale, acceptances expiring), which [`sweep`] records as the
 //! clock. Each change stores its gate as last recorded (`changes.gate_open`, NULL while
-//! the change is not open), so a move is recorded once, by whichever instance sees it first.
+//! the change is not open), so a move is recorded once, by whichever instance sees it first;
+//! and its coverage tally (`changes.cov_*`, [`Tally`]), which the portfolio reads.
 
 use super::audit::Actor;
-use super::coverage;
+use super::coverage::{self, TALLY_COLUMNS, Tally};
 use super::db::{Backend, Db, Write};
 use crate::domain::change::{ChangeKey, ChangeStatus};
 use crate::domain::event::{Event, FailureModeRef, GateScope};
@@ -22,43 +23,49 @@ struct Facts {
     change: ChangeFacts,
     policy: gate::Policy,
     stored: Option<bool>,
+    tally: Tally,
 }
 
 fn decode(err: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(err.to_string().into())
 }
 
-/// Brings the stored gates of `scope` up to date with the facts as this transaction sees
-/// them, recording each move of a change's gate as a [`Event::GateMoved`] by `actor`. A
-/// change entering or leaving the open statuses moves silently: its registration,
-/// sign-off or cancellation is the event.
+/// Brings the stored gates and tallies of `scope` up to date with the facts as this
+/// transaction sees them, recording each move of a change's gate as a
+/// [`Event::GateMoved`] by `actor`. A change entering or leaving the open statuses moves
+/// silently: its registration, sign-off or cancellation is the event.
 pub async fn settle(tx: &mut Write, scope: GateScope, actor: &Actor) -> Result<(), sqlx::Error> {
     let now = Timestamp::now();
     let changes = facts(tx, scope).await?;
     let ids: Vec<ChangeId> = changes.iter().map(|c| c.id).collect();
     let fms = coverage::current(tx, &ids, now).await?;
     for change in changes {
-        let mine: Vec<_> =
-            fms.iter().filter(|fm| fm.change == change.id).map(|fm| (fm.coverage, fm.priority)).collect();
+        let mine: Vec<_> = fms.iter().filter(|fm| fm.change == change.id).collect();
+        let tally = Tally::of(mine.iter().copied(), &change.policy);
+        let pairs: Vec<_> = mine.iter().map(|fm| (fm.coverage, fm.priority)).collect();
         let desired =
-            change.change.status.is_open().then(|| gate::is_open(&change.change, &mine, &change.policy));
-        if desired == change.stored {
+            change.change.status.is_open().then(|| gate::is_open(&change.change, &pairs, &change.policy));
+        if desired == change.stored && tally == change.tally {
             continue;
         }
-        sqlx::query("UPDATE changes SET gate_open = $1 WHERE id = $2")
-            .bind(desired.map(i64::from))
-            .bind(change.id.0)
-            .execute(&mut **tx)
-            .await?;
-        if let (Some(_), Some(open)) = (change.stored, desired) {
+        let columns: Vec<String> =
+            TALLY_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 3)).collect();
+        let sql = format!("UPDATE changes SET gate_open = $1, {} WHERE id = $2", columns.join(", "));
+        let mut update = sqlx::query(&sql).bind(desired.map(i64::from)).bind(change.id.0);
+        for value in tally.values() {
+            update = update.bind(value);
+        }
+        update.execute(&mut **tx).await?;
+        if let (Some(was), Some(open)) = (change.stored, desired)
+            && was != open
+        {
             let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-            let covered = mine.iter().filter(|(c, p)| c.counts_for_gate(*p, &change.policy)).count();
-            let team = change_team(scope);
+            let covered = pairs.iter().filter(|(c, p)| c.counts_for_gate(*p, &change.policy)).count();
             let event = Event::GateMoved {
-                team,
+                team: change_team(scope),
                 key: change.key,
                 open,
-                failure_modes: count(mine.len()),
+                failure_modes: count(pairs.len()),
                 covered: count(covered),
             };
             tx.record(actor, event).await?;
@@ -86,9 +93,10 @@ async fn facts(tx: &mut Write, scope: GateScope) -> Result<Vec<Facts>, sqlx::Err
         bind(sqlx::query(&sql), team, number).fetch_all(&mut **tx).await?;
     }
     let sql = format!(
-        "SELECT c.id, t.slug, c.number, c.status, c.happy_path_at, c.gate_open,
+        "SELECT c.id, t.slug, c.number, c.status, c.happy_path_at, c.gate_open, {tally},
                 t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
-         FROM changes c JOIN teams t ON t.id = c.team_id WHERE {filter} ORDER BY c.id"
+         FROM changes c JOIN teams t ON t.id = c.team_id WHERE {filter} ORDER BY c.id",
+        tally = TALLY_COLUMNS.map(|c| format!("c.{c}")).join(", "),
     );
     let rows = bind(sqlx::query(&sql), team, number).fetch_all(&mut **tx).await?;
     rows.iter()
@@ -104,6 +112,7 @@ async fn facts(tx: &mut Write, scope: GateScope) -> Result<Vec<Facts>, sqlx::Err
                 },
                 policy: super::store::changes::policy(row)?,
                 stored: row.try_get::<Option<i64>, _>("gate_open")?.map(|open| open != 0),
+                tally: Tally::read(row)?,
             })
         })
         .collect()
@@ -123,11 +132,12 @@ fn bind(query: Query<'_>, team: TeamId, number: Option<i64>) -> Query<'_> {
 const BATCH: i64 = 200;
 
 /// Records what time has moved since the last sweep: each risk acceptance that ran out
-/// (once, even with several instances sweeping) and each gate that closed as evidence went
-/// stale. Run every minute by the server.
+/// (once, even with several instances sweeping), and each change whose evidence went stale
+/// or whose acceptance ran out, settled again (its gate may close, its tally moves). Run
+/// every minute by the server.
 pub async fn sweep(db: &Db) -> Result<(), sqlx::Error> {
     expire_acceptances(db).await?;
-    for scope in closed_by_time(db).await? {
+    for scope in moved_by_time(db).await? {
         let mut tx = db.begin_write().await?;
         settle(&mut tx, scope, &Actor::Clock).await?;
         tx.commit().await?;
@@ -186,29 +196,14 @@ async fn expire_acceptances(db: &Db) -> Result<(), sqlx::Error> {
     }
 }
 
-/// The gates time may have closed: the open changes whose stored gate is open though a
-/// failure mode no longer counts; and the teams with open changes that have no gate stored
-/// yet (from before migration 0009), settled a team per transaction.
-async fn closed_by_time(db: &Db) -> Result<Vec<GateScope>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT DISTINCT x.team_id, x.change_number AS number FROM ({fm_coverage}) x
-             JOIN changes g ON g.id = x.change_id
-             WHERE g.gate_open = 1 AND {counts} = 0
-         UNION SELECT DISTINCT team_id, CAST(NULL AS BIGINT) FROM changes WHERE gate_open IS NULL AND status IN {open}",
-        fm_coverage = *coverage::FM_COVERAGE,
-        counts = coverage::COUNTS_SQL,
-        open = coverage::open_statuses(),
-    ))
-    .bind(Timestamp::now())
-    .fetch_all(db.read())
-    .await?;
+/// The changes time may have moved since they last settled: those whose tally has run out
+/// (`cov_until`, see [`settle`]), which includes every change from before migration 0011.
+async fn moved_by_time(db: &Db) -> Result<Vec<GateScope>, sqlx::Error> {
+    let rows = sqlx::query("SELECT team_id, number FROM changes WHERE cov_until <= $1 ORDER BY id")
+        .bind(Timestamp::now())
+        .fetch_all(db.read())
+        .await?;
     rows.iter()
-        .map(|row| {
-            let team = TeamId(row.try_get("team_id")?);
-            Ok(match row.try_get::<Option<i64>, _>("number")? {
-                Some(number) => GateScope::Change(team, number),
-                None => GateScope::Team(team),
-            })
-        })
+        .map(|row| Ok(GateScope::Change(TeamId(row.try_get("team_id")?), row.try_get("number")?)))
         .collect()
 }

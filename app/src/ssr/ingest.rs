@@ -8,7 +8,7 @@ use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
 use crate::domain::change::ChangeKey;
-use crate::domain::event::{CoverageMove, Event};
+use crate::domain::event::{CoverageMove, Event, GateScope};
 use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy, ReportedResult};
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
@@ -110,6 +110,10 @@ pub async fn ingest(
     let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
     let after = coverage::current(&mut tx, &locked, received_at).await?;
     record_moves(&mut tx, auth, run_id, &touched, &before, &after).await?;
+    // Evidence this run refreshed moves when its coverage goes stale, moved or not.
+    for t in &touched {
+        tx.settle(GateScope::Change(auth.team_id, t.change_key.number()), &auth.actor());
+    }
     let (matched, failing) = coverage_after(&touched, &summaries, &policy, received_at);
     let regressed = regress_signed_off(&mut tx, db, auth, failing).await?;
     let receipt = Receipt { run_id, counts: Counts::of(submitted), matched, regressed, warnings };

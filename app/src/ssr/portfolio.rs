@@ -2,14 +2,14 @@
 //! changes and failure modes there are (coverage facts are stored per failure mode, see
 //! `ssr::coverage`). Used by the dashboard page and the CSV export.
 
-use super::coverage::{self, COUNTS_SQL, FM_COVERAGE};
+use super::coverage::{self, COUNTS_SQL, FM_COVERAGE, TALLY_COLUMNS, Tally};
 use super::db::Db;
 use super::store::decode_status;
 use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
-    CoverageCounts, Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend,
-    TrendPoint, Upcoming, percent, percentile, sort_rows,
+    Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend, TrendPoint,
+    Upcoming, percent, percentile, sort_rows,
 };
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
@@ -58,9 +58,10 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("slug")?, r.try_get("name")?))).collect()
 }
 
-/// Every row of the view, sorted (overdue first); coverage per change aggregated in SQL.
-/// The changes' details are read only `with_details` (the CSV carries them; the page does
-/// not show them).
+/// Every row of the view, sorted (overdue first). Each change's coverage is its stored
+/// tally ([`Tally`]) while that holds, and aggregated live from its failure modes once
+/// time has moved past it (until the sweeper settles it again). The changes' details are
+/// read only `with_details` (the CSV carries them; the page does not show them).
 pub async fn rows(
     db: &Db,
     user: &Principal,
@@ -71,7 +72,7 @@ pub async fn rows(
     let open = coverage::open_statuses();
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                {details}x.verified, x.accepted, x.stale, x.failing, x.designed, x.uncovered, x.weight_total, x.weight_covered
+                {details}{tally}, c.cov_until
          FROM changes c JOIN teams t ON t.id = c.team_id
          LEFT JOIN (
             SELECT change_id,
@@ -84,7 +85,7 @@ pub async fn rows(
                    CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
                    CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
             FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
-                  FROM ({fm_coverage} WHERE {fm_visible}) a) b
+                  FROM ({fm_coverage} WHERE c.cov_until <= $1 AND {fm_visible}) a) b
             GROUP BY change_id
          ) x ON x.change_id = c.id
          WHERE {visible}
@@ -92,6 +93,7 @@ pub async fn rows(
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
            AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
         details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
+        tally = stored_or_live(),
         fm_coverage = *FM_COVERAGE,
         fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
@@ -110,12 +112,33 @@ pub async fn rows(
     Ok(rows)
 }
 
+/// The tally's columns of [`rows`]: stored until `cov_until`, live (`x`) from then on.
+fn stored_or_live() -> String {
+    let live = [
+        "verified",
+        "accepted",
+        "stale",
+        "failing",
+        "designed",
+        "uncovered",
+        "weight_total",
+        "weight_covered",
+    ];
+    let columns: Vec<String> = TALLY_COLUMNS
+        .iter()
+        .zip(live)
+        .map(|(stored, live)| {
+            format!("CASE WHEN c.cov_until > $1 THEN c.{stored} ELSE x.{live} END AS {stored}")
+        })
+        .collect();
+    columns.join(", ")
+}
+
 /// One row of the view, from the query of [`rows`].
 fn row(r: &sqlx::any::AnyRow, with_details: bool) -> Result<Row, sqlx::Error> {
     let slug: String = r.try_get("slug")?;
-    let count =
-        |name: &str| -> Result<i64, sqlx::Error> { Ok(r.try_get::<Option<i64>, _>(name)?.unwrap_or(0)) };
     let status: String = r.try_get("status")?;
+    let tally = Tally::read(r)?;
     Ok(Row {
         key: change_key(slug.clone(), r.try_get("number")?),
         team: slug,
@@ -125,16 +148,9 @@ fn row(r: &sqlx::any::AnyRow, with_details: bool) -> Result<Row, sqlx::Error> {
         happy_path_at: r.try_get("happy_path_at")?,
         target_at: r.try_get("target_at")?,
         signed_off_at: r.try_get("signed_off_at")?,
-        coverage: CoverageCounts {
-            verified: count("verified")?,
-            accepted: count("accepted")?,
-            stale: count("stale")?,
-            failing: count("failing")?,
-            designed: count("designed")?,
-            uncovered: count("uncovered")?,
-        },
-        weight_covered: count("weight_covered")?,
-        weight_total: count("weight_total")?,
+        coverage: tally.counts,
+        weight_covered: tally.weight_covered,
+        weight_total: tally.weight_total,
         details: if with_details {
             DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?
         } else {

@@ -790,7 +790,9 @@ async fn the_gate_records_each_move_once_and_time_closes_it(backend: Backend) {
 
     // The acceptance runs out: the sweep records it and the gate closing, once, however often
     // it runs.
-    backdate(&s, &["UPDATE risk_acceptances SET expires_at = $1"], 1000).await;
+    // (Every stored time moves back, the change's tally's too, as if the clock moved on.)
+    backdate(&s, &["UPDATE risk_acceptances SET expires_at = $1", "UPDATE changes SET cov_until = $1"], 1000)
+        .await;
     for _ in 0..3 {
         app::ssr::gates::sweep(&s.app.db).await.expect("sweep");
     }
@@ -810,6 +812,7 @@ async fn the_gate_records_each_move_once_and_time_closes_it(backend: Backend) {
         "UPDATE evidence_latest SET at = $1",
         "UPDATE evidence_bindings SET at = $1",
         "UPDATE failure_modes SET ev_oldest_at = $1",
+        "UPDATE changes SET cov_until = $1",
     ];
     backdate(&s, &evidence, 40 * app::domain::time::DAY_MS).await;
     for _ in 0..3 {

@@ -156,17 +156,12 @@ fn coverage_counts(row: &Value) -> Vec<(String, i64)> {
     counts
 }
 
-both_backends!(portfolio_numbers_match_the_change_pages);
-async fn portfolio_numbers_match_the_change_pages(backend: Backend) {
-    let s = setup(backend).await;
-    let p = json(portfolio(&s, &s.lead, "").await).await;
-    let rows = p["rows"].as_array().expect("rows");
-    let keys: Vec<&str> = rows.iter().map(|r| r["key"].as_str().expect("key")).collect();
-    assert_eq!(keys[0], "PAY-3", "the overdue change comes first: {keys:?}");
-    assert_eq!(keys.len(), 3);
-    assert_eq!(p["overdue"], 1);
-
-    for row in rows {
+/// Checks every number of every row of the portfolio against its change page; returns
+/// the rows.
+async fn rows_match_the_change_pages(s: &Setup) -> Vec<Value> {
+    let p = json(portfolio(s, &s.lead, "").await).await;
+    let rows = p["rows"].as_array().expect("rows").clone();
+    for row in &rows {
         let key = row["key"].as_str().expect("key");
         let page = json(s.app.call(&s.lead, "change", &[("key", key)]).await).await;
         let mut expected: Vec<(String, i64)> = Vec::new();
@@ -195,11 +190,125 @@ async fn portfolio_numbers_match_the_change_pages(backend: Backend) {
         assert_eq!(row["target_at"], page["target_at"], "{key}");
         assert_eq!(row["status"], page["status"], "{key}");
     }
+    rows
+}
+
+/// Checks that each change's stored tally holds now and says what `rows` (the portfolio,
+/// already checked against the change pages) say: the numbers were maintained, not only
+/// aggregated live.
+async fn tallies_are_stored(s: &Setup, rows: &[Value]) {
+    let stored = sqlx::query(
+        "SELECT number, cov_verified, cov_accepted, cov_stale, cov_failing, cov_designed, cov_uncovered,
+                cov_weight_total, cov_weight_covered, cov_until FROM changes ORDER BY number",
+    )
+    .fetch_all(s.app.db.read())
+    .await
+    .expect("tallies");
+    assert_eq!(stored.len(), rows.len());
+    for tally in &stored {
+        use sqlx::Row as _;
+        let get = |name: &str| tally.try_get::<i64, _>(name).expect(name);
+        let key = format!("PAY-{}", get("number"));
+        let row = rows.iter().find(|r| r["key"] == key.as_str()).expect("row");
+        assert!(get("cov_until") > Timestamp::now().0, "{key}'s tally holds");
+        let mut counts: Vec<(String, i64)> =
+            ["verified", "accepted", "stale", "failing", "designed", "uncovered"]
+                .iter()
+                .map(|c| ((*c).to_owned(), get(&format!("cov_{c}"))))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+        counts.sort();
+        assert_eq!(counts, coverage_counts(row), "{key}");
+        assert_eq!(row["weight_total"], get("cov_weight_total"), "{key}");
+        assert_eq!(row["weight_covered"], get("cov_weight_covered"), "{key}");
+    }
+}
+
+/// Moves every stored time back by `ms`, as the clock moving on would (the freshness
+/// window and acceptances run out; no write happens).
+async fn time_passes(s: &Setup, ms: i64) {
+    for sql in [
+        "UPDATE evidence_latest SET at = at - $1",
+        "UPDATE evidence_bindings SET at = at - $1",
+        "UPDATE failure_modes SET ev_oldest_at = ev_oldest_at - $1",
+        "UPDATE risk_acceptances SET expires_at = expires_at - $1",
+        "UPDATE changes SET cov_until = cov_until - $1 WHERE cov_until < 9000000000000000000",
+    ] {
+        sqlx::query(sql).bind(ms).execute(s.app.db.read()).await.expect("time passes");
+    }
+}
+
+both_backends!(portfolio_numbers_match_the_change_pages);
+async fn portfolio_numbers_match_the_change_pages(backend: Backend) {
+    let s = setup(backend).await;
+    let p = json(portfolio(&s, &s.lead, "").await).await;
+    let keys: Vec<&str> =
+        p["rows"].as_array().expect("rows").iter().map(|r| r["key"].as_str().expect("key")).collect();
+    assert_eq!(keys[0], "PAY-3", "the overdue change comes first: {keys:?}");
+    assert_eq!(keys.len(), 3);
+    assert_eq!(p["overdue"], 1);
+
+    let rows = rows_match_the_change_pages(&s).await;
+    tallies_are_stored(&s, &rows).await;
     let pay1 = rows.iter().find(|r| r["key"] == "PAY-1").expect("PAY-1");
     let expected = [("accepted", 1), ("designed", 1), ("failing", 1), ("verified", 1)];
     assert_eq!(coverage_counts(pay1), expected.map(|(c, n)| (c.to_owned(), n)));
     let pay3 = rows.iter().find(|r| r["key"] == "PAY-3").expect("PAY-3");
     assert_eq!(coverage_counts(pay3), [("stale".to_owned(), 1)]);
+}
+
+both_backends!(the_maintained_numbers_follow_ingestion_edits_and_time);
+async fn the_maintained_numbers_follow_ingestion_edits_and_time(backend: Backend) {
+    let s = setup(backend).await;
+    // Ingestion: FM-2 passes now, PAY-3's evidence is fresh again.
+    upload_json(&s.app, &s.token, &[("queue::scaling", "passed"), ("rollout::rollback", "passed")]).await;
+    let rows = rows_match_the_change_pages(&s).await;
+    tallies_are_stored(&s, &rows).await;
+    let pay3 = rows.iter().find(|r| r["key"] == "PAY-3").expect("PAY-3");
+    assert_eq!(coverage_counts(pay3), [("verified".to_owned(), 1)]);
+
+    // Edits: a failure mode removed from PAY-1, one added to PAY-2.
+    let removed = s.app.call(&s.lead, "delete_failure_mode", &[("key", "PAY-1"), ("number", "2")]).await;
+    assert_eq!(removed.status(), StatusCode::OK, "{}", removed.text().await.unwrap_or_default());
+    let fm = json!({
+        "title": "Retry storm", "scenario": "every client retries at once", "severity": 3, "likelihood": 3,
+        "detectability": 3, "designs": [{ "title": "Jitter" }], "tests": ["queue::jitter"],
+    });
+    let added = s.app.api(Method::POST, "/changes/PAY-2/failure-modes", &s.token).json(&fm).send().await;
+    assert_eq!(added.expect("add").status(), StatusCode::CREATED);
+    let rows = rows_match_the_change_pages(&s).await;
+    tallies_are_stored(&s, &rows).await;
+    let pay2 = rows.iter().find(|r| r["key"] == "PAY-2").expect("PAY-2");
+    assert_eq!(coverage_counts(pay2), [("designed".to_owned(), 1), ("uncovered".to_owned(), 1)]);
+
+    // Time: past the freshness window and the acceptance, with no write, every number is
+    // still right; the sweep then stores them.
+    let accepted = s
+        .app
+        .call(
+            &s.lead,
+            "accept_risk",
+            &[
+                ("key", "PAY-2"),
+                ("number", "2"),
+                ("justification", "Known"),
+                ("expires_on", &(Timestamp::now() + 3 * app::domain::time::DAY_MS).date()),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", accepted.text().await.unwrap_or_default());
+    let rows = rows_match_the_change_pages(&s).await;
+    tallies_are_stored(&s, &rows).await;
+    time_passes(&s, 20 * app::domain::time::DAY_MS).await;
+    let rows = rows_match_the_change_pages(&s).await;
+    let pay3 = rows.iter().find(|r| r["key"] == "PAY-3").expect("PAY-3");
+    assert_eq!(coverage_counts(pay3), [("stale".to_owned(), 1)], "stale with no write");
+    let pay2 = rows.iter().find(|r| r["key"] == "PAY-2").expect("PAY-2");
+    assert_eq!(coverage_counts(pay2), [("designed".to_owned(), 1), ("uncovered".to_owned(), 1)], "expired");
+    app::ssr::gates::sweep(&s.app.db).await.expect("sweep");
+    let after = rows_match_the_change_pages(&s).await;
+    assert_eq!(after, rows, "the sweep moves no number");
+    tallies_are_stored(&s, &after).await;
 }
 
 both_backends!(filters_narrow_the_view_and_refuse_what_they_do_not_know);

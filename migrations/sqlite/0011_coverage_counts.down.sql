@@ -1,0 +1,10 @@
+DROP INDEX changes_cov_until;
+ALTER TABLE changes DROP COLUMN cov_until;
+ALTER TABLE changes DROP COLUMN cov_weight_covered;
+ALTER TABLE changes DROP COLUMN cov_weight_total;
+ALTER TABLE changes DROP COLUMN cov_uncovered;
+ALTER TABLE changes DROP COLUMN cov_designed;
+ALTER TABLE changes DROP COLUMN cov_failing;
+ALTER TABLE changes DROP COLUMN cov_stale;
+ALTER TABLE changes DROP COLUMN cov_accepted;
+ALTER TABLE changes DROP COLUMN cov_verified;
