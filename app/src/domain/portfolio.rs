@@ -7,7 +7,8 @@ use super::gate::Coverage;
 use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The order of the rows (overdue changes always come first).
+/// The order of the rows: overdue changes always come first, then this order, then team
+/// and change number (the store sorts, in `ssr::portfolio::rows`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sort {
     /// Target date, soonest first; changes without one last.
@@ -225,29 +226,6 @@ pub fn percent(part: i64, whole: i64) -> Option<i64> {
     (whole > 0).then(|| part * 100 / whole)
 }
 
-/// Sorts rows for display: overdue first, then by `sort`, then by key.
-pub fn sort_rows(rows: &mut [Row], sort: Sort, now: Timestamp) {
-    rows.sort_by(|a, b| {
-        let key = |r: &Row| (r.team.clone(), r.key.rsplit('-').next().and_then(|n| n.parse::<i64>().ok()));
-        b.is_overdue(now)
-            .cmp(&a.is_overdue(now))
-            .then_with(|| match sort {
-                Sort::Target => a
-                    .target_at
-                    .unwrap_or(Timestamp(i64::MAX))
-                    .cmp(&b.target_at.unwrap_or(Timestamp(i64::MAX))),
-                Sort::Coverage => a.weighted_percent().unwrap_or(-1).cmp(&b.weighted_percent().unwrap_or(-1)),
-                Sort::Age => b.happy_path_at.is_some().cmp(&a.happy_path_at.is_some()).then_with(|| {
-                    a.happy_path_at
-                        .unwrap_or(Timestamp(i64::MAX))
-                        .cmp(&b.happy_path_at.unwrap_or(Timestamp(i64::MAX)))
-                }),
-                Sort::Key => std::cmp::Ordering::Equal,
-            })
-            .then_with(|| key(a).cmp(&key(b)))
-    });
-}
-
 /// Cycle time from happy path to sign-off of one team's signed-off changes, in days.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cycle {
@@ -366,41 +344,6 @@ mod tests {
         assert!(Filter::from_query([("sort", "random")]).is_err());
         // Empty values mean "any", as a GET form without a choice sends them.
         assert_eq!(Filter::from_query([("status", ""), ("team", "")]).expect("any").status, None);
-    }
-
-    fn row(key: &str, target: Option<i64>, status: ChangeStatus) -> Row {
-        Row {
-            key: key.into(),
-            team: key.split('-').next().unwrap_or_default().to_owned(),
-            title: String::new(),
-            status,
-            types: vec![],
-            happy_path_at: None,
-            target_at: target.map(Timestamp),
-            signed_off_at: None,
-            coverage: CoverageCounts::default(),
-            weight_covered: 0,
-            weight_total: 0,
-            details: vec![],
-        }
-    }
-
-    #[test]
-    fn overdue_changes_come_first_then_the_chosen_order() {
-        let now = Timestamp(1_000);
-        let mut rows = vec![
-            row("A-2", Some(5_000), ChangeStatus::HappyPathWorking),
-            row("A-10", Some(500), ChangeStatus::HappyPathWorking),
-            row("A-3", Some(100), ChangeStatus::FailureCasesComplete),
-            row("A-1", None, ChangeStatus::Draft),
-        ];
-        sort_rows(&mut rows, Sort::Target, now);
-        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        // A-3 is past its target but signed off: not overdue.
-        assert_eq!(keys, ["A-10", "A-3", "A-2", "A-1"]);
-        sort_rows(&mut rows, Sort::Key, now);
-        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        assert_eq!(keys, ["A-10", "A-1", "A-2", "A-3"]);
     }
 
     #[test]

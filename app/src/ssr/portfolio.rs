@@ -8,8 +8,8 @@ use super::store::decode_status;
 use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
-    Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, TREND_DAYS, TeamWork, Trend, TrendPoint,
-    Upcoming, percent, percentile, sort_rows,
+    Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, Sort, TREND_DAYS, TeamWork, Trend, TrendPoint,
+    Upcoming, percent, percentile,
 };
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
@@ -58,21 +58,53 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("slug")?, r.try_get("name")?))).collect()
 }
 
-/// Every row of the view, sorted (overdue first). Each change's coverage is its stored
-/// tally ([`Tally`]) while that holds, and aggregated live from its failure modes once
-/// time has moved past it (until the sweeper settles it again). The changes' details are
-/// read only `with_details` (the CSV carries them; the page does not show them).
+/// The rows of the view, in the order the page shows them: overdue first, then by
+/// `filter.sort`, then by team and number; `limit` of them from `offset`, and how many the
+/// view has. Each change's coverage is its stored tally ([`Tally`]) while that holds, and
+/// aggregated live from its failure modes once time has moved past it (until the sweeper
+/// settles it again). The changes' details are read only `with_details` (the CSV carries
+/// them; the page does not show them).
 pub async fn rows(
     db: &Db,
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
-    with_details: bool,
-) -> Result<Vec<Row>, AppError> {
+    (offset, limit): (i64, i64),
+) -> Result<(Vec<Row>, i64), AppError> {
+    let sql = rows_sql(filter.sort, false);
+    let found = bind_rows(sqlx::query(&sql), user, filter, now, (offset, limit)).fetch_all(db.read()).await?;
+    let total = match found.first() {
+        Some(first) => first.try_get("total_rows")?,
+        // Past the last page: how many there are, from the first.
+        None if offset > 0 => {
+            let first =
+                bind_rows(sqlx::query(&sql), user, filter, now, (0, 1)).fetch_optional(db.read()).await?;
+            first.map(|r| r.try_get("total_rows")).transpose()?.unwrap_or(0)
+        }
+        None => 0,
+    };
+    let rows = found.iter().map(|r| row(r, false)).collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((rows, total))
+}
+
+/// The query of the view's rows: binds `$1` now, `$2` the viewer, `$3` the team, `$4` the
+/// status, `$5` the type pattern, `$6` overdue only, `$7` the limit and `$8` the offset.
+fn rows_sql(sort: Sort, with_details: bool) -> String {
     let open = coverage::open_statuses();
-    let sql = format!(
-        "SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                {details}{tally}, c.cov_until
+    // Overdue first whatever the sort; the sort's own order; then team and number.
+    let order = match sort {
+        Sort::Target => "CASE WHEN r.target_at IS NULL THEN 1 ELSE 0 END, r.target_at, ",
+        Sort::Coverage => {
+            "CASE WHEN r.cov_weight_total > 0 THEN r.cov_weight_covered * 100 / r.cov_weight_total ELSE -1 END, "
+        }
+        Sort::Age => "CASE WHEN r.happy_path_at IS NULL THEN 1 ELSE 0 END, r.happy_path_at, ",
+        Sort::Key => "",
+    };
+    format!(
+        "SELECT r.*, COUNT(*) OVER () AS total_rows FROM (
+         SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
+                {details}{tally}, c.cov_until,
+                CASE WHEN c.status IN {open} AND c.target_at < $1 THEN 1 ELSE 0 END AS overdue
          FROM changes c JOIN teams t ON t.id = c.team_id
          LEFT JOIN (
             SELECT change_id,
@@ -85,32 +117,41 @@ pub async fn rows(
                    CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
                    CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
             FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
-                  FROM ({fm_coverage} WHERE c.cov_until <= $1 AND {fm_visible}) a) b
+                  FROM ({fm_coverage} WHERE c.cov_until <= $1 AND {visible}) a) b
             GROUP BY change_id
          ) x ON x.change_id = c.id
          WHERE {visible}
            AND ($4 IS NULL OR c.status = $4)
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
-           AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))",
+           AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))
+         ) r
+         ORDER BY r.overdue DESC, {order}r.slug, r.number LIMIT $7 OFFSET $8",
         details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
         tally = stored_or_live(),
         fm_coverage = *FM_COVERAGE,
-        fm_visible = visible("c.team_id", 2, 3),
         visible = visible("c.team_id", 2, 3),
-    );
-    let rows = sqlx::query(&sql)
+    )
+}
+
+fn bind_rows<'q>(
+    query: Query<'q>,
+    user: &Principal,
+    filter: &'q Filter,
+    now: Timestamp,
+    (offset, limit): (i64, i64),
+) -> Query<'q> {
+    query
         .bind(now)
         .bind(viewer(user))
         .bind(filter.team.as_deref())
         .bind(filter.status.map(ChangeStatus::as_str))
         .bind(type_pattern(filter))
         .bind(i64::from(filter.overdue))
-        .fetch_all(db.read())
-        .await?;
-    let mut rows = rows.iter().map(|r| row(r, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?;
-    sort_rows(&mut rows, filter.sort, now);
-    Ok(rows)
+        .bind(limit)
+        .bind(offset)
 }
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// The tally's columns of [`rows`]: stored until `cov_until`, live (`x`) from then on.
 fn stored_or_live() -> String {
@@ -164,10 +205,10 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     let now = Timestamp::now();
     let teams = teams(db, user).await?;
     check_team(&teams, filter)?;
-    let all = rows(db, user, filter, now, false).await?;
-    let total_rows = all.len();
-    let rows: Vec<Row> =
-        all.into_iter().skip(PAGE_SIZE * filter.page.saturating_sub(1)).take(PAGE_SIZE).collect();
+    let size = i64::try_from(PAGE_SIZE).unwrap_or(i64::MAX);
+    let page = i64::try_from(filter.page.saturating_sub(1)).unwrap_or(i64::MAX);
+    let (rows, total_rows) = rows(db, user, filter, now, (page.saturating_mul(size), size)).await?;
+    let total_rows = usize::try_from(total_rows).unwrap_or(0);
 
     let (status_counts, overdue) = status_counts(db, user, filter, now).await?;
     let (cycles, month_cycles) = cycle_times(db, user, filter, now).await?;
@@ -400,18 +441,47 @@ fn change_key(slug: String, number: i64) -> String {
     format!("{}-{number}", slug.to_uppercase())
 }
 
+/// How many bytes of CSV are sent at a time.
+const CSV_CHUNK: usize = 32 * 1024;
+
 /// The view as CSV: every row (not only one page), the columns the table shows, then each
-/// of the change's details.
-pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, AppError> {
-    let now = Timestamp::now();
+/// of the change's details; written as the rows arrive from the database and sent in
+/// chunks, so that memory stays flat however many rows the view has. A database error
+/// past the first chunk ends the stream with that error (the download is cut short, never
+/// silently incomplete).
+pub async fn csv(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<u8>, AppError>>, AppError> {
     check_team(&teams(db, user).await?, filter)?;
-    let rows = rows(db, user, filter, now, true).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let (send, receive) = tokio::sync::mpsc::channel(2);
+    let (db, user, filter) = (db.clone(), user.clone(), filter.clone());
+    tokio::spawn(async move {
+        let mut out = csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2));
+        let written = write_csv(&db, &user, &filter, &mut out, &send).await;
+        let last =
+            written.and_then(|()| out.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e)));
+        // The receiver is gone when the client went away: nothing more to do.
+        let _ = send.send(last).await;
+    });
+    Ok(receive)
+}
+
+async fn write_csv(
+    db: &Db,
+    user: &Principal,
+    filter: &Filter,
+    out: &mut csv::Writer<Vec<u8>>,
+    send: &tokio::sync::mpsc::Sender<Result<Vec<u8>, AppError>>,
+) -> Result<(), AppError> {
+    use futures::TryStreamExt as _;
+    let now = Timestamp::now();
     let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
         out.write_record(record).map_err(|e| super::error::internal("portfolio CSV", &e))
     };
     write(
-        &mut out,
+        out,
         &[
             "change",
             "team",
@@ -439,11 +509,14 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
     )?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let day = |v: Option<Timestamp>| v.map(Timestamp::date).unwrap_or_default();
-    for r in &rows {
+    let sql = rows_sql(filter.sort, true);
+    let mut rows = bind_rows(sqlx::query(&sql), user, filter, now, (0, i64::MAX)).fetch(db.read());
+    while let Some(found) = rows.try_next().await? {
+        let r = row(&found, true)?;
         let c = &r.coverage;
         let details = r.details.iter().map(|v| csv_safe(v.as_deref().unwrap_or_default()));
         write(
-            &mut out,
+            out,
             &[
                 r.key.clone(),
                 r.team.clone(),
@@ -468,9 +541,15 @@ pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<String, A
             .chain(details)
             .collect::<Vec<_>>(),
         )?;
+        if out.get_ref().len() >= CSV_CHUNK {
+            let full = std::mem::replace(out, csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2)));
+            let chunk = full.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
+            if send.send(Ok(chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
     }
-    let bytes = out.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
-    String::from_utf8(bytes).map_err(|e| super::error::internal("portfolio CSV", &e))
+    Ok(())
 }
 
 /// Keeps a spreadsheet from running user text as a formula (CSV injection): text that

@@ -3,9 +3,11 @@
 use super::ReportError;
 use app::domain::portfolio::Filter;
 use app::ssr::{AppState, auth};
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
 use tower_sessions::Session;
 
 /// `GET /portfolio.csv?<the view's query>`.
@@ -16,7 +18,16 @@ pub async fn csv(
 ) -> Result<Response, ReportError> {
     let user = auth::session_principal(&state.db, &state.auth, &session).await?.ok_or(ReportError::Login)?;
     let filter = Filter::parse_query(query.as_deref().unwrap_or_default())?;
-    let body = app::ssr::portfolio::csv(&state.db, &user, &filter).await?;
+    let mut chunks = app::ssr::portfolio::csv(&state.db, &user, &filter).await?;
+    // The first chunk (the whole file, when small) is awaited before answering, so that a
+    // database that fails at once gets its error page, not a 200 with no rows.
+    let first = chunks.recv().await.unwrap_or_else(|| Ok(Vec::new()))?;
+    let rest = futures::stream::unfold(chunks, |mut chunks| async move {
+        let chunk = chunks.recv().await?;
+        // Past the first chunk the status is sent: the download is cut short instead.
+        Some((chunk.map_err(|_| std::io::Error::other("the portfolio CSV failed")), chunks))
+    });
+    let body = Body::from_stream(futures::stream::iter([Ok(first)]).chain(rest));
     let name = match &filter.team {
         Some(team) => format!("premortem-portfolio-{team}.csv"),
         None => "premortem-portfolio.csv".to_owned(),

@@ -311,6 +311,34 @@ async fn the_maintained_numbers_follow_ingestion_edits_and_time(backend: Backend
     tallies_are_stored(&s, &after).await;
 }
 
+both_backends!(every_sort_puts_overdue_changes_first_and_pages_count_the_whole_view);
+async fn every_sort_puts_overdue_changes_first_and_pages_count_the_whole_view(backend: Backend) {
+    let s = setup(backend).await;
+    let keys = |p: &Value| -> Vec<String> {
+        p["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["key"].as_str().expect("key").to_owned())
+            .collect()
+    };
+    // PAY-3 is overdue; PAY-1 has a target and some coverage; the draft PAY-2 has neither.
+    for (sort, expected) in [
+        ("target", ["PAY-3", "PAY-1", "PAY-2"]),
+        ("coverage", ["PAY-3", "PAY-2", "PAY-1"]),
+        ("age", ["PAY-3", "PAY-1", "PAY-2"]),
+        ("key", ["PAY-3", "PAY-1", "PAY-2"]),
+    ] {
+        let p = json(portfolio(&s, &s.lead, &format!("sort={sort}")).await).await;
+        assert_eq!(keys(&p), expected, "sort={sort}");
+        assert_eq!(p["total_rows"], 3);
+    }
+    // Past the last page: no rows, and still the view's count.
+    let p = json(portfolio(&s, &s.lead, "page=2").await).await;
+    assert!(keys(&p).is_empty());
+    assert_eq!(p["total_rows"], 3);
+}
+
 both_backends!(filters_narrow_the_view_and_refuse_what_they_do_not_know);
 async fn filters_narrow_the_view_and_refuse_what_they_do_not_know(backend: Backend) {
     let s = setup(backend).await;
@@ -386,6 +414,31 @@ async fn the_csv_export_has_exactly_the_rows_of_the_view(backend: Backend) {
     assert!(bad.text().await.expect("body").contains("sort"));
     let anonymous = s.app.client().get(s.app.url("/portfolio.csv")).send().await.expect("csv");
     assert!(anonymous.status().is_redirection());
+}
+
+both_backends!(a_csv_larger_than_a_chunk_streams_every_row_once);
+async fn a_csv_larger_than_a_chunk_streams_every_row_once(backend: Backend) {
+    let s = setup(backend).await;
+    // 40 more changes with 2,000-character summaries: about 80 KB, sent in several chunks.
+    let summary = "retries pile up, ".repeat(118);
+    for n in 0..40 {
+        let body =
+            json!({ "team": "PAY", "title": format!("Bulk {n}"), "types": ["queue"], "summary": summary });
+        let created = s.app.api(Method::POST, "/changes", &s.token).json(&body).send().await.expect("create");
+        assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap_or_default());
+    }
+    let response = s.lead.get(s.app.url("/portfolio.csv?sort=key")).send().await.expect("csv");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.expect("body");
+    assert!(body.len() > 64 * 1024, "{} bytes", body.len());
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let keys: Vec<String> = reader.records().map(|r| r.expect("record")[0].to_owned()).collect();
+    // Overdue PAY-3 first, then every other change by number, each once.
+    let expected: Vec<String> = ["PAY-3".to_owned()]
+        .into_iter()
+        .chain((1..=43).filter(|n| *n != 3).map(|n| format!("PAY-{n}")))
+        .collect();
+    assert_eq!(keys, expected);
 }
 
 both_backends!(team_pages_list_what_needs_work_and_the_trend_records_it);
