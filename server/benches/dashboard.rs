@@ -1,8 +1,11 @@
 //! Dashboard benchmark (not a test: it prints figures). On SQLite and on PostgreSQL:
 //! loads the large data set (1,000 changes, 10,000 failure modes, 1,020,000 results), then
 //! measures, at 16 concurrent connections, the portfolio page as a leader opens it (server-
-//! side render of all teams), a filtered view, the CSV export and, as the baseline measured
-//! in the same run, the trivial `/healthz` route.
+//! side render of all teams), a filtered view, the CSV export, the team page, a change page
+//! with 50 failure modes, search and, as the baseline measured in the same run, the trivial
+//! `/healthz` route. CPU per request is the machine's cores over the throughput. Then the
+//! growth figure: the same routes on SQLite with ten times the changes and failure modes,
+//! each route's CPU per request beside its figure at 1×.
 //!
 //! Run with `make bench` (PostgreSQL from PREMORTEM_TEST_POSTGRES_URL or 127.0.0.1:5432).
 
@@ -19,6 +22,26 @@ struct Figures {
     p99: Duration,
     per_second: f64,
 }
+
+impl Figures {
+    /// Milliseconds of CPU per request, with every core busy.
+    fn cpu_ms(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        cores as f64 * 1000.0 / self.per_second
+    }
+}
+
+/// The routes measured, by name.
+const ROUTES: [(&str, &str); 8] = [
+    ("portfolio page, all teams", "/"),
+    ("portfolio page, one team, overdue first", "/?team=TEAM03&sort=coverage"),
+    ("CSV export, every change", "/portfolio.csv"),
+    ("team page (upcoming, gaps, stale, runs)", "/teams/TEAM03"),
+    ("change page, 50 failure modes", "/changes/{big}"),
+    ("search page, two words (change 17)", "/search?q=change+17"),
+    ("search page, a word of every failure mode", "/search?q=magnitude"),
+    ("search for a key, to its change page", "/search?q=TEAM03-5"),
+];
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -61,7 +84,14 @@ async fn measure(client: &reqwest::Client, base: &str, path: &str) -> Figures {
     Figures { p50: at(0.50), p99: at(0.99), per_second: all.len() as f64 / elapsed.as_secs_f64() }
 }
 
-async fn run(backend: &str, url: &str) {
+/// Loads `scale` into the database at `url`, serves it and measures every route; returns
+/// each route's figures (`earlier`: the same routes at 1×, for the growth ratio).
+async fn run(
+    backend: &str,
+    url: &str,
+    scale: server::demo::Scale,
+    earlier: Option<&[Figures]>,
+) -> Vec<Figures> {
     println!("\n== {backend} ==");
     let settings =
         server::config::Cli::try_parse_from(["premortem", "--database-url", url, "--listen", "127.0.0.1:0"])
@@ -72,7 +102,7 @@ async fn run(backend: &str, url: &str) {
         .await
         .expect("hash");
     let started = Instant::now();
-    let written = server::demo::generate(&db, server::demo::Scale::LARGE, &hash).await.expect("data set");
+    let written = server::demo::generate(&db, scale, &hash).await.expect("data set");
     println!(
         "data set: {} teams, {} changes, {} failure modes, {} results, loaded in {:.1} s",
         written.teams,
@@ -96,42 +126,84 @@ async fn run(backend: &str, url: &str) {
         .await
         .expect("login");
     assert!(login.status().is_success(), "login: {}", login.status());
+    let big = grow_a_change(&db, &client, &base).await;
 
     let baseline = measure(&client, &base, "/healthz").await;
     println!(
-        "{:<44} {:>9} {:>9} {:>10} {:>12}",
-        "route (16 connections, 320 requests)", "p50 ms", "p99 ms", "req/s", "p50 / base"
+        "{:<44} {:>8} {:>8} {:>8} {:>11} {:>11}{}",
+        "route (16 connections, 320 requests)",
+        "p50 ms",
+        "p99 ms",
+        "req/s",
+        "p50 / base",
+        "CPU ms/req",
+        if earlier.is_some() { "   CPU / 1x" } else { "" }
     );
-    let row = |name: &str, f: &Figures| {
+    let row = |name: &str, f: &Figures, before: Option<&Figures>| {
         println!(
-            "{name:<44} {:>9.1} {:>9.1} {:>10.0} {:>11.1}x",
+            "{name:<44} {:>8.1} {:>8.1} {:>8.0} {:>10.1}x {:>11.2}{}",
             ms(f.p50),
             ms(f.p99),
             f.per_second,
-            f.p50.as_secs_f64() / baseline.p50.as_secs_f64()
+            f.p50.as_secs_f64() / baseline.p50.as_secs_f64(),
+            f.cpu_ms(),
+            before.map(|b| format!(" {:>10.2}x", f.cpu_ms() / b.cpu_ms())).unwrap_or_default()
         );
     };
-    row("GET /healthz (baseline)", &baseline);
-    for (name, path) in [
-        ("portfolio page, all teams", "/"),
-        ("portfolio page, one team, overdue first", "/?team=TEAM03&sort=coverage"),
-        ("CSV export, all 1,000 changes", "/portfolio.csv"),
-        ("team page (upcoming, gaps, stale, runs)", "/teams/TEAM03"),
-        ("search page, two words (change 17)", "/search?q=change+17"),
-        ("search page, a word of every failure mode", "/search?q=magnitude"),
-        ("search for a key, to its change page", "/search?q=TEAM03-5"),
-    ] {
-        row(name, &measure(&client, &base, path).await);
+    row("GET /healthz (baseline)", &baseline, None);
+    let mut figures = Vec::new();
+    for (i, (name, path)) in ROUTES.iter().enumerate() {
+        let f = measure(&client, &base, &path.replace("{big}", &big)).await;
+        row(name, &f, earlier.and_then(|e| e.get(i)));
+        figures.push(f);
     }
     db.close().await;
+    figures
+}
+
+/// Gives an open change 50 failure modes in all (the data set's have 10), through the
+/// server function a browser calls; returns its key.
+async fn grow_a_change(db: &app::ssr::db::Db, client: &reqwest::Client, base: &str) -> String {
+    let (slug, number): (String, i64) = sqlx::query_as(
+        "SELECT t.slug, c.number FROM changes c JOIN teams t ON t.id = c.team_id
+         WHERE c.status IN ('draft', 'happy_path_working') ORDER BY c.id LIMIT 1",
+    )
+    .fetch_one(db.read())
+    .await
+    .expect("an open change");
+    let key = format!("{slug}-{number}");
+    for n in 0..40 {
+        let title = format!("Grown failure mode {n}");
+        let selectors = format!("{}::grown::f{n}::*", slug.to_lowercase());
+        let form = [
+            ("key", key.as_str()),
+            ("title", &title),
+            ("scenario", "Scenario with a magnitude"),
+            ("severity", "3"),
+            ("likelihood", "3"),
+            ("detectability", "2"),
+            ("designs", "Design note"),
+            ("selectors", &selectors),
+        ];
+        let added = client
+            .post(format!("{base}/api/add_failure_mode"))
+            .header("Accept", "application/json")
+            .form(&form)
+            .send()
+            .await
+            .expect("add failure mode");
+        assert!(added.status().is_success(), "add failure mode: {}", added.status());
+    }
+    key
 }
 
 #[tokio::main]
 async fn main() {
     let dir = std::env::temp_dir().join(format!("premortem-dashboard-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    run("SQLite", &format!("sqlite://{}/bench.db", dir.display())).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let sqlite =
+        run("SQLite", &format!("sqlite://{}/bench.db", dir.display()), server::demo::Scale::LARGE, None)
+            .await;
 
     let admin = std::env::var("PREMORTEM_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -143,7 +215,7 @@ async fn main() {
                 .await
                 .expect("create database");
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-            run("PostgreSQL", &format!("{base}/{name}")).await;
+            run("PostgreSQL", &format!("{base}/{name}"), server::demo::Scale::LARGE, None).await;
             sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut conn)
                 .await
@@ -151,4 +223,12 @@ async fn main() {
         }
         Err(err) => println!("\nPostgreSQL skipped: cannot connect to {admin}: {err}"),
     }
+    run(
+        "SQLite, 10x the changes and failure modes",
+        &format!("sqlite://{}/tenfold.db", dir.display()),
+        server::demo::Scale::TENFOLD,
+        Some(&sqlite),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

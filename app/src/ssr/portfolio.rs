@@ -59,8 +59,7 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
 }
 
 /// The rows of the view, in the order the page shows them: overdue first, then by
-/// `filter.sort`, then by team and number; `limit` of them from `offset`, and how many the
-/// view has. Each change's coverage is its stored tally ([`Tally`]) while that holds, and
+/// `filter.sort`, then by team and number; `limit` of them from `offset`. Each change's coverage is its stored tally ([`Tally`]) while that holds, and
 /// aggregated live from its failure modes once time has moved past it (until the sweeper
 /// settles it again). The changes' details are read only `with_details` (the CSV carries
 /// them; the page does not show them).
@@ -69,22 +68,11 @@ pub async fn rows(
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
-    (offset, limit): (i64, i64),
-) -> Result<(Vec<Row>, i64), AppError> {
+    window: (i64, i64),
+) -> Result<Vec<Row>, AppError> {
     let sql = rows_sql(filter.sort, false);
-    let found = bind_rows(sqlx::query(&sql), user, filter, now, (offset, limit)).fetch_all(db.read()).await?;
-    let total = match found.first() {
-        Some(first) => first.try_get("total_rows")?,
-        // Past the last page: how many there are, from the first.
-        None if offset > 0 => {
-            let first =
-                bind_rows(sqlx::query(&sql), user, filter, now, (0, 1)).fetch_optional(db.read()).await?;
-            first.map(|r| r.try_get("total_rows")).transpose()?.unwrap_or(0)
-        }
-        None => 0,
-    };
-    let rows = found.iter().map(|r| row(r, false)).collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((rows, total))
+    let found = bind_rows(sqlx::query(&sql), user, filter, now, window).fetch_all(db.read()).await?;
+    Ok(found.iter().map(|r| row(r, false)).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// The query of the view's rows: binds `$1` now, `$2` the viewer, `$3` the team, `$4` the
@@ -101,7 +89,7 @@ fn rows_sql(sort: Sort, with_details: bool) -> String {
         Sort::Key => "",
     };
     format!(
-        "SELECT r.*, COUNT(*) OVER () AS total_rows FROM (
+        "SELECT r.* FROM (
          SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
                 {details}{tally}, c.cov_until,
                 CASE WHEN c.status IN {open} AND c.target_at < $1 THEN 1 ELSE 0 END AS overdue
@@ -117,7 +105,8 @@ fn rows_sql(sort: Sort, with_details: bool) -> String {
                    CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
                    CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
             FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
-                  FROM ({fm_coverage} WHERE c.cov_until <= $1 AND {visible}) a) b
+                  FROM ({fm_coverage}
+                        WHERE f.change_id IN (SELECT id FROM changes WHERE cov_until <= $1) AND {visible}) a) b
             GROUP BY change_id
          ) x ON x.change_id = c.id
          WHERE {visible}
@@ -207,10 +196,9 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     check_team(&teams, filter)?;
     let size = i64::try_from(PAGE_SIZE).unwrap_or(i64::MAX);
     let page = i64::try_from(filter.page.saturating_sub(1)).unwrap_or(i64::MAX);
-    let (rows, total_rows) = rows(db, user, filter, now, (page.saturating_mul(size), size)).await?;
+    let rows = rows(db, user, filter, now, (page.saturating_mul(size), size)).await?;
+    let (status_counts, overdue, total_rows) = status_counts(db, user, filter, now).await?;
     let total_rows = usize::try_from(total_rows).unwrap_or(0);
-
-    let (status_counts, overdue) = status_counts(db, user, filter, now).await?;
     let (cycles, month_cycles) = cycle_times(db, user, filter, now).await?;
     let trends = trends(db, user, filter, &teams, now).await?;
 
@@ -228,13 +216,14 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     })
 }
 
-/// How many changes of the view are in each status, and how many open ones are overdue.
+/// How many changes of the view are in each status (whatever its status filter), how many
+/// open ones are overdue, and how many rows the view has.
 async fn status_counts(
     db: &Db,
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
-) -> Result<(Vec<(ChangeStatus, i64)>, i64), AppError> {
+) -> Result<(Vec<(ChangeStatus, i64)>, i64, i64), AppError> {
     let counted = sqlx::query(&format!(
         "SELECT c.status, COUNT(*) AS n,
                 CAST(SUM(CASE WHEN c.target_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS late
@@ -249,18 +238,20 @@ async fn status_counts(
     .fetch_all(db.read())
     .await?;
     let mut status_counts: Vec<(ChangeStatus, i64)> = ChangeStatus::ALL.iter().map(|s| (*s, 0)).collect();
-    let mut overdue = 0;
+    let (mut overdue, mut total) = (0, 0);
     for row in &counted {
         let status = ChangeStatus::parse(&row.try_get::<String, _>("status")?);
         if let Some((status, n)) = status.and_then(|s| status_counts.iter_mut().find(|(x, _)| *x == s)) {
             *n = row.try_get("n")?;
-            if status.is_open() {
-                overdue += row.try_get::<Option<i64>, _>("late")?.unwrap_or(0);
+            let late = if status.is_open() { row.try_get::<Option<i64>, _>("late")?.unwrap_or(0) } else { 0 };
+            overdue += late;
+            if filter.status.is_none_or(|s| s == *status) {
+                total += if filter.overdue { late } else { *n };
             }
         }
     }
 
-    Ok((status_counts, overdue))
+    Ok((status_counts, overdue, total))
 }
 
 /// Days from happy path to sign-off by team, and by month over the last year.
