@@ -165,6 +165,24 @@ impl Selector {
         self.0.split(['*', '?']).next().unwrap_or_default()
     }
 
+    /// The range `[from, to)` (bytewise, as UTF-8 orders code points) that holds every test
+    /// id this selector selects: the ids that start with its literal prefix. `None` when
+    /// it has no literal prefix (it may select any id).
+    pub fn prefix_range(&self) -> Option<(String, String)> {
+        let prefix = self.literal_prefix();
+        let mut end: Vec<char> = prefix.chars().collect();
+        // The least string above every one that starts with the prefix: its last character
+        // raised by one (dropped when it is the last code point there is).
+        while let Some(last) = end.pop() {
+            let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+            if let Some(next) = next {
+                end.push(next);
+                return Some((prefix.to_owned(), end.into_iter().collect()));
+            }
+        }
+        None
+    }
+
     /// The items of `sorted` (sorted by `id`, bytewise) this selector selects, found by
     /// binary search on the literal prefix instead of a scan of every item.
     pub fn select_sorted<'a, T>(
@@ -242,6 +260,32 @@ impl Design {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_prefix_range_holds_what_its_selector_selects() {
+        let range = |raw: &str| Selector::parse(raw).expect("selector").prefix_range();
+        assert_eq!(range("queue::backlog_*"), Some(("queue::backlog_".into(), "queue::backlog`".into())));
+        assert_eq!(range("*::backlog"), None);
+        assert_eq!(range("ab\u{10FFFF}c?x"), Some(("ab\u{10FFFF}c".into(), "ab\u{10FFFF}d".into())));
+        assert_eq!(range("ab\u{10FFFF}*"), Some(("ab\u{10FFFF}".into(), "ac".into())));
+    }
+
+    proptest! {
+        #[test]
+        fn every_selected_id_lies_in_the_prefix_range(
+            prefix in "[a-z:\u{80}-\u{10FFFF}]{3,6}",
+            rest in "[a-z:\u{10FFFF}]{0,6}",
+        ) {
+            let selector = Selector::parse(&format!("{prefix}*"));
+            // (Spaces and control characters, which the generator may draw, are refused.)
+            prop_assume!(selector.is_ok());
+            let selector = selector.expect("selector");
+            let id = format!("{prefix}{rest}");
+            let (from, to) = selector.prefix_range().expect("a literal prefix");
+            prop_assert!(selector.matches(&id));
+            prop_assert!(from.as_str() <= id.as_str() && id.as_str() < to.as_str(), "{id:?} in [{from:?}, {to:?})");
+        }
+    }
 
     fn field(err: AppError) -> Option<String> {
         match err {

@@ -435,28 +435,66 @@ fn change_key(slug: String, number: i64) -> String {
 /// How many bytes of CSV are sent at a time.
 const CSV_CHUNK: usize = 32 * 1024;
 
+/// A streamed export holds a read connection until its last row is sent, so a few slow
+/// downloads could take every one the pages need. At most this many run at once, each
+/// within [`CSV_DEADLINE`]; another waits up to [`CSV_WAIT`] for its turn, then is told to
+/// come back (503).
+const CSV_AT_ONCE: usize = 2;
+const CSV_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const CSV_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+static CSV_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CSV_AT_ONCE);
+
 /// The view as CSV: every row (not only one page), the columns the table shows, then each
 /// of the change's details; written as the rows arrive from the database and sent in
 /// chunks, so that memory stays flat however many rows the view has. A database error
-/// past the first chunk ends the stream with that error (the download is cut short, never
-/// silently incomplete).
-pub async fn csv(
-    db: &Db,
-    user: &Principal,
-    filter: &Filter,
-) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<u8>, AppError>>, AppError> {
+/// past the first chunk, or a client too slow to take it all within [`CSV_DEADLINE`], ends
+/// the stream with an error (the download is cut short, never silently incomplete).
+pub async fn csv(db: &Db, user: &Principal, filter: &Filter) -> Result<CsvChunks, AppError> {
     check_team(&teams(db, user).await?, filter)?;
+    let turn = tokio::time::timeout(CSV_WAIT, CSV_TURNS.acquire())
+        .await
+        .map_err(|_| AppError::Unavailable)?
+        .map_err(|_| AppError::Unavailable)?;
     let (send, receive) = tokio::sync::mpsc::channel(2);
     let (db, user, filter) = (db.clone(), user.clone(), filter.clone());
     tokio::spawn(async move {
+        let _turn = turn;
+        let deadline = tokio::time::Instant::now() + CSV_DEADLINE;
         let mut out = csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2));
-        let written = write_csv(&db, &user, &filter, &mut out, &send).await;
+        let written = write_csv(&db, &user, &filter, &mut out, &send, deadline).await;
         let last =
             written.and_then(|()| out.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e)));
-        // The receiver is gone when the client went away: nothing more to do.
-        let _ = send.send(last).await;
+        // The receiver is gone when the client went away, and a client past the deadline
+        // gets no more: either way nothing more to do.
+        let _ = tokio::time::timeout_at(deadline, send.send(last.map(|bytes| (bytes, true)))).await;
     });
-    Ok(receive)
+    Ok(CsvChunks { receive, done: false })
+}
+
+/// The chunks of a CSV being written, in order.
+pub struct CsvChunks {
+    receive: tokio::sync::mpsc::Receiver<Result<(Vec<u8>, bool), AppError>>,
+    done: bool,
+}
+
+impl CsvChunks {
+    /// The next chunk, `None` after the last. A writer that stopped before its last chunk
+    /// (an error it could not send, a panic) is an error here, never a quiet end.
+    pub async fn next(&mut self) -> Option<Result<Vec<u8>, AppError>> {
+        if self.done {
+            return None;
+        }
+        let next = match self.receive.recv().await {
+            Some(Ok((bytes, last))) => {
+                self.done = last;
+                return Some(Ok(bytes));
+            }
+            Some(Err(err)) => err,
+            None => AppError::Unavailable,
+        };
+        self.done = true;
+        Some(Err(next))
+    }
 }
 
 async fn write_csv(
@@ -464,7 +502,8 @@ async fn write_csv(
     user: &Principal,
     filter: &Filter,
     out: &mut csv::Writer<Vec<u8>>,
-    send: &tokio::sync::mpsc::Sender<Result<Vec<u8>, AppError>>,
+    send: &tokio::sync::mpsc::Sender<Result<(Vec<u8>, bool), AppError>>,
+    deadline: tokio::time::Instant,
 ) -> Result<(), AppError> {
     use futures::TryStreamExt as _;
     let now = Timestamp::now();
@@ -535,8 +574,14 @@ async fn write_csv(
         if out.get_ref().len() >= CSV_CHUNK {
             let full = std::mem::replace(out, csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2)));
             let chunk = full.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
-            if send.send(Ok(chunk)).await.is_err() {
-                return Ok(());
+            match tokio::time::timeout_at(deadline, send.send(Ok((chunk, false)))).await {
+                Ok(Ok(())) => {}
+                // The client went away.
+                Ok(Err(_)) => return Ok(()),
+                Err(_) => {
+                    tracing::warn!("a portfolio CSV download took longer than {CSV_DEADLINE:?}; cut short");
+                    return Err(AppError::Unavailable);
+                }
             }
         }
     }

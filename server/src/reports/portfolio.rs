@@ -21,9 +21,9 @@ pub async fn csv(
     let mut chunks = app::ssr::portfolio::csv(&state.db, &user, &filter).await?;
     // The first chunk (the whole file, when small) is awaited before answering, so that a
     // database that fails at once gets its error page, not a 200 with no rows.
-    let first = chunks.recv().await.unwrap_or_else(|| Ok(Vec::new()))?;
+    let first = chunks.next().await.unwrap_or_else(|| Ok(Vec::new()))?;
     let rest = futures::stream::unfold(chunks, |mut chunks| async move {
-        let chunk = chunks.recv().await?;
+        let chunk = chunks.next().await?;
         // Past the first chunk the status is sent: the download is cut short instead.
         Some((chunk.map_err(|_| std::io::Error::other("the portfolio CSV failed")), chunks))
     });

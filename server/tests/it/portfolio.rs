@@ -339,6 +339,49 @@ async fn every_sort_puts_overdue_changes_first_and_pages_count_the_whole_view(ba
     assert_eq!(p["total_rows"], 3);
 }
 
+both_backends!(change_pages_find_evidence_by_prefix_and_by_wildcard);
+async fn change_pages_find_evidence_by_prefix_and_by_wildcard(backend: Backend) {
+    let s = setup(backend).await;
+    // PAY-4's selectors all have a literal prefix (read by range); PAY-5 has one without.
+    let prefixed: &[(&str, u8, &[&str])] = &[
+        ("Accents", 3, &["queue::ünï*"]),
+        ("Exact", 3, &["queue::eta"]),
+        ("Missing", 3, &["queue::gone_*"]),
+    ];
+    create_change(&s.app, &s.token, "Prefixed", Some(""), prefixed).await;
+    let wild: &[(&str, u8, &[&str])] =
+        &[("Anywhere", 3, &["*::backlog_drains"]), ("Accents", 3, &["queue::ünï*"])];
+    create_change(&s.app, &s.token, "Wild", Some(""), wild).await;
+    upload_json(
+        &s.app,
+        &s.token,
+        &[("queue::ünïcode", "passed"), ("queue::ünï", "passed"), ("queue::gone", "passed")],
+    )
+    .await;
+    let coverage = |page: &Value| -> Vec<(String, String)> {
+        page["failure_modes"]
+            .as_array()
+            .expect("fms")
+            .iter()
+            .map(|fm| {
+                (
+                    fm["title"].as_str().expect("title").to_owned(),
+                    fm["coverage"].as_str().expect("cov").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pay4 = json(s.app.call(&s.lead, "change", &[("key", "PAY-4")]).await).await;
+    let expected = [("Accents", "verified"), ("Exact", "verified"), ("Missing", "designed")];
+    assert_eq!(coverage(&pay4), expected.map(|(t, c)| (t.to_owned(), c.to_owned())));
+    let pay5 = json(s.app.call(&s.lead, "change", &[("key", "PAY-5")]).await).await;
+    assert_eq!(
+        coverage(&pay5),
+        [("Anywhere", "verified"), ("Accents", "verified")].map(|(t, c)| (t.to_owned(), c.to_owned()))
+    );
+    rows_match_the_change_pages(&s).await;
+}
+
 both_backends!(filters_narrow_the_view_and_refuse_what_they_do_not_know);
 async fn filters_narrow_the_view_and_refuse_what_they_do_not_know(backend: Backend) {
     let s = setup(backend).await;

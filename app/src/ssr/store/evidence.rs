@@ -1,11 +1,12 @@
 //! Evidence: test runs and the latest result per test id, as the gate reads them.
 
+use crate::domain::failure_mode::Selector;
 use crate::domain::gate::RunSummary;
 use crate::domain::gate::{EvidenceView, Outcome, ReportedResult, TestResult};
 use crate::domain::ids::{RunId, TokenId};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
-use crate::ssr::db::Db;
+use crate::ssr::db::{Backend, Db};
 use crate::ssr::store::changes::FailureMode;
 use sqlx::{AnyConnection, Row};
 
@@ -232,6 +233,53 @@ fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {
     })
 }
 
+/// Most selectors narrowed in SQL by their prefix ranges; past it, the team's results are
+/// read whole and matched here.
+const MAX_RANGES: usize = 200;
+
+/// The team's latest results that may match `selectors`: those in one of their prefix
+/// ranges (bytewise: PostgreSQL compares under the "C" collation), or every one when a
+/// selector has no literal prefix or there are too many. The caller matches each.
+async fn selected_latest(
+    db: &Db,
+    team: TeamId,
+    selectors: &[&Selector],
+) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
+    let mut ranges: Vec<(String, String)> = Vec::new();
+    for selector in selectors {
+        let Some(range) = selector.prefix_range() else {
+            ranges.clear();
+            break;
+        };
+        if !ranges.contains(&range) {
+            ranges.push(range);
+        }
+    }
+    let whole = ranges.is_empty() || ranges.len() > MAX_RANGES;
+    let collate = if db.backend() == Backend::Postgres { " COLLATE \"C\"" } else { "" };
+    let within: Vec<String> = if whole {
+        Vec::new()
+    } else {
+        (0..ranges.len())
+            .map(|i| {
+                format!("(e.test_id{collate} >= ${} AND e.test_id{collate} < ${})", 2 * i + 2, 2 * i + 3)
+            })
+            .collect()
+    };
+    let sql = format!(
+        "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
+         FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1{}",
+        if whole { String::new() } else { format!(" AND ({})", within.join(" OR ")) }
+    );
+    let mut query = sqlx::query(&sql).bind(team.0);
+    if !whole {
+        for (from, to) in &ranges {
+            query = query.bind(from.as_str()).bind(to.as_str());
+        }
+    }
+    Ok(query.fetch_all(db.read()).await?)
+}
+
 /// The evidence for a change's failure modes: the team's latest results that any of their
 /// selectors select, and the results bound to them directly.
 pub async fn view(
@@ -243,13 +291,7 @@ pub async fn view(
     let selectors: Vec<_> = fms.iter().flat_map(|fm| fm.input.selectors.iter()).collect();
     let mut latest = Vec::new();
     if !selectors.is_empty() {
-        let rows = sqlx::query(
-            "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
-             FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1",
-        )
-        .bind(team.0)
-        .fetch_all(db.read())
-        .await?;
+        let rows = selected_latest(db, team, &selectors).await?;
         for row in &rows {
             let test_id: String = row.try_get("test_id")?;
             if selectors.iter().any(|s| s.matches(&test_id)) {
