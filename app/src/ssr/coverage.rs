@@ -179,23 +179,19 @@ pub async fn refresh(
     if fms.is_empty() {
         return Ok(Vec::new());
     }
-    let mut latest: Vec<TestResult> =
-        sqlx::query("SELECT test_id, outcome, at FROM evidence_latest WHERE team_id = $1")
-            .bind(team.0)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(result)
-            .collect::<Result<_, _>>()?;
+    // Only the results these failure modes' selectors can select: an upload's thousands
+    // of other tests are not read back.
+    let selectors: Vec<&Selector> = fms.iter().flat_map(|fm| fm.selectors.iter()).collect();
+    let mut latest = super::store::evidence::selected_latest(&mut *conn, team, &selectors).await?;
     // Bytewise, whatever the database's collation: `select_sorted` relies on it.
     latest.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
     let mut bound: Vec<(i64, TestResult)> = Vec::new();
-    for row in sqlx::query(
-        "SELECT b.failure_mode_id, b.test_id, b.outcome, b.at FROM evidence_bindings b
-         JOIN failure_modes f ON f.id = b.failure_mode_id JOIN changes c ON c.id = f.change_id
-         WHERE c.team_id = $1",
-    )
-    .bind(team.0)
+    let ids: Vec<String> = fms.iter().map(|fm| fm.id.0.to_string()).collect();
+    for row in sqlx::query(&format!(
+        "SELECT failure_mode_id, test_id, outcome, at FROM evidence_bindings
+         WHERE failure_mode_id IN ({})",
+        ids.join(", ")
+    ))
     .fetch_all(&mut *conn)
     .await?
     {

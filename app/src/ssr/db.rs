@@ -36,6 +36,11 @@ impl Backend {
             None
         }
     }
+
+    /// The backend a connection talks to.
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME { Self::Postgres } else { Self::Sqlite }
+    }
 }
 
 /// Pool sizes and timeouts.

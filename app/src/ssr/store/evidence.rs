@@ -222,7 +222,7 @@ pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
     Ok(history.rows_affected() + runs.rows_affected())
 }
 
-fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {
+fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, sqlx::Error> {
     let outcome: String = row.try_get("outcome")?;
     Ok(TestResult {
         test_id: row.try_get("test_id")?,
@@ -237,14 +237,18 @@ fn test_result(row: &sqlx::any::AnyRow) -> Result<TestResult, AppError> {
 /// read whole and matched here.
 const MAX_RANGES: usize = 200;
 
-/// The team's latest results that may match `selectors`: those in one of their prefix
-/// ranges (bytewise: PostgreSQL compares under the "C" collation), or every one when a
-/// selector has no literal prefix or there are too many. The caller matches each.
-async fn selected_latest(
-    db: &Db,
+/// The team's latest results that `selectors` select, read through `conn`: SQL returns
+/// those in one of the selectors' prefix ranges (bytewise: PostgreSQL compares under the
+/// "C" collation, indexed by migration 0012), or every one of the team's when a selector
+/// has no literal prefix or there are too many; each is then matched here.
+pub async fn selected_latest(
+    conn: &mut AnyConnection,
     team: TeamId,
     selectors: &[&Selector],
-) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
+) -> Result<Vec<TestResult>, sqlx::Error> {
+    if selectors.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut ranges: Vec<(String, String)> = Vec::new();
     for selector in selectors {
         let Some(range) = selector.prefix_range() else {
@@ -256,7 +260,7 @@ async fn selected_latest(
         }
     }
     let whole = ranges.is_empty() || ranges.len() > MAX_RANGES;
-    let collate = if db.backend() == Backend::Postgres { " COLLATE \"C\"" } else { "" };
+    let collate = if Backend::of(conn) == Backend::Postgres { " COLLATE \"C\"" } else { "" };
     let within: Vec<String> = if whole {
         Vec::new()
     } else {
@@ -277,7 +281,14 @@ async fn selected_latest(
             query = query.bind(from.as_str()).bind(to.as_str());
         }
     }
-    Ok(query.fetch_all(db.read()).await?)
+    let mut selected = Vec::new();
+    for row in query.fetch_all(conn).await? {
+        let test_id: String = row.try_get("test_id")?;
+        if selectors.iter().any(|s| s.matches(&test_id)) {
+            selected.push(test_result(&row)?);
+        }
+    }
+    Ok(selected)
 }
 
 /// The evidence for a change's failure modes: the team's latest results that any of their
@@ -289,16 +300,7 @@ pub async fn view(
     fms: &[FailureMode],
 ) -> Result<EvidenceView, AppError> {
     let selectors: Vec<_> = fms.iter().flat_map(|fm| fm.input.selectors.iter()).collect();
-    let mut latest = Vec::new();
-    if !selectors.is_empty() {
-        let rows = selected_latest(db, team, &selectors).await?;
-        for row in &rows {
-            let test_id: String = row.try_get("test_id")?;
-            if selectors.iter().any(|s| s.matches(&test_id)) {
-                latest.push(test_result(row)?);
-            }
-        }
-    }
+    let latest = selected_latest(&mut *db.read().acquire().await?, team, &selectors).await?;
     let bound = sqlx::query(
         "SELECT f.number, b.test_id, b.outcome, b.at, r.commit_sha, r.pipeline_url
          FROM evidence_bindings b JOIN failure_modes f ON f.id = b.failure_mode_id
