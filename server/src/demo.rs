@@ -80,40 +80,18 @@ fn bind<'q>(
     }
 }
 
-/// Inserts `rows` into `table` in statements of a few hundred rows each.
+/// Inserts `rows` into `table`, a few thousand values per statement.
 async fn insert(
     conn: &mut AnyConnection,
     table: &str,
     columns: &[&str],
     rows: &[Vec<V>],
 ) -> Result<(), sqlx::Error> {
-    let per_statement = (8_000 / columns.len()).max(1);
-    for chunk in rows.chunks(per_statement) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..columns.len() {
-                n += 1;
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${n}"));
-            }
-            sql.push(')');
-        }
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            for v in row {
-                query = bind(query, v);
-            }
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    let sql = format!("INSERT INTO {table} ({}) VALUES", columns.join(", "));
+    app::ssr::store::insert_rows(conn, &sql, "", columns.len(), rows, |query, row| {
+        row.iter().fold(query, bind)
+    })
+    .await
 }
 
 /// Demo data goes only into a database without changes.
@@ -177,7 +155,7 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
         let fms = changes::team_failure_modes(db.read(), team).await?;
         let derivable: Vec<Derivable<'_>> = fms.iter().map(|t| t.fm.derivable()).collect();
         let mut tx = db.begin_write().await?;
-        coverage::refresh(&mut tx, team, &derivable).await?;
+        coverage::refresh(&mut tx, team, &derivable, None).await?;
         tx.commit().await?;
     }
     coverage::record_daily(db, 400).await?;

@@ -14,6 +14,7 @@ use crate::domain::portfolio::CoverageCounts;
 use crate::domain::time::DAY_MS;
 use crate::domain::time::Timestamp;
 use crate::domain::{ChangeId, FailureModeId, TeamId};
+use crate::ssr::store::evidence::{WrittenRun, selected_latest};
 use sqlx::{AnyConnection, Row};
 
 /// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
@@ -170,19 +171,22 @@ pub struct Derivable<'a> {
 
 /// Derives and stores the facts of `fms` (all of `team`), reading the evidence through
 /// `conn`: inside the caller's write transaction it sees what that transaction wrote.
-/// Returns each one's summary, in order.
+/// `written` is a run that transaction wrote, whose selected results are taken as it holds
+/// them rather than read back. Returns each one's summary, in order.
 pub async fn refresh(
     conn: &mut AnyConnection,
     team: TeamId,
     fms: &[Derivable<'_>],
+    written: Option<&WrittenRun>,
 ) -> Result<Vec<EvidenceSummary>, sqlx::Error> {
     if fms.is_empty() {
         return Ok(Vec::new());
     }
-    // Only the results these failure modes' selectors can select: an upload's thousands
-    // of other tests are not read back.
+    // Only the results these failure modes' selectors can select, and not those the run
+    // just wrote: an upload's thousands of results are not read back.
     let selectors: Vec<&Selector> = fms.iter().flat_map(|fm| fm.selectors.iter()).collect();
-    let mut latest = super::store::evidence::selected_latest(&mut *conn, team, &selectors).await?;
+    let mut latest = selected_latest(&mut *conn, team, &selectors, written.map(|w| w.id)).await?;
+    latest.extend(written.iter().flat_map(|w| w.selected.iter().cloned()));
     // Bytewise, whatever the database's collation: `select_sorted` relies on it.
     latest.sort_unstable_by(|a, b| a.test_id.cmp(&b.test_id));
     let mut bound: Vec<(i64, TestResult)> = Vec::new();
@@ -255,7 +259,7 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
             .filter(|t| t.fm.derived_at.is_none())
             .collect();
         let mut tx = db.begin_write().await?;
-        refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>()).await?;
+        refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>(), None).await?;
         tx.settle(GateScope::Team(team), &Actor::Clock);
         tx.commit().await?;
         derived += pending.len();

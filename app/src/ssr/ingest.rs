@@ -104,10 +104,11 @@ pub async fn ingest(
     db.lock_changes(&mut tx, &locked).await?;
     let received_at = Timestamp::now();
     let before = coverage::current(&mut tx, &locked, received_at).await?;
-    let run_id = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
+    let written = evidence::write_run(&mut tx, auth.team_id, Some(auth.id), run, &results, &selected).await?;
+    let run_id = written.id;
     // Coverage afterwards, from what this transaction wrote.
     let derivable: Vec<_> = touched.iter().map(|t| t.fm.derivable()).collect();
-    let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable).await?;
+    let summaries = coverage::refresh(&mut tx, auth.team_id, &derivable, Some(&written)).await?;
     let after = coverage::current(&mut tx, &locked, received_at).await?;
     record_moves(&mut tx, auth, run_id, &touched, &before, &after).await?;
     // Evidence this run refreshed moves when its coverage goes stale, moved or not.

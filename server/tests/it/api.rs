@@ -155,6 +155,45 @@ async fn evidence_opens_the_gate_and_a_failure_regresses_the_change(backend: Bac
     assert_eq!(audited, 1);
 }
 
+/// JUnit with one test case per `(name, passed)` in `tests.test_queue`.
+fn junit(cases: &[(&str, bool)]) -> String {
+    let cases: String = cases
+        .iter()
+        .map(|(name, passed)| {
+            let failure = if *passed { "" } else { r#"<failure message="no">boom</failure>"# };
+            format!(r#"<testcase classname="tests.test_queue" name="{name}">{failure}</testcase>"#)
+        })
+        .collect();
+    format!("<testsuites><testsuite name=\"q\">{cases}</testsuite></testsuites>")
+}
+
+/// FM-1's coverage as the receipt of `body`'s upload and then the change page give it.
+async fn fm_1_after(s: &Setup, body: &str) -> (String, String) {
+    let receipt: Value = upload(s, body, None).await.json().await.expect("receipt");
+    let matched = receipt["matched"].as_array().expect("matched");
+    let fm_1 = matched.iter().find(|m| m["failure_mode"] == "FM-1").expect("FM-1 matched");
+    let page = pay_1(s).await["failure_modes"][0]["coverage"].as_str().unwrap_or_default().to_owned();
+    (fm_1["coverage"].as_str().unwrap_or_default().to_owned(), page)
+}
+
+/// A run that reports only some of a failure mode's tests leaves the others' latest results
+/// standing: a failure reported earlier still counts until that test passes.
+async fn a_partial_run_keeps_the_other_tests_latest_results(backend: Backend) {
+    let s = setup(backend).await;
+    let failing = junit(&[("test_backlog_drains", false), ("test_backlog_recovers", true)]);
+    assert_eq!(fm_1_after(&s, &failing).await, ("failing".into(), "failing".into()));
+
+    let other_only = junit(&[("test_backlog_recovers", true)]);
+    assert_eq!(
+        fm_1_after(&s, &other_only).await,
+        ("failing".into(), "failing".into()),
+        "drains still failed"
+    );
+
+    let fixed = junit(&[("test_backlog_drains", true)]);
+    assert_eq!(fm_1_after(&s, &fixed).await, ("verified".into(), "verified".into()));
+}
+
 /// A sign-off and a run that fails one of the change's tests, sent at the same moment, end
 /// either signed off and then regressed, or refused: never signed off on failing evidence.
 async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backend: Backend) {
@@ -825,6 +864,7 @@ async fn the_gate_records_each_move_once_and_time_closes_it(backend: Backend) {
 }
 
 both_backends!(
+    a_partial_run_keeps_the_other_tests_latest_results,
     the_gate_records_each_move_once_and_time_closes_it,
     uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return,
     evidence_opens_the_gate_and_a_failure_regresses_the_change,

@@ -767,7 +767,7 @@ async fn insert_failure_mode(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    coverage::refresh(tx, change.team_id, &[derivable(input, FailureModeId(id))]).await?;
+    coverage::refresh(tx, change.team_id, &[derivable(input, FailureModeId(id))], None).await?;
     let mut after = audit_input(input);
     if let Some(template) = template {
         after["template"] = json!(template);
@@ -834,7 +834,7 @@ pub async fn update_failure_mode(
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_EDIT.to_owned()));
     }
-    coverage::refresh(&mut tx, change.team_id, &[derivable(input, before.id)]).await?;
+    coverage::refresh(&mut tx, change.team_id, &[derivable(input, before.id)], None).await?;
     // An acceptance covered the failure mode as it was; an edit needs a new one.
     let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
         .bind(before.id.0)

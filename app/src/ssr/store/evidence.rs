@@ -8,45 +8,8 @@ use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
 use crate::ssr::db::{Backend, Db};
 use crate::ssr::store::changes::FailureMode;
+use crate::ssr::store::insert_rows;
 use sqlx::{AnyConnection, Row};
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-/// Rows per multi-row `INSERT`: a run's thousands of results take a few round trips, not
-/// one each, and stay under both engines' limits on bound values (SQLite 32,766).
-const ROWS_PER_INSERT: usize = 500;
-
-/// Runs `insert` (`INSERT INTO … VALUES`) with `rows`, each bound by `bind` as `width`
-/// values, then `conflict`, in statements of [`ROWS_PER_INSERT`] rows. The rows must not
-/// repeat a conflict key (one statement cannot update a row twice).
-async fn insert_rows<'q, T>(
-    conn: &mut AnyConnection,
-    insert: &str,
-    conflict: &str,
-    width: usize,
-    rows: &'q [T],
-    bind: impl for<'a> Fn(AnyQuery<'a>, &'a T) -> AnyQuery<'a>,
-) -> Result<(), sqlx::Error> {
-    for batch in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::with_capacity(insert.len() + conflict.len() + batch.len() * width * 6);
-        sql.push_str(insert);
-        for row in 0..batch.len() {
-            sql.push_str(if row == 0 { " (" } else { ", (" });
-            for column in 0..width {
-                if column > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", row * width + column + 1));
-            }
-            sql.push(')');
-        }
-        sql.push(' ');
-        sql.push_str(conflict);
-        let query = batch.iter().fold(sqlx::query(&sql), &bind);
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
 
 /// Metadata of a test run.
 #[derive(Clone, Debug, Default)]
@@ -69,9 +32,17 @@ pub async fn record_run(
     results: &[ResultInput],
 ) -> Result<RunId, AppError> {
     let mut tx = db.begin_write().await?;
-    let run_id = write_run(&mut tx, team, None, run, results, &[]).await?;
+    let written = write_run(&mut tx, team, None, run, results, &[]).await?;
     tx.commit().await?;
-    Ok(run_id)
+    Ok(written.id)
+}
+
+/// A run as [`write_run`] wrote it.
+pub struct WrittenRun {
+    pub id: RunId,
+    /// Its results for the tests in `history_for` (those some failure mode selects), as
+    /// now stored as their latest.
+    pub selected: Vec<TestResult>,
 }
 
 /// Writes a run inside the caller's transaction: the run with its counts, the latest result
@@ -83,7 +54,7 @@ pub async fn write_run(
     run: &RunInput,
     results: &[ResultInput],
     history_for: &[&str],
-) -> Result<RunId, sqlx::Error> {
+) -> Result<WrittenRun, sqlx::Error> {
     let now = Timestamp::now();
     let run_id = insert_run(conn, team, token, run, results, now).await?;
     let team = team.0;
@@ -136,7 +107,17 @@ pub async fn write_run(
         |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id.0).bind(now),
     )
     .await?;
-    Ok(run_id)
+    let selected = kept
+        .iter()
+        .map(|r| TestResult {
+            test_id: r.test_id.clone(),
+            outcome: r.outcome,
+            at: now,
+            commit: run.commit.clone(),
+            pipeline_url: run.pipeline_url.clone(),
+        })
+        .collect();
+    Ok(WrittenRun { id: run_id, selected })
 }
 
 /// The run's own row, with its counts by outcome; returns its id.
@@ -240,11 +221,13 @@ const MAX_RANGES: usize = 200;
 /// The team's latest results that `selectors` select, read through `conn`: SQL returns
 /// those in one of the selectors' prefix ranges (bytewise: PostgreSQL compares under the
 /// "C" collation, indexed by migration 0012), or every one of the team's when a selector
-/// has no literal prefix or there are too many; each is then matched here.
+/// has no literal prefix or there are too many; each is then matched here. Results of the
+/// run `except` are left out (its writer holds them already).
 pub async fn selected_latest(
     conn: &mut AnyConnection,
     team: TeamId,
     selectors: &[&Selector],
+    except: Option<RunId>,
 ) -> Result<Vec<TestResult>, sqlx::Error> {
     if selectors.is_empty() {
         return Ok(Vec::new());
@@ -272,14 +255,18 @@ pub async fn selected_latest(
     };
     let sql = format!(
         "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
-         FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1{}",
-        if whole { String::new() } else { format!(" AND ({})", within.join(" OR ")) }
+         FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1{}{}",
+        if whole { String::new() } else { format!(" AND ({})", within.join(" OR ")) },
+        if except.is_some() { format!(" AND e.run_id <> ${}", 2 * within.len() + 2) } else { String::new() }
     );
     let mut query = sqlx::query(&sql).bind(team.0);
     if !whole {
         for (from, to) in &ranges {
             query = query.bind(from.as_str()).bind(to.as_str());
         }
+    }
+    if let Some(run) = except {
+        query = query.bind(run.0);
     }
     let mut selected = Vec::new();
     for row in query.fetch_all(conn).await? {
@@ -300,7 +287,7 @@ pub async fn view(
     fms: &[FailureMode],
 ) -> Result<EvidenceView, AppError> {
     let selectors: Vec<_> = fms.iter().flat_map(|fm| fm.input.selectors.iter()).collect();
-    let latest = selected_latest(&mut *db.read().acquire().await?, team, &selectors).await?;
+    let latest = selected_latest(&mut *db.read().acquire().await?, team, &selectors, None).await?;
     let bound = sqlx::query(
         "SELECT f.number, b.test_id, b.outcome, b.at, r.commit_sha, r.pipeline_url
          FROM evidence_bindings b JOIN failure_modes f ON f.id = b.failure_mode_id
