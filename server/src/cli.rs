@@ -52,7 +52,10 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
         Command::Team(command) => create_team(&settings, command).await,
         Command::Token(command) => create_token(&settings, command).await,
         Command::Demo { scale: DemoScale::Small } => demo_small(&settings).await,
-        Command::Demo { scale: DemoScale::Large } => demo_large(&settings).await,
+        Command::Demo { scale: DemoScale::Large } => demo_large(&settings, crate::demo::Scale::LARGE).await,
+        Command::Demo { scale: DemoScale::Tenfold } => {
+            demo_large(&settings, crate::demo::Scale::TENFOLD).await
+        }
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
         Command::Backup { to } => backup(&settings, &to).await,
     }
@@ -202,15 +205,15 @@ async fn demo_small(settings: &Settings) -> Result<(), startup::BoxError> {
     Ok(())
 }
 
-/// `demo --scale large`: the benchmark's data set.
-async fn demo_large(settings: &Settings) -> Result<(), startup::BoxError> {
+/// `demo --scale large` (or `tenfold`): a benchmark's data set.
+async fn demo_large(settings: &Settings, scale: crate::demo::Scale) -> Result<(), startup::BoxError> {
     let db = startup::connect(settings).await?;
     let password = crate::demo::random_password();
     let hash = hash_password(Password::parse_new("password", &password).map_err(user_error)?)
         .await
         .map_err(user_error)?;
     let started = std::time::Instant::now();
-    let written = crate::demo::generate(&db, crate::demo::Scale::LARGE, &hash).await.map_err(user_error)?;
+    let written = crate::demo::generate(&db, scale, &hash).await.map_err(user_error)?;
     println!(
         "loaded {} teams, {} changes, {} failure modes and {} results in {:.1} s",
         written.teams,

@@ -198,7 +198,10 @@ pub enum Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DemoScale {
     Small,
+    /// The benchmark's data set: 1,000 changes, 10,000 failure modes, 1,020,000 results.
     Large,
+    /// The growth benchmark's: 10,000 changes, 100,000 failure modes, 900,000 results.
+    Tenfold,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,7 +9,7 @@ use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
 use crate::domain::portfolio::{
     Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, Sort, TREND_DAYS, TeamWork, Trend, TrendPoint,
-    Upcoming, percent, percentile,
+    Upcoming, percent,
 };
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
@@ -254,66 +254,69 @@ async fn status_counts(
     Ok((status_counts, overdue, total))
 }
 
-/// Days from happy path to sign-off by team, and by month over the last year.
+/// Days from happy path to sign-off by team, and by month over the last year: the median
+/// and 90th percentile (nearest rank, as [`crate::domain::portfolio::percentile`]) are taken in SQL, so a view reads a
+/// row per team and month however many changes were signed off.
 async fn cycle_times(
     db: &Db,
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
 ) -> Result<(Vec<Cycle>, Vec<MonthCycle>), AppError> {
-    // Cycle times: two numbers per signed-off change; the percentiles are taken here.
-    let signed = sqlx::query(&format!(
-        "SELECT t.slug, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
-         WHERE {} AND ($3 IS NULL OR (',' || c.types || ',') LIKE $3)
-           AND c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL
-         ORDER BY t.slug",
-        visible("c.team_id", 1, 2)
-    ))
-    .bind(viewer(user))
-    .bind(filter.team.as_deref())
-    .bind(type_pattern(filter))
-    .fetch_all(db.read())
-    .await?;
-    let mut by_team: Vec<(String, Vec<i64>)> = Vec::new();
-    let mut by_month: Vec<(String, Vec<i64>)> = Vec::new();
-    for row in &signed {
-        let slug: String = row.try_get("slug")?;
-        let (from, to): (Timestamp, Timestamp) =
-            (row.try_get("happy_path_at")?, row.try_get("signed_off_at")?);
-        let days = from.days_until(to).max(0);
-        match by_team.last_mut() {
-            Some((team, list)) if *team == slug => list.push(days),
-            _ => by_team.push((slug, vec![days])),
-        }
-        if now - to <= 365 * DAY_MS {
-            let month = to.date()[..7].to_owned();
-            match by_month.iter_mut().find(|(m, _)| *m == month) {
-                Some((_, list)) => list.push(days),
-                None => by_month.push((month, vec![days])),
-            }
+    let since = now - 365 * DAY_MS;
+    let months = since.month_starts_until(now);
+    // Parameters: $1 viewer, $2 team, $3 type pattern, $4 since, then each month's start
+    // and label, newest first.
+    let month_of = months
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, _)| format!("WHEN at >= ${} THEN ${}", 5 + 2 * i, 6 + 2 * i))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sql = format!(
+        "WITH signed AS (
+            SELECT t.slug, c.signed_off_at AS at,
+                   CASE WHEN c.signed_off_at > c.happy_path_at
+                        THEN (c.signed_off_at - c.happy_path_at) / {DAY_MS} ELSE 0 END AS days
+            FROM changes c JOIN teams t ON t.id = c.team_id
+            WHERE {visible} AND ($3 IS NULL OR (',' || c.types || ',') LIKE $3)
+              AND c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL),
+         grouped AS (
+            SELECT 't' AS kind, slug AS grp, days FROM signed
+            UNION ALL
+            SELECT 'm' AS kind, CASE {month_of} END AS grp, days FROM signed WHERE at >= $4),
+         ranked AS (
+            SELECT kind, grp, days, ROW_NUMBER() OVER (PARTITION BY kind, grp ORDER BY days) AS rn,
+                   COUNT(*) OVER (PARTITION BY kind, grp) AS n
+            FROM grouped)
+         SELECT kind, grp, n,
+                MIN(CASE WHEN rn = (50 * n + 99) / 100 THEN days END) AS median,
+                MIN(CASE WHEN rn = (90 * n + 99) / 100 THEN days END) AS p90
+         FROM ranked GROUP BY kind, grp, n ORDER BY kind, grp",
+        visible = visible("c.team_id", 1, 2),
+    );
+    let labels: Vec<String> = months.iter().map(|m| m.date()[..7].to_owned()).collect();
+    let mut query = sqlx::query(&sql)
+        .bind(viewer(user))
+        .bind(filter.team.as_deref())
+        .bind(type_pattern(filter))
+        .bind(since);
+    for (start, label) in months.iter().zip(&labels) {
+        query = query.bind(*start).bind(label.as_str());
+    }
+    let (mut cycles, mut month_cycles) = (Vec::new(), Vec::new());
+    for row in query.fetch_all(db.read()).await? {
+        let (kind, grp): (String, String) = (row.try_get("kind")?, row.try_get("grp")?);
+        let signed_off = usize::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        let median_days = row.try_get::<Option<i64>, _>("median")?.unwrap_or(0);
+        if kind == "t" {
+            let p90_days = row.try_get::<Option<i64>, _>("p90")?.unwrap_or(0);
+            cycles.push(Cycle { team: grp, signed_off, median_days, p90_days });
+        } else {
+            month_cycles.push(MonthCycle { month: grp, signed_off, median_days });
         }
     }
-    let cycles = by_team
-        .into_iter()
-        .map(|(team, mut days)| {
-            days.sort_unstable();
-            Cycle {
-                team,
-                signed_off: days.len(),
-                median_days: percentile(&days, 50).unwrap_or(0),
-                p90_days: percentile(&days, 90).unwrap_or(0),
-            }
-        })
-        .collect();
-    by_month.sort();
-    let month_cycles = by_month
-        .into_iter()
-        .map(|(month, mut days)| {
-            days.sort_unstable();
-            MonthCycle { month, signed_off: days.len(), median_days: percentile(&days, 50).unwrap_or(0) }
-        })
-        .collect();
-
     Ok((cycles, month_cycles))
 }
 

@@ -589,3 +589,74 @@ async fn a_happy_path_date_must_be_past_and_recent(backend: Backend) {
         .expect("json");
     assert_eq!(change["status"], "draft", "a refused date changes nothing");
 }
+
+/// The cycle times per team and per month, as a view shows them: the nearest-rank median
+/// and 90th percentile of whole days from happy path to sign-off of its signed-off changes.
+fn expected_cycles(signed: &[(String, String, Timestamp, Timestamp)], kind: Option<&str>) -> (Value, Value) {
+    use app::domain::portfolio::percentile;
+    let now = Timestamp::now();
+    let (mut by_team, mut by_month) = (
+        std::collections::BTreeMap::<&str, Vec<i64>>::new(),
+        std::collections::BTreeMap::<String, Vec<i64>>::new(),
+    );
+    for (team, types, happy, signed_off) in signed {
+        if kind.is_some_and(|k| !types.split(',').any(|t| t == k)) {
+            continue;
+        }
+        let days = happy.days_until(*signed_off).max(0);
+        by_team.entry(team).or_default().push(days);
+        if now - *signed_off <= 365 * app::domain::time::DAY_MS {
+            by_month.entry(signed_off.date()[..7].to_owned()).or_default().push(days);
+        }
+    }
+    let teams: Vec<Value> = by_team
+        .into_iter()
+        .map(|(team, mut days)| {
+            days.sort_unstable();
+            json!({ "team": team, "signed_off": days.len(), "median_days": percentile(&days, 50),
+                    "p90_days": percentile(&days, 90) })
+        })
+        .collect();
+    let months: Vec<Value> = by_month
+        .into_iter()
+        .map(|(month, mut days)| {
+            days.sort_unstable();
+            json!({ "month": month, "signed_off": days.len(), "median_days": percentile(&days, 50) })
+        })
+        .collect();
+    (Value::from(teams), Value::from(months))
+}
+
+both_backends!(cycle_times_are_the_percentiles_of_every_sign_off);
+async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let password = app::domain::Password::parse_new("password", "bench-lead-password").expect("password");
+    let hash = app::ssr::auth::hash_password(password).await.expect("hash");
+    let scale = server::demo::Scale {
+        teams: 3,
+        changes_per_team: 50,
+        failure_modes_per_change: 1,
+        tests_per_failure_mode: 1,
+        runs_per_team: 1,
+    };
+    server::demo::generate(&app.db, scale, &hash).await.expect("data set");
+    let signed: Vec<(String, String, Timestamp, Timestamp)> = sqlx::query_as(
+        "SELECT t.slug, c.types, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
+         WHERE c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL",
+    )
+    .fetch_all(app.db.read())
+    .await
+    .expect("signed off");
+    assert_eq!(signed.len(), 60, "20 sign-offs a team: ranks that a rounding error would move");
+    let lead = app.client();
+    app.login(&lead, "bench-lead", "bench-lead-password").await;
+    for (view, kind) in [("", None), ("type=queue", Some("queue")), ("team=TEAM02", None)] {
+        let p: Value = app.call(&lead, "portfolio", &[("view", view)]).await.json().await.expect("json");
+        let mine: Vec<_> =
+            signed.iter().filter(|s| view != "team=TEAM02" || s.0 == "TEAM02").cloned().collect();
+        let (teams, months) = expected_cycles(&mine, kind);
+        assert!(months.as_array().is_some_and(|m| m.len() > 2), "{view}: sign-offs in several months");
+        assert_eq!(p["cycles"], teams, "{view}");
+        assert_eq!(p["month_cycles"], months, "{view}");
+    }
+}

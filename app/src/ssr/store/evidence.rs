@@ -241,6 +241,9 @@ pub async fn selected_latest(
         if !ranges.contains(&range) {
             ranges.push(range);
         }
+        if ranges.len() > MAX_RANGES {
+            break;
+        }
     }
     let whole = ranges.is_empty() || ranges.len() > MAX_RANGES;
     let collate = if Backend::of(conn) == Backend::Postgres { " COLLATE \"C\"" } else { "" };
