@@ -151,14 +151,19 @@ impl Tally {
         for (value, name) in v.iter_mut().zip(TALLY_COLUMNS) {
             *value = row.try_get::<Option<i64>, _>(name)?.unwrap_or(0);
         }
+        Ok(Self::from_values(v))
+    }
+
+    /// The tally of values in the order of [`TALLY_COLUMNS`].
+    pub fn from_values(values: [i64; 9]) -> Self {
         let [verified, accepted, stale, failing, designed, uncovered, weight_total, weight_covered, until] =
-            v;
-        Ok(Tally {
+            values;
+        Tally {
             counts: CoverageCounts { verified, accepted, stale, failing, designed, uncovered },
             weight_total,
             weight_covered,
             until: Timestamp(until),
-        })
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! `ssr::coverage`). Used by the dashboard page and the CSV export.
 
 use super::coverage::{self, COUNTS_SQL, FM_COVERAGE, TALLY_COLUMNS, Tally};
-use super::db::Db;
+use super::db::{Backend, Db};
 use super::store::decode_status;
 use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
@@ -59,27 +59,58 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
 }
 
 /// The rows of the view, in the order the page shows them: overdue first, then by
-/// `filter.sort`, then by team and number; `limit` of them from `offset`. Each change's coverage is its stored tally ([`Tally`]) while that holds, and
-/// aggregated live from its failure modes once time has moved past it (until the sweeper
-/// settles it again). The changes' details are read only `with_details` (the CSV carries
-/// them; the page does not show them).
+/// `filter.sort`, then by team and number; `limit` of them from `offset`. Each change's
+/// coverage is its stored tally ([`Tally`]) while that holds, and aggregated live from its
+/// failure modes once time has moved past it (until the sweeper settles it again). The
+/// changes' details are read only `with_details` (the CSV carries them; the page does not
+/// show them).
+///
+/// The rows come back as one JSON array, built by the database: a row at a time, SQLite's
+/// driver hands each one from its thread to ours, and those handovers cost five times what
+/// the query does (1,000 rows: 22 ms against 4 ms).
 pub async fn rows(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
     window: (i64, i64),
+    with_details: bool,
 ) -> Result<Vec<Row>, AppError> {
-    let sql = rows_sql(filter.sort, false);
-    let found = bind_rows(sqlx::query(&sql), user, filter, now, window).fetch_all(db.read()).await?;
-    Ok(found.iter().map(|r| row(r, false)).collect::<Result<Vec<_>, sqlx::Error>>()?)
+    let sql = page_sql(Backend::of(conn), filter.sort, with_details);
+    let page: Option<String> =
+        bind_rows(sqlx::query_scalar(&sql), user, filter, now, window).fetch_one(&mut *conn).await?;
+    let page: Vec<Vec<serde_json::Value>> = match page {
+        Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        None => Vec::new(),
+    };
+    Ok(page.iter().map(|values| row(values, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
-/// The query of the view's rows: binds `$1` now, `$2` the viewer, `$3` the team, `$4` the
-/// status, `$5` the type pattern, `$6` overdue only, `$7` the limit and `$8` the offset.
-fn rows_sql(sort: Sort, with_details: bool) -> String {
-    let open = coverage::open_statuses();
-    // Overdue first whatever the sort; the sort's own order; then team and number.
+/// The columns of a row, in the order [`row`] reads them; the details follow when read.
+const ROW_COLUMNS: [&str; 8] =
+    ["slug", "number", "title", "status", "types", "happy_path_at", "target_at", "signed_off_at"];
+
+/// [`rows_sql`]'s rows as one JSON array of arrays (columns as [`ROW_COLUMNS`], then the
+/// tally's, then the details), in the same order.
+fn page_sql(backend: Backend, sort: Sort, with_details: bool) -> String {
+    let (aggregate, array) = match backend {
+        Backend::Sqlite => ("json_group_array", "json_array"),
+        Backend::Postgres => ("json_agg", "json_build_array"),
+    };
+    let details = if with_details { DETAILS.map(|d| d.name).to_vec() } else { Vec::new() };
+    let columns: Vec<String> =
+        ROW_COLUMNS.iter().chain(&TALLY_COLUMNS).chain(&details).map(|c| format!("r.{c}")).collect();
+    format!(
+        "SELECT CAST({aggregate}({array}({columns}) ORDER BY {order}) AS TEXT) FROM ({rows}) r",
+        columns = columns.join(", "),
+        order = order_by(sort),
+        rows = rows_sql(sort, with_details),
+    )
+}
+
+/// The view's order over its rows `r`: overdue first whatever the sort; the sort's own
+/// order; then team and number.
+fn order_by(sort: Sort) -> String {
     let order = match sort {
         Sort::Target => "CASE WHEN r.target_at IS NULL THEN 1 ELSE 0 END, r.target_at, ",
         Sort::Coverage => {
@@ -88,6 +119,13 @@ fn rows_sql(sort: Sort, with_details: bool) -> String {
         Sort::Age => "CASE WHEN r.happy_path_at IS NULL THEN 1 ELSE 0 END, r.happy_path_at, ",
         Sort::Key => "",
     };
+    format!("r.overdue DESC, {order}r.slug, r.number")
+}
+
+/// The query of the view's rows: binds `$1` now, `$2` the viewer, `$3` the team, `$4` the
+/// status, `$5` the type pattern, `$6` overdue only, `$7` the limit and `$8` the offset.
+fn rows_sql(sort: Sort, with_details: bool) -> String {
+    let open = coverage::open_statuses();
     format!(
         "SELECT r.* FROM (
          SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
@@ -114,11 +152,12 @@ fn rows_sql(sort: Sort, with_details: bool) -> String {
            AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
            AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))
          ) r
-         ORDER BY r.overdue DESC, {order}r.slug, r.number LIMIT $7 OFFSET $8",
+         ORDER BY {order} LIMIT $7 OFFSET $8",
         details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
         tally = stored_or_live(),
         fm_coverage = *FM_COVERAGE,
         visible = visible("c.team_id", 2, 3),
+        order = order_by(sort),
     )
 }
 
@@ -140,7 +179,8 @@ fn bind_rows<'q>(
         .bind(offset)
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+/// The page's one value: its rows as JSON (NULL on PostgreSQL when there are none).
+type Query<'q> = sqlx::query::QueryScalar<'q, sqlx::Any, Option<String>, sqlx::any::AnyArguments<'q>>;
 
 /// The tally's columns of [`rows`]: stored until `cov_until`, live (`x`) from then on.
 fn stored_or_live() -> String {
@@ -164,25 +204,35 @@ fn stored_or_live() -> String {
     columns.join(", ")
 }
 
-/// One row of the view, from the query of [`rows`].
-fn row(r: &sqlx::any::AnyRow, with_details: bool) -> Result<Row, sqlx::Error> {
-    let slug: String = r.try_get("slug")?;
-    let status: String = r.try_get("status")?;
-    let tally = Tally::read(r)?;
+/// One row of the view, from its values in [`page_sql`]'s order.
+fn row(values: &[serde_json::Value], with_details: bool) -> Result<Row, sqlx::Error> {
+    let bad = |what: &str| sqlx::Error::Decode(format!("portfolio row: {what}").into());
+    let text = |i: usize| values.get(i).and_then(|v| v.as_str()).ok_or_else(|| bad(ROW_COLUMNS[i]));
+    let number = |i: usize| values.get(i).and_then(serde_json::Value::as_i64);
+    let time = |i: usize| number(i).map(Timestamp);
+    let slug = text(0)?.to_owned();
+    let mut tally = [0; 9];
+    for (k, value) in tally.iter_mut().enumerate() {
+        *value = number(ROW_COLUMNS.len() + k).unwrap_or(0);
+    }
+    let tally = Tally::from_values(tally);
+    let details_from = ROW_COLUMNS.len() + TALLY_COLUMNS.len();
     Ok(Row {
-        key: change_key(slug.clone(), r.try_get("number")?),
+        key: change_key(slug.clone(), number(1).ok_or_else(|| bad("number"))?),
         team: slug,
-        title: r.try_get("title")?,
-        status: decode_status(&status)?,
-        types: ChangeType::split(&r.try_get::<String, _>("types")?),
-        happy_path_at: r.try_get("happy_path_at")?,
-        target_at: r.try_get("target_at")?,
-        signed_off_at: r.try_get("signed_off_at")?,
+        title: text(2)?.to_owned(),
+        status: decode_status(text(3)?)?,
+        types: ChangeType::split(text(4)?),
+        happy_path_at: time(5),
+        target_at: time(6),
+        signed_off_at: time(7),
         coverage: tally.counts,
         weight_covered: tally.weight_covered,
         weight_total: tally.weight_total,
         details: if with_details {
-            DETAILS.iter().map(|d| r.try_get(d.name)).collect::<Result<_, _>>()?
+            (0..DETAILS.len())
+                .map(|k| values.get(details_from + k).and_then(|v| v.as_str()).map(str::to_owned))
+                .collect()
         } else {
             Vec::new()
         },
@@ -196,7 +246,9 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     check_team(&teams, filter)?;
     let size = i64::try_from(PAGE_SIZE).unwrap_or(i64::MAX);
     let page = i64::try_from(filter.page.saturating_sub(1)).unwrap_or(i64::MAX);
-    let rows = rows(db, user, filter, now, (page.saturating_mul(size), size)).await?;
+    let rows =
+        rows(&mut *db.read().acquire().await?, user, filter, now, (page.saturating_mul(size), size), false)
+            .await?;
     let (status_counts, overdue, total_rows) = status_counts(db, user, filter, now).await?;
     let total_rows = usize::try_from(total_rows).unwrap_or(0);
     let (cycles, month_cycles) = cycle_times(db, user, filter, now).await?;
@@ -445,6 +497,8 @@ const CSV_CHUNK: usize = 32 * 1024;
 const CSV_AT_ONCE: usize = 2;
 const CSV_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const CSV_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Rows read at a time: what an export holds in memory at most, whatever the view's size.
+const CSV_ROWS: i64 = 2_000;
 static CSV_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CSV_AT_ONCE);
 
 /// The view as CSV: every row (not only one page), the columns the table shows, then each
@@ -508,7 +562,6 @@ async fn write_csv(
     send: &tokio::sync::mpsc::Sender<Result<(Vec<u8>, bool), AppError>>,
     deadline: tokio::time::Instant,
 ) -> Result<(), AppError> {
-    use futures::TryStreamExt as _;
     let now = Timestamp::now();
     let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
         out.write_record(record).map_err(|e| super::error::internal("portfolio CSV", &e))
@@ -540,55 +593,81 @@ async fn write_csv(
         .map(str::to_owned)
         .collect::<Vec<_>>(),
     )?;
-    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let day = |v: Option<Timestamp>| v.map(Timestamp::date).unwrap_or_default();
-    let sql = rows_sql(filter.sort, true);
-    let mut rows = bind_rows(sqlx::query(&sql), user, filter, now, (0, i64::MAX)).fetch(db.read());
-    while let Some(found) = rows.try_next().await? {
-        let r = row(&found, true)?;
-        let c = &r.coverage;
-        let details = r.details.iter().map(|v| csv_safe(v.as_deref().unwrap_or_default()));
-        write(
-            out,
-            &[
-                r.key.clone(),
-                r.team.clone(),
-                csv_safe(&r.title),
-                r.status.as_str().to_owned(),
-                ChangeType::join(&r.types),
-                r.is_overdue(now).to_string(),
-                day(r.happy_path_at),
-                opt(r.days_since_happy_path(now)),
-                day(r.target_at),
-                day(r.signed_off_at),
-                c.total().to_string(),
-                c.verified.to_string(),
-                c.accepted.to_string(),
-                c.stale.to_string(),
-                c.failing.to_string(),
-                c.designed.to_string(),
-                c.uncovered.to_string(),
-                opt(r.weighted_percent()),
-            ]
-            .into_iter()
-            .chain(details)
-            .collect::<Vec<_>>(),
-        )?;
-        if out.get_ref().len() >= CSV_CHUNK {
-            let full = std::mem::replace(out, csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2)));
-            let chunk = full.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
-            match tokio::time::timeout_at(deadline, send.send(Ok((chunk, false)))).await {
-                Ok(Ok(())) => {}
-                // The client went away.
-                Ok(Err(_)) => return Ok(()),
-                Err(_) => {
-                    tracing::warn!("a portfolio CSV download took longer than {CSV_DEADLINE:?}; cut short");
-                    return Err(AppError::Unavailable);
-                }
+    // Read in pages of [`CSV_ROWS`], all in one transaction, so every page sees the same
+    // data (PostgreSQL: repeatable read; SQLite: one read snapshot).
+    let mut conn = db.read().begin().await?;
+    if Backend::of(&conn) == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *conn).await?;
+    }
+    let mut offset = 0;
+    loop {
+        let page = rows(&mut conn, user, filter, now, (offset, CSV_ROWS), true).await?;
+        for r in &page {
+            if write_row(out, r, now)? == Written::Full && !send_chunk(out, send, deadline).await? {
+                return Ok(());
             }
         }
+        if page.len() < usize::try_from(CSV_ROWS).unwrap_or(usize::MAX) {
+            return Ok(());
+        }
+        offset += CSV_ROWS;
     }
-    Ok(())
+}
+
+/// Whether the CSV's buffer holds a chunk to send.
+#[derive(PartialEq, Eq)]
+enum Written {
+    Room,
+    Full,
+}
+
+/// Writes one change's record.
+fn write_row(out: &mut csv::Writer<Vec<u8>>, r: &Row, now: Timestamp) -> Result<Written, AppError> {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let day = |v: Option<Timestamp>| v.map(Timestamp::date).unwrap_or_default();
+    let c = &r.coverage;
+    let details = r.details.iter().map(|v| csv_safe(v.as_deref().unwrap_or_default()));
+    let record = [
+        r.key.clone(),
+        r.team.clone(),
+        csv_safe(&r.title),
+        r.status.as_str().to_owned(),
+        ChangeType::join(&r.types),
+        r.is_overdue(now).to_string(),
+        day(r.happy_path_at),
+        opt(r.days_since_happy_path(now)),
+        day(r.target_at),
+        day(r.signed_off_at),
+        c.total().to_string(),
+        c.verified.to_string(),
+        c.accepted.to_string(),
+        c.stale.to_string(),
+        c.failing.to_string(),
+        c.designed.to_string(),
+        c.uncovered.to_string(),
+        opt(r.weighted_percent()),
+    ];
+    let record: Vec<String> = record.into_iter().chain(details).collect();
+    out.write_record(&record).map_err(|e| super::error::internal("portfolio CSV", &e))?;
+    Ok(if out.get_ref().len() >= CSV_CHUNK { Written::Full } else { Written::Room })
+}
+
+/// Sends what the buffer holds as a chunk; false when the client has gone away.
+async fn send_chunk(
+    out: &mut csv::Writer<Vec<u8>>,
+    send: &tokio::sync::mpsc::Sender<Result<(Vec<u8>, bool), AppError>>,
+    deadline: tokio::time::Instant,
+) -> Result<bool, AppError> {
+    let full = std::mem::replace(out, csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK * 2)));
+    let chunk = full.into_inner().map_err(|e| super::error::internal("portfolio CSV", &e))?;
+    match tokio::time::timeout_at(deadline, send.send(Ok((chunk, false)))).await {
+        Ok(Ok(())) => Ok(true),
+        Ok(Err(_)) => Ok(false),
+        Err(_) => {
+            tracing::warn!("a portfolio CSV download took longer than {CSV_DEADLINE:?}; cut short");
+            Err(AppError::Unavailable)
+        }
+    }
 }
 
 /// Keeps a spreadsheet from running user text as a formula (CSV injection): text that
