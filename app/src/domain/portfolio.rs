@@ -244,6 +244,21 @@ pub fn percentile(sorted: &[i64], p: usize) -> Option<i64> {
     sorted.get(rank - 1).copied()
 }
 
+/// [`percentile`] of the values `histogram` counts: `(value, how many)`, sorted by value,
+/// as if each were listed out that many times.
+pub fn percentile_of_counts(histogram: &[(i64, usize)], p: usize) -> Option<i64> {
+    let total: usize = histogram.iter().map(|(_, n)| n).sum();
+    let rank = (p * total).div_ceil(100).max(1);
+    let mut seen = 0;
+    histogram
+        .iter()
+        .find(|(_, n)| {
+            seen += n;
+            seen >= rank
+        })
+        .map(|(value, _)| *value)
+}
+
 /// A point of a team's coverage trend: a day (days since the epoch) and weighted coverage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrendPoint {
@@ -363,6 +378,19 @@ mod tests {
             let value = percentile(&xs, p).expect("non-empty");
             prop_assert!(xs.contains(&value));
             prop_assert!(percentile(&xs, p.saturating_sub(1).max(1)).expect("non-empty") <= value);
+        }
+
+        #[test]
+        fn a_histogram_has_the_percentiles_of_its_values(mut xs in proptest::collection::vec(0i64..40, 0..80), p in 1usize..=100) {
+            xs.sort_unstable();
+            let mut histogram: Vec<(i64, usize)> = Vec::new();
+            for x in &xs {
+                match histogram.last_mut() {
+                    Some((value, n)) if value == x => *n += 1,
+                    _ => histogram.push((*x, 1)),
+                }
+            }
+            prop_assert_eq!(percentile_of_counts(&histogram, p), percentile(&xs, p));
         }
     }
 }
