@@ -237,7 +237,10 @@ impl Db {
                 // that thread's heap). A connection idle for a few seconds is closed, so what a
                 // burst took comes back soon after it; the next request opens one in about a
                 // millisecond.
-                let pool = |max: u32| pool(max).idle_timeout(SQLITE_IDLE_TIMEOUT);
+                // No ping before each use: a connection is a thread of this process on a local
+                // file, not a socket that can go stale, and the ping was a second handover to
+                // that thread for every query.
+                let pool = |max: u32| pool(max).idle_timeout(SQLITE_IDLE_TIMEOUT).test_before_acquire(false);
                 // The writer is created first so WAL mode is set before readers open.
                 let write = pool(1).connect(&url).await?;
                 let read = pool(options.max_connections).connect(&url).await?;
