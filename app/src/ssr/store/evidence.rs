@@ -233,25 +233,28 @@ pub async fn selected_latest(
         return Ok(Vec::new());
     }
     let ranges = disjoint_ranges(selectors);
-    let collate = if Backend::of(conn) == Backend::Postgres { " COLLATE \"C\"" } else { "" };
+    let backend = Backend::of(conn);
+    let collate = if backend == Backend::Postgres { " COLLATE \"C\"" } else { "" };
     let except_sql = |n: usize| except.map(|_| format!(" AND e.run_id <> ${n}")).unwrap_or_default();
     let select = "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
          FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1";
-    // One index seek per range: SQLite answered the same ranges OR-ed in one WHERE by
-    // scanning all of the team's results (2.8 ms against 0.08 ms for 49 ranges).
-    let sql = match &ranges {
-        None => format!("{select}{}", except_sql(2)),
-        Some(ranges) => (0..ranges.len())
-            .map(|i| {
-                format!(
-                    "{select} AND e.test_id{collate} >= ${} AND e.test_id{collate} < ${}{}",
-                    2 * i + 2,
-                    2 * i + 3,
-                    except_sql(2 * ranges.len() + 2)
-                )
-            })
+    let within =
+        |i: usize| format!("e.test_id{collate} >= ${} AND e.test_id{collate} < ${}", 2 * i + 2, 2 * i + 3);
+    let sql = match (&ranges, backend) {
+        (None, _) => format!("{select}{}", except_sql(2)),
+        // One index seek per range: SQLite answered the same ranges OR-ed in one WHERE by
+        // scanning all of the team's results (2.8 ms against 0.08 ms for 49 ranges).
+        (Some(ranges), Backend::Sqlite) => (0..ranges.len())
+            .map(|i| format!("{select} AND {}{}", within(i), except_sql(2 * ranges.len() + 2)))
             .collect::<Vec<_>>()
             .join(" UNION ALL "),
+        // PostgreSQL ORs the index scans itself (BitmapOr), and plans that in half the time
+        // of the union (1.4 ms against 2.6 ms for 49 ranges).
+        (Some(ranges), Backend::Postgres) => format!(
+            "{select} AND ({}){}",
+            (0..ranges.len()).map(|i| format!("({})", within(i))).collect::<Vec<_>>().join(" OR "),
+            except_sql(2 * ranges.len() + 2)
+        ),
     };
     let mut query = sqlx::query(&sql).bind(team.0);
     for (from, to) in ranges.iter().flatten() {
