@@ -13,6 +13,8 @@ use crate::domain::time::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -135,9 +137,6 @@ pub struct Db {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-/// How long an SQLite connection may sit unused before it is closed.
-const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A write transaction. What a mutation does through it is recorded with [`Write::record`],
 /// which appends the event's audit entry to the same transaction: both commit, or neither.
 /// Before it commits, it settles the gates its events may have moved and records those
@@ -193,6 +192,42 @@ impl std::ops::DerefMut for Write {
     }
 }
 
+/// How long an SQLite pool may go unused before its connections are closed.
+const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Milliseconds since this process first asked, for [`touch`]'s stamps.
+fn process_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    u64::try_from(START.get_or_init(std::time::Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Stamps a pool as used now.
+fn touch(used: &AtomicU64) {
+    used.store(process_ms(), Ordering::Relaxed);
+}
+
+/// Closes an SQLite pool's idle connections once it has gone unused for
+/// [`SQLITE_IDLE_TIMEOUT`]: each keeps a page cache and a thread of its own, so what a burst
+/// took comes back soon after it, and the next request opens one in about a millisecond.
+/// (sqlx's own idle timeout is not used: see `Db::connect`.) At most the pool's size is
+/// taken per round, never its idle count, which is what wraps.
+fn close_when_idle(pool: AnyPool, used: Arc<AtomicU64>) {
+    tokio::spawn(async move {
+        let max = pool.options().get_max_connections();
+        while !pool.is_closed() {
+            tokio::time::sleep(SQLITE_IDLE_TIMEOUT / 2).await;
+            let idle_for = process_ms().saturating_sub(used.load(Ordering::Relaxed));
+            if u128::from(idle_for) < SQLITE_IDLE_TIMEOUT.as_millis() {
+                continue;
+            }
+            for _ in 0..max {
+                let Some(conn) = pool.try_acquire() else { break };
+                let _ = conn.close().await;
+            }
+        }
+    });
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). For SQLite the file and its
     /// parent directory are created when missing.
@@ -202,11 +237,19 @@ impl Db {
             sqlx::Error::Configuration("database URL must start with sqlite: or postgres://".into())
         })?;
         let statement_timeout = options.statement_timeout.map_or(0, |t| t.as_millis().max(1));
-        let pool = |max: u32| {
+        let pool = |max: u32, used: Arc<AtomicU64>| {
+            let connected = used.clone();
             AnyPoolOptions::new()
+                // No idle timeout and no maximum lifetime, so sqlx runs no maintenance task:
+                // in sqlx 0.8.6 that task can read the pool's idle count after it wrapped below
+                // zero (a connection returned while another is taken) and then spin a worker
+                // thread at 100% for good (sqlx issue 3645). It did, in the dashboard bench.
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .max_connections(max)
                 .acquire_timeout(options.acquire_timeout)
                 .after_connect(move |conn, _meta| {
+                    touch(&connected);
                     Box::pin(async move {
                         match backend {
                             Backend::Sqlite => conn.execute(SQLITE_PRAGMAS).await?,
@@ -228,26 +271,30 @@ impl Db {
                 // so sqlx's own rollback fails and it would keep counting a transaction that no
                 // longer exists; every later write on that connection would fail. Discarded,
                 // it is replaced by a fresh one, and writes resume once the fault is gone.
-                .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+                .before_acquire(move |conn, _meta| {
+                    touch(&used);
+                    Box::pin(async move { Ok(!conn.is_in_transaction()) })
+                })
         };
         match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url)?;
-                // Each SQLite connection keeps its own page cache and a thread of its own (with
-                // that thread's heap). A connection idle for a few seconds is closed, so what a
-                // burst took comes back soon after it; the next request opens one in about a
-                // millisecond.
                 // No ping before each use: a connection is a thread of this process on a local
                 // file, not a socket that can go stale, and the ping was a second handover to
                 // that thread for every query.
-                let pool = |max: u32| pool(max).idle_timeout(SQLITE_IDLE_TIMEOUT).test_before_acquire(false);
+                let pool = async |max: u32| {
+                    let used = Arc::new(AtomicU64::new(0));
+                    let pool = pool(max, used.clone()).test_before_acquire(false).connect(&url).await?;
+                    close_when_idle(pool.clone(), used);
+                    Ok::<_, sqlx::Error>(pool)
+                };
                 // The writer is created first so WAL mode is set before readers open.
-                let write = pool(1).connect(&url).await?;
-                let read = pool(options.max_connections).connect(&url).await?;
+                let write = pool(1).await?;
+                let read = pool(options.max_connections).await?;
                 Ok(Self { backend, read, write, url: url.into() })
             }
             Backend::Postgres => {
-                let shared = pool(options.max_connections).connect(url).await?;
+                let shared = pool(options.max_connections, Arc::default()).connect(url).await?;
                 Ok(Self { backend, read: shared.clone(), write: shared, url: url.into() })
             }
         }

@@ -164,6 +164,20 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The pools run no sqlx maintenance task (no idle timeout, no maximum lifetime): in sqlx
+/// 0.8.6 that task can spin a worker thread at 100% for good once the pool's idle count
+/// wraps below zero (sqlx issue 3645), which the dashboard bench ran into. SQLite's idle
+/// connections are closed by the server's own task instead (the test below).
+async fn pools_run_no_sqlx_maintenance_task(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_db.url, &DbOptions::default()).await.expect("connect");
+    let options = db.read().options();
+    assert_eq!((options.get_idle_timeout(), options.get_max_lifetime()), (None, None));
+    db.close().await;
+}
+
+both_backends!(pools_run_no_sqlx_maintenance_task);
+
 /// What a burst opened is given back: SQLite connections left idle close (each held a page
 /// cache of up to 2 MiB and a thread of its own), so an idle server's memory comes back
 /// after a burst. Bounded by a deadline, not timed: the pool checks every few seconds.
