@@ -194,6 +194,44 @@ async fn a_partial_run_keeps_the_other_tests_latest_results(backend: Backend) {
     assert_eq!(fm_1_after(&s, &fixed).await, ("verified".into(), "verified".into()));
 }
 
+/// Retention: old history goes, and so does an old run nothing refers to any more; a run
+/// that still holds some test's latest result stays, whatever its age, so coverage never
+/// loses its evidence.
+async fn pruning_keeps_every_run_that_holds_a_latest_result(backend: Backend) {
+    let s = setup(backend).await;
+    let mut runs = Vec::new();
+    for body in [
+        junit(&[("test_backlog_drains", true), ("test_unselected", true)]),
+        junit(&[("test_unselected", true)]),
+        junit(&[("test_unselected", false)]),
+    ] {
+        let receipt: Value = upload(&s, &body, None).await.json().await.expect("receipt");
+        runs.push(receipt["run_id"].as_i64().expect("run id"));
+    }
+    let day = app::domain::time::DAY_MS;
+    backdate(
+        &s,
+        &["UPDATE evidence_runs SET received_at = $1", "UPDATE evidence_history SET at = $1"],
+        100 * day,
+    )
+    .await;
+    let before = pay_1(&s).await["failure_modes"][0]["coverage"].clone();
+
+    app::ssr::store::evidence::prune(&s.app.db, 30).await.expect("prune");
+
+    let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM evidence_runs ORDER BY id")
+        .fetch_all(s.app.db.read())
+        .await
+        .expect("runs");
+    assert_eq!(left, [runs[0], runs[2]], "the middle run holds no latest result any more");
+    let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_history")
+        .fetch_one(s.app.db.read())
+        .await
+        .expect("n");
+    assert_eq!(history, 0, "history older than the retention is gone");
+    assert_eq!(pay_1(&s).await["failure_modes"][0]["coverage"], before, "coverage kept its evidence");
+}
+
 /// A sign-off and a run that fails one of the change's tests, sent at the same moment, end
 /// either signed off and then regressed, or refused: never signed off on failing evidence.
 async fn a_sign_off_racing_a_failing_run_never_stands_on_failing_evidence(backend: Backend) {
@@ -864,6 +902,7 @@ async fn the_gate_records_each_move_once_and_time_closes_it(backend: Backend) {
 }
 
 both_backends!(
+    pruning_keeps_every_run_that_holds_a_latest_result,
     a_partial_run_keeps_the_other_tests_latest_results,
     the_gate_records_each_move_once_and_time_closes_it,
     uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return,

