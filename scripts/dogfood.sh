@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir=${TARGET_DIR:-target}
-report=$target_dir/nextest/ci/junit.xml
+# nextest writes its report under the workspace root, whatever CARGO_TARGET_DIR says (its
+# store directory, set in .config/nextest.toml); cargo's binaries follow CARGO_TARGET_DIR.
+report=target/nextest/ci/junit.xml
 [[ -f $report ]] || { echo "no $report: run 'make unit' first" >&2; exit 1; }
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
