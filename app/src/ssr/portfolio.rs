@@ -77,12 +77,9 @@ pub async fn rows(
     with_details: bool,
 ) -> Result<Vec<Row>, AppError> {
     let sql = page_sql(Backend::of(conn), filter.sort, with_details);
-    let page: Option<String> =
-        bind_rows(sqlx::query_scalar(&sql), user, filter, now, window).fetch_one(&mut *conn).await?;
-    let page: Vec<Vec<serde_json::Value>> = match page {
-        Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        None => Vec::new(),
-    };
+    let page: Vec<Vec<serde_json::Value>> = from_json(
+        bind_rows(sqlx::query_scalar(&sql), user, filter, now, window).fetch_one(&mut *conn).await?,
+    )?;
     Ok(page.iter().map(|values| row(values, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
@@ -93,10 +90,7 @@ const ROW_COLUMNS: [&str; 8] =
 /// [`rows_sql`]'s rows as one JSON array of arrays (columns as [`ROW_COLUMNS`], then the
 /// tally's, then the details), in the same order.
 fn page_sql(backend: Backend, sort: Sort, with_details: bool) -> String {
-    let (aggregate, array) = match backend {
-        Backend::Sqlite => ("json_group_array", "json_array"),
-        Backend::Postgres => ("json_agg", "json_build_array"),
-    };
+    let (aggregate, array) = json_functions(backend);
     let details = if with_details { DETAILS.map(|d| d.name).to_vec() } else { Vec::new() };
     let columns: Vec<String> =
         ROW_COLUMNS.iter().chain(&TALLY_COLUMNS).chain(&details).map(|c| format!("r.{c}")).collect();
@@ -106,6 +100,23 @@ fn page_sql(backend: Backend, sort: Sort, with_details: bool) -> String {
         order = order_by(sort),
         rows = rows_sql(sort, with_details),
     )
+}
+
+/// The engine's functions that build one JSON array of arrays from rows: the aggregate,
+/// and the array of one row's values.
+fn json_functions(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
+        Backend::Sqlite => ("json_group_array", "json_array"),
+        Backend::Postgres => ("json_agg", "json_build_array"),
+    }
+}
+
+/// Rows the database handed over as one JSON value, built by [`json_functions`]; NULL (what
+/// PostgreSQL's aggregate gives for no rows) is none.
+fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec<T>, sqlx::Error> {
+    json.map_or(Ok(Vec::new()), |json| {
+        serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    })
 }
 
 /// The view's order over its rows `r`: overdue first whatever the sort; the sort's own
@@ -328,10 +339,7 @@ async fn cycle_times(
         .map(|(i, _)| format!("WHEN at >= ${} THEN ${}", 5 + 2 * i, 6 + 2 * i))
         .collect::<Vec<_>>()
         .join(" ");
-    let (aggregate, array) = match db.backend() {
-        Backend::Sqlite => ("json_group_array", "json_array"),
-        Backend::Postgres => ("json_agg", "json_build_array"),
-    };
+    let (aggregate, array) = json_functions(db.backend());
     let sql = format!(
         "WITH signed AS (
             SELECT t.slug, c.signed_off_at AS at,
@@ -356,11 +364,7 @@ async fn cycle_times(
     for (start, label) in months.iter().zip(&labels) {
         query = query.bind(*start).bind(label.as_str());
     }
-    let counted: Option<String> = query.fetch_one(db.read()).await?;
-    let counted: Vec<(String, String, i64, usize)> = match counted {
-        Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        None => Vec::new(),
-    };
+    let counted: Vec<(String, String, i64, usize)> = from_json(query.fetch_one(db.read()).await?)?;
     let (mut cycles, mut month_cycles) = (Vec::new(), Vec::new());
     for group in counted.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
         let (kind, grp) = (&group[0].0, group[0].1.clone());
