@@ -15,14 +15,11 @@ pub mod ui;
 
 pub use ui::{App, Bundle, shell};
 
-/// Browser entry point: hydrates the server-rendered page.
+/// Browser entry point: starts the reactive runtime. The page script (`ui::BundleScripts`)
+/// then hydrates each island on the server-rendered page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Marks the page as interactive (browser tests wait for it before clicking).
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "");
-    }
+    leptos::mount::hydrate_islands();
 }

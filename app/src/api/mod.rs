@@ -42,8 +42,8 @@ fn is_html_form() -> bool {
     })
 }
 
-/// Sends a plain HTML form post on to `path`. With JavaScript the page does it itself
-/// (see `ui::load_page_after`), loading a fresh page for the new session.
+/// Sends a page's form post on to `path` (every page form is a plain HTML form: the app is
+/// rendered on the server, see `ui`); a caller that asked for data gets the reply itself.
 #[cfg(feature = "ssr")]
 fn redirect_html_form(path: &str) {
     if is_html_form() {

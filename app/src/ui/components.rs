@@ -47,11 +47,9 @@ where
 
 /// Renders `page` for the logged-in user; sends everyone else to the login page.
 ///
-/// Its content is rendered again once the session resolves (on the server too), so a page
-/// creates its resources and actions *before* `RequireUser`, never inside `page`: a
-/// resource made there would be fetched under a disposed owner on the server and serialized
-/// for the browser under an id the browser's single render never uses — a hydration
-/// mismatch that leaves the page inert.
+/// Its content is rendered again once the session resolves (Async rendering renders twice),
+/// so a page creates its resources and actions *before* `RequireUser`, never inside `page`:
+/// a resource made there would be fetched under the first render's owner, disposed by then.
 #[component]
 pub fn RequireUser<F, V>(page: F) -> impl IntoView
 where

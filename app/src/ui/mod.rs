@@ -39,13 +39,22 @@ pub fn shell(bundle: Bundle) -> impl IntoView {
     }
 }
 
-/// Loads the bundle and hydrates the page (what Leptos' `HydrationScripts` does, for files
-/// whose names carry their hash).
+/// Loads the bundle and hydrates the page's islands, then marks the page interactive (browser
+/// tests wait for `data-hydrated`). What Leptos' `HydrationScripts islands=true` does, for
+/// files whose names carry their hash; an island without its function in the bundle throws.
+/// Also runs [`KEEP_FORM_INPUT`].
 #[component]
 fn BundleScripts(bundle: Bundle) -> impl IntoView {
+    // Only islands are hydrated: nothing outside them is serialized for the browser.
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
     let Bundle { script, wasm, .. } = bundle;
     let hydrate = format!(
-        "import({script:?}).then(m => m.default({{module_or_path: {wasm:?}}}).then(() => m.hydrate()));"
+        "{KEEP_FORM_INPUT}\n\
+         import({script:?}).then(async m => {{ await m.default({{module_or_path: {wasm:?}}}); m.hydrate(); \
+         for (const island of document.querySelectorAll('leptos-island')) m[island.dataset.component](island); \
+         document.body.setAttribute('data-hydrated', ''); }});"
     );
     view! {
         <link rel="modulepreload" href=script/>
@@ -53,6 +62,37 @@ fn BundleScripts(bundle: Bundle) -> impl IntoView {
         <script type="module" nonce=leptos::nonce::use_nonce()>{hydrate}</script>
     }
 }
+
+/// Every form is a plain HTML form, and a post the server refuses comes back as the same page
+/// with the error (`__err` in the address, read by the page's `ServerAction`). With
+/// JavaScript, what the user typed comes back too: a post's fields (never passwords or hidden
+/// fields) are kept in the tab's session storage until the next page has loaded, and put back
+/// into the same form when that page returns with the form's error.
+const KEEP_FORM_INPUT: &str = r#"{
+  const key = form => `premortem-form ${location.pathname} ${[...document.forms].indexOf(form)}`;
+  const kept = el => el.name && !['password', 'hidden', 'file', 'submit', 'button'].includes(el.type);
+  document.addEventListener('submit', e => {
+    const form = e.target;
+    const fields = [...form.elements].filter(kept)
+      .map(el => [el.name, el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value]);
+    try { sessionStorage.setItem(key(form), JSON.stringify({action: form.getAttribute('action'), fields})); } catch {}
+  });
+  const failed = new URLSearchParams(location.search).get('__path');
+  for (const form of failed ? document.forms : []) {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(key(form))); } catch {}
+    if (!saved || saved.action !== failed || form.getAttribute('action') !== failed) continue;
+    const els = [...form.elements].filter(kept);
+    saved.fields.forEach(([name, value], i) => {
+      const el = els[i];
+      if (!el || el.name !== name) return;
+      if (typeof value === 'boolean') el.checked = value; else el.value = value;
+    });
+  }
+  try {
+    Object.keys(sessionStorage).filter(k => k.startsWith('premortem-form ')).forEach(k => sessionStorage.removeItem(k));
+  } catch {}
+}"#;
 
 /// The header carrying a request's Content-Security-Policy nonce from the server's security
 /// middleware (which sets it on every request and sends the policy with the response).
@@ -75,34 +115,6 @@ fn use_request_nonce() {
 #[derive(Clone, Copy)]
 pub struct Session {
     pub user: Resource<Result<Option<Principal>, AppError>>,
-}
-
-/// After `action` succeeds, loads `path` as a new page (with JavaScript; without it the
-/// server's redirect does the same), so every part of the page sees the new session.
-pub fn load_page_after<S>(action: ServerAction<S>, path: &'static str)
-where
-    S: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
-{
-    Effect::new(move |_| {
-        if action.value().with(|v| matches!(v, Some(Ok(())))) {
-            let _ = window().location().set_href(path);
-        }
-    });
-}
-
-/// After `action` succeeds, navigates (client-side) to the path `to` makes of its value.
-/// Without JavaScript the server's redirect does the same.
-pub fn navigate_after<S, T>(action: ServerAction<S>, to: impl Fn(&T) -> String + 'static)
-where
-    S: leptos::server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
-    T: Clone + Send + Sync + 'static,
-{
-    let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(value)) = action.value().get() {
-            navigate(&to(&value), Default::default());
-        }
-    });
 }
 
 /// `text` as the server must write it inside `<title>` and `<textarea>`: this Leptos version
@@ -162,7 +174,6 @@ pub fn App() -> impl IntoView {
 fn Header() -> impl IntoView {
     let session = expect_context::<Session>();
     let logout = ServerAction::<Logout>::new();
-    load_page_after(logout, "/login");
     view! {
         <header class="site-header">
             <nav aria-label="Main">

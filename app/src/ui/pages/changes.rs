@@ -9,7 +9,6 @@ use crate::domain::{AppError, Principal};
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
 };
-use crate::ui::navigate_after;
 use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -100,7 +99,6 @@ pub fn NewChangePage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let create = ServerAction::<CreateChange>::new();
-    navigate_after(create, |key: &String| format!("/changes/{key}"));
     let err = action_error(create);
     view! {
         <Title text="New change"/>
@@ -126,7 +124,6 @@ pub fn EditChangePage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     let update = ServerAction::<UpdateChange>::new();
-    navigate_after(update, move |_: &()| format!("/changes/{}", key()));
     let err = action_error(update);
     let change = Resource::new(key, change_detail);
     view! {

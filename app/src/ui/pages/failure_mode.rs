@@ -6,7 +6,6 @@ use crate::domain::Principal;
 use crate::ui::components::{
     CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, action_error,
 };
-use crate::ui::navigate_after;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -21,7 +20,6 @@ pub fn FailureModePage() -> impl IntoView {
     let update = ServerAction::<UpdateFailureMode>::new();
     let accept = ServerAction::<AcceptRisk>::new();
     let delete = ServerAction::<DeleteFailureMode>::new();
-    navigate_after(delete, move |_: &()| format!("/changes/{}", key()));
     let fm = Resource::new(
         move || (key(), number(), update.version().get(), accept.version().get()),
         |(key, number, ..)| failure_mode_detail(key, number),

@@ -1,6 +1,5 @@
 use crate::api::auth::Login;
 use crate::ui::components::{FieldError, FormError, action_error};
-use crate::ui::load_page_after;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -8,9 +7,7 @@ use leptos_meta::Title;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    load_page_after(login, "/");
     let err = action_error(login);
-    let (reveal, set_reveal) = signal(false);
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
@@ -20,28 +17,38 @@ pub fn LoginPage() -> impl IntoView {
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required autofocus/>
                 <label for="password">"Password"</label>
-                <div class="input-with-button">
-                    <input
-                        id="password"
-                        name="password"
-                        type=move || if reveal.get() { "text" } else { "password" }
-                        autocomplete="current-password"
-                        required
-                        aria-describedby="password-error"
-                    />
-                    <button
-                        type="button"
-                        class="secondary"
-                        aria-controls="password"
-                        aria-pressed=move || reveal.get().to_string()
-                        on:click=move |_| set_reveal.update(|r| *r = !*r)
-                    >
-                        {move || if reveal.get() { "Hide" } else { "Show" }}
-                    </button>
-                </div>
+                <PasswordInput/>
                 <FieldError err field="password" id="password"/>
                 <button type="submit">"Log in"</button>
             </ActionForm>
         </section>
+    }
+}
+
+/// The password field, with a button that reveals what was typed: the login page's island,
+/// hydrated in the browser (without JavaScript the button does nothing).
+#[island]
+fn PasswordInput() -> impl IntoView {
+    let (reveal, set_reveal) = signal(false);
+    view! {
+        <div class="input-with-button">
+            <input
+                id="password"
+                name="password"
+                type=move || if reveal.get() { "text" } else { "password" }
+                autocomplete="current-password"
+                required
+                aria-describedby="password-error"
+            />
+            <button
+                type="button"
+                class="secondary"
+                aria-controls="password"
+                aria-pressed=move || reveal.get().to_string()
+                on:click=move |_| set_reveal.update(|r| *r = !*r)
+            >
+                {move || if reveal.get() { "Hide" } else { "Show" }}
+            </button>
+        </div>
     }
 }
