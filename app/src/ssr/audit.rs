@@ -337,6 +337,7 @@ pub async fn recent(
 ) -> Result<Vec<Record>, sqlx::Error> {
     let rows =
         sqlx::query(&format!("{RECORD_SELECT} WHERE ($1 IS NULL OR team_id = $1) ORDER BY id DESC LIMIT $2"))
+            .persistent(crate::ssr::db::Backend::of(conn).keeps_filtered_plans())
             .bind(team.map(|t| t.0))
             .bind(limit)
             .fetch_all(&mut *conn)

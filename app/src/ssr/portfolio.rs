@@ -51,6 +51,7 @@ async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, 
         "SELECT id, slug, name FROM teams t WHERE {} ORDER BY slug",
         visible("t.id", 1, 2)
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(viewer(user))
     .bind(None::<String>)
     .fetch_all(db.read())
@@ -78,7 +79,15 @@ pub async fn rows(
 ) -> Result<Vec<Row>, AppError> {
     let sql = page_sql(Backend::of(conn), filter.sort, with_details);
     let page: Vec<Vec<serde_json::Value>> = from_json(
-        bind_rows(sqlx::query_scalar(&sql), user, filter, now, window).fetch_one(&mut *conn).await?,
+        bind_rows(
+            sqlx::query_scalar(&sql).persistent(Backend::of(conn).keeps_filtered_plans()),
+            user,
+            filter,
+            now,
+            window,
+        )
+        .fetch_one(&mut *conn)
+        .await?,
     )?;
     Ok(page.iter().map(|values| row(values, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
@@ -294,6 +303,7 @@ async fn status_counts(
          GROUP BY c.status",
         visible("c.team_id", 2, 3)
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(now)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
@@ -357,6 +367,7 @@ async fn cycle_times(
     );
     let labels: Vec<String> = months.iter().map(|m| m.date()[..7].to_owned()).collect();
     let mut query = sqlx::query_scalar(&sql)
+        .persistent(db.backend().keeps_filtered_plans())
         .bind(viewer(user))
         .bind(filter.team.as_deref())
         .bind(type_pattern(filter))
@@ -394,6 +405,7 @@ async fn trends(
          JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
         visible("d.team_id", 2, 3)
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(now.day() - TREND_DAYS)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
@@ -472,6 +484,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
          ORDER BY change_number, fm_number LIMIT $3",
         fm_coverage = *FM_COVERAGE
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(now)
     .bind(team.0)
     .bind(WORK_LIMIT)

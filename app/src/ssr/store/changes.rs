@@ -359,6 +359,7 @@ pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result
          ORDER BY x.number DESC LIMIT 500",
         change_select = *CHANGE_SELECT
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(team.0)
     .bind(status.map(ChangeStatus::as_str))
     .fetch_all(db.read())

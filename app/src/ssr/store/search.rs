@@ -57,12 +57,14 @@ pub async fn find(db: &Db, user: &Principal, query: &Query) -> Result<Found, App
     let change_rows = sqlx::query(&format!(
         "SELECT t.slug, c.number, c.title, c.status, c.summary AS text {changes} LIMIT {MAX_HITS}"
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(&term)
     .fetch_all(db.read())
     .await?;
     let fm_rows = sqlx::query(&format!(
         "SELECT t.slug, c.number, f.number AS fm_number, f.title, f.scenario AS text {failure_modes} LIMIT {MAX_HITS}"
     ))
+    .persistent(db.backend().keeps_filtered_plans())
     .bind(&term)
     .fetch_all(db.read())
     .await?;
