@@ -237,12 +237,10 @@ pub async fn selected_latest(
     }
     let ranges = disjoint_ranges(selectors);
     let backend = Backend::of(conn);
-    let collate = if backend == Backend::Postgres { " COLLATE \"C\"" } else { "" };
     let except_sql = |n: usize| except.map(|_| format!(" AND e.run_id <> ${n}")).unwrap_or_default();
     let select = "SELECT e.test_id, e.outcome, e.at, r.commit_sha, r.pipeline_url
          FROM evidence_latest e JOIN evidence_runs r ON r.id = e.run_id WHERE e.team_id = $1";
-    let within =
-        |i: usize| format!("e.test_id{collate} >= ${} AND e.test_id{collate} < ${}", 2 * i + 2, 2 * i + 3);
+    let within = |i: usize| format!("e.test_id >= ${} AND e.test_id < ${}", 2 * i + 2, 2 * i + 3);
     let sql = match (&ranges, backend) {
         (None, _) => format!("{select}{}", except_sql(2)),
         // One index seek per range: SQLite answered the same ranges OR-ed in one WHERE by
@@ -251,17 +249,31 @@ pub async fn selected_latest(
             .map(|i| format!("{select} AND {}{}", within(i), except_sql(2 * ranges.len() + 2)))
             .collect::<Vec<_>>()
             .join(" UNION ALL "),
-        // PostgreSQL ORs the index scans itself (BitmapOr), and plans that in half the time
-        // of the union (1.4 ms against 2.6 ms for 49 ranges).
-        (Some(ranges), Backend::Postgres) => format!(
-            "{select} AND ({}){}",
-            (0..ranges.len()).map(|i| format!("({})", within(i))).collect::<Vec<_>>().join(" OR "),
-            except_sql(2 * ranges.len() + 2)
+        // The ranges as one JSON parameter, an index seek each: one statement whatever their
+        // number, which PostgreSQL plans once. OR-ed in the WHERE, they were planned on every
+        // call (1.5 ms for 50 ranges, against 0.15 ms to run). The runs are looked up per
+        // result: with the ranges' size unknown to the planner, a join would hash every run.
+        (Some(_), Backend::Postgres) => format!(
+            "SELECT e.test_id, e.outcome, e.at,
+                    (SELECT r.commit_sha FROM evidence_runs r WHERE r.id = e.run_id) AS commit_sha,
+                    (SELECT r.pipeline_url FROM evidence_runs r WHERE r.id = e.run_id) AS pipeline_url
+             FROM json_array_elements(CAST($2 AS json)) AS k(range_of_ids)
+             JOIN evidence_latest e ON e.team_id = $1
+              AND e.test_id COLLATE \"C\" >= k.range_of_ids->>0 AND e.test_id COLLATE \"C\" < k.range_of_ids->>1{}",
+            except_sql(3)
         ),
     };
     let mut query = sqlx::query(&sql).bind(team.0);
-    for (from, to) in ranges.iter().flatten() {
-        query = query.bind(from.as_str()).bind(to.as_str());
+    match (&ranges, backend) {
+        (Some(ranges), Backend::Sqlite) => {
+            for (from, to) in ranges {
+                query = query.bind(from.as_str()).bind(to.as_str());
+            }
+        }
+        (Some(ranges), Backend::Postgres) => {
+            query = query.bind(serde_json::to_string(ranges).map_err(|e| sqlx::Error::Encode(e.into()))?);
+        }
+        (None, _) => {}
     }
     if let Some(run) = except {
         query = query.bind(run.0);
