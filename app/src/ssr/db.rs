@@ -45,7 +45,8 @@ impl Backend {
     /// every call (the generic plan PostgreSQL switches a prepared statement
     /// to after five runs made the portfolio 50× slower). Every other statement keeps its
     /// plan: planning them on each call was 38 % of the change page's CPU. SQLite plans
-    /// without the values either way.
+    /// without the values either way. A new statement of that kind asks for it with
+    /// `.persistent(db.backend().keeps_filtered_plans())`.
     pub fn keeps_filtered_plans(self) -> bool {
         self == Self::Sqlite
     }
