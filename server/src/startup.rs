@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use crate::{assets, forms, ops, reports, rest};
+use app::ssr::auth::RequestUser;
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::proxy::TrustedProxies;
 use app::ssr::state::AuthPolicy;
@@ -76,7 +77,10 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
     let provide_state = {
         let state = state.clone();
-        move || leptos::prelude::provide_context(state.clone())
+        move || {
+            leptos::prelude::provide_context(state.clone());
+            leptos::prelude::provide_context(RequestUser::default());
+        }
     };
     let not_found = {
         let bundle = bundle.clone();
@@ -91,7 +95,12 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/portfolio.csv", get(reports::portfolio_csv))
         .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
         .route("/changes/{key}/import", axum::routing::post(forms::import))
-        .leptos_routes(&state, routes, move || shell(bundle.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || leptos::prelude::provide_context(RequestUser::default()),
+            move || shell(bundle.clone()),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))

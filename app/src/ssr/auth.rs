@@ -261,11 +261,25 @@ pub async fn require_user() -> Result<Principal, AppError> {
     current_user().await?.ok_or(AppError::Unauthenticated)
 }
 
+/// The request's user, loaded once however many parts of a page ask for it (the layout, then
+/// the page's server functions). A fresh one is provided for each request Leptos serves, a
+/// page or a server function's call (`server::startup`); where there is none, the user is
+/// loaded on every ask. Nothing reads the user after changing the session in one request
+/// (login and logout only change it).
+#[derive(Clone, Default)]
+pub struct RequestUser(std::sync::Arc<tokio::sync::OnceCell<Option<Principal>>>);
+
 /// The logged-in user inside a server function, if any.
 pub async fn current_user() -> Result<Option<Principal>, AppError> {
-    let state = super::state()?;
-    let session = session().await?;
-    session_principal(&state.db, &state.auth, &session).await
+    let load = async {
+        let state = super::state()?;
+        let session = session().await?;
+        session_principal(&state.db, &state.auth, &session).await
+    };
+    match leptos::prelude::use_context::<RequestUser>() {
+        Some(RequestUser(user)) => user.get_or_try_init(|| load).await.cloned(),
+        None => load.await,
+    }
 }
 
 /// The request's session inside a server function.
