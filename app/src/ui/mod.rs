@@ -119,7 +119,8 @@ pub struct Session {
 
 /// `text` as the server must write it inside `<title>` and `<textarea>`: this Leptos version
 /// writes their text to the server's HTML without escaping (TOOLCHAIN.md), so user text there
-/// is escaped here. The browser sets the same text through the DOM, where it stays as it is.
+/// is escaped here. (An island rendering such text in the browser sets it through the DOM,
+/// where it stays as it is.)
 pub fn server_escaped(text: String) -> String {
     #[cfg(feature = "ssr")]
     let text = html_escape::encode_text(&text).into_owned();
