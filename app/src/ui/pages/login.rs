@@ -25,11 +25,15 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// The password field, with a button that reveals what was typed: the login page's island,
-/// hydrated in the browser (without JavaScript the button does nothing).
+/// The password field, with a button that reveals what was typed: the login page's island.
+/// The button is served hidden and shown once the island runs in the browser, so a page
+/// without JavaScript has no button that does nothing.
 #[island]
 fn PasswordInput() -> impl IntoView {
     let (reveal, set_reveal) = signal(false);
+    let (interactive, set_interactive) = signal(false);
+    // Effects run only in the browser.
+    Effect::new(move |_| set_interactive.set(true));
     view! {
         <div class="input-with-button">
             <input
@@ -43,6 +47,7 @@ fn PasswordInput() -> impl IntoView {
             <button
                 type="button"
                 class="secondary"
+                hidden=move || !interactive.get()
                 aria-controls="password"
                 aria-pressed=move || reveal.get().to_string()
                 on:click=move |_| set_reveal.update(|r| *r = !*r)
