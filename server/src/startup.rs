@@ -74,7 +74,8 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
 
     let routes = generate_route_list(App);
     let bundle = assets::bundle();
-    // Pages rendered by the fallback (404s) need the state too: the layout asks for the user.
+    // What every request Leptos serves has in its context: the state (pages rendered by the
+    // fallback, 404s, need it too: the layout asks for the user) and the request's user.
     let provide_state = {
         let state = state.clone();
         move || {
@@ -84,7 +85,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     };
     let not_found = {
         let bundle = bundle.clone();
-        render_app_async_with_context(provide_state, move || shell(bundle.clone()))
+        render_app_async_with_context(provide_state.clone(), move || shell(bundle.clone()))
     };
     let fail_fast = axum::middleware::from_fn_with_state(db.clone(), ops::fail_fast_while_database_away);
     // Everything that reads the database fails fast while it is away; health, metrics and
@@ -95,12 +96,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .route("/portfolio.csv", get(reports::portfolio_csv))
         .route("/changes/{key}/suggestions", axum::routing::post(forms::add_suggestions))
         .route("/changes/{key}/import", axum::routing::post(forms::import))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            || leptos::prelude::provide_context(RequestUser::default()),
-            move || shell(bundle.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, provide_state, move || shell(bundle.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
