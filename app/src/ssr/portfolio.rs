@@ -77,10 +77,11 @@ pub async fn rows(
     window: (i64, i64),
     with_details: bool,
 ) -> Result<Vec<Row>, AppError> {
-    let sql = page_sql(Backend::of(conn), filter.sort, with_details);
+    let backend = Backend::of(conn);
+    let sql = page_sql(backend, filter.sort, with_details);
     let page: Vec<Vec<serde_json::Value>> = from_json(
         bind_rows(
-            sqlx::query_scalar(&sql).persistent(Backend::of(conn).keeps_filtered_plans()),
+            sqlx::query_scalar(&sql).persistent(backend.keeps_filtered_plans()),
             user,
             filter,
             now,
