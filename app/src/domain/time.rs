@@ -41,23 +41,6 @@ impl Timestamp {
         format!("{y:04}-{m:02}-{d:02}")
     }
 
-    /// 00:00 UTC on the first day of this time's month.
-    pub fn month_start(self) -> Self {
-        let (y, m, _) = civil_from_days(self.day());
-        Self::of_day(days_from_civil(y, m, 1))
-    }
-
-    /// The starts of the months from `self`'s to `until`'s, oldest first.
-    pub fn month_starts_until(self, until: Self) -> Vec<Self> {
-        let mut starts = vec![self.month_start()];
-        while let Some(next) = starts.last().map(|s| (*s + 32 * DAY_MS).month_start())
-            && next <= until
-        {
-            starts.push(next);
-        }
-        starts
-    }
-
     /// `2026-11-27 14:05 UTC`.
     pub fn date_time(self) -> String {
         let minutes = self.0.rem_euclid(DAY_MS) / 60_000;
@@ -181,14 +164,6 @@ mod tests {
         for bad in ["2026-11-28", "2025-11-01", "yesterday", "2026-02-31"] {
             assert!(milestone_date("on", bad, now).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn months_start_on_their_first_day() {
-        assert_eq!(on("2026-11-27").month_start(), on("2026-11-01"));
-        assert_eq!(on("2024-03-01").month_start(), on("2024-03-01"));
-        let starts = on("2025-12-05").month_starts_until(on("2026-02-28") + 5);
-        assert_eq!(starts, [on("2025-12-01"), on("2026-01-01"), on("2026-02-01")]);
     }
 
     #[test]

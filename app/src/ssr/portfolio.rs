@@ -17,13 +17,44 @@ use sqlx::Row as _;
 
 use crate::domain::time::DAY_MS;
 
-/// Which teams a view covers: `$u` is the viewer (negative for an admin, who sees every
-/// team) and `$t` a team slug or NULL; `team_col` is the team id column to restrict.
-fn visible(team_col: &str, u: u8, t: u8) -> String {
-    format!(
-        "(${u} < 0 OR {team_col} IN (SELECT team_id FROM memberships WHERE user_id = ${u}))
-         AND (${t} IS NULL OR {team_col} = (SELECT id FROM teams WHERE slug = ${t}))"
-    )
+/// Which teams a view covers: `$u` is the viewer (negative for an admin) and `$t` a team
+/// slug or NULL; `team_col` is the team id column to restrict. Only the clauses `view`
+/// needs are written, so the engine reaches a team's rows through its index instead of
+/// testing every row; each parameter is still named (`$u < 0`, `$t IS NULL`), so the binds
+/// are the same whatever the shape.
+fn visible(team_col: &str, (u, t): (u8, u8), view: Shape) -> String {
+    let readable = if view.admin {
+        format!("${u} < 0")
+    } else {
+        format!("{team_col} IN (SELECT team_id FROM memberships WHERE user_id = ${u})")
+    };
+    let team = if view.team {
+        format!("{team_col} = (SELECT id FROM teams WHERE slug = ${t})")
+    } else {
+        format!("${t} IS NULL")
+    };
+    format!("{readable} AND {team}")
+}
+
+/// What the SQL of a view depends on besides its parameters: whether the viewer reads every
+/// team, and whether the view is of one team.
+#[derive(Clone, Copy)]
+struct Shape {
+    admin: bool,
+    team: bool,
+}
+
+impl Shape {
+    fn of(user: &Principal, filter: &Filter) -> Self {
+        Shape { admin: user.is_admin, team: filter.team.is_some() }
+    }
+
+    /// `c.team_id` as the view reaches its changes: through the team's index for a view of
+    /// one team, and never through it for the others, which read an index of changes in the
+    /// order they need instead. (`+` keeps SQLite from using an index on the column.)
+    fn changes_team(self) -> &'static str {
+        if self.team { "c.team_id" } else { "+c.team_id" }
+    }
 }
 
 fn viewer(user: &Principal) -> i64 {
@@ -49,9 +80,8 @@ fn check_team(teams: &[(i64, String, String)], filter: &Filter) -> Result<(), Ap
 async fn teams(db: &Db, user: &Principal) -> Result<Vec<(i64, String, String)>, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT id, slug, name FROM teams t WHERE {} ORDER BY slug",
-        visible("t.id", 1, 2)
+        visible("t.id", (1, 2), Shape { admin: user.is_admin, team: false })
     ))
-    .persistent(db.backend().keeps_filtered_plans())
     .bind(viewer(user))
     .bind(None::<String>)
     .fetch_all(db.read())
@@ -78,17 +108,9 @@ pub async fn rows(
     with_details: bool,
 ) -> Result<Vec<Row>, AppError> {
     let backend = Backend::of(conn);
-    let sql = page_sql(backend, filter.sort, with_details);
+    let sql = page_sql(backend, filter.sort, with_details, Shape::of(user, filter));
     let page: Vec<Vec<serde_json::Value>> = from_json(
-        bind_rows(
-            sqlx::query_scalar(&sql).persistent(backend.keeps_filtered_plans()),
-            user,
-            filter,
-            now,
-            window,
-        )
-        .fetch_one(&mut *conn)
-        .await?,
+        bind_rows(sqlx::query_scalar(&sql), user, filter, now, window).fetch_one(&mut *conn).await?,
     )?;
     Ok(page.iter().map(|values| row(values, with_details)).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
@@ -99,7 +121,7 @@ const ROW_COLUMNS: [&str; 8] =
 
 /// [`rows_sql`]'s rows as one JSON array of arrays (columns as [`ROW_COLUMNS`], then the
 /// tally's, then the details), in the same order.
-fn page_sql(backend: Backend, sort: Sort, with_details: bool) -> String {
+fn page_sql(backend: Backend, sort: Sort, with_details: bool, view: Shape) -> String {
     let (aggregate, array) = json_functions(backend);
     let details = if with_details { DETAILS.map(|d| d.name).to_vec() } else { Vec::new() };
     let columns: Vec<String> =
@@ -108,7 +130,7 @@ fn page_sql(backend: Backend, sort: Sort, with_details: bool) -> String {
         "SELECT CAST({aggregate}({array}({columns}) ORDER BY {order}) AS TEXT) FROM ({rows}) r",
         columns = columns.join(", "),
         order = order_by(sort),
-        rows = rows_sql(sort, with_details),
+        rows = rows_sql(sort, with_details, view),
     )
 }
 
@@ -132,53 +154,121 @@ fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec
 /// The view's order over its rows `r`: overdue first whatever the sort; the sort's own
 /// order; then team and number.
 fn order_by(sort: Sort) -> String {
-    let order = match sort {
+    format!("r.overdue DESC, {}r.slug, r.number", sort_key(sort))
+}
+
+/// The sort's own order over rows `r`, before team and number.
+fn sort_key(sort: Sort) -> &'static str {
+    match sort {
         Sort::Target => "CASE WHEN r.target_at IS NULL THEN 1 ELSE 0 END, r.target_at, ",
         Sort::Coverage => {
             "CASE WHEN r.cov_weight_total > 0 THEN r.cov_weight_covered * 100 / r.cov_weight_total ELSE -1 END, "
         }
         Sort::Age => "CASE WHEN r.happy_path_at IS NULL THEN 1 ELSE 0 END, r.happy_path_at, ",
         Sort::Key => "",
-    };
-    format!("r.overdue DESC, {order}r.slug, r.number")
+    }
 }
 
 /// The query of the view's rows: binds `$1` now, `$2` the viewer, `$3` the team, `$4` the
 /// status, `$5` the type pattern, `$6` overdue only, `$7` the limit and `$8` the offset.
-fn rows_sql(sort: Sort, with_details: bool) -> String {
+///
+/// The page is chosen first (`p`) from the few columns its order needs; only its rows are
+/// then read whole and their tallies taken. For the sorts an index can give (target date,
+/// key), it is chosen from four parts of the view, each read in its own order and cut at
+/// the page's end, then merged: the overdue changes, the open ones due later, the closed
+/// ones with a target, and those without one. The sort by target date reads each of the
+/// first three in the order of an index of open or closed changes by target (migration
+/// 0013) and the last team by team (as the sort by key reads every part), so a page costs
+/// what it shows (and its offset), not the size of the portfolio. The team is never used to
+/// reach the rows of several teams ([`Shape::changes_team`]), so that the engine walks those
+/// indexes in order; a view of one team reads that team's changes. The sorts by coverage
+/// and by age, which no index holds, sort the view whole.
+fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
     let open = coverage::open_statuses();
+    let (tally, live) = match sort {
+        Sort::Coverage => (format!("{}, ", stored_or_live()), "LEFT JOIN x ON x.change_id = c.id"),
+        _ => (String::new(), ""),
+    };
+    let filters = format!(
+        "{} AND ($4 IS NULL OR c.status = $4) AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)",
+        visible(view.changes_team(), (2, 3), view)
+    );
+    // (which changes, whether they are overdue, whether they have a target)
+    let parts = match sort {
+        Sort::Target | Sort::Key => vec![
+            (format!("c.status IN {open} AND c.target_at < $1"), "1".to_owned(), Some(true)),
+            (format!("c.status IN {open} AND c.target_at >= $1"), "0".to_owned(), Some(true)),
+            (format!("c.status NOT IN {open} AND c.target_at IS NOT NULL"), "0".to_owned(), Some(true)),
+            ("c.target_at IS NULL".to_owned(), "0".to_owned(), Some(false)),
+        ],
+        // No index holds these orders: the view is sorted whole.
+        Sort::Coverage | Sort::Age => vec![(
+            "1 = 1".to_owned(),
+            format!("CASE WHEN c.status IN {open} AND c.target_at < $1 THEN 1 ELSE 0 END"),
+            None,
+        )],
+    };
+    let parts: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(n, (part, overdue, target))| {
+            // Within a part of the sort by target, every target is set, or none is. Only the
+            // whole view, as one part, holds overdue changes and others.
+            let key = match (sort, target) {
+                (Sort::Target, Some(true)) => "r.target_at, ",
+                (Sort::Target, _) => "",
+                _ => sort_key(sort),
+            };
+            let overdue_first = if target.is_none() { "r.overdue DESC, " } else { "" };
+            // In order of team and number alone, the teams are read in order of slug and each
+            // team's changes in order of number (`CROSS JOIN` keeps SQLite to that order).
+            let from = if key.is_empty() {
+                format!("teams t CROSS JOIN changes c {live} WHERE t.id = c.team_id AND")
+            } else {
+                format!("changes c JOIN teams t ON t.id = c.team_id {live} WHERE")
+            };
+            format!(
+                "SELECT * FROM (SELECT r.* FROM (
+                    SELECT c.id, t.slug, c.number, c.happy_path_at, c.target_at, {tally}{overdue} AS overdue
+                    FROM {from} {part} AND {filters} AND ($6 = 0 OR ({overdue}) = 1)) r
+                 ORDER BY {overdue_first}{key}r.slug, r.number LIMIT $7 + $8) part{n}"
+            )
+        })
+        .collect();
     format!(
-        "SELECT r.* FROM (
+        "WITH x AS ({live_tally})
          SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
-                {details}{tally}, c.cov_until,
-                CASE WHEN c.status IN {open} AND c.target_at < $1 THEN 1 ELSE 0 END AS overdue
-         FROM changes c JOIN teams t ON t.id = c.team_id
-         LEFT JOIN (
-            SELECT change_id,
-                   CAST(SUM(CASE WHEN cov = 'verified' THEN 1 ELSE 0 END) AS BIGINT) AS verified,
-                   CAST(SUM(CASE WHEN cov = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
-                   CAST(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END) AS BIGINT) AS stale,
-                   CAST(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END) AS BIGINT) AS failing,
-                   CAST(SUM(CASE WHEN cov = 'designed' THEN 1 ELSE 0 END) AS BIGINT) AS designed,
-                   CAST(SUM(CASE WHEN cov = 'uncovered' THEN 1 ELSE 0 END) AS BIGINT) AS uncovered,
-                   CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
-                   CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
-            FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
-                  FROM ({fm_coverage}
-                        WHERE f.change_id IN (SELECT id FROM changes WHERE cov_until <= $1) AND {visible}) a) b
-            GROUP BY change_id
-         ) x ON x.change_id = c.id
-         WHERE {visible}
-           AND ($4 IS NULL OR c.status = $4)
-           AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)
-           AND ($6 = 0 OR (c.status IN {open} AND c.target_at < $1))
-         ) r
-         ORDER BY {order} LIMIT $7 OFFSET $8",
+                {details}{all_tally}, c.cov_until, p.overdue
+         FROM (SELECT r.id, r.overdue FROM ({parts}) r ORDER BY {order} LIMIT $7 OFFSET $8) p
+         JOIN changes c ON c.id = p.id JOIN teams t ON t.id = c.team_id
+         LEFT JOIN x ON x.change_id = c.id",
+        live_tally = live_tally(view),
+        parts = parts.join(" UNION ALL "),
         details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
-        tally = stored_or_live(),
-        fm_coverage = *FM_COVERAGE,
-        visible = visible("c.team_id", 2, 3),
+        all_tally = stored_or_live(),
         order = order_by(sort),
+    )
+}
+
+/// Each change's tally aggregated live from its failure modes, for the changes of the view
+/// whose stored tally has run out (`cov_until` past; binds as [`rows_sql`]).
+fn live_tally(view: Shape) -> String {
+    format!(
+        "SELECT change_id,
+                CAST(SUM(CASE WHEN cov = 'verified' THEN 1 ELSE 0 END) AS BIGINT) AS verified,
+                CAST(SUM(CASE WHEN cov = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+                CAST(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END) AS BIGINT) AS stale,
+                CAST(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END) AS BIGINT) AS failing,
+                CAST(SUM(CASE WHEN cov = 'designed' THEN 1 ELSE 0 END) AS BIGINT) AS designed,
+                CAST(SUM(CASE WHEN cov = 'uncovered' THEN 1 ELSE 0 END) AS BIGINT) AS uncovered,
+                CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
+                CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
+         FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
+               FROM ({fm_coverage}
+                     WHERE f.change_id IN (SELECT id FROM changes WHERE cov_until <= $1) AND {visible}) a) b
+         GROUP BY change_id",
+        fm_coverage = *FM_COVERAGE,
+        visible = visible("c.team_id", (2, 3), view),
     )
 }
 
@@ -297,86 +387,116 @@ async fn status_counts(
     filter: &Filter,
     now: Timestamp,
 ) -> Result<(Vec<(ChangeStatus, i64)>, i64, i64), AppError> {
+    // The counts as maintained per team, status and types (migration 0013); then, in a row
+    // of its own (no status), the overdue ones, which time alone changes: all of them, and
+    // those of the status shown, counted in the index of open changes by target (or the
+    // team's).
+    let view = Shape::of(user, filter);
     let counted = sqlx::query(&format!(
-        "SELECT c.status, COUNT(*) AS n,
-                CAST(SUM(CASE WHEN c.target_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS late
-         FROM changes c WHERE {} AND ($4 IS NULL OR (',' || c.types || ',') LIKE $4)
-         GROUP BY c.status",
-        visible("c.team_id", 2, 3)
+        "SELECT c.status, CAST(SUM(c.n) AS BIGINT) AS n, 0 AS shown FROM change_counts c
+         WHERE {visible} AND ($4 IS NULL OR (',' || c.types || ',') LIKE $4)
+         GROUP BY c.status
+         UNION ALL
+         SELECT NULL, COUNT(*), CAST(SUM(CASE WHEN $5 IS NULL OR c.status = $5 THEN 1 ELSE 0 END) AS BIGINT)
+         FROM changes c
+         WHERE c.status IN {open} AND c.target_at < $1 AND {late} AND ($4 IS NULL OR (',' || c.types || ',') LIKE $4)",
+        visible = visible("c.team_id", (2, 3), view),
+        late = visible(view.changes_team(), (2, 3), view),
+        open = coverage::open_statuses(),
     ))
-    .persistent(db.backend().keeps_filtered_plans())
     .bind(now)
     .bind(viewer(user))
     .bind(filter.team.as_deref())
     .bind(type_pattern(filter))
+    .bind(filter.status.map(ChangeStatus::as_str))
     .fetch_all(db.read())
     .await?;
     let mut status_counts: Vec<(ChangeStatus, i64)> = ChangeStatus::ALL.iter().map(|s| (*s, 0)).collect();
-    let (mut overdue, mut total) = (0, 0);
+    let (mut overdue, mut overdue_shown, mut shown) = (0, 0, 0);
     for row in &counted {
-        let status = ChangeStatus::parse(&row.try_get::<String, _>("status")?);
-        if let Some((status, n)) = status.and_then(|s| status_counts.iter_mut().find(|(x, _)| *x == s)) {
-            *n = row.try_get("n")?;
-            let late = if status.is_open() { row.try_get::<Option<i64>, _>("late")?.unwrap_or(0) } else { 0 };
-            overdue += late;
-            if filter.status.is_none_or(|s| s == *status) {
-                total += if filter.overdue { late } else { *n };
+        let n: i64 = row.try_get("n")?;
+        match row.try_get::<Option<String>, _>("status")? {
+            None => (overdue, overdue_shown) = (n, row.try_get::<Option<i64>, _>("shown")?.unwrap_or(0)),
+            Some(status) => {
+                let status = decode_status(&status)?;
+                if let Some((_, count)) = status_counts.iter_mut().find(|(s, _)| *s == status) {
+                    *count = n;
+                }
+                if filter.status.is_none_or(|s| s == status) {
+                    shown += n;
+                }
             }
         }
     }
-
+    let total = if filter.overdue { overdue_shown } else { shown };
     Ok((status_counts, overdue, total))
 }
 
-/// Days from happy path to sign-off by team, and by month over the last year. SQL counts
-/// the sign-offs of each length per team and per month (the months' bounds computed here,
-/// so neither engine's date functions are needed) and hands them over as one JSON value;
-/// the median and 90th percentile are read off those counts, so a view reads a value per
-/// team, month and length, however many changes were signed off.
+/// Days from happy path to sign-off by team, and by calendar month over the last year (the
+/// month a year ago counted whole). SQL counts the sign-offs of each length per team and
+/// per month and hands the counts over as one JSON value; the median and 90th percentile
+/// are read off those counts. The counts are kept per team, month and length
+/// (`cycle_counts`, migration 0013), so a view reads a value per team, month and length,
+/// however many changes were signed off; a view of one type counts its changes live.
 async fn cycle_times(
     db: &Db,
     user: &Principal,
     filter: &Filter,
     now: Timestamp,
 ) -> Result<(Vec<Cycle>, Vec<MonthCycle>), AppError> {
-    let since = now - 365 * DAY_MS;
-    let months = since.month_starts_until(now);
-    // Parameters: $1 viewer, $2 team, $3 type pattern, $4 since, then each month's start
-    // and label, newest first.
-    let month_of = months
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, _)| format!("WHEN at >= ${} THEN ${}", 5 + 2 * i, 6 + 2 * i))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let first_month = (now - 365 * DAY_MS).date()[..7].to_owned();
+    let view = Shape::of(user, filter);
+    // Parameters: $1 viewer, $2 team, $3 type pattern, $4 the first month (YYYY-MM). The
+    // sign-offs (team, month, days, how many) as the team's lengths read them, then as the
+    // months' do: the maintained counts through their key and through their index by month,
+    // so that neither is sorted.
+    let signed = |team_col: &str| {
+        let visible = visible(team_col, (1, 2), view);
+        if filter.change_type.is_none() {
+            return format!(
+                "SELECT s.team_id, s.month, s.days, s.n FROM cycle_counts s WHERE {visible} AND $3 IS NULL"
+            );
+        }
+        let (month, days) = match db.backend() {
+            Backend::Sqlite => (
+                "strftime('%Y-%m', s.signed_off_at / 1000, 'unixepoch')".to_owned(),
+                format!(
+                    "CASE WHEN s.signed_off_at > s.happy_path_at THEN (s.signed_off_at - s.happy_path_at) / {DAY_MS} ELSE 0 END"
+                ),
+            ),
+            Backend::Postgres => (
+                "sign_off_month(s.signed_off_at)".to_owned(),
+                "sign_off_days(s.happy_path_at, s.signed_off_at)".to_owned(),
+            ),
+        };
+        format!(
+            "SELECT s.team_id, {month} AS month, {days} AS days, 1 AS n FROM changes s
+             WHERE {visible} AND (',' || s.types || ',') LIKE $3
+               AND s.signed_off_at IS NOT NULL AND s.happy_path_at IS NOT NULL"
+        )
+    };
     let (aggregate, array) = json_functions(db.backend());
     let sql = format!(
-        "WITH signed AS (
-            SELECT t.slug, c.signed_off_at AS at,
-                   CASE WHEN c.signed_off_at > c.happy_path_at
-                        THEN (c.signed_off_at - c.happy_path_at) / {DAY_MS} ELSE 0 END AS days
-            FROM changes c JOIN teams t ON t.id = c.team_id
-            WHERE {visible} AND ($3 IS NULL OR (',' || c.types || ',') LIKE $3)
-              AND c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL)
-         SELECT CAST({aggregate}({array}(kind, grp, days, n) ORDER BY kind, grp, days) AS TEXT) FROM (
-            SELECT 't' AS kind, slug AS grp, days, COUNT(*) AS n FROM signed GROUP BY slug, days
+        "SELECT CAST({aggregate}({array}(kind, grp, days, n) ORDER BY kind, grp, days) AS TEXT) FROM (
+            SELECT 't' AS kind, t.slug AS grp, h.days, h.n
+            FROM (SELECT team_id, days, CAST(SUM(n) AS BIGINT) AS n FROM ({by_team}) s GROUP BY team_id, days) h
+            JOIN teams t ON t.id = h.team_id
             UNION ALL
-            SELECT 'm' AS kind, grp, days, COUNT(*) AS n
-            FROM (SELECT CASE {month_of} END AS grp, days FROM signed WHERE at >= $4) m GROUP BY grp, days) h",
-        visible = visible("c.team_id", 1, 2),
+            SELECT 'm' AS kind, month AS grp, days, CAST(SUM(n) AS BIGINT) AS n
+            FROM ({by_month}) s WHERE month >= $4 GROUP BY month, days) h
+         WHERE n > 0",
+        by_team = signed("s.team_id"),
+        by_month = signed("+s.team_id"),
     );
-    let labels: Vec<String> = months.iter().map(|m| m.date()[..7].to_owned()).collect();
-    let mut query = sqlx::query_scalar(&sql)
-        .persistent(db.backend().keeps_filtered_plans())
-        .bind(viewer(user))
-        .bind(filter.team.as_deref())
-        .bind(type_pattern(filter))
-        .bind(since);
-    for (start, label) in months.iter().zip(&labels) {
-        query = query.bind(*start).bind(label.as_str());
-    }
-    let counted: Vec<(String, String, i64, usize)> = from_json(query.fetch_one(db.read()).await?)?;
+    let counted: Vec<(String, String, i64, usize)> = from_json(
+        sqlx::query_scalar(&sql)
+            .bind(viewer(user))
+            .bind(filter.team.as_deref())
+            .bind(type_pattern(filter))
+            .bind(first_month)
+            .fetch_one(db.read())
+            .await?,
+    )?;
     let (mut cycles, mut month_cycles) = (Vec::new(), Vec::new());
     for group in counted.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
         let (kind, grp) = (&group[0].0, group[0].1.clone());
@@ -404,9 +524,8 @@ async fn trends(
     let daily = sqlx::query(&format!(
         "SELECT t.id, t.slug, d.day, d.weighted_covered, d.weighted_total FROM coverage_daily d
          JOIN teams t ON t.id = d.team_id WHERE d.day >= $1 AND {} ORDER BY t.slug, d.day",
-        visible("d.team_id", 2, 3)
+        visible("d.team_id", (2, 3), Shape::of(user, filter))
     ))
-    .persistent(db.backend().keeps_filtered_plans())
     .bind(now.day() - TREND_DAYS)
     .bind(viewer(user))
     .bind(filter.team.as_deref())

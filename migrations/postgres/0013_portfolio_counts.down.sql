@@ -1,0 +1,10 @@
+DROP INDEX changes_without_target;
+DROP INDEX changes_closed_by_target;
+DROP INDEX changes_open_by_target;
+CREATE INDEX changes_by_target ON changes (status, target_at);
+DROP TRIGGER changes_counts ON changes;
+DROP FUNCTION changes_counts();
+DROP FUNCTION sign_off_days(BIGINT, BIGINT);
+DROP FUNCTION sign_off_month(BIGINT);
+DROP TABLE cycle_counts;
+DROP TABLE change_counts;
