@@ -14,7 +14,7 @@ use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
-const REQUESTS: usize = 320;
+const REQUESTS: usize = 960;
 const PASSWORD: &str = "bench-lead-password";
 
 struct Figures {
@@ -131,7 +131,7 @@ async fn run(
     let baseline = measure(&client, &base, "/healthz").await;
     println!(
         "{:<44} {:>8} {:>8} {:>8} {:>11} {:>11}{}",
-        "route (16 connections, 320 requests)",
+        "route (16 connections, 960 requests)",
         "p50 ms",
         "p99 ms",
         "req/s",

@@ -604,7 +604,6 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
          ORDER BY change_number, fm_number LIMIT $3",
         fm_coverage = *FM_COVERAGE
     ))
-    .persistent(db.backend().keeps_filtered_plans())
     .bind(now)
     .bind(team.0)
     .bind(WORK_LIMIT)
