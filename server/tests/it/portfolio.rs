@@ -629,19 +629,28 @@ fn expected_cycles(signed: &[(String, String, Timestamp, Timestamp)], kind: Opti
     (Value::from(teams), Value::from(months))
 }
 
-both_backends!(cycle_times_are_the_percentiles_of_every_sign_off);
-async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
+/// A demo portfolio of three teams of `changes_per_team` changes, one failure mode each,
+/// and its lead (`bench-lead`), logged in.
+async fn demo_portfolio(backend: Backend, changes_per_team: i64) -> (TestApp, reqwest::Client) {
     let app = TestApp::spawn(backend).await;
     let password = app::domain::Password::parse_new("password", "bench-lead-password").expect("password");
     let hash = app::ssr::auth::hash_password(password).await.expect("hash");
     let scale = server::demo::Scale {
         teams: 3,
-        changes_per_team: 50,
+        changes_per_team,
         failure_modes_per_change: 1,
         tests_per_failure_mode: 1,
         runs_per_team: 1,
     };
     server::demo::generate(&app.db, scale, &hash).await.expect("data set");
+    let lead = app.client();
+    app.login(&lead, "bench-lead", "bench-lead-password").await;
+    (app, lead)
+}
+
+both_backends!(cycle_times_are_the_percentiles_of_every_sign_off);
+async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
+    let (app, lead) = demo_portfolio(backend, 50).await;
     let signed: Vec<(String, String, Timestamp, Timestamp)> = sqlx::query_as(
         "SELECT t.slug, c.types, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
          WHERE c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL",
@@ -650,8 +659,6 @@ async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
     .await
     .expect("signed off");
     assert_eq!(signed.len(), 60, "20 sign-offs a team: ranks that a rounding error would move");
-    let lead = app.client();
-    app.login(&lead, "bench-lead", "bench-lead-password").await;
     for (view, kind) in [("", None), ("type=queue", Some("queue")), ("team=TEAM02", None)] {
         let p: Value = app.call(&lead, "portfolio", &[("view", view)]).await.json().await.expect("json");
         let mine: Vec<_> =
@@ -767,19 +774,7 @@ async fn views_match_the_changes(app: &TestApp, lead: &reqwest::Client) {
 
 both_backends!(the_maintained_counts_and_pages_follow_every_write_to_a_change);
 async fn the_maintained_counts_and_pages_follow_every_write_to_a_change(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let password = app::domain::Password::parse_new("password", "bench-lead-password").expect("password");
-    let hash = app::ssr::auth::hash_password(password).await.expect("hash");
-    let scale = server::demo::Scale {
-        teams: 3,
-        changes_per_team: 70,
-        failure_modes_per_change: 1,
-        tests_per_failure_mode: 1,
-        runs_per_team: 1,
-    };
-    server::demo::generate(&app.db, scale, &hash).await.expect("data set");
-    let lead = app.client();
-    app.login(&lead, "bench-lead", "bench-lead-password").await;
+    let (app, lead) = demo_portfolio(backend, 70).await;
     views_match_the_changes(&app, &lead).await;
 
     // Writes of every kind the counts follow, straight to the table: the triggers keep the
