@@ -154,10 +154,13 @@ fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec
 /// The view's order over its rows `r`: overdue first whatever the sort; the sort's own
 /// order; then team and number.
 fn order_by(sort: Sort) -> String {
-    format!("r.overdue DESC, {}r.slug, r.number", sort_key(sort))
+    format!("r.overdue DESC, {}{BY_KEY}", sort_key(sort))
 }
 
-/// The sort's own order over rows `r`, before team and number.
+/// The order every view ends with: team and number.
+const BY_KEY: &str = "r.slug, r.number";
+
+/// The sort's own order over rows `r`, before [`BY_KEY`].
 fn sort_key(sort: Sort) -> &'static str {
     match sort {
         Sort::Target => "CASE WHEN r.target_at IS NULL THEN 1 ELSE 0 END, r.target_at, ",
@@ -193,36 +196,30 @@ fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
         "{} AND ($4 IS NULL OR c.status = $4) AND ($5 IS NULL OR (',' || c.types || ',') LIKE $5)",
         visible(view.changes_team(), (2, 3), view)
     );
-    // (which changes, whether they are overdue, whether they have a target)
+    // Each part: which changes, whether they are overdue, and its order. In the first three
+    // every target is set, in the last none is: the sort by target orders only the first.
+    let in_order = format!("{}{BY_KEY}", if sort == Sort::Target { "r.target_at, " } else { "" });
     let parts = match sort {
         Sort::Target | Sort::Key => vec![
-            (format!("c.status IN {open} AND c.target_at < $1"), "1".to_owned(), Some(true)),
-            (format!("c.status IN {open} AND c.target_at >= $1"), "0".to_owned(), Some(true)),
-            (format!("c.status NOT IN {open} AND c.target_at IS NOT NULL"), "0".to_owned(), Some(true)),
-            ("c.target_at IS NULL".to_owned(), "0".to_owned(), Some(false)),
+            (format!("c.status IN {open} AND c.target_at < $1"), "1".to_owned(), in_order.clone()),
+            (format!("c.status IN {open} AND c.target_at >= $1"), "0".to_owned(), in_order.clone()),
+            (format!("c.status NOT IN {open} AND c.target_at IS NOT NULL"), "0".to_owned(), in_order.clone()),
+            ("c.target_at IS NULL".to_owned(), "0".to_owned(), BY_KEY.to_owned()),
         ],
-        // No index holds these orders: the view is sorted whole.
+        // No index holds these orders: the view is sorted whole, overdue changes and others.
         Sort::Coverage | Sort::Age => vec![(
             "1 = 1".to_owned(),
             format!("CASE WHEN c.status IN {open} AND c.target_at < $1 THEN 1 ELSE 0 END"),
-            None,
+            order_by(sort),
         )],
     };
     let parts: Vec<String> = parts
         .iter()
         .enumerate()
-        .map(|(n, (part, overdue, target))| {
-            // Within a part of the sort by target, every target is set, or none is. Only the
-            // whole view, as one part, holds overdue changes and others.
-            let key = match (sort, target) {
-                (Sort::Target, Some(true)) => "r.target_at, ",
-                (Sort::Target, _) => "",
-                _ => sort_key(sort),
-            };
-            let overdue_first = if target.is_none() { "r.overdue DESC, " } else { "" };
+        .map(|(n, (part, overdue, order))| {
             // In order of team and number alone, the teams are read in order of slug and each
             // team's changes in order of number (`CROSS JOIN` keeps SQLite to that order).
-            let from = if key.is_empty() {
+            let from = if order == BY_KEY {
                 format!("teams t CROSS JOIN changes c {live} WHERE t.id = c.team_id AND")
             } else {
                 format!("changes c JOIN teams t ON t.id = c.team_id {live} WHERE")
@@ -231,7 +228,7 @@ fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
                 "SELECT * FROM (SELECT r.* FROM (
                     SELECT c.id, t.slug, c.number, c.happy_path_at, c.target_at, {tally}{overdue} AS overdue
                     FROM {from} {part} AND {filters} AND ($6 = 0 OR ({overdue}) = 1)) r
-                 ORDER BY {overdue_first}{key}r.slug, r.number LIMIT $7 + $8) part{n}"
+                 ORDER BY {order} LIMIT $7 + $8) part{n}"
             )
         })
         .collect();
