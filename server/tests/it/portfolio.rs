@@ -648,16 +648,21 @@ async fn demo_portfolio(backend: Backend, changes_per_team: i64) -> (TestApp, re
     (app, lead)
 }
 
-both_backends!(cycle_times_are_the_percentiles_of_every_sign_off);
-async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
-    let (app, lead) = demo_portfolio(backend, 50).await;
-    let signed: Vec<(String, String, Timestamp, Timestamp)> = sqlx::query_as(
+/// Every sign-off as stored: (team, types, happy path, signed off).
+async fn sign_offs(app: &TestApp) -> Vec<(String, String, Timestamp, Timestamp)> {
+    sqlx::query_as(
         "SELECT t.slug, c.types, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
          WHERE c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL",
     )
     .fetch_all(app.db.read())
     .await
-    .expect("signed off");
+    .expect("signed off")
+}
+
+both_backends!(cycle_times_are_the_percentiles_of_every_sign_off);
+async fn cycle_times_are_the_percentiles_of_every_sign_off(backend: Backend) {
+    let (app, lead) = demo_portfolio(backend, 50).await;
+    let signed = sign_offs(&app).await;
     assert_eq!(signed.len(), 60, "20 sign-offs a team: ranks that a rounding error would move");
     for (view, kind) in [("", None), ("type=queue", Some("queue")), ("team=TEAM02", None)] {
         let p: Value = app.call(&lead, "portfolio", &[("view", view)]).await.json().await.expect("json");
@@ -803,13 +808,7 @@ async fn the_maintained_counts_and_pages_follow_every_write_to_a_change(backend:
         query.execute(app.db.read()).await.expect(sql);
     }
     views_match_the_changes(&app, &lead).await;
-    let signed: Vec<(String, String, Timestamp, Timestamp)> = sqlx::query_as(
-        "SELECT t.slug, c.types, c.happy_path_at, c.signed_off_at FROM changes c JOIN teams t ON t.id = c.team_id
-         WHERE c.signed_off_at IS NOT NULL AND c.happy_path_at IS NOT NULL",
-    )
-    .fetch_all(app.db.read())
-    .await
-    .expect("signed off");
+    let signed = sign_offs(&app).await;
     for (view, kind) in [("", None), ("type=queue", Some("queue"))] {
         let p: Value = app.call(&lead, "portfolio", &[("view", view)]).await.json().await.expect("json");
         let (teams, months) = expected_cycles(&signed, kind);
