@@ -816,3 +816,44 @@ async fn the_maintained_counts_and_pages_follow_every_write_to_a_change(backend:
         assert_eq!(p["month_cycles"], months, "{view}");
     }
 }
+
+/// Changes of one team and set of types moving between two statuses in opposite directions
+/// at once (one regressing while another is signed off again) each change the same two
+/// count rows: every write goes through (the trigger takes them in key order, where it
+/// once deadlocked and PostgreSQL aborted one of the writes), and the counts stay right.
+/// SQLite has one writer at a time, so this is PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opposite_status_moves_at_once_are_all_counted() {
+    let (app, lead) = demo_portfolio(Backend::Postgres, 8).await;
+    let team = "(SELECT id FROM teams WHERE slug = 'TEAM01')";
+    sqlx::query(&format!("UPDATE changes SET types = 'queue', status = 'regressed' WHERE team_id = {team}"))
+        .execute(app.db.read())
+        .await
+        .expect("one team, one set of types");
+    let writers = (1..=8).map(|number| {
+        let pool = app.db.read().clone();
+        // Odd numbers start by moving forward, even ones back: opposite moves at once.
+        let statuses = if number % 2 == 1 {
+            ["failure_cases_complete", "regressed"]
+        } else {
+            ["regressed", "failure_cases_complete"]
+        };
+        tokio::spawn(async move {
+            for round in 0..60 {
+                sqlx::query(&format!(
+                    "UPDATE changes SET status = $1 WHERE team_id = {team} AND number = $2"
+                ))
+                .bind(statuses[round % 2])
+                .bind(number)
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("change {number}, round {round}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        })
+    });
+    for writer in futures::future::join_all(writers).await {
+        writer.expect("writer").expect("every write goes through");
+    }
+    views_match_the_changes(&app, &lead).await;
+}
