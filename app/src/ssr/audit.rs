@@ -346,17 +346,26 @@ pub async fn recent(
 }
 
 /// The entries of one object and the objects under it (`PAY-12` and `PAY-12/FM-3`), newest first.
+/// They are the object ids from `PAY-12` up to `PAY-120` (`'0'` follows `'/'`), read
+/// through the team's index of object ids (migration 0016), bytewise on both engines, less
+/// any other id in that range (`PAY-12.x`).
 pub async fn for_object(
     conn: &mut AnyConnection,
     team: TeamId,
     object_id: &str,
 ) -> Result<Vec<Record>, sqlx::Error> {
+    let id = match Backend::of(conn) {
+        Backend::Sqlite => "object_id",
+        Backend::Postgres => "object_id COLLATE \"C\"",
+    };
     let rows = sqlx::query(&format!(
-        "{RECORD_SELECT} WHERE team_id = $1 AND (object_id = $2 OR object_id LIKE $3) ORDER BY id DESC LIMIT 500"
+        "{RECORD_SELECT} WHERE team_id = $1 AND {id} >= $2 AND {id} < $3 AND (object_id = $2 OR {id} >= $4)
+         ORDER BY id DESC LIMIT 500"
     ))
     .bind(team.0)
     .bind(object_id)
-    .bind(format!("{object_id}/%"))
+    .bind(format!("{object_id}0"))
+    .bind(format!("{object_id}/"))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(record).collect()

@@ -215,6 +215,10 @@ async fn pruning_keeps_every_run_that_holds_a_latest_result(backend: Backend) {
         100 * day,
     )
     .await;
+    // A run within the retention: its history stays.
+    let recent = junit(&[("test_backlog_recovers", true)]);
+    let receipt: Value = upload(&s, &recent, None).await.json().await.expect("receipt");
+    let recent = receipt["run_id"].as_i64().expect("run id");
     let before = pay_1(&s).await["failure_modes"][0]["coverage"].clone();
 
     app::ssr::store::evidence::prune(&s.app.db, 30).await.expect("prune");
@@ -223,12 +227,17 @@ async fn pruning_keeps_every_run_that_holds_a_latest_result(backend: Backend) {
         .fetch_all(s.app.db.read())
         .await
         .expect("runs");
-    assert_eq!(left, [runs[0], runs[2]], "the middle run holds no latest result any more");
-    let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_history")
-        .fetch_one(s.app.db.read())
-        .await
-        .expect("n");
-    assert_eq!(history, 0, "history older than the retention is gone");
+    assert_eq!(left, [runs[0], runs[2], recent], "the middle run holds no latest result any more");
+    let history: Vec<(i64, String)> =
+        sqlx::query_as("SELECT run_id, test_id FROM evidence_history ORDER BY id")
+            .fetch_all(s.app.db.read())
+            .await
+            .expect("history");
+    assert_eq!(
+        history,
+        [(recent, "tests.test_queue::test_backlog_recovers".to_owned())],
+        "history older than the retention is gone, the recent run's stays"
+    );
     assert_eq!(pay_1(&s).await["failure_modes"][0]["coverage"], before, "coverage kept its evidence");
 }
 

@@ -109,3 +109,35 @@ both_backends!(
     verify_names_an_edited_entry,
     verify_catches_a_deleted_entry_as_a_broken_link,
 );
+
+both_backends!(a_changes_history_is_its_own_and_its_failure_modes);
+
+/// A change's history holds its entries and its failure modes' (`PAY-1/FM-1`), and none of
+/// a change whose key starts the same (`PAY-10`), on both engines whatever the collation.
+async fn a_changes_history_is_its_own_and_its_failure_modes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
+    for n in 1..=10 {
+        let change = json!({ "team": "PAY", "title": format!("Change {n}"), "types": ["queue"] });
+        let response = app.api(Method::POST, "/changes", &token).json(&change).send().await.expect("create");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    for key in ["PAY-1", "PAY-10"] {
+        let fm = json!({
+            "title": format!("Backlog of {key}"), "scenario": "10,000 exams queued",
+            "severity": 3, "likelihood": 3, "detectability": 2,
+        });
+        let path = format!("/changes/{key}/failure-modes");
+        let response = app.api(Method::POST, &path, &token).json(&fm).send().await.expect("fm");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let client = app.client();
+    app.login(&client, "amy", "amy-password-1").await;
+    let view: serde_json::Value =
+        app.call(&client, "change", &[("key", "PAY-1")]).await.json().await.expect("change");
+    let objects: Vec<&str> =
+        view["history"].as_array().expect("history").iter().filter_map(|h| h["object"].as_str()).collect();
+    assert_eq!(objects, ["PAY-1/FM-1", "PAY-1"], "newest first: {view}");
+}

@@ -184,8 +184,15 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
 pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
     let cutoff = Timestamp::now() - days * crate::domain::time::DAY_MS;
     let mut tx = db.begin_write().await?;
-    let history =
-        sqlx::query("DELETE FROM evidence_history WHERE at < $1").bind(cutoff).execute(&mut *tx).await?;
+    // A history row's time is its run's receipt: found by run, through two indexes, not
+    // by reading every row.
+    let history = sqlx::query(
+        "DELETE FROM evidence_history
+         WHERE run_id IN (SELECT id FROM evidence_runs WHERE received_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(Timestamp::now() - crate::domain::time::DAY_MS)
         .execute(&mut *tx)
