@@ -387,6 +387,17 @@ pub fn gate(
     policy: &Policy,
     now: Timestamp,
 ) -> Gate {
+    let assessments: Vec<_> = fms.iter().map(|fm| assess(fm, evidence, policy, now)).collect();
+    gate_of(change, fms, &assessments, policy)
+}
+
+/// [`gate`] from each failure mode's assessment, for a caller that holds them already.
+pub fn gate_of(
+    change: &ChangeFacts,
+    fms: &[FailureModeFacts],
+    assessments: &[Assessment],
+    policy: &Policy,
+) -> Gate {
     let mut blockers = Vec::new();
     let mut change_blocker = |reason: String| blockers.push(Blocker { failure_mode: None, reason });
     if change.status == ChangeStatus::Cancelled {
@@ -403,8 +414,8 @@ pub fn gate(
             policy.min_failure_modes
         ));
     }
-    for fm in fms {
-        if let Some(reason) = assess(fm, evidence, policy, now).reason {
+    for (fm, assessment) in fms.iter().zip(assessments) {
+        if let Some(reason) = &assessment.reason {
             let label = format!("FM-{}", fm.number);
             blockers.push(Blocker {
                 reason: format!("{label} “{}” {reason}.", fm.title),

@@ -28,8 +28,9 @@ pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
     let evidence = evidence::view(db, change.team_id, change.id, &failure_modes).await?;
     let now = Timestamp::now();
     let facts: Vec<_> = failure_modes.iter().map(FailureMode::facts).collect();
-    let assessments = facts.iter().map(|fm| gate::assess(fm, &evidence, &change.policy, now)).collect();
-    let gate = gate::gate(&change.facts(), &facts, &evidence, &change.policy, now);
+    let assessments: Vec<_> =
+        facts.iter().map(|fm| gate::assess(fm, &evidence, &change.policy, now)).collect();
+    let gate = gate::gate_of(&change.facts(), &facts, &assessments, &change.policy);
     Ok(Review { change, failure_modes, evidence, assessments, gate, now })
 }
 
