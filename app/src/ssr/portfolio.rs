@@ -185,7 +185,9 @@ fn sort_key(sort: Sort) -> &'static str {
 /// what it shows (and its offset), not the size of the portfolio. The team is never used to
 /// reach the rows of several teams ([`Shape::changes_team`]), so that the engine walks those
 /// indexes in order; a view of one team reads that team's changes. The sorts by coverage
-/// and by age, which no index holds, sort the view whole.
+/// and by age, which no index holds, sort the view whole. The page's changes are then read
+/// by id (`+p.id`: without it SQLite 3.46 read every change and looked each up in the page,
+/// 0.75 ms against 0.32 ms at 10,000 changes).
 fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
     let open = coverage::open_statuses();
     let (tally, live) = match sort {
@@ -237,7 +239,7 @@ fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
          SELECT c.id, t.slug, c.number, c.title, c.status, c.types, c.happy_path_at, c.target_at, c.signed_off_at,
                 {details}{all_tally}, c.cov_until, p.overdue
          FROM (SELECT r.id, r.overdue FROM ({parts}) r ORDER BY {order} LIMIT $7 OFFSET $8) p
-         JOIN changes c ON c.id = p.id JOIN teams t ON t.id = c.team_id
+         JOIN changes c ON c.id = +p.id JOIN teams t ON t.id = c.team_id
          LEFT JOIN x ON x.change_id = c.id",
         live_tally = live_tally(view),
         parts = parts.join(" UNION ALL "),
