@@ -348,7 +348,9 @@ pub async fn recent(
 /// The entries of one object and the objects under it (`PAY-12` and `PAY-12/FM-3`), newest first.
 /// They are the object ids from `PAY-12` up to `PAY-120` (`'0'` follows `'/'`), read
 /// through the team's index of object ids (migration 0016), bytewise on both engines, less
-/// any other id in that range (`PAY-12.x`).
+/// any other id in that range (`PAY-12.x`). Sorted by `id + 0`: ordered by `id` with a
+/// limit, PostgreSQL walked the whole log backwards, expecting the change's entries among
+/// the newest (24 ms against 0.08 ms with 200,000 entries).
 pub async fn for_object(
     conn: &mut AnyConnection,
     team: TeamId,
@@ -360,7 +362,7 @@ pub async fn for_object(
     };
     let rows = sqlx::query(&format!(
         "{RECORD_SELECT} WHERE team_id = $1 AND {id} >= $2 AND {id} < $3 AND (object_id = $2 OR {id} >= $4)
-         ORDER BY id DESC LIMIT 500"
+         ORDER BY id + 0 DESC LIMIT 500"
     ))
     .bind(team.0)
     .bind(object_id)
