@@ -4,7 +4,6 @@ use crate::domain::Principal;
 use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action_error};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 /// A notice for pages only admins may use (the server refuses the data anyway).
 fn admins_only() -> AnyView {
@@ -155,7 +154,7 @@ pub fn AdminTeams() -> impl IntoView {
                                     {teams
                                         .into_iter()
                                         .map(|t| view! {
-                                            <li><A href=format!("/teams/{}", t.slug)>{t.slug.clone()}</A> " " {t.name} " · " {t.members} " members"</li>
+                                            <li><a href=format!("/teams/{}", t.slug)>{t.slug.clone()}</a> " " {t.name} " · " {t.members} " members"</li>
                                         })
                                         .collect_view()}
                                 </ul>

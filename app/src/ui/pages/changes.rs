@@ -12,7 +12,6 @@ use crate::ui::components::{
 use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// A team's changes with filters by status and overdue (a plain GET form: shareable URLs).
@@ -37,7 +36,7 @@ pub fn ChangesPage() -> impl IntoView {
                         <div class="page-head">
                             <h1>"Changes · " {list.team_name.clone()}</h1>
                             {list.can_create.then(|| view! {
-                                <A href=format!("/teams/{}/changes/new", list.team_slug) attr:class="button">"New change"</A>
+                                <a href=format!("/teams/{}/changes/new", list.team_slug) class="button">"New change"</a>
                             })}
                         </div>
                         <form method="get" class="filters" aria-label="Filter changes">
@@ -71,7 +70,7 @@ pub fn ChangesPage() -> impl IntoView {
                                     <tbody>
                                         {list.changes.into_iter().map(|c| view! {
                                             <tr>
-                                                <td><A href=format!("/changes/{}", c.key)>{c.key.clone()}</A></td>
+                                                <td><a href=format!("/changes/{}", c.key)>{c.key.clone()}</a></td>
                                                 <td>{c.title}</td>
                                                 <td><StatusChip status=c.status/></td>
                                                 <td>{c.happy_path_at.map(Timestamp::date).unwrap_or_else(|| "—".into())}</td>
@@ -155,7 +154,7 @@ pub fn EditChangePage() -> impl IntoView {
                             .into_any()
                     };
                     view! {
-                        <p class="breadcrumb"><A href=back>{crumb}</A></p>
+                        <p class="breadcrumb"><a href=back>{crumb}</a></p>
                         <h1>"Edit " <span class="key">{key}</span></h1>
                         {form}
                     }
@@ -248,14 +247,14 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
     let sections: Vec<(Detail, String)> =
         d.sections().map(|(detail, text)| (*detail, text.to_owned())).collect();
     view! {
-        <p class="breadcrumb"><A href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</A></p>
+        <p class="breadcrumb"><a href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</a></p>
         <h1><span class="key">{c.key.clone()}</span> " " {d.title}</h1>
         // rel="external": server routes, not pages of the router.
         <p class="report-links">
             <a href=format!("/changes/{}/report", c.key) rel="external" target="_blank">"Printable report"</a>
             " · "
             <a href=format!("/changes/{}/report.md", c.key) rel="external" target="_blank">"Markdown"</a>
-            {c.can_edit.then(|| view! { " · " <A href=format!("/changes/{}/edit", c.key)>"Edit details"</A> })}
+            {c.can_edit.then(|| view! { " · " <a href=format!("/changes/{}/edit", c.key)>"Edit details"</a> })}
         </p>
         <p class="meta">
             <StatusChip status=c.status/>
@@ -390,7 +389,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                         <tbody>
                             {c.failure_modes.iter().map(|fm| view! {
                                 <tr>
-                                    <td><A href=format!("/changes/{}/fm/{}", c.key, fm.number)>{format!("FM-{}", fm.number)}</A></td>
+                                    <td><a href=format!("/changes/{}/fm/{}", c.key, fm.number)>{format!("FM-{}", fm.number)}</a></td>
                                     <td>{fm.title.clone()}</td>
                                     <td><PriorityChip priority=fm.priority rpn=fm.rpn/></td>
                                     <td><CoverageChip coverage=fm.coverage/></td>
@@ -571,7 +570,7 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
                 </form>
             </details>
         }.into_any())}
-        <p><A href=format!("/changes/{}/import", c.key)>"Import failure modes from CSV or a Markdown table"</A></p>
+        <p><a href=format!("/changes/{}/import", c.key)>"Import failure modes from CSV or a Markdown table"</a></p>
     }
     .into_any()
 }

@@ -6,7 +6,6 @@ use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_e
 use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 /// "Connect your CI": tokens (for leads), copy-paste snippets and the team's recent runs.
@@ -30,7 +29,7 @@ pub fn CiPage() -> impl IntoView {
                     let (back, team) = (format!("/teams/{}", ci.team), ci.team.clone());
                     let tokens = ci.can_manage.then(|| ci.clone());
                     view! {
-                        <p class="breadcrumb"><A href=back>{team}</A></p>
+                        <p class="breadcrumb"><a href=back>{team}</a></p>
                         <h1>"Connect your CI"</h1>
                         <p>
                             "CI posts test results to Premortem; failure modes whose test selectors match turn verified, failing or stale. "

@@ -7,7 +7,6 @@ use crate::ui::charts::{CoverageTrend, CycleTrend, StatusFunnel};
 use crate::ui::components::{CoverageChip, ErrorBox, Loaded, RequireUser, StatusChip};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 /// The start page: the leaders' portfolio across the user's teams (all teams for admins),
@@ -222,7 +221,7 @@ fn PortfolioTable(rows: Vec<Row>, now: Timestamp) -> impl IntoView {
                     view! {
                         <tr class:overdue-row=overdue data-key=key>
                             <td>
-                                <A href=format!("/changes/{}", r.key)>{r.key.clone()}</A>
+                                <a href=format!("/changes/{}", r.key)>{r.key.clone()}</a>
                                 " " {r.title}
                                 <div class="muted">{r.team}</div>
                             </td>
@@ -283,7 +282,7 @@ fn Welcome(user: Principal) -> impl IntoView {
                 <ul class="team-list">
                     {user.teams.into_iter().map(|(_, slug, role)| view! {
                         <li>
-                            <A href=format!("/teams/{slug}")>{slug.clone()}</A>
+                            <a href=format!("/teams/{slug}")>{slug.clone()}</a>
                             " "
                             <span class="chip">{role.as_str()}</span>
                         </li>

@@ -8,7 +8,6 @@ use crate::ui::components::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 /// One failure mode: its scenario, ratings, designs, selectors, evidence and acceptance.
@@ -39,7 +38,7 @@ pub fn FailureModePage() -> impl IntoView {
                     let reason = fm.reason.clone().map(|r| format!("Not covered yet: this failure mode {r}."));
                     let editor = fm.can_edit.then(|| fm.clone());
                     view! {
-                        <p class="breadcrumb"><A href=back>{crumb}</A></p>
+                        <p class="breadcrumb"><a href=back>{crumb}</a></p>
                         <h1><span class="key">{heading}</span> " " {fm.title.clone()}</h1>
                         <p class="meta">
                             <PriorityChip priority=fm.priority rpn=fm.rpn/>

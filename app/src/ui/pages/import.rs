@@ -6,7 +6,6 @@ use crate::ui::components::{Loaded, RequireUser};
 use crate::ui::server_escaped;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 /// `/changes/:key/import`. Its forms are plain posts to the same address, answered by the
@@ -29,7 +28,7 @@ fn Import(p: ImportView) -> impl IntoView {
     let action = format!("/changes/{}/import", p.key);
     let text = p.preview.as_ref().map(|preview| preview.text.clone()).unwrap_or_default();
     view! {
-        <p class="breadcrumb"><A href=format!("/changes/{}", p.key)>{format!("{} · {}", p.key, p.title)}</A></p>
+        <p class="breadcrumb"><a href=format!("/changes/{}", p.key)>{format!("{} · {}", p.key, p.title)}</a></p>
         <h1>"Import failure modes"</h1>
         <p>
             "Paste a CSV file or a Markdown table. The first row names the columns: "

@@ -4,7 +4,6 @@ use crate::domain::search::{Found, MAX_QUERY};
 use crate::ui::components::{Loaded, RequireUser, StatusChip};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 /// What the search box found: changes, then failure modes, in the teams the user may read.
@@ -36,7 +35,7 @@ pub fn SearchPage() -> impl IntoView {
 fn Results(found: Found, typed: String) -> impl IntoView {
     let Found { jump, changes, failure_modes } = found;
     if let Some(path) = jump {
-        return view! { <p>"Going to " <A href=path.clone()>{path.trim_start_matches("/changes/").to_owned()}</A> "…"</p> }
+        return view! { <p>"Going to " <a href=path.clone()>{path.trim_start_matches("/changes/").to_owned()}</a> "…"</p> }
             .into_any();
     }
     if typed.trim().is_empty() {
@@ -55,7 +54,7 @@ fn Results(found: Found, typed: String) -> impl IntoView {
                 <ul class="search-hits">
                     {changes.into_iter().map(|c| view! {
                         <li>
-                            <A href=format!("/changes/{}", c.key)><span class="key">{c.key.clone()}</span> " " {c.title}</A>
+                            <a href=format!("/changes/{}", c.key)><span class="key">{c.key.clone()}</span> " " {c.title}</a>
                             " " <StatusChip status=c.status/>
                             {(!c.excerpt.is_empty()).then(|| view! { <p class="muted">{c.excerpt}</p> })}
                         </li>
@@ -69,9 +68,9 @@ fn Results(found: Found, typed: String) -> impl IntoView {
                 <ul class="search-hits">
                     {failure_modes.into_iter().map(|f| view! {
                         <li>
-                            <A href=format!("/changes/{}/fm/{}", f.change, f.number)>
+                            <a href=format!("/changes/{}/fm/{}", f.change, f.number)>
                                 <span class="key">{format!("{}/FM-{}", f.change, f.number)}</span> " " {f.title}
-                            </A>
+                            </a>
                             {(!f.excerpt.is_empty()).then(|| view! { <p class="muted">{f.excerpt}</p> })}
                         </li>
                     }).collect_view()}

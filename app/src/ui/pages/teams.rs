@@ -7,7 +7,6 @@ use crate::ui::components::{ErrorBox, FieldError, FormError, RequireUser, action
 use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 /// The teams the user belongs to (every team for admins).
@@ -34,7 +33,7 @@ pub fn TeamsPage() -> impl IntoView {
                                             .into_iter()
                                             .map(|t| view! {
                                                 <tr>
-                                                    <td><A href=format!("/teams/{}", t.slug)>{t.slug.clone()}</A></td>
+                                                    <td><a href=format!("/teams/{}", t.slug)>{t.slug.clone()}</a></td>
                                                     <td>{t.name}</td>
                                                     <td>{t.members}</td>
                                                     <td>{t.my_role.map(Role::as_str).unwrap_or("admin")}</td>
@@ -77,9 +76,9 @@ pub fn TeamPage() -> impl IntoView {
                                 view! {
                                     <h1>{team.name.clone()} " " <span class="muted">"(" {team.slug.clone()} ")"</span></h1>
                                     <p class="actions">
-                                        <A href=format!("/teams/{}/changes", team.slug) attr:class="button">"Changes"</A>
-                                        <A href=format!("/teams/{}/ci", team.slug) attr:class="button">"Connect your CI"</A>
-                                        <A href=format!("/teams/{}/templates", team.slug) attr:class="button">"Failure-mode templates"</A>
+                                        <a href=format!("/teams/{}/changes", team.slug) class="button">"Changes"</a>
+                                        <a href=format!("/teams/{}/ci", team.slug) class="button">"Connect your CI"</a>
+                                        <a href=format!("/teams/{}/templates", team.slug) class="button">"Failure-mode templates"</a>
                                     </p>
                                     <p class="muted">{format!(
                                         "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",
@@ -206,7 +205,7 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
                     let age = g.oldest_at.map(|at| format!(" (oldest result {} days old)", at.days_until(now)));
                     view! {
                         <li>
-                            <A href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} FM-{}", g.change, g.number)}</A>
+                            <a href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} FM-{}", g.change, g.number)}</a>
                             " " {g.title} " " <CoverageChip coverage=g.coverage/>
                             {(g.coverage == Coverage::Stale).then_some(age).flatten()}
                         </li>
@@ -228,7 +227,7 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
                             let when = if left < 0 { format!("overdue by {} days", -left) } else { format!("due in {left} days") };
                             view! {
                                 <li>
-                                    <A href=format!("/changes/{}", u.key)>{u.key.clone()}</A>
+                                    <a href=format!("/changes/{}", u.key)>{u.key.clone()}</a>
                                     " " {u.title} " " <StatusChip status=u.status/> " "
                                     {u.target_at.date()} " "
                                     <span class=if left < 0 { "chip overdue" } else { "muted" }>{when}</span>
@@ -255,6 +254,6 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
                 gap_list(stale).into_any()
             }}
         </section>
-        <p><A href=format!("/?team={slug}")>"This team in the portfolio"</A></p>
+        <p><a href=format!("/?team={slug}")>"This team in the portfolio"</a></p>
     }
 }

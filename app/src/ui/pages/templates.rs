@@ -6,7 +6,6 @@ use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_e
 use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// A team's own failure-mode templates, suggested beside the built-in catalogue when a
@@ -54,7 +53,7 @@ fn Templates(
         .join(", ");
     let slug = v.slug.clone();
     view! {
-        <p class="breadcrumb"><A href=format!("/teams/{}", v.slug)>{v.name.clone()}</A></p>
+        <p class="breadcrumb"><a href=format!("/teams/{}", v.slug)>{v.name.clone()}</a></p>
         <h1>"Failure-mode templates"</h1>
         <p>
             "When a change is registered, Premortem suggests how changes of its type usually break: "
