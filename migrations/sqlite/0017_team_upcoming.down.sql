@@ -1,0 +1,1 @@
+DROP INDEX changes_open_by_team;
