@@ -53,9 +53,20 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The application state inside a server function.
+///
+/// Every context goes with its request: when a client leaves while its page is still
+/// being rendered, the page's data may still be loading and finds none, the request's
+/// own parts included. That is logged at debug level, for there is no one left to answer;
+/// the state missing from a request still being served is a fault in how the server was
+/// put together.
 pub fn state() -> Result<AppState, AppError> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
-        tracing::error!("AppState missing from the Leptos context");
+    use leptos::prelude::use_context;
+    use_context::<AppState>().ok_or_else(|| {
+        if use_context::<axum::http::request::Parts>().is_some() {
+            tracing::error!("AppState missing from the Leptos context");
+        } else {
+            tracing::debug!("no Leptos context: the request was dropped before its data was read");
+        }
         AppError::Internal { reference: super::error::reference() }
     })
 }
