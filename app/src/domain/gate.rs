@@ -377,22 +377,10 @@ impl Gate {
     }
 }
 
-/// The gate. Open only when the happy path is recorded, the change has at least the team's
-/// minimum number of failure modes, and every failure mode is verified or (if allowed)
-/// accepted. Otherwise every blocker is named.
+/// The gate, from each failure mode's [`assess`]ment. Open only when the happy path is
+/// recorded, the change has at least the team's minimum number of failure modes, and every
+/// failure mode is verified or (if allowed) accepted. Otherwise every blocker is named.
 pub fn gate(
-    change: &ChangeFacts,
-    fms: &[FailureModeFacts],
-    evidence: &EvidenceView,
-    policy: &Policy,
-    now: Timestamp,
-) -> Gate {
-    let assessments: Vec<_> = fms.iter().map(|fm| assess(fm, evidence, policy, now)).collect();
-    gate_of(change, fms, &assessments, policy)
-}
-
-/// [`gate`] from each failure mode's assessment, for a caller that holds them already.
-pub fn gate_of(
     change: &ChangeFacts,
     fms: &[FailureModeFacts],
     assessments: &[Assessment],
@@ -456,6 +444,18 @@ mod tests {
     use super::*;
     use crate::domain::failure_mode::Rating;
     use proptest::prelude::*;
+
+    /// The gate of `fms` on `evidence`, each failure mode assessed as the review does.
+    fn gate(
+        change: &ChangeFacts,
+        fms: &[FailureModeFacts],
+        evidence: &EvidenceView,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Gate {
+        let assessments: Vec<_> = fms.iter().map(|fm| assess(fm, evidence, policy, now)).collect();
+        super::gate(change, fms, &assessments, policy)
+    }
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 

@@ -30,7 +30,7 @@ pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
     let facts: Vec<_> = failure_modes.iter().map(FailureMode::facts).collect();
     let assessments: Vec<_> =
         facts.iter().map(|fm| gate::assess(fm, &evidence, &change.policy, now)).collect();
-    let gate = gate::gate_of(&change.facts(), &facts, &assessments, &change.policy);
+    let gate = gate::gate(&change.facts(), &facts, &assessments, &change.policy);
     Ok(Review { change, failure_modes, evidence, assessments, gate, now })
 }
 
