@@ -907,6 +907,9 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         (format!("/changes/{second_key}/report.md"), vec![TPL_TITLE], false),
         ("/portfolio.csv".into(), vec![TITLE, FX_EQ, FX_PLUS, FX_MINUS, FX_AT], false),
         (format!("/api/v1/changes/{key}/badge.svg"), vec![], false),
+        // Search results: a change found by words of its title, a failure mode by its own.
+        ("/search?q=PMX+title".into(), vec![TITLE], false),
+        ("/search?q=PMX+fm2title".into(), vec![FM2_TITLE], false),
     ];
     let badge =
         anonymous.get(app.url(&format!("/api/v1/changes/{key}/badge.svg"))).send().await.expect("badge");
