@@ -218,41 +218,96 @@ const LONG_ARGUMENT_MAX: usize = app::domain::change::TEXT_MAX;
 const ARGUMENT_MAX: usize = 2_000;
 const ARGUMENTS_MAX: usize = 100;
 
-/// Refuses a server-function call any of whose arguments is over its bound, with 422 naming
-/// the argument, before the function runs: no function sees unbounded input, and no error
-/// reply (or the redirect a plain form gets) can grow with it.
+/// Makes every redirect to the login page bring the user back: a page, report or export
+/// asked for without a session answers `303 Location: /login`, which this turns into
+/// `/login?next=` the address asked for, when it is one the login may return to
+/// ([`ReturnTo`]). Deep links (in mail, chat, bookmarks) then survive a login.
+pub async fn return_after_login(req: Request, next: Next) -> Response {
+    use app::domain::return_to::ReturnTo;
+    let here = (req.method() == Method::GET)
+        .then(|| req.uri().path_and_query().and_then(|pq| ReturnTo::parse(pq.as_str())))
+        .flatten();
+    let mut response = next.run(req).await;
+    let to_login = response.status().is_redirection()
+        && response.headers().get(header::LOCATION).is_some_and(|to| to == "/login");
+    if let Some(here) = here.filter(|here| to_login && here.as_str() != "/") {
+        let login = format!(
+            "/login?next={}",
+            form_urlencoded::byte_serialize(here.as_str().as_bytes()).collect::<String>()
+        );
+        if let Ok(location) = HeaderValue::from_str(&login) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+/// Bounds every server-function argument before the function runs, so that no function sees
+/// unbounded input and no error reply (or the redirect a plain form gets) can grow with it: an
+/// argument over its bound is cut to one character past it, and the call carries the refusal
+/// naming the argument ([`ArgumentOverBound`](app::ssr::auth::ArgumentOverBound)), which the
+/// function answers (422) once it knows that the caller may act at all: a caller who may not
+/// hears 401, 403 or 404 first, as for any other input. More than 100 fields are refused here.
 pub async fn bound_server_fn_arguments(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !path.starts_with("/api/") || path.starts_with("/api/v1/") {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     // The body limit layer outside bounds what this reads.
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
     };
-    let query = parts.uri.query().unwrap_or_default().as_bytes();
-    let arguments = form_urlencoded::parse(query).chain(form_urlencoded::parse(&bytes));
-    for (count, (name, value)) in arguments.enumerate() {
-        let max = if is_long_argument(&name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
-        let refusal = if count >= ARGUMENTS_MAX {
-            Some(app::domain::AppError::Request(format!("more than {ARGUMENTS_MAX} fields")))
-        } else if value.chars().count() > max {
-            let field = app::domain::error::bounded(&name);
-            Some(app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters.")))
-        } else {
-            None
+    let query = parts.uri.query().unwrap_or_default();
+    let fields = form_urlencoded::parse(query.as_bytes()).count() + form_urlencoded::parse(&bytes).count();
+    if fields > ARGUMENTS_MAX {
+        let err = app::domain::AppError::Request(format!("more than {ARGUMENTS_MAX} fields"));
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&err).unwrap_or_default(),
+        )
+            .into_response();
+    }
+    let mut over = None;
+    let bounded_query = bounded_arguments(query.as_bytes(), &mut over);
+    let bounded_body = bounded_arguments(&bytes, &mut over);
+    let Some(refusal) = over else {
+        return next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await;
+    };
+    if let Some(query) = bounded_query {
+        let path_and_query = format!("{}?{query}", parts.uri.path());
+        let Ok(uri) = path_and_query.parse() else {
+            return (StatusCode::BAD_REQUEST, "The address is not valid.").into_response();
         };
-        if let Some(err) = refusal {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                [(header::CONTENT_TYPE, "application/json")],
-                serde_json::to_string(&err).unwrap_or_default(),
-            )
-                .into_response();
+        parts.uri = uri;
+    }
+    parts.extensions.insert(app::ssr::auth::ArgumentOverBound(refusal));
+    let body = bounded_body.map_or(bytes, axum::body::Bytes::from);
+    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+}
+
+/// The form-encoded `arguments` re-encoded with every value over its bound cut to one
+/// character past it, or `None` when all are within their bounds; `over` keeps the refusal
+/// naming the first argument over its bound.
+fn bounded_arguments(arguments: &[u8], over: &mut Option<app::domain::AppError>) -> Option<String> {
+    let mut cut = false;
+    let mut encoded = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(arguments) {
+        let max = if is_long_argument(&name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
+        if value.chars().nth(max).is_some() {
+            cut = true;
+            let field = app::domain::error::bounded(&name);
+            over.get_or_insert_with(|| {
+                app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters."))
+            });
+            let kept: String = value.chars().take(max + 1).collect();
+            encoded.append_pair(&name, &kept);
+        } else {
+            encoded.append_pair(&name, &value);
         }
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    cut.then(|| encoded.finish())
 }
 
 /// Gives server-function error replies the status their error means (401, 403, 422, 429,

@@ -100,6 +100,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
+        .layer(axum::middleware::from_fn(ops::return_after_login))
         .layer(fail_fast.clone())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

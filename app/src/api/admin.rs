@@ -18,7 +18,7 @@ pub struct UserItem {
 #[server(endpoint = "admin/users")]
 pub async fn list_users() -> Result<Vec<UserItem>, AppError> {
     use crate::ssr::{auth, state, store::users};
-    auth::require_user().await?.require_admin()?;
+    auth::require_admin().await?;
     Ok(users::list(&state()?.db)
         .await?
         .into_iter()
@@ -42,8 +42,7 @@ pub async fn create_user(
 ) -> Result<(), AppError> {
     use crate::domain::{DisplayName, Password, Username};
     use crate::ssr::{audit_actor, auth, state, store::users};
-    let admin = auth::require_user().await?;
-    admin.require_admin()?;
+    let admin = auth::require_admin().await?;
     let username = Username::parse(&username)?;
     let display_name = DisplayName::parse(&display_name)?;
     let password = Password::parse_new("password", &password)?;
@@ -58,8 +57,7 @@ pub async fn create_user(
 #[server(endpoint = "admin/set_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), AppError> {
     use crate::ssr::{audit_actor, auth, state, store::users};
-    let admin = auth::require_user().await?;
-    admin.require_admin()?;
+    let admin = auth::require_admin().await?;
     let disabled = disabled == "true";
     if disabled && admin.id == UserId(user_id) {
         return Err(AppError::Conflict("You cannot disable your own account.".to_owned()));
@@ -72,8 +70,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), App
 pub async fn reset_password(user_id: i64, password: String) -> Result<(), AppError> {
     use crate::domain::Password;
     use crate::ssr::{audit_actor, auth, state, store::users};
-    let admin = auth::require_user().await?;
-    admin.require_admin()?;
+    let admin = auth::require_admin().await?;
     let password = Password::parse_new("password", &password)?;
     let hash = auth::hash_password(password).await?;
     users::set_password(&state()?.db, &audit_actor(&admin), UserId(user_id), &hash).await
@@ -84,8 +81,7 @@ pub async fn reset_password(user_id: i64, password: String) -> Result<(), AppErr
 pub async fn create_team(slug: String, name: String) -> Result<(), AppError> {
     use crate::domain::{TeamName, TeamSlug};
     use crate::ssr::{audit_actor, auth, state, store::teams};
-    let admin = auth::require_user().await?;
-    admin.require_admin()?;
+    let admin = auth::require_admin().await?;
     let slug = TeamSlug::parse(&slug)?;
     let name = TeamName::parse(&name)?;
     teams::create(&state()?.db, &audit_actor(&admin), &slug, &name).await?;

@@ -131,7 +131,8 @@ pub(super) mod server {
     use crate::ssr::review::{self, Review};
     use crate::ssr::{AppState, auth, state};
 
-    /// The logged-in user, the state, and the change — if the user holds `needed` in its team.
+    /// The logged-in user, the state, and the change — if the user holds `needed` in its team
+    /// (and then only if the call's arguments are within their bounds).
     pub async fn authorized(key: &str, needed: Role) -> Result<(Principal, AppState, Review), AppError> {
         let user = auth::require_user().await?;
         let state = state()?;
@@ -140,6 +141,7 @@ pub(super) mod server {
         user.require_role_or_hide(review.change.team_id, needed, || {
             crate::ssr::store::changes::not_found(&key)
         })?;
+        auth::arguments_within_bounds()?;
         Ok((user, state, review))
     }
 

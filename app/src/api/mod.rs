@@ -11,7 +11,8 @@ pub mod teams;
 pub mod tokens;
 
 /// The logged-in user, the state, and the team with this slug, if the user holds at least
-/// `needed` there (admins hold every role). An unparsable slug is a team not found.
+/// `needed` there (admins hold every role), and then only if the call's arguments are within
+/// their bounds. An unparsable slug is a team not found.
 #[cfg(feature = "ssr")]
 async fn team_access(
     slug: &str,
@@ -27,6 +28,7 @@ async fn team_access(
     let slug = TeamSlug::parse(slug).map_err(|_| teams::not_found(&crate::domain::error::bounded(slug)))?;
     let team = teams::by_slug(&state.db, &slug).await?;
     user.require_role_or_hide(team.id, needed, || teams::not_found(slug.as_str()))?;
+    crate::ssr::auth::arguments_within_bounds()?;
     Ok((user, state, team))
 }
 

@@ -10,6 +10,7 @@ pub async fn load_portfolio(view: String) -> Result<Portfolio, AppError> {
     use crate::domain::portfolio::Filter;
     use crate::ssr::{auth, state};
     let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
     let filter = Filter::parse_query(&view)?;
     crate::ssr::portfolio::load(&state()?.db, &user, &filter).await
 }

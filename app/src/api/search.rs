@@ -13,6 +13,7 @@ pub async fn search(q: String) -> Result<Found, AppError> {
     use crate::ssr::store::{changes, search};
     use crate::ssr::{auth, state};
     let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
     let query = Query::parse(&q)?;
     let db = &state()?.db;
     if let Some(key) = &query.key {

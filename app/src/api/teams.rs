@@ -43,6 +43,7 @@ pub struct MemberItem {
 pub async fn my_teams() -> Result<Vec<TeamItem>, AppError> {
     use crate::ssr::{auth, state, store::teams};
     let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
     let all = teams::list(&state()?.db).await?;
     Ok(all
         .into_iter()

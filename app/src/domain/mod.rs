@@ -25,6 +25,7 @@ pub mod gate;
 pub mod ids;
 pub mod names;
 pub mod portfolio;
+pub mod return_to;
 pub mod role;
 pub mod scope;
 pub mod search;

@@ -261,6 +261,31 @@ pub async fn require_user() -> Result<Principal, AppError> {
     current_user().await?.ok_or(AppError::Unauthenticated)
 }
 
+/// The logged-in admin inside a server function, once the call's arguments are known to be
+/// within their bounds ([`arguments_within_bounds`]).
+pub async fn require_admin() -> Result<Principal, AppError> {
+    let admin = require_user().await?;
+    admin.require_admin()?;
+    arguments_within_bounds()?;
+    Ok(admin)
+}
+
+/// The refusal of a server-function call one of whose arguments was over its bound: the
+/// server's middleware cuts such an argument short and attaches this to the request, and the
+/// function answers with it once it knows that the caller may act (a caller who may not hears
+/// 401, 403 or 404 first, whatever they sent).
+#[derive(Clone, Debug)]
+pub struct ArgumentOverBound(pub AppError);
+
+/// Refuses the call if one of its arguments was over its bound. Every server function calls
+/// it right after deciding that the caller may act (the access helpers do), before it reads
+/// an argument.
+pub fn arguments_within_bounds() -> Result<(), AppError> {
+    let over = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ArgumentOverBound>().cloned());
+    over.map_or(Ok(()), |ArgumentOverBound(refusal)| Err(refusal))
+}
+
 /// The request's user, loaded once however many parts of a page ask for it (the layout, then
 /// the page's server functions). A fresh one is provided for each request Leptos serves, a
 /// page or a server function's call (`server::startup`); where there is none, the user is
@@ -268,6 +293,16 @@ pub async fn require_user() -> Result<Principal, AppError> {
 /// (login and logout only change it).
 #[derive(Clone, Default)]
 pub struct RequestUser(std::sync::Arc<tokio::sync::OnceCell<Option<Principal>>>);
+
+/// Answers the page being rendered with a redirect (303) to the login page. (The server adds
+/// the page's address as the login's `next`, for every route alike: `server::ops`.)
+pub fn send_to_login() {
+    use axum::http::{HeaderValue, StatusCode, header};
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(StatusCode::SEE_OTHER);
+        response.insert_header(header::LOCATION, HeaderValue::from_static("/login"));
+    }
+}
 
 /// The logged-in user inside a server function, if any.
 pub async fn current_user() -> Result<Option<Principal>, AppError> {

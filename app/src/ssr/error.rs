@@ -101,12 +101,13 @@ pub fn retry_after(err: &AppError) -> Option<u64> {
     }
 }
 
-/// Sets the status (and `Retry-After`) of the page being rendered to those of `err`, when it is
-/// a server-side failure; errors about the request (validation, not found) leave the page's
-/// own status alone.
-pub fn answer_page_with(err: &AppError) {
+/// Sets the status (and `Retry-After`) of the page being rendered to those of `err`: always
+/// when the error is about the page itself (`page`: what it shows does not exist, or the user
+/// may not see it), and otherwise only for a server-side failure, so that a form's refusal
+/// shown on its page (a validation message) leaves the page's own status alone.
+pub fn answer_page_with(err: &AppError, page: bool) {
     let status = status(err);
-    if !status.is_server_error() {
+    if !(status.is_server_error() || page && !matches!(err, AppError::Invalid { .. })) {
         return;
     }
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {

@@ -3,15 +3,18 @@
 use super::Session;
 use crate::domain::{AppError, Principal};
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 /// An error reported to the user. On the server, a page showing a server-side failure (the
 /// database away, a fault) answers with that status, and `Retry-After` where retrying helps,
-/// as an API reply would: never 200.
+/// as an API reply would: never 200. With `page`, the error is why the page cannot show what
+/// it is for (a change that does not exist or that the user may not see, a page for admins
+/// only), and the page answers with its status whatever it is: 404, 403, 401.
 #[component]
-pub fn ErrorBox(err: AppError) -> impl IntoView {
+pub fn ErrorBox(err: AppError, #[prop(optional)] page: bool) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::error::answer_page_with(&err);
+    crate::ssr::error::answer_page_with(&err, page);
+    #[cfg(not(feature = "ssr"))]
+    let _ = page;
     view! { <div class="error-box" role="alert">{err.to_string()}</div> }
 }
 
@@ -45,7 +48,8 @@ where
     Signal::derive(move || action.value().with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())))
 }
 
-/// Renders `page` for the logged-in user; sends everyone else to the login page.
+/// Renders `page` for the logged-in user; sends everyone else to the login page (303), which
+/// brings them back here once they have logged in.
 ///
 /// Its content is rendered again once the session resolves (Async rendering renders twice),
 /// so a page creates its resources and actions *before* `RequireUser`, never inside `page`:
@@ -64,13 +68,22 @@ where
                 Suspend::new(async move {
                     match session.user.await {
                         Ok(Some(user)) => page(user).into_any(),
-                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                        Err(err) => view! { <ErrorBox err/> }.into_any(),
+                        Ok(None) => view! { <LogInFirst/> }.into_any(),
+                        Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                     }
                 })
             }}
         </Suspense>
     }
+}
+
+/// What an anonymous request for a page gets: a redirect (303) to the login page, which
+/// brings the user back here, and a link there for a client that does not follow redirects.
+#[component]
+fn LogInFirst() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::auth::send_to_login();
+    view! { <p>"Please " <a href="/login">"log in"</a> " to see this page."</p> }
 }
 
 /// A change's status as a coloured chip.
@@ -110,7 +123,7 @@ where
                 Suspend::new(async move {
                     match resource.await {
                         Ok(value) => page(value).into_any(),
-                        Err(err) => view! { <ErrorBox err/> }.into_any(),
+                        Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                     }
                 })
             }}

@@ -171,19 +171,81 @@ async fn a_plain_html_form_login_redirects(backend: Backend) {
 
 async fn pages_send_anonymous_users_to_login(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = app
-        .client()
-        .get(app.url("/admin/users"))
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::FOUND);
-    assert_eq!(response.headers()["location"], "/login");
+    // Browsers and plain clients alike get a real redirect, whatever they accept.
+    for accept in ["text/html", "*/*"] {
+        let response =
+            app.client().get(app.url("/admin/users")).header("Accept", accept).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{accept}");
+        assert_eq!(response.headers()["location"], "/login?next=%2Fadmin%2Fusers", "{accept}");
+    }
     let login = app.client().get(app.url("/login")).send().await.expect("request");
     assert_eq!(login.status(), StatusCode::OK);
     let html = login.text().await.expect("text");
     assert!(html.contains(r#"<label for="username">"#) && html.contains("/pkg/premortem"), "{html}");
+}
+
+/// Where a GET of `path` without a session is sent.
+async fn login_redirect(app: &TestApp, path: &str) -> String {
+    let response =
+        app.client().get(app.url(path)).header("Accept", "text/html").send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+    response.headers()["location"].to_str().expect("ascii").to_owned()
+}
+
+async fn a_deep_link_survives_the_login(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(lena, app::domain::Role::Lead)]).await;
+    // Pages, reports and exports alike name the page asked for, query and all.
+    let deep = "/teams/PAY/changes?status=open&overdue=1";
+    let location = login_redirect(&app, deep).await;
+    assert_eq!(location, "/login?next=%2Fteams%2FPAY%2Fchanges%3Fstatus%3Dopen%26overdue%3D1");
+    assert_eq!(
+        login_redirect(&app, "/changes/PAY-1/report").await,
+        "/login?next=%2Fchanges%2FPAY-1%2Freport"
+    );
+    assert_eq!(
+        login_redirect(&app, "/portfolio.csv?team=PAY").await,
+        "/login?next=%2Fportfolio.csv%3Fteam%3DPAY"
+    );
+    // The start page needs no `next`.
+    assert_eq!(login_redirect(&app, "/").await, "/login");
+
+    // The login page keeps it through a refused attempt, as a plain form (no JavaScript).
+    let client = app.client();
+    let page = client.get(app.url(&location)).send().await.expect("login page").text().await.expect("html");
+    assert!(page.contains(r#"name="next" value="/teams/PAY/changes?status=open&amp;overdue=1""#), "{page}");
+    let post = |password: &'static str, next: &'static str, referer: String| {
+        client.post(app.url("/api/login")).header("Accept", "text/html").header("Referer", referer).form(&[
+            ("username", "lena"),
+            ("password", password),
+            ("next", next),
+        ])
+    };
+    let failed = post("wrong-password", deep, app.url(&location)).send().await.expect("request");
+    let back = failed.headers()["location"].to_str().expect("ascii").to_owned();
+    assert!(back.contains("next=%2Fteams%2FPAY%2Fchanges") && back.contains("__err="), "{back}");
+    let page = client.get(back).send().await.expect("login page").text().await.expect("html");
+    assert!(page.contains(r#"name="next" value="/teams/PAY/changes?status=open&amp;overdue=1""#), "{page}");
+    // Then lands where it was going.
+    let ok = post("lena-password-1", deep, app.url(&location)).send().await.expect("request");
+    assert_eq!(ok.headers()["location"], deep);
+    let landed = client.get(app.url(deep)).send().await.expect("page");
+    assert_eq!(landed.status(), StatusCode::OK);
+
+    // Only this site's pages: another site, a scheme-relative or backslashed address, or the
+    // server's own endpoints land on the start page.
+    for next in ["https://evil.example/", "//evil.example/", "/\\evil.example", "/api/v1/changes", "/login"] {
+        let client = app.client();
+        let ok = client
+            .post(app.url("/api/login"))
+            .header("Accept", "text/html")
+            .form(&[("username", "lena"), ("password", "lena-password-1"), ("next", next)])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(ok.headers()["location"], "/", "{next}");
+    }
 }
 
 async fn parallel_guesses_cannot_slip_under_the_limit(backend: Backend) {
@@ -265,4 +327,5 @@ both_backends!(
     sessions_end_at_their_absolute_lifetime,
     a_plain_html_form_login_redirects,
     pages_send_anonymous_users_to_login,
+    a_deep_link_survives_the_login,
 );

@@ -263,7 +263,11 @@ async fn the_report_is_for_readers_of_the_team_only(backend: Backend) {
     for path in [format!("/changes/{key}/report"), format!("/changes/{key}/report.md")] {
         let anonymous = get(&t, &t.app.client(), &path).await;
         assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(anonymous.headers()[header::LOCATION], "/login", "{path}");
+        assert_eq!(
+            anonymous.headers()[header::LOCATION],
+            format!("/login?next=%2Fchanges%2F{key}%2F{}", path.rsplit('/').next().unwrap_or_default()),
+            "{path}"
+        );
         assert_eq!(get(&t, &t.viewer, &path).await.status(), StatusCode::OK, "{path}");
         assert_eq!(get(&t, &t.admin, &path).await.status(), StatusCode::OK, "{path}");
 

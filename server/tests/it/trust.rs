@@ -249,18 +249,64 @@ async fn a_token_never_makes_its_owner_the_author(backend: Backend) {
 async fn over_long_input_gets_a_small_4xx_naming_the_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let lena = app.user("lena", "lena-password-1", false).await;
+    let olaf = app.user("olaf", "olaf-password-1", false).await;
     app.team("PAY", &[(lena, Role::Lead)]).await;
+    app.team("OPS", &[(olaf, Role::Lead)]).await;
     let client = app.client();
     app.login(&client, "lena", "lena-password-1").await;
+    let created = app.call(&client, "create_change", &new_change("PAY", "Queue")).await;
+    assert!(created.status().is_success(), "{}", created.text().await.unwrap_or_default());
+    let outsider = app.client();
+    app.login(&outsider, "olaf", "olaf-password-1").await;
+    let anonymous = app.client();
     let huge = "x".repeat(200_000);
-    for endpoint in ["change", "failure_mode", "team", "cancel_change", "sign_off", "login"] {
-        let response =
-            app.call(&client, endpoint, &[("key", &huge), ("slug", &huge), ("username", &huge)]).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}");
+    // Each call names a real object and carries one argument far over its bound.
+    let calls: [(&str, Vec<(&str, &str)>); 6] = [
+        ("happy_path", vec![("key", "PAY-1"), ("note", &huge)]),
+        ("cancel_change", vec![("key", "PAY-1"), ("reason", &huge)]),
+        ("sign_off", vec![("key", "PAY-1"), ("password", &huge)]),
+        ("set_member", vec![("team", "PAY"), ("username", &huge), ("role", "member")]),
+        ("search", vec![("q", &huge)]),
+        ("admin/create_team", vec![("slug", &huge), ("name", "n")]),
+    ];
+    for (endpoint, args) in &calls {
+        // A caller who may not act learns that first, whatever they sent.
+        let response = app.call(&anonymous, endpoint, args).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{endpoint} anonymous");
+        assert!(response.text().await.expect("body").len() < 500, "{endpoint}");
+        let expected = if endpoint.starts_with("admin/") {
+            StatusCode::FORBIDDEN
+        } else if *endpoint == "search" {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        let response = app.call(&outsider, endpoint, args).await;
+        assert_eq!(response.status(), expected, "{endpoint} from another team");
+        assert!(response.text().await.expect("body").len() < 500, "{endpoint}");
+        // A caller who may act hears which argument is too long, in a small reply.
+        let response = app.call(&client, endpoint, args).await;
+        let status = response.status();
         let body = response.text().await.expect("body");
+        let expected = if endpoint.starts_with("admin/") {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        assert_eq!(status, expected, "{endpoint}: {body}");
         assert!(body.len() < 500, "{endpoint}: {} bytes", body.len());
-        assert!(body.contains("at most 2000 characters"), "{endpoint}: {body}");
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert!(body.contains("at most 2000 characters"), "{endpoint}: {body}");
+        }
     }
+    // Logging in asks nobody's right: an over-long username is refused as such.
+    let response = app.call(&anonymous, "login", &[("username", &huge), ("password", "p")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.expect("body").contains("at most 2000 characters"));
+    // A key far too long to be one names no change.
+    let response = app.call(&client, "change", &[("key", &huge)]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.expect("body").len() < 500);
     // A key long enough to pass the bound but not a key: the reply does not echo it.
     let long = "x".repeat(1_900);
     let response = app.call(&client, "change", &[("key", &long)]).await;
@@ -270,11 +316,12 @@ async fn over_long_input_gets_a_small_4xx_naming_the_field(backend: Backend) {
     let form = client
         .post(app.url("/api/cancel_change"))
         .header(header::ACCEPT, "text/html")
-        .form(&[("key", huge.as_str()), ("reason", "r")])
+        .header(header::REFERER, app.url("/changes/PAY-1"))
+        .form(&[("key", "PAY-1"), ("reason", huge.as_str())])
         .send()
         .await
         .expect("post");
-    assert_eq!(form.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(form.status().is_client_error() || form.status().is_redirection(), "{}", form.status());
     let headers_size: usize = form.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     assert!(headers_size < 2_000, "{headers_size} bytes of headers");
     // The CI API: a parser's message that would quote the input is cut short.
@@ -289,10 +336,15 @@ async fn over_long_input_gets_a_small_4xx_naming_the_field(backend: Backend) {
         .expect("post");
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.expect("body").len() < 1_000);
-    // Nothing changed.
-    let changes: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(app.db.read()).await.expect("count");
-    assert_eq!(changes, 0);
+    // Nothing changed: the one change is as it was registered, and nobody joined a team.
+    let (changes, status): (i64, String) = sqlx::query_as("SELECT COUNT(*), MIN(status) FROM changes")
+        .fetch_one(app.db.read())
+        .await
+        .expect("count");
+    assert_eq!((changes, status.as_str()), (1, "draft"));
+    let teams: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM teams").fetch_one(app.db.read()).await.expect("teams");
+    assert_eq!(teams, 2);
 }
 
 async fn a_stranger_cannot_tell_which_changes_and_teams_exist(backend: Backend) {
@@ -342,6 +394,40 @@ async fn a_stranger_cannot_tell_which_changes_and_teams_exist(backend: Backend) 
         let real = real.text().await.expect("body").replace("RAD", "X");
         assert_eq!(real, unknown.text().await.expect("body").replace("NOPE", "X"), "{endpoint}");
     }
+
+    // The pages say so too: a 404 that reads the same for another team's object as for one
+    // that does not exist (link checkers, monitors and history see it).
+    for (real, unknown) in [
+        ("/changes/RAD-1", "/changes/RAD-999"),
+        ("/changes/RAD-1/edit", "/changes/RAD-999/edit"),
+        ("/changes/RAD-1/import", "/changes/RAD-999/import"),
+        ("/changes/RAD-1/fm/1", "/changes/RAD-999/fm/1"),
+        ("/teams/RAD", "/teams/NOPE"),
+        ("/teams/RAD/changes", "/teams/NOPE/changes"),
+        ("/teams/RAD/ci", "/teams/NOPE/ci"),
+        ("/teams/RAD/templates", "/teams/NOPE/templates"),
+        ("/teams/RAD/changes/new", "/teams/NOPE/changes/new"),
+    ] {
+        let shown = page(&app, &stranger, real).await;
+        assert_eq!(shown.status(), StatusCode::NOT_FOUND, "{real}");
+        let missing = page(&app, &stranger, unknown).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{unknown}");
+        let main = |html: String| {
+            html.split("<main")
+                .nth(1)
+                .and_then(|main| main.split("</main>").next())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let shown = main(shown.text().await.expect("body")).replace("RAD-1", "X").replace("RAD", "X");
+        let missing = main(missing.text().await.expect("body")).replace("RAD-999", "X").replace("NOPE", "X");
+        assert_eq!(shown, missing, "{real}");
+        assert!(shown.contains("not found"), "{real}: {shown}");
+    }
+    // Its own team's pages are there, and a page for admins only is 403 to others.
+    assert_eq!(page(&app, &rad, "/changes/RAD-1").await.status(), StatusCode::OK);
+    assert_eq!(page(&app, &rad, "/changes/RAD-1/fm/9").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(page(&app, &rad, "/admin/users").await.status(), StatusCode::FORBIDDEN);
 }
 
 /// Every byte the database keeps: the files of a SQLite database (with its WAL), the

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 
 /// A notice for pages only admins may use (the server refuses the data anyway).
 fn admins_only() -> AnyView {
-    view! { <ErrorBox err=crate::domain::AppError::Forbidden/> }.into_any()
+    view! { <ErrorBox err=crate::domain::AppError::Forbidden page=true/> }.into_any()
 }
 
 /// User administration: create, disable and enable, reset passwords.
@@ -49,7 +49,7 @@ pub fn AdminUsers() -> impl IntoView {
                                 </table>
                             }
                                 .into_any(),
-                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                            Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -160,7 +160,7 @@ pub fn AdminTeams() -> impl IntoView {
                                 </ul>
                             }
                                 .into_any(),
-                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                            Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                         }
                     })}
                 </Suspense>

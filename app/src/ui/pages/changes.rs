@@ -7,7 +7,8 @@ use crate::domain::gate::Gate;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
 use crate::ui::components::{
-    CoverageChip, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip, action_error,
+    CoverageChip, ErrorBox, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip,
+    action_error,
 };
 use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
@@ -92,26 +93,37 @@ pub fn ChangesPage() -> impl IntoView {
     }
 }
 
-/// Registers a new change.
+/// Registers a new change, in a team the user belongs to (any other is not found).
 #[component]
 pub fn NewChangePage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let create = ServerAction::<CreateChange>::new();
     let err = action_error(create);
+    let teams = Resource::new(|| (), |_| crate::api::teams::my_teams());
     view! {
         <Title text="New change"/>
         <RequireUser page=move |_user: Principal| {
             view! {
-                <h1>"New change"</h1>
-                <section class="card">
-                    <ActionForm action=create>
-                        <FormError err/>
-                        <input type="hidden" name="team" value=slug()/>
-                        <ChangeFormFields err fields=ChangeFields::default()/>
-                        <button type="submit">"Register change"</button>
-                    </ActionForm>
-                </section>
+                <Loaded resource=teams page={move |teams: Vec<crate::api::teams::TeamItem>| {
+                    let slug = slug();
+                    if !teams.iter().any(|t| t.slug.eq_ignore_ascii_case(slug.trim())) {
+                        let err = AppError::NotFound(format!("Team {}", crate::domain::error::bounded(&slug)));
+                        return view! { <ErrorBox err page=true/> }.into_any();
+                    }
+                    view! {
+                        <h1>"New change"</h1>
+                        <section class="card">
+                            <ActionForm action=create>
+                                <FormError err/>
+                                <input type="hidden" name="team" value=slug/>
+                                <ChangeFormFields err fields=ChangeFields::default()/>
+                                <button type="submit">"Register change"</button>
+                            </ActionForm>
+                        </section>
+                    }
+                        .into_any()
+                }}/>
             }
         }/>
     }

@@ -8,12 +8,16 @@ use leptos_meta::Title;
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let err = action_error(login);
+    // The page that sent the user here, kept through a refused attempt (the refusal returns
+    // to this address); the server decides whether it is safe to go to.
+    let next = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("next"));
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
             <ActionForm action=login>
                 <FormError err/>
+                {next.map(|next| view! { <input type="hidden" name="next" value=next/> })}
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required autofocus/>
                 <label for="password">"Password"</label>

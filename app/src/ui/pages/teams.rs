@@ -44,7 +44,7 @@ pub fn TeamsPage() -> impl IntoView {
                                 </table>
                             }
                                 .into_any(),
-                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                            Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -95,7 +95,7 @@ pub fn TeamPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(err) => view! { <ErrorBox err/> }.into_any(),
+                            Err(err) => view! { <ErrorBox err page=true/> }.into_any(),
                         }
                     })}
                 </Suspense>
