@@ -16,13 +16,22 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers, and takes writes (checked by a write after a disk fault).
+/// Readiness: the database answers a new connection and a pooled one within a second, and
+/// takes writes (checked by a write after a disk fault). Never ready while it is away.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let unready = |why: &'static str| {
         (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, HeaderValue::from_static("5"))], why)
             .into_response()
     };
-    if !state.db.back(BACK_PATIENCE).await || !state.db.ping().await {
+    // A fresh connection, not only a pooled one: the pool's connections may outlive the
+    // server's accepting new ones (a shutdown in progress), and the pool waits out its
+    // acquire timeout for a refused one.
+    let answers = state.db.back(BACK_PATIENCE).await && state.db.answers(BACK_PATIENCE).await;
+    if !answers {
+        app::ssr::db::note_unreachable();
+    }
+    let pinged = answers && tokio::time::timeout(BACK_PATIENCE, state.db.ping()).await.unwrap_or(false);
+    if !pinged {
         unready("database unavailable")
     } else if !state.db.writable().await {
         unready("database unwritable")
@@ -61,16 +70,29 @@ const BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Fails requests fast while the database is unreachable (PostgreSQL stopped, the network
 /// gone): 503 with `Retry-After` at once, instead of every query waiting out the pool's
-/// acquire timeout, so pages do not hang and nothing piles up. One request at a time checks
-/// whether the database is back; once it is, requests go through again, with no restart.
+/// acquire timeout, so pages do not hang and nothing piles up. A request already running when
+/// the database goes is answered the same way as soon as that is known (`Db::lost`: within a
+/// second). One request at a time checks whether the database is back; once it is, requests
+/// go through again, with no restart.
 pub async fn fail_fast_while_database_away(
     State(db): State<app::ssr::db::Db>,
     req: Request,
     next: Next,
 ) -> Response {
-    if db.back(BACK_PATIENCE).await {
-        return next.run(req).await;
+    let refusal = database_away(&req);
+    if !db.back(BACK_PATIENCE).await {
+        return refusal;
     }
+    // Dropping the request's work when the database is lost rolls back whatever it had
+    // begun: nothing it did was committed, or the database would have answered.
+    tokio::select! {
+        response = next.run(req) => response,
+        () = db.lost() => refusal,
+    }
+}
+
+/// The 503 a request gets while the database is away, in the shape it asked for.
+fn database_away(req: &Request) -> Response {
     let retry = [(header::RETRY_AFTER, HeaderValue::from_static("2"))];
     let detail = "Premortem is temporarily unavailable: its database cannot be reached. Nothing was \
                   changed; retry in a few seconds.";
@@ -80,7 +102,9 @@ pub async fn fail_fast_while_database_away(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     let status = StatusCode::SERVICE_UNAVAILABLE;
-    if req.uri().path().starts_with("/api/v1/") {
+    // The CI API is nested: its requests carry the address as sent beside the nested one.
+    let uri = req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |original| &original.0);
+    if uri.path().starts_with("/api/v1/") {
         (status, retry, axum::Json(serde_json::json!({ "errors": [{ "detail": detail }] }))).into_response()
     } else if wants_html {
         let page = format!(

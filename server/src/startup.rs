@@ -88,9 +88,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         render_app_async_with_context(provide_state.clone(), move || shell(bundle.clone()))
     };
     let fail_fast = axum::middleware::from_fn_with_state(db.clone(), ops::fail_fast_while_database_away);
-    // Everything that reads the database fails fast while it is away; health, metrics and
-    // the embedded assets do not need it.
-    let router = Router::new()
+    let pages = Router::new()
         .route("/changes/{key}/report", get(reports::html))
         .route("/changes/{key}/report.md", get(reports::markdown))
         .route("/portfolio.csv", get(reports::portfolio_csv))
@@ -101,18 +99,23 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn(ops::bound_server_fn_arguments))
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .layer(axum::middleware::from_fn(ops::return_after_login))
-        .layer(fail_fast.clone())
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_endpoint))
-        .merge(assets::router())
-        .with_state(state);
+        .with_state(state.clone());
 
     let mut tasks = vec![
         tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days)),
         tokio::spawn(sweep_gates(db.clone())),
     ];
-    let router = with_session_store(router, &db, settings, &mut tasks).await?;
+    // Everything that reads the database fails fast while it is away, the session's own reads
+    // and writes included (outside them, a refusal would still wait for the session store);
+    // health, metrics and the embedded assets need neither the database nor a session.
+    let pages = with_session_store(pages, &db, settings, &mut tasks).await?.layer(fail_fast.clone());
+    let router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
+        .merge(assets::router())
+        .with_state(state)
+        .merge(pages);
 
     let rest_state = ci_api_state(settings, rest_app_state);
     let public_origin = settings.public_url.clone();

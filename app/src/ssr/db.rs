@@ -101,11 +101,29 @@ static UNREACHABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// Whether a request is checking, right now, whether the database is back.
 static CHECKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Records that the database server could not be reached.
+/// Wakes every request in flight when the database is found unreachable ([`Db::lost`]).
+static LOST: tokio::sync::Notify = tokio::sync::Notify::const_new();
+/// When a request last checked, with a fresh connection, whether the database still answers
+/// ([`process_ms`]): one check in [`PROBE_EVERY`] for all of them.
+static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
+
+/// How long a request runs before it asks whether the database is still there: pool
+/// connections that PostgreSQL closed are found at once, but sqlx retries a refused new
+/// connection until the pool's acquire timeout (5 s), twice for a page that reads twice.
+const SLOW_REQUEST: Duration = Duration::from_millis(150);
+/// How often requests in flight check, at most, whether the database still answers.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How long such a check waits for a connection: a refused one is known at once, and no
+/// answer within this is no database (a network that drops packets).
+const PROBE_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Records that the database server could not be reached, and answers every request still
+/// waiting for it ([`Db::lost`]).
 pub fn note_unreachable() {
     if !UNREACHABLE.swap(true, std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!("database unreachable: requests are answered 503 until it is back");
     }
+    LOST.notify_waiters();
 }
 
 /// Set when a write fails for want of disk or with an I/O error, cleared when
@@ -468,18 +486,65 @@ impl Db {
         if CHECKING.swap(true, Relaxed) {
             return false;
         }
-        let check = async {
-            let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
-            conn.execute("SELECT 1").await?;
-            conn.close().await
-        };
-        let back = matches!(tokio::time::timeout(patience, check).await, Ok(Ok(())));
+        let back = self.answers(patience).await;
         CHECKING.store(false, Relaxed);
         if back {
             UNREACHABLE.store(false, Relaxed);
             tracing::info!("database reachable again");
         }
         back
+    }
+
+    /// Whether the database answers a fresh connection, outside the pools, within
+    /// `patience` (PostgreSQL: the pools' connections may be older than an outage). SQLite, a
+    /// file of this process, always does.
+    pub async fn answers(&self, patience: Duration) -> bool {
+        if self.backend != Backend::Postgres {
+            return true;
+        }
+        let check = async {
+            let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
+            conn.execute("SELECT 1").await?;
+            conn.close().await
+        };
+        matches!(tokio::time::timeout(patience, check).await, Ok(Ok(())))
+    }
+
+    /// Completes when the database is found unreachable while a request runs (PostgreSQL;
+    /// never on SQLite), so that the request is answered 503 within a second instead of
+    /// waiting out the pool's acquire timeout: once the request has run [`SLOW_REQUEST`],
+    /// it checks with a fresh connection (one request in [`PROBE_EVERY`] does, for all), and
+    /// any request's finding the database gone completes it for every request in flight.
+    pub async fn lost(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.backend != Backend::Postgres {
+            return std::future::pending().await;
+        }
+        let notified = LOST.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if UNREACHABLE.load(Relaxed) {
+            return;
+        }
+        let watch = async {
+            tokio::time::sleep(SLOW_REQUEST).await;
+            loop {
+                let (now, last) = (process_ms(), LAST_PROBE.load(Relaxed));
+                let due = u128::from(now.saturating_sub(last)) >= PROBE_EVERY.as_millis();
+                if due
+                    && LAST_PROBE.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+                    && !self.answers(PROBE_PATIENCE).await
+                {
+                    note_unreachable();
+                    return;
+                }
+                tokio::time::sleep(PROBE_EVERY).await;
+            }
+        };
+        tokio::select! {
+            () = notified => (),
+            () = watch => (),
+        }
     }
 
     /// Whether writes work: true unless a write failed for want of disk or with an I/O
