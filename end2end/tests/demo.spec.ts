@@ -17,7 +17,7 @@ test('the demo data set makes a lived-in product', async ({ page }) => {
     await expect(page.locator('.tiles')).toContainText(status);
   }
   await expect(page.locator('table.portfolio')).toContainText('Move exam processing onto a queue');
-  await expect(page.locator('.charts svg')).toHaveCount(3);
+  await expect(page.locator('.charts figure')).toHaveCount(3);
   await expect(page.locator('#trend-desc')).toContainText('RAD');
 
   await page.goto(`${demo}/changes/RAD-1`);
