@@ -104,3 +104,21 @@ test('the layout works on a phone-sized screen and by keyboard', async ({ page }
   const form = await page.locator('form').boundingBox();
   expect(form && form.width <= 375).toBeTruthy();
 });
+
+test('a deep link opened logged out lands on its page after the login', async ({ page }) => {
+  const deep = '/teams/QUE/changes?overdue=1';
+  await page.goto(deep);
+  await expect(page).toHaveURL(/\/login\?next=%2Fteams%2FQUE%2Fchanges%3Foverdue%3D1$/);
+  await ready(page);
+  // A refused attempt keeps where the user was going.
+  await page.getByLabel('Username').fill('amy');
+  await page.getByLabel('Password', { exact: true }).fill('not-amys-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.locator('#password-error')).toHaveText('Username or password is incorrect.');
+  await ready(page);
+  await page.getByLabel('Username').fill('amy');
+  await page.getByLabel('Password', { exact: true }).fill('amy-password-1');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(new RegExp(`${deep.replace(/[?]/g, '\\?')}$`));
+  await expect(page.getByRole('heading', { name: /Changes/ })).toBeVisible();
+});
