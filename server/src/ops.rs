@@ -26,10 +26,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     // A fresh connection, not only a pooled one: the pool's connections may outlive the
     // server's accepting new ones (a shutdown in progress), and the pool waits out its
     // acquire timeout for a refused one.
-    let answers = state.db.back(BACK_PATIENCE).await && state.db.answers(BACK_PATIENCE).await;
-    if !answers {
+    use app::ssr::db::Reach;
+    let reach =
+        if state.db.back(BACK_PATIENCE).await { state.db.reach(BACK_PATIENCE).await } else { Reach::Gone };
+    if reach == Reach::Gone {
         app::ssr::db::note_unreachable();
     }
+    let answers = reach == Reach::Answers;
     let pinged = answers && tokio::time::timeout(BACK_PATIENCE, state.db.ping()).await.unwrap_or(false);
     if !pinged {
         unready("database unavailable")

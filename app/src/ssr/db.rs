@@ -113,9 +113,20 @@ static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
 const SLOW_REQUEST: Duration = Duration::from_millis(150);
 /// How often requests in flight check, at most, whether the database still answers.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
-/// How long such a check waits for a connection: a refused one is known at once, and no
-/// answer within this is no database (a network that drops packets).
+/// How long such a check waits for a connection: a refused one is known at once; no answer
+/// within this proves nothing (a busy machine), and is left to the pool's own timeouts.
 const PROBE_PATIENCE: Duration = Duration::from_millis(500);
+
+/// What a check with a fresh connection found ([`Db::reach`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// It connected and answered.
+    Answers,
+    /// The connection was refused or broken, or the server is shutting down: it is away.
+    Gone,
+    /// No answer in time, or a refusal from a server that is there: nothing is known.
+    Unknown,
+}
 
 /// Records that the database server could not be reached, and answers every request still
 /// waiting for it ([`Db::lost`]).
@@ -486,8 +497,16 @@ impl Db {
         if CHECKING.swap(true, Relaxed) {
             return false;
         }
-        let back = self.answers(patience).await;
-        CHECKING.store(false, Relaxed);
+        /// Lets the next request check, however this one ends (a client that went away drops
+        /// its request mid-check).
+        struct Checked;
+        impl Drop for Checked {
+            fn drop(&mut self) {
+                CHECKING.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _checked = Checked;
+        let back = self.reach(patience).await == Reach::Answers;
         if back {
             UNREACHABLE.store(false, Relaxed);
             tracing::info!("database reachable again");
@@ -495,19 +514,32 @@ impl Db {
         back
     }
 
-    /// Whether the database answers a fresh connection, outside the pools, within
-    /// `patience` (PostgreSQL: the pools' connections may be older than an outage). SQLite, a
-    /// file of this process, always does.
-    pub async fn answers(&self, patience: Duration) -> bool {
+    /// Whether the database answers a fresh connection, outside the pools, within `patience`
+    /// (PostgreSQL: the pools' connections may be older than an outage). SQLite, a file of
+    /// this process, always does.
+    pub async fn reach(&self, patience: Duration) -> Reach {
         if self.backend != Backend::Postgres {
-            return true;
+            return Reach::Answers;
         }
         let check = async {
             let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
             conn.execute("SELECT 1").await?;
             conn.close().await
         };
-        matches!(tokio::time::timeout(patience, check).await, Ok(Ok(())))
+        match tokio::time::timeout(patience, check).await {
+            Ok(Ok(())) => Reach::Answers,
+            // Refused, reset or unroutable; or the server shutting down, starting up or gone
+            // in recovery (57P0x), or a broken connection (08).
+            Ok(Err(sqlx::Error::Io(_))) => Reach::Gone,
+            Ok(Err(sqlx::Error::Database(err)))
+                if err.code().is_some_and(|c| c.starts_with("57P0") || c.starts_with("08")) =>
+            {
+                Reach::Gone
+            }
+            // No answer in time (a busy machine, a network dropping packets) or a refusal that
+            // says the server is there (too many connections): the pool's own timeouts decide.
+            _ => Reach::Unknown,
+        }
     }
 
     /// Completes when the database is found unreachable while a request runs (PostgreSQL;
@@ -533,7 +565,7 @@ impl Db {
                 let due = u128::from(now.saturating_sub(last)) >= PROBE_EVERY.as_millis();
                 if due
                     && LAST_PROBE.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
-                    && !self.answers(PROBE_PATIENCE).await
+                    && self.reach(PROBE_PATIENCE).await == Reach::Gone
                 {
                     note_unreachable();
                     return;
