@@ -1,4 +1,4 @@
-import { expect, ready, test } from './helpers';
+import { expect, logInToDemo, ready, test } from './helpers';
 
 // `premortem demo` on a fresh database (started by scripts/e2e.sh on its own port): a new
 // user sees teams, changes in every status, the exam-queue story and charts with data.
@@ -6,13 +6,7 @@ const demo = process.env.DEMO_URL;
 
 test('the demo data set makes a lived-in product', async ({ page }) => {
   test.skip(!demo, 'DEMO_URL is not set');
-  await page.goto(`${demo}/login`);
-  await ready(page);
-  await page.getByLabel('Username').fill('rita');
-  await page.getByLabel('Password', { exact: true }).fill(process.env.DEMO_RITA_PASSWORD ?? '');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Portfolio' })).toBeVisible();
-  await ready(page);
+  await logInToDemo(page, 'rita', process.env.DEMO_RITA_PASSWORD ?? '');
   for (const status of ['draft', 'happy path working', 'failure cases complete']) {
     await expect(page.locator('.tiles')).toContainText(status);
   }

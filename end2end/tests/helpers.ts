@@ -67,6 +67,20 @@ export async function logIn(page: Page, username: string, password: string) {
   await expect(page).toHaveURL(/\/$/);
 }
 
+/**
+ * Logs in to the demo instance (`premortem demo` on its own port, started by scripts/e2e.sh)
+ * as one of its people, by default its admin; ends on the portfolio, hydrated.
+ */
+export async function logInToDemo(page: Page, username = 'demo-admin', password = process.env.DEMO_ADMIN_PASSWORD ?? '') {
+  await page.goto(`${process.env.DEMO_URL ?? ''}/login`);
+  await ready(page);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Portfolio' })).toBeVisible();
+  await ready(page);
+}
+
 export async function logOut(page: Page) {
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page).toHaveURL(/\/login$/);

@@ -1,20 +1,10 @@
 import { type Page } from '@playwright/test';
-import { expect, expectAccessible, ready, test } from './helpers';
+import { expect, expectAccessible, logInToDemo, ready, test } from './helpers';
 
 // Read on a desktop and on a phone, on the demo data set (scripts/e2e.sh serves it on its own
 // port): the portfolio's charts have text a leader can read (12 px or more as rendered, not
 // as written in the SVG), and no page is wider than a phone's screen.
 const demo = process.env.DEMO_URL ?? '';
-
-async function logIn(page: Page) {
-  await page.goto(`${demo}/login`);
-  await ready(page);
-  await page.getByLabel('Username').fill('demo-admin');
-  await page.getByLabel('Password', { exact: true }).fill(process.env.DEMO_ADMIN_PASSWORD ?? '');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Portfolio' })).toBeVisible();
-  await ready(page);
-}
 
 type Drawing = { shown: number; title: string; desc: string; rows: number; texts: { text: string; height: number; px: number }[] };
 
@@ -22,7 +12,7 @@ for (const width of [1366, 390]) {
   test(`the portfolio's charts read at ${width} px wide`, async ({ page }) => {
     test.skip(!demo, 'DEMO_URL is not set');
     await page.setViewportSize({ width, height: 900 });
-    await logIn(page);
+    await logInToDemo(page);
     await expect(page.locator('.charts figure')).toHaveCount(3);
     const charts: Drawing[] = await page.locator('.charts figure').evaluateAll((figures) =>
       figures.map((figure) => {
@@ -122,7 +112,7 @@ test('at 390 px wide no page scrolls sideways', async ({ page }) => {
     if (o.scrollWidth > o.width) wide.push(`${path}: ${o.scrollWidth}px (${o.widest.join(', ')})`);
   };
   await check('/login');
-  await logIn(page);
+  await logInToDemo(page);
   for (const path of PAGES) {
     await page.goto(`${demo}${path}`);
     await ready(page);

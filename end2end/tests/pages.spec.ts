@@ -1,5 +1,5 @@
-import { type Browser, type Page } from '@playwright/test';
-import { expect, expectAccessible, ready, test, watchErrors } from './helpers';
+import { type Browser } from '@playwright/test';
+import { expect, expectAccessible, logInToDemo, ready, test, watchErrors } from './helpers';
 
 // Every kind of page, on the demo data set (scripts/e2e.sh serves it on its own port): each
 // meets WCAG 2.1 AA, and with JavaScript every one hydrates after every login.
@@ -26,15 +26,6 @@ const APP_PAGES = [
 /** Plain documents, rendered without the app. */
 const DOCUMENTS = ['/changes/RAD-1/report'];
 
-async function logIn(page: Page, username: string, password: string) {
-  await page.goto(`${demo}/login`);
-  await ready(page);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Portfolio' })).toBeVisible();
-}
-
 test('every kind of page meets WCAG 2.1 AA', async ({ page }) => {
   test.skip(!demo, 'DEMO_URL is not set');
   // axe-core runs in the page; without JavaScript the pages are the same server HTML.
@@ -42,7 +33,7 @@ test('every kind of page meets WCAG 2.1 AA', async ({ page }) => {
   await page.goto(`${demo}/login`);
   await ready(page);
   await expectAccessible(page);
-  await logIn(page, 'demo-admin', process.env.DEMO_ADMIN_PASSWORD ?? '');
+  await logInToDemo(page);
   for (const path of APP_PAGES) {
     await page.goto(`${demo}${path}`);
     await ready(page);
@@ -59,8 +50,7 @@ async function visit(browser: Browser, paths: string[]): Promise<string[]> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = watchErrors(page);
-  await logIn(page, 'demo-admin', process.env.DEMO_ADMIN_PASSWORD ?? '');
-  await ready(page);
+  await logInToDemo(page);
   for (const path of paths) {
     await page.goto(`${demo}${path}`);
     await ready(page);
