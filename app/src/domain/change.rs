@@ -1,6 +1,7 @@
 //! Changes: keys, validated fields, types and the status machine.
 
 use super::AppError;
+use super::text::{Chars, Refusal, TextRule};
 use serde::{Deserialize, Serialize};
 
 /// A change's stable key, `<TEAM>-<n>` (e.g. `PAY-12`).
@@ -31,16 +32,34 @@ impl ChangeKey {
         Self { team: team.as_str().to_owned(), number }
     }
 
-    /// Parses `PAY-12` (case-insensitive team part).
+    /// Parses `PAY-12` (case-insensitive team part; spaces only around the whole key).
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let not_found = || AppError::NotFound(format!("Change {}", super::error::bounded(raw)));
         let (team, number) = raw.trim().rsplit_once('-').ok_or_else(not_found)?;
+        if team.trim() != team || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_found());
+        }
         let team = super::TeamSlug::parse(team).map_err(|_| not_found())?;
         let number: i64 = number.parse().map_err(|_| not_found())?;
-        if number < 1 {
+        if !(1..Self::NUMBER_LIMIT).contains(&number) {
             return Err(not_found());
         }
         Ok(Self::new(&team, number))
+    }
+
+    /// Change numbers are below this (18 digits), so any key [`ChangeKey::pattern`] allows
+    /// names a number the store can hold.
+    const NUMBER_LIMIT: i64 = 1_000_000_000_000_000_000;
+
+    /// The keys [`ChangeKey::parse`] reads, as a regular expression: a slug, a hyphen and
+    /// a number from 1 (leading zeros allowed), with spaces only around the whole.
+    pub fn pattern() -> String {
+        let digits = Self::NUMBER_LIMIT.ilog10() - 1;
+        format!(
+            "^{ws}*{slug}-0*[1-9][0-9]{{0,{digits}}}{ws}*$",
+            ws = super::text::whitespace(),
+            slug = super::TeamSlug::shape()
+        )
     }
 
     pub fn team(&self) -> &str {
@@ -60,59 +79,70 @@ impl std::fmt::Display for ChangeKey {
 
 /// Checks a required single-line text field: trimmed, 1..=`max` characters.
 pub fn required_line(field: &str, label: &str, raw: &str, max: usize) -> Result<String, AppError> {
-    let text = raw.trim();
-    let len = text.chars().count();
-    if len == 0 {
-        return Err(AppError::invalid(field, format!("{label} is required.")));
-    }
-    if len > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} must be at most {max} characters (it has {len})."),
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(AppError::invalid(field, format!("{label} must be a single line.")));
-    }
-    Ok(text.to_owned())
+    checked(TextRule::line(max), field, label, raw)
 }
 
 /// Checks an optional multi-line text field: at most `max` characters.
 pub fn optional_text(field: &str, label: &str, raw: &str, max: usize) -> Result<String, AppError> {
-    let text = raw.trim();
-    let len = text.chars().count();
-    if len > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} must be at most {max} characters (it has {len})."),
-        ));
-    }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(AppError::invalid(field, format!("{label} contains control characters.")));
-    }
-    Ok(text.to_owned())
+    checked(TextRule::lines(max), field, label, raw)
+}
+
+/// `raw` checked by `rule`, trimmed, or an error naming `field`.
+pub fn checked(rule: TextRule, field: &str, label: &str, raw: &str) -> Result<String, AppError> {
+    let refusal = match rule.check(raw) {
+        Ok(text) => return Ok(text.to_owned()),
+        Err(refusal) => refusal,
+    };
+    let message = match refusal {
+        Refusal::Empty => format!("{label} is required."),
+        Refusal::TooLong(len) => format!("{label} must be at most {} characters (it has {len}).", rule.max),
+        Refusal::Chars if rule.chars == Chars::Line => format!("{label} must be a single line."),
+        Refusal::Chars => format!("{label} contains control characters."),
+    };
+    Err(AppError::invalid(field, message))
 }
 
 /// Longest title of a change or failure mode.
 pub const TITLE_MAX: usize = 200;
 /// Longest summary, scenario or other free text.
 pub const TEXT_MAX: usize = 20_000;
+/// Longest note on a milestone (the happy path, a cancellation).
+pub const NOTE_MAX: usize = 2000;
+/// Longest link, in characters.
+pub const LINK_MAX: usize = 2000;
+/// The schemes a link may have.
+const LINK_SCHEMES: [&str; 2] = ["http://", "https://"];
 
-/// Checks an optional link: empty, or an `http(s)://` URL of at most 2,000 characters.
+/// Checks an optional link: empty, or an `http(s)://` URL of at most [`LINK_MAX`]
+/// characters, something after the scheme and no spaces or control characters.
 pub fn optional_url(field: &str, raw: &str) -> Result<Option<String>, AppError> {
     let url = raw.trim();
     if url.is_empty() {
         return Ok(None);
     }
-    let valid = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2000
-        && url.len() > "https://".len()
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    let valid = LINK_SCHEMES.iter().any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
+        && url.chars().count() <= LINK_MAX
+        && url.chars().all(link_char);
     if valid {
         Ok(Some(url.to_owned()))
     } else {
         Err(AppError::invalid(field, "Links must be http:// or https:// addresses without spaces."))
     }
+}
+
+fn link_char(c: char) -> bool {
+    !c.is_whitespace() && !c.is_control()
+}
+
+/// The links [`optional_url`] accepts (or `""`, none), as a regular expression.
+pub fn link_pattern() -> String {
+    let ws = super::text::whitespace();
+    let char = super::text::class(link_char);
+    let links: Vec<String> = LINK_SCHEMES
+        .iter()
+        .map(|scheme| format!("{scheme}{char}{{1,{}}}", LINK_MAX - scheme.len()))
+        .collect();
+    format!("^{ws}*(?:{})?{ws}*$", links.join("|"))
 }
 
 /// How one of a change's details is written and checked.

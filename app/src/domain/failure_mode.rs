@@ -105,27 +105,52 @@ pub struct Selector(String);
 deserialize_through_parse!(Selector);
 
 impl Selector {
-    pub fn parse(raw: &str) -> Result<Self, AppError> {
-        let pattern = raw.trim();
+    /// The longest selector.
+    pub const MAX: usize = 300;
+    /// The most selectors one failure mode has.
+    pub const MAX_PER_FAILURE_MODE: usize = 50;
+    /// The fewest characters other than wildcards a selector has, so none selects every test.
+    const LITERALS: usize = 3;
+
+    /// A selector as written: 1 to [`Selector::MAX`] characters, none a space (a line of
+    /// selectors is trimmed by [`Selector::parse_lines`], a selector itself is not).
+    pub fn parse(pattern: &str) -> Result<Self, AppError> {
         let invalid = |why: &str| {
             AppError::invalid(
                 "selectors",
                 format!("Test selector {:?} {why}.", super::error::bounded(pattern)),
             )
         };
-        if pattern.is_empty() || pattern.chars().count() > 300 {
-            return Err(invalid("must be 1 to 300 characters"));
+        if pattern.is_empty() || pattern.chars().count() > Self::MAX {
+            return Err(invalid(&format!("must be 1 to {} characters", Self::MAX)));
         }
         if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("must not contain spaces"));
         }
-        if pattern.contains(['[', ']', '{', '}']) {
+        if !pattern.chars().all(Self::allows) {
             return Err(invalid("may use only * and ? as wildcards"));
         }
-        if pattern.chars().filter(|c| !matches!(c, '*' | '?')).count() < 3 {
+        if pattern.chars().filter(|&c| Self::literal(c)).count() < Self::LITERALS {
             return Err(invalid("needs at least 3 literal characters, so it cannot match every test"));
         }
         Ok(Self(pattern.to_owned()))
+    }
+
+    /// Whether a selector may hold `c` (brackets and braces are kept for wildcards to come).
+    fn allows(c: char) -> bool {
+        !c.is_whitespace() && !c.is_control() && !matches!(c, '[' | ']' | '{' | '}')
+    }
+
+    /// Whether `c`, in a selector, stands for itself.
+    fn literal(c: char) -> bool {
+        Self::allows(c) && !matches!(c, '*' | '?')
+    }
+
+    /// The selectors [`Selector::parse`] accepts, as a regular expression, but for their
+    /// length ([`Selector::MAX`], a schema's `maxLength`).
+    pub fn pattern() -> String {
+        let (literal, any) = (super::text::class(Self::literal), super::text::class(Self::allows));
+        format!(r"^(?:[*?]*{literal}){{{}}}{any}*$", Self::LITERALS)
     }
 
     pub fn as_str(&self) -> &str {
@@ -213,10 +238,20 @@ impl Selector {
                 selectors.push(selector);
             }
         }
-        if selectors.len() > 50 {
-            return Err(AppError::invalid("selectors", "At most 50 test selectors per failure mode."));
-        }
+        Self::at_most(selectors.len())?;
         Ok(selectors)
+    }
+
+    /// Refuses more than [`Selector::MAX_PER_FAILURE_MODE`] selectors.
+    pub fn at_most(count: usize) -> Result<(), AppError> {
+        if count > Self::MAX_PER_FAILURE_MODE {
+            let max = Self::MAX_PER_FAILURE_MODE;
+            return Err(AppError::invalid(
+                "selectors",
+                format!("At most {max} test selectors per failure mode."),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -228,6 +263,29 @@ pub struct Design {
 }
 
 impl Design {
+    /// The longest title of a design.
+    pub const TITLE_MAX: usize = 500;
+    /// The most designs one failure mode has.
+    pub const MAX_PER_FAILURE_MODE: usize = 20;
+
+    /// A design's title and link (`""` for none), checked.
+    pub fn parse(title: &str, url: &str) -> Result<Self, AppError> {
+        let url = super::change::optional_url("designs", url)?;
+        Ok(Self {
+            title: super::change::required_line("designs", "A design's title", title, Self::TITLE_MAX)?,
+            url,
+        })
+    }
+
+    /// Refuses more than [`Design::MAX_PER_FAILURE_MODE`] designs.
+    pub fn at_most(count: usize) -> Result<(), AppError> {
+        if count > Self::MAX_PER_FAILURE_MODE {
+            let max = Self::MAX_PER_FAILURE_MODE;
+            return Err(AppError::invalid("designs", format!("At most {max} designs per failure mode.")));
+        }
+        Ok(())
+    }
+
     /// Parses one design per line: `Title https://…`, a bare URL, or a short note.
     pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
         let mut designs = Vec::new();
@@ -243,12 +301,10 @@ impl Design {
                 Some(url) => super::change::optional_url("designs", url)?,
                 None => None,
             };
-            let title = super::change::required_line("designs", "A design", title, 500)?;
+            let title = super::change::required_line("designs", "A design", title, Self::TITLE_MAX)?;
             designs.push(Self { title, url });
         }
-        if designs.len() > 20 {
-            return Err(AppError::invalid("designs", "At most 20 designs per failure mode."));
-        }
+        Self::at_most(designs.len())?;
         Ok(designs)
     }
 
@@ -395,7 +451,7 @@ mod tests {
 
     #[test]
     fn bad_globs_are_refused_with_a_reason() {
-        for bad in ["*", "**?", "a b", "queue::[ab]", "", &"x".repeat(301)] {
+        for bad in ["*", "**?", "a b", " abc", "queue::[ab]", "", &"x".repeat(301)] {
             let err = Selector::parse(bad).expect_err(bad);
             assert!(err.for_field("selectors").is_some(), "{bad}");
         }
@@ -457,6 +513,13 @@ mod tests {
             prop_assume!(pattern.chars().filter(|c| !matches!(c, '*' | '?')).count() >= 3);
             let selector = Selector::parse(&pattern).expect("valid");
             prop_assert_eq!(selector.matches(&id), glob(&pattern.chars().collect::<Vec<_>>(), &id.chars().collect::<Vec<_>>()));
+        }
+
+        #[test]
+        fn the_selector_pattern_allows_what_parse_accepts(raw in r"[ab:é*?\[ \t\u{85}\x01]{0,7}") {
+            static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+            let pattern = PATTERN.get_or_init(|| regex::Regex::new(&Selector::pattern()).expect("pattern"));
+            prop_assert_eq!(pattern.is_match(&raw), Selector::parse(&raw).is_ok(), "{:?}", raw);
         }
 
         #[test]

@@ -29,6 +29,7 @@ pub mod return_to;
 pub mod role;
 pub mod scope;
 pub mod search;
+pub mod text;
 pub mod time;
 
 pub use error::AppError;

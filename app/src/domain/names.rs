@@ -94,9 +94,12 @@ impl std::fmt::Debug for Password {
 pub struct TeamSlug(String);
 
 impl TeamSlug {
+    const MIN: usize = 2;
+    const MAX: usize = 12;
+
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let slug = raw.trim().to_ascii_uppercase();
-        let valid = (2..=12).contains(&slug.len())
+        let valid = (Self::MIN..=Self::MAX).contains(&slug.len())
             && slug.starts_with(|c: char| c.is_ascii_uppercase())
             && slug.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !valid {
@@ -106,6 +109,17 @@ impl TeamSlug {
             ));
         }
         Ok(Self(slug))
+    }
+
+    /// A slug as [`TeamSlug::parse`] reads it once trimmed, as a regular expression (not
+    /// anchored): a letter, then letters or digits, any case.
+    pub fn shape() -> String {
+        format!("[A-Za-z][A-Za-z0-9]{{{},{}}}", Self::MIN - 1, Self::MAX - 1)
+    }
+
+    /// The slugs [`TeamSlug::parse`] reads, with spaces around, as a regular expression.
+    pub fn pattern() -> String {
+        format!("^{ws}*{}{ws}*$", Self::shape(), ws = super::text::whitespace())
     }
 
     pub fn as_str(&self) -> &str {
@@ -159,7 +173,7 @@ mod tests {
             assert!(serde_json::from_str::<crate::domain::change::ChangeKey>(bad).is_err(), "{bad}");
         }
         let selector: crate::domain::failure_mode::Selector =
-            serde_json::from_str("\" queue::* \"").expect("valid");
+            serde_json::from_str("\"queue::*\"").expect("valid");
         assert_eq!(serde_json::to_string(&selector).expect("json"), "\"queue::*\"");
         assert!(serde_json::from_str::<crate::domain::failure_mode::Selector>("\"\"").is_err());
         use crate::domain::failure_mode::Rating;

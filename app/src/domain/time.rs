@@ -146,6 +146,15 @@ pub fn milestone_date(field: &str, raw: &str, now: Timestamp) -> Result<Timestam
     Ok(at)
 }
 
+/// The dates [`milestone_date`] accepts at `now` (or `""`, today), as a regular expression:
+/// each of them, so a date out of range is out of the pattern too. The oldest day it accepts
+/// is left out, so a request sent just before midnight (UTC) with it is not refused after.
+pub fn milestone_date_pattern(now: Timestamp) -> String {
+    let today = now.day();
+    let dates: Vec<String> = (today - 363..=today).rev().map(|day| Timestamp::of_day(day).date()).collect();
+    format!("^{ws}*(?:{})?{ws}*$", dates.join("|"), ws = super::text::whitespace())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +173,24 @@ mod tests {
         for bad in ["2026-11-28", "2025-11-01", "yesterday", "2026-02-31"] {
             assert!(milestone_date("on", bad, now).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_milestone_pattern_lists_the_dates_accepted() {
+        let now = on("2026-11-27") + 15 * 3600 * 1000;
+        let pattern = regex::Regex::new(&milestone_date_pattern(now)).expect("pattern");
+        for day in -400..=2 {
+            let date = (now + day * DAY_MS).date();
+            if pattern.is_match(&date) {
+                assert!(milestone_date("on", &format!(" {date} "), now).is_ok(), "{date}");
+            }
+            if (-363..=0).contains(&day) {
+                assert!(pattern.is_match(&date), "{date}");
+            } else if day != -364 {
+                assert!(milestone_date("on", &date, now).is_err(), "{date}");
+            }
+        }
+        assert!(pattern.is_match("") && !pattern.is_match("yesterday"));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! the gate for deploy pipelines, and a status badge.
 
 use super::{ApiError, JsonBody, RestState, Token};
-use crate::rest::openapi::{ChangeTypeDoc, SlugDoc, TextDoc, TitleDoc};
+use crate::rest::openapi::{
+    ChangeKeyDoc, ChangeTypeDoc, DesignTitleDoc, LinkDoc, MilestoneDateDoc, NoteDoc, RequireDoc, SelectorDoc,
+    SlugDoc, TextDoc, TitleDoc,
+};
 use app::domain::change::{
-    ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, optional_text, optional_url,
-    required_line,
+    ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, optional_text,
 };
 use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
 use app::domain::gate::Gate;
@@ -16,7 +18,7 @@ use app::ssr::store::changes;
 use app::ssr::store::tokens::Authenticated;
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -74,34 +76,51 @@ fn gate_doc(review: &Review) -> GateDoc {
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "describes the query the gate reads; never constructed")]
 pub struct GateQuery {
     /// `open`: answer 412 while the gate is closed (for `curl --fail` in deploy steps).
+    #[param(inline, value_type = RequireDoc, required = false)]
     require: Option<String>,
 }
 
+/// Whether the gate's query asks for it to be open (`require=open`, perhaps more than once).
+/// Other parameters are ignored, as the gate takes no others.
+fn requires_open(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut open = false;
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if name == "require" {
+            if value != "open" {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "require={:?} is unknown; use require=open.",
+                        app::domain::error::bounded(&value)
+                    ),
+                ));
+            }
+            open = true;
+        }
+    }
+    Ok(open)
+}
+
 /// Whether failure cases complete can be signed off, with every blocker.
-#[utoipa::path(get, path = "/api/v1/changes/{key}/gate", tag = "changes", params(("key" = String, Path), GateQuery),
+#[utoipa::path(get, path = "/api/v1/changes/{key}/gate", tag = "changes", params(("key" = ChangeKeyDoc, Path), GateQuery),
     responses((status = 200, body = GateDoc), (status = 412, description = "require=open and the gate is closed", body = GateDoc)),
     security(("bearer" = [])))]
 pub async fn gate(
     State(state): State<RestState>,
     token: Token,
     Path(key): Path<String>,
-    Query(query): Query<GateQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let auth = token.require(Scope::ChangesRead)?;
+    let require_open = requires_open(query.as_deref())?;
     let review = owned(&state, auth, &key).await?;
-    let status = match query.require.as_deref() {
-        Some("open") if !review.gate.is_open() => StatusCode::PRECONDITION_FAILED,
-        None | Some("open") => StatusCode::OK,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("require={:?} is unknown; use require=open.", app::domain::error::bounded(other)),
-            ));
-        }
-    };
+    let status =
+        if require_open && !review.gate.is_open() { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
     Ok((status, Json(gate_doc(&review))).into_response())
 }
 
@@ -177,7 +196,7 @@ fn change_doc(review: &Review) -> ChangeDoc {
 }
 
 /// A change with its failure modes and gate.
-#[utoipa::path(get, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     responses((status = 200, body = ChangeDoc), (status = 404)), security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<RestState>,
@@ -326,7 +345,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let slug = &auth.team_slug;
-    if !body.team.eq_ignore_ascii_case(slug) {
+    if app::domain::TeamSlug::parse(&body.team)?.as_str() != slug {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
     require_active_owner(&state, auth).await?;
@@ -384,7 +403,7 @@ fn etag(version: i64) -> [(header::HeaderName, String); 1] {
 
 /// Edits an open change's title, summary, types, links or rollback plan. With `If-Match`
 /// (the `version` or `ETag` of a read), refuses with 412 if someone edited it since.
-#[utoipa::path(patch, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     request_body = ChangePatchDoc,
     responses((status = 200, body = ChangeDoc), (status = 404), (status = 409, description = "The change is signed off or cancelled, or was edited at the same moment"),
         (status = 412, description = "If-Match names an older version"), (status = 422)),
@@ -420,15 +439,17 @@ pub async fn edit(
 #[serde(deny_unknown_fields)]
 pub struct HappyPathDoc {
     #[serde(default)]
+    #[schema(value_type = NoteDoc)]
     pub note: String,
     /// `YYYY-MM-DD` (UTC) when it started working, up to a year back; today when omitted.
     #[serde(default)]
+    #[schema(value_type = MilestoneDateDoc)]
     pub on: String,
 }
 
 /// Records that the change's happy path works.
-#[utoipa::path(post, path = "/api/v1/changes/{key}/happy-path", tag = "changes", params(("key" = String, Path)),
-    request_body = HappyPathDoc, responses((status = 200, body = ChangeDoc), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/changes/{key}/happy-path", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
+    request_body = Option<HappyPathDoc>, responses((status = 200, body = ChangeDoc), (status = 409)), security(("bearer" = [])))]
 pub async fn happy_path(
     State(state): State<RestState>,
     token: Token,
@@ -437,18 +458,20 @@ pub async fn happy_path(
 ) -> Result<Json<ChangeDoc>, ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
-    // The body is optional: an empty one records the milestone without a note.
+    // The body is optional: an empty one (or `null`) records the milestone without a note.
     let doc = if body.iter().all(u8::is_ascii_whitespace) {
         HappyPathDoc::default()
     } else {
-        serde_json::from_slice::<HappyPathDoc>(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
-            )
-        })?
+        serde_json::from_slice::<Option<HappyPathDoc>>(&body)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("Malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+                )
+            })?
+            .unwrap_or_default()
     };
-    let note = optional_text("note", "Note", &doc.note, 2000).map_err(unprocessable)?;
+    let note = optional_text("note", "Note", &doc.note, NOTE_MAX).map_err(unprocessable)?;
     let at = app::domain::time::milestone_date("on", &doc.on, Timestamp::now()).map_err(unprocessable)?;
     require_active_owner(&state, auth).await?;
     changes::record_happy_path(&state.app.db, &auth.actor(), None, &review.change, &note, at).await?;
@@ -459,7 +482,9 @@ pub async fn happy_path(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DesignDoc {
+    #[schema(value_type = DesignTitleDoc)]
     pub title: String,
+    #[schema(value_type = Option<LinkDoc>)]
     pub url: Option<String>,
 }
 
@@ -490,9 +515,11 @@ pub struct NewFailureModeDoc {
     #[serde(deserialize_with = "whole_number")]
     pub detectability: u8,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub designs: Vec<DesignDoc>,
     /// Test selectors: exact test ids or globs with `*` and `?`.
     #[serde(default)]
+    #[schema(value_type = Vec<SelectorDoc>, max_items = 50)]
     pub tests: Vec<String>,
 }
 
@@ -509,7 +536,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8,
 }
 
 /// Adds a failure mode to a change.
-#[utoipa::path(post, path = "/api/v1/changes/{key}/failure-modes", tag = "changes", params(("key" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/changes/{key}/failure-modes", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     request_body = NewFailureModeDoc, responses((status = 201, body = ChangeDoc), (status = 422)), security(("bearer" = [])))]
 pub async fn add_failure_mode(
     State(state): State<RestState>,
@@ -519,19 +546,22 @@ pub async fn add_failure_mode(
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
-    let designs = body
-        .designs
-        .iter()
-        .map(|d| {
-            let url = optional_url("designs", d.url.as_deref().unwrap_or_default())?;
-            Ok(Design { title: required_line("designs", "A design's title", &d.title, 500)?, url })
-        })
-        .collect::<Result<Vec<_>, app::domain::AppError>>()
-        .map_err(unprocessable)?;
     let input = (|| {
+        Design::at_most(body.designs.len())?;
+        let designs =
+            body.designs.iter().map(|d| Design::parse(&d.title, d.url.as_deref().unwrap_or_default()));
+        let designs = designs.collect::<Result<Vec<_>, _>>()?;
+        Selector::at_most(body.tests.len())?;
+        let mut selectors: Vec<Selector> = Vec::new();
+        for test in &body.tests {
+            let selector = Selector::parse(test)?;
+            if !selectors.contains(&selector) {
+                selectors.push(selector);
+            }
+        }
         let text = [body.title.as_str(), &body.scenario, &body.effect, &body.detection];
         let ratings = Ratings::checked(body.severity, body.likelihood, body.detectability)?;
-        FailureModeInput::new(text, ratings, designs, Selector::parse_lines(&body.tests.join("\n"))?)
+        FailureModeInput::new(text, ratings, designs, selectors)
     })()
     .map_err(unprocessable)?;
     changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;

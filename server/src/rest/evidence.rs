@@ -8,6 +8,7 @@ use super::{ApiError, RestState, Token};
 use app::domain::change::{ChangeKey, optional_url};
 use app::domain::gate::Outcome;
 use app::domain::scope::Scope;
+use app::domain::text::{Chars, TextRule};
 use app::ssr::ingest::{self, Ingested, Submitted};
 use app::ssr::store::evidence::RunInput;
 use axum::Json;
@@ -148,8 +149,24 @@ async fn refuse(
     response
 }
 
-const MAX_TEST_ID: usize = 1000;
+/// A test's id: 1 to 1,000 characters once trimmed, any characters (as its report names it).
+pub const TEST_ID: TextRule = TextRule { required: true, max: 1000, chars: Chars::Any };
 const MAX_MESSAGE: usize = 2000;
+/// A commit's SHA, in the query: one line of up to 100 characters.
+pub const COMMIT: TextRule = TextRule::optional_line(100);
+/// A branch or the CI system's run id, in the query: one line of up to 200 characters.
+pub const RUN_LINE: TextRule = TextRule::optional_line(200);
+/// The longest `Idempotency-Key`, in (ASCII) characters.
+pub const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+/// The `Idempotency-Key`s [`accept`] takes, as a regular expression: 1 to
+/// [`IDEMPOTENCY_KEY_MAX`] printable ASCII characters once spaces and tabs around are dropped.
+pub fn idempotency_key_pattern() -> String {
+    format!(r"^[\t ]*[!-~](?:[\t -~]{{0,{}}}[!-~])?[\t ]*$", IDEMPOTENCY_KEY_MAX - 2)
+}
+
+/// The longest binding of a result to a failure mode (`PAY-12/FM-3`).
+pub const BINDING_MAX: usize = 100;
 
 fn mib(bytes: usize) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
@@ -167,6 +184,7 @@ pub struct JsonRun {
 #[serde(deny_unknown_fields)]
 pub struct JsonResult {
     /// The test's id, e.g. `queue::backlog_drains`.
+    #[schema(value_type = crate::rest::openapi::TestIdDoc)]
     pub test_id: String,
     /// `passed`, `failed`, `skipped` or `error`.
     #[schema(value_type = crate::rest::openapi::OutcomeDoc)]
@@ -175,6 +193,7 @@ pub struct JsonResult {
     pub duration_ms: Option<f64>,
     pub message: Option<String>,
     /// Binds the result to a failure mode directly: `PAY-12/FM-3`.
+    #[schema(value_type = Option<crate::rest::openapi::BindingDoc>)]
     pub failure_mode: Option<String>,
 }
 
@@ -189,17 +208,14 @@ fn metadata(query: Option<&str>) -> Result<Metadata, ApiError> {
     let invalid = |detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail);
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let value = value.trim().to_owned();
-        let bounded = |max: usize| {
-            if value.chars().count() > max || value.chars().any(char::is_control) {
-                Err(invalid(format!("{name} must be at most {max} characters on one line.")))
-            } else {
-                Ok(Some(value.clone()).filter(|v| !v.is_empty()))
-            }
+        let bounded = |rule: TextRule| match rule.check(&value) {
+            Ok(value) => Ok(Some(value.to_owned()).filter(|v| !v.is_empty())),
+            Err(_) => Err(invalid(format!("{name} must be at most {} characters on one line.", rule.max))),
         };
         match name.as_ref() {
-            "commit" => run.commit = bounded(100)?,
-            "branch" => run.branch = bounded(200)?,
-            "run_key" => run.run_key = bounded(200)?,
+            "commit" => run.commit = bounded(COMMIT)?,
+            "branch" => run.branch = bounded(RUN_LINE)?,
+            "run_key" => run.run_key = bounded(RUN_LINE)?,
             "pipeline_url" => {
                 run.pipeline_url = optional_url("pipeline_url", &value).map_err(|_| {
                     invalid(
@@ -496,21 +512,23 @@ fn parse(body: impl Read, format: Format, limits: &IngestLimits) -> Result<Vec<S
 fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<Vec<Submitted>, ApiError> {
     let mut truncated = 0;
     for (i, r) in results.iter_mut().enumerate() {
-        r.test_id = r.test_id.trim().to_owned();
-        let len = r.test_id.chars().count();
-        if len == 0 || len > MAX_TEST_ID {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Test case {} has an id of {len} characters; ids must be 1 to {MAX_TEST_ID}.", i + 1),
-            ));
-        }
+        r.test_id = match TEST_ID.check(&r.test_id) {
+            Ok(id) => id.to_owned(),
+            Err(_) => {
+                let (len, max) = (r.test_id.trim().chars().count(), TEST_ID.max);
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Test case {} has an id of {len} characters; ids must be 1 to {max}.", i + 1),
+                ));
+            }
+        };
         if let Some(message) = &mut r.message
             && message.chars().count() > MAX_MESSAGE
         {
             *message = message.chars().take(MAX_MESSAGE).collect();
             truncated += 1;
         }
-        if r.failure_mode.as_ref().is_some_and(|f| f.len() > 100) {
+        if r.failure_mode.as_ref().is_some_and(|f| f.chars().count() > BINDING_MAX) {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("Test case {} binds an invalid failure mode.", i + 1),
@@ -554,13 +572,13 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
     path = "/api/v1/runs",
     tag = "evidence",
     params(
-        ("commit" = Option<String>, Query, description = "Commit SHA"),
-        ("branch" = Option<String>, Query, description = "Branch"),
-        ("pipeline_url" = Option<String>, Query, description = "Link to the CI pipeline"),
-        ("run_key" = Option<String>, Query, description = "The CI system's id for the run"),
+        ("commit" = Option<crate::rest::openapi::CommitDoc>, Query, description = "Commit SHA"),
+        ("branch" = Option<crate::rest::openapi::RunLineDoc>, Query, description = "Branch"),
+        ("pipeline_url" = Option<crate::rest::openapi::LinkDoc>, Query, description = "Link to the CI pipeline"),
+        ("run_key" = Option<crate::rest::openapi::RunLineDoc>, Query, description = "The CI system's id for the run"),
         ("change" = Option<Vec<crate::rest::openapi::ChangeKeyDoc>>, Query, description = "Change keys this run is for (repeatable)"),
-        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\t ]*[!-~](?:[\t -~]{0,198}[!-~])?[\t ]*$",
-            description = "Retries with the same key and body get the same reply: 1 to 200 printable ASCII characters"),
+        ("Idempotency-Key" = Option<crate::rest::openapi::IdempotencyKeyDoc>, Header,
+            description = "Retries with the same key and body get the same reply"),
     ),
     request_body(content = JsonRun, description = "JUnit XML (application/xml, optionally Content-Encoding: gzip) or JSON"),
     responses(
@@ -602,10 +620,10 @@ async fn accept(
         headers.get("idempotency-key").map(|v| v.to_str().map(str::trim)).transpose().map_err(|_| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Idempotency-Key must be printable ASCII.")
         })?;
-    if key.is_some_and(|k| k.is_empty() || k.len() > 200) {
+    if key.is_some_and(|k| k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Idempotency-Key must be 1 to 200 characters.",
+            format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters."),
         ));
     }
     let limits = state.limits;

@@ -1,8 +1,13 @@
 //! The OpenAPI document, generated from the handlers and types (utoipa).
 
-use app::domain::change::{ChangeType, DETAILS, DetailKind};
+use app::domain::TeamSlug;
+use app::domain::change::{
+    ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, TEXT_MAX, TITLE_MAX, link_pattern,
+};
+use app::domain::failure_mode::{Design, Selector};
 use app::domain::gate::Outcome;
-use axum::Json;
+use app::domain::text::TextRule;
+use app::domain::time::{Timestamp, milestone_date_pattern};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,41 +40,79 @@ impl Modify for Bearer {
     }
 }
 
-/// A change key such as `PAY-12`: the team's slug (2 to 12 letters or digits, starting
-/// with a letter, any case), a hyphen and the change's number.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^\s*[A-Za-z][A-Za-z0-9]{1,11}-\+?0*[1-9][0-9]{0,17}\s*$")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub struct ChangeKeyDoc(String);
+/// A string type of the API whose schema is built from the rule the server checks it by
+/// (the domain's limits and characters), so the schema says exactly what the server takes.
+macro_rules! checked_string {
+    ($($(#[doc = $doc:literal])+ $name:ident => $schema:expr;)+) => {$(
+        $(#[doc = $doc])+
+        pub struct $name;
 
-/// One line of 1 to 200 characters (surrounding spaces are dropped): a title.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\s\x00-\x1f\x7f-\x9f])?\s*$")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub struct TitleDoc(String);
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let description = [$($doc),+].map(str::trim).join(" ");
+                let schema: ObjectBuilder = $schema;
+                schema.schema_type(Type::String).description(Some(description)).into()
+            }
+        }
 
-/// Free text of up to 20,000 characters, lines and tabs allowed.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,20000}$")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub struct TextDoc(String);
+        impl ToSchema for $name {}
+    )+};
+}
 
-/// An http:// or https:// address without spaces, or `""` for none.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^\s*(?:https?://[!-~]{2,1992})?\s*$")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub struct LinkDoc(String);
+/// A string matching `pattern`.
+fn matching(pattern: String) -> ObjectBuilder {
+    ObjectBuilder::new().pattern(Some(pattern))
+}
 
-/// A team's slug: 2 to 12 letters or digits, starting with a letter, any case.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = r"^\s*[A-Za-z][A-Za-z0-9]{1,11}\s*$")]
-#[allow(dead_code, reason = "describes the JSON the API reads; never constructed")]
-pub struct SlugDoc(String);
+checked_string! {
+    /// A change key such as `PAY-12`: the team's slug (2 to 12 letters or digits, starting
+    /// with a letter, any case), a hyphen and the change's number.
+    ChangeKeyDoc => matching(ChangeKey::pattern());
+    /// One line of 1 to 200 characters (surrounding spaces are dropped): a title.
+    TitleDoc => matching(TextRule::line(TITLE_MAX).pattern());
+    /// Free text of up to 20,000 characters, lines and tabs allowed.
+    TextDoc => matching(TextRule::lines(TEXT_MAX).pattern());
+    /// A note of up to 2,000 characters, lines and tabs allowed.
+    NoteDoc => matching(TextRule::lines(NOTE_MAX).pattern());
+    /// One line of 1 to 500 characters: what a design is called, or a short note.
+    DesignTitleDoc => matching(TextRule::line(Design::TITLE_MAX).pattern());
+    /// An http:// or https:// address of up to 2,000 characters without spaces, or `""`
+    /// for none.
+    LinkDoc => matching(link_pattern());
+    /// A team's slug: 2 to 12 letters or digits, starting with a letter, any case.
+    SlugDoc => matching(TeamSlug::pattern());
+    /// A test selector: an exact test id, or a glob where `*` matches any run of characters
+    /// and `?` one; no spaces, and at least 3 characters besides wildcards.
+    SelectorDoc => matching(Selector::pattern()).max_length(Some(Selector::MAX));
+    /// `YYYY-MM-DD` (UTC), today or up to a year back; `""` for today.
+    MilestoneDateDoc => matching(milestone_date_pattern(Timestamp::now()));
+    /// A test's id as the report names it: 1 to 1,000 characters once trimmed.
+    TestIdDoc => matching(super::evidence::TEST_ID.pattern());
+    /// A commit's SHA: one line of up to 100 characters.
+    CommitDoc => matching(super::evidence::COMMIT.pattern());
+    /// A branch, or the CI system's id for the run: one line of up to 200 characters.
+    RunLineDoc => matching(super::evidence::RUN_LINE.pattern());
+    /// 1 to 200 printable ASCII characters (spaces and tabs around are dropped).
+    IdempotencyKeyDoc => matching(super::evidence::idempotency_key_pattern());
+    /// Binds a result to a failure mode: `PAY-12/FM-3` (one that names none is ignored).
+    BindingDoc => ObjectBuilder::new().max_length(Some(super::evidence::BINDING_MAX));
+}
 
 /// The schema of a string that is one of `values`.
 fn one_of(values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into()
 }
+
+/// `open`: the only requirement the gate takes.
+pub struct RequireDoc;
+
+impl PartialSchema for RequireDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(["open"])
+    }
+}
+
+impl ToSchema for RequireDoc {}
 
 /// A kind of change, as the API writes it: the domain's list, so the two cannot differ.
 pub struct ChangeTypeDoc;
@@ -234,12 +277,143 @@ impl Modify for ChangeDetails {
         super::changes::happy_path,
         super::changes::add_failure_mode,
     ),
-    components(schemas(ErrorsDoc, ErrorDetailDoc, ChangeKeyDoc, TitleDoc, TextDoc, LinkDoc, SlugDoc)),
+    // Parameters' schemas are listed here (utoipa collects only those of bodies).
+    components(schemas(ErrorsDoc, ErrorDetailDoc, TextDoc, LinkDoc, ChangeKeyDoc, CommitDoc, RunLineDoc, IdempotencyKeyDoc)),
     modifiers(&Bearer, &Refusals, &ChangeDetails)
 )]
 struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// `GET /api/v1/openapi.json`. Built once a day (the milestone dates it lists change at
+/// midnight, UTC), since its patterns take a scan of every character to write.
+pub async fn document() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    static BUILT: std::sync::Mutex<Option<(i64, axum::body::Bytes)>> = std::sync::Mutex::new(None);
+    let today = Timestamp::now().day();
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let json = match &*built {
+        Some((day, json)) if *day == today => json.clone(),
+        _ => {
+            let json = axum::body::Bytes::from(serde_json::to_vec(&ApiDoc::openapi()).unwrap_or_default());
+            *built = Some((today, json.clone()));
+            json
+        }
+    };
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Strings the server takes as they come, each with why: no rule to state.
+    const FREE: [(&str, &str); 1] = [
+        // A long message is truncated with a warning, never refused.
+        ("JsonResult.message", "truncated, not refused"),
+    ];
+
+    /// Walks `schema` (reached at `at`), resolving `$ref`s, and records at `unruled` every
+    /// string it can hold that has no rule (`pattern`, `enum`, `const`, `format` or
+    /// `maxLength`): a value the server checks (or should) with nothing in the document to say
+    /// so. `named` is the component last passed through, for the exceptions in [`FREE`].
+    fn walk(
+        doc: &Value,
+        schema: &Value,
+        at: &str,
+        named: &str,
+        seen: &mut Vec<String>,
+        unruled: &mut Vec<String>,
+    ) {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            if seen.iter().any(|s| s == name) {
+                return;
+            }
+            let Some(target) = doc["components"]["schemas"].get(name) else {
+                return unruled.push(format!("{at}: {reference} is not in the document"));
+            };
+            seen.push(name.to_owned());
+            walk(doc, target, at, name, seen, unruled);
+            seen.pop();
+            return;
+        }
+        let ruled =
+            ["pattern", "enum", "const", "format", "maxLength"].iter().any(|r| schema.get(r).is_some());
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let composed = ["oneOf", "anyOf", "allOf"].iter().any(|k| schema.get(k).is_some());
+        let free = FREE
+            .iter()
+            .any(|(field, _)| *field == format!("{named}.{}", at.rsplit('.').next().unwrap_or_default()));
+        if (types.contains(&"string") || (types.is_empty() && !composed)) && !ruled && !free {
+            unruled.push(format!("{at} ({named})"));
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            for item in schema[key].as_array().into_iter().flatten() {
+                walk(doc, item, at, named, seen, unruled);
+            }
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            walk(doc, property, &format!("{at}.{name}"), named, seen, unruled);
+        }
+        if schema["items"].is_object() {
+            walk(doc, &schema["items"], &format!("{at}[]"), named, seen, unruled);
+        }
+        if schema["additionalProperties"].is_object() {
+            walk(doc, &schema["additionalProperties"], &format!("{at}.*"), named, seen, unruled);
+        }
+    }
+
+    /// Every field and parameter a request can carry has a rule in its schema: a server check
+    /// with no rule beside it is a request the document allows and the server refuses.
+    #[test]
+    fn every_string_a_request_carries_has_a_rule() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("json");
+        let mut unruled = Vec::new();
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("operations") {
+                operations += 1;
+                let label = format!("{} {path}", method.to_uppercase());
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    let at =
+                        format!("{label} {} {}", parameter["in"].as_str().unwrap_or("?"), parameter["name"]);
+                    walk(&doc, &parameter["schema"], &at, "", &mut Vec::new(), &mut unruled);
+                }
+                for (media, content) in operation["requestBody"]["content"].as_object().into_iter().flatten()
+                {
+                    let at = format!("{label} body ({media})");
+                    walk(&doc, &content["schema"], &at, "", &mut Vec::new(), &mut unruled);
+                }
+            }
+        }
+        assert!(operations >= 9, "{operations} operations");
+        assert!(unruled.is_empty(), "strings with no rule in their schema:\n{}", unruled.join("\n"));
+    }
+
+    /// The walk sees a string with no rule wherever it sits: a parameter, a property, an
+    /// item, behind a `$ref` or a `oneOf`.
+    #[test]
+    fn the_walk_finds_a_string_without_a_rule() {
+        let doc = serde_json::json!({"components": {"schemas": {
+            "Body": {"type": "object", "properties": {
+                "ok": {"type": "string", "maxLength": 3},
+                "list": {"type": "array", "items": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Loose"}]}},
+            }},
+            "Loose": {"type": ["string", "null"]},
+        }}});
+        let mut unruled = Vec::new();
+        walk(
+            &doc,
+            &serde_json::json!({"$ref": "#/components/schemas/Body"}),
+            "body",
+            "",
+            &mut Vec::new(),
+            &mut unruled,
+        );
+        assert_eq!(unruled, ["body.list[] (Loose)"]);
+    }
 }

@@ -713,6 +713,56 @@ async fn every_refusal_the_api_gives_is_in_its_document(backend: Backend) {
     }
 }
 
+/// What the document allows, the API takes, and what the server refuses, the document
+/// refuses too: at the edges schemathesis found with fresh seeds.
+async fn what_the_document_allows_the_api_takes(backend: Backend) {
+    let s = setup(backend).await;
+    let api = |method, path: &str| s.app.api(method, path, &s.token);
+    let draft = json!({ "team": " pay ", "title": "Rollout", "types": ["rollout"] });
+    let created = api(Method::POST, "/changes").json(&draft).send().await.expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED, "a slug is read as the schema says: trimmed, any case");
+    // No body, or `null`, records the happy path without a note; a note may hold lines and tabs.
+    let happy = api(Method::POST, "/changes/PAY-2/happy-path").header("Content-Type", "application/json");
+    assert_eq!(happy.body("null").send().await.expect("happy").status(), StatusCode::OK);
+    let again = api(Method::POST, "/changes/PAY-1/happy-path").json(&json!({"note": "a\tb\nc"}));
+    assert_eq!(
+        again.send().await.expect("again").status(),
+        StatusCode::CONFLICT,
+        "checked, then refused as a repeat"
+    );
+    let fm = |designs: Value, tests: Value| json!({"title": "T", "severity": 1, "likelihood": 1, "detectability": 1, "designs": designs, "tests": tests});
+    let add = |body: Value| api(Method::POST, "/changes/PAY-1/failure-modes").json(&body).send();
+    let added =
+        add(fm(json!([{"title": "  ADR 7 ", "url": null}]), json!(["abc", "abc"]))).await.expect("fm");
+    assert_eq!(added.status(), StatusCode::CREATED);
+    for (designs, tests) in [
+        (json!([{"title": ""}]), json!([])),
+        (json!([]), json!([" abc"])),
+        (json!([]), json!(vec!["abc"; 51])),
+        (json!(vec![json!({"title": "x"}); 21]), json!([])),
+    ] {
+        let refused = add(fm(designs.clone(), tests.clone())).await.expect("fm");
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{designs} {tests}");
+    }
+    // The gate reads `require=open`, however often it is given, and refuses anything else.
+    let gate = api(Method::GET, "/changes/PAY-1/gate?require=open&require=open").send().await.expect("gate");
+    assert_eq!(gate.status(), StatusCode::PRECONDITION_FAILED);
+    let gate = api(Method::GET, "/changes/PAY-1/gate?require=null&require=null").send().await.expect("gate");
+    assert_eq!(gate.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(gate.json::<Value>().await.expect("json")["errors"][0]["detail"].is_string());
+    let doc: Value =
+        reqwest::get(s.app.url("/api/v1/openapi.json")).await.expect("doc").json().await.expect("json");
+    let gate = &doc["paths"]["/api/v1/changes/{key}/gate"]["get"]["parameters"];
+    assert_eq!(gate[1]["in"], "query", "{gate}");
+    let runs = &doc["paths"]["/api/v1/runs"]["post"]["responses"];
+    for status in ["409", "422"] {
+        assert!(
+            runs[status]["description"].as_str().is_some_and(|d| d.contains("Idempotency-Key")),
+            "{status}"
+        );
+    }
+}
+
 /// Sends the headers and part of the body of an upload, then waits.
 async fn half_sent(s: &Setup) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
@@ -926,4 +976,5 @@ both_backends!(
     a_token_has_a_request_budget,
     the_badge_is_public_only_when_enabled_and_the_api_is_documented,
     every_refusal_the_api_gives_is_in_its_document,
+    what_the_document_allows_the_api_takes,
 );
