@@ -381,7 +381,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 27] = [
+pub const DOGFOOD: [Fm; 29] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -508,7 +508,7 @@ pub const DOGFOOD: [Fm; 27] = [
         "After an upgrade, browsers run a mix of the old and the new bundle",
         "A cached script from yesterday's release loads today's wasm; [every] open page fails to hydrate until caches expire.",
         "One binary embeds the bundle; pages link only routes named by each file's content hash, served immutable",
-        "*assets::pages_link_the_bundle_on_hashed_routes_served_compressed",
+        "*assets::pages_link_the_bundle_on_hashed_routes_that_revalidate_without_compressing",
         (4, 3, 3),
     ),
     fm(
@@ -531,8 +531,24 @@ pub const DOGFOOD: [Fm; 27] = [
         None,
         "During a database outage, pages say 200 and show everyone logged out",
         "The database is away for [5 minutes]; [every] open tab reloads to a page that looks logged out, and monitors see 200.",
-        "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user\nWhile PostgreSQL is unreachable every request is answered 503 at once; one request at a time checks, outside the pools, whether it is back",
-        "*db::pages_answer_503_while_the_database_is_away::*\n*db::a_postgres_outage_fails_fast_and_recovers_without_a_restart",
+        "A page showing a server-side failure answers its status with Retry-After; the header shows no login link for an unknown user\nWhile PostgreSQL is unreachable every request is answered 503 at once; one request at a time checks, outside the pools, whether it is back\nA request running when the database goes is answered 503 within a second: a check with a fresh connection finds a refusal for every request in flight; /readyz asks a fresh connection too",
+        "*db::pages_answer_503_while_the_database_is_away::*\n*db::a_postgres_outage_fails_fast_and_recovers_without_a_restart\n*db::an_idle_server_refuses_its_first_request_of_an_outage_at_once",
+        (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A crafted login link sends the people who follow it to another site",
+        "A mail links `/login?next=//evil.example`; [every] user who logs in from it lands on a look-alike page that asks for their password again.",
+        "Deep links survive a login through `next`, which the login follows only to a path of this site (ReturnTo): absolute, scheme-relative and backslashed addresses, the login page and the server's endpoints land on the start page",
+        "*auth::a_deep_link_survives_the_login::*\n*domain::return_to::tests::*",
+        (4, 2, 4),
+    ),
+    fm(
+        None,
+        "The API refuses requests its own document allows",
+        "A pipeline's client generated from the OpenAPI document sends a design with an empty title; [every] deploy step built on it fails with a 422 the document never mentioned.",
+        "Each field's server check and its schema's pattern are one rule, written by the domain (domain::text); a test walks every request schema and fails on a string without a rule; schemathesis runs a fresh seed in every CI run",
+        "*rest::openapi::tests::every_string_a_request_carries_has_a_rule\n*domain::text::tests::*\n*api::what_the_document_allows_the_api_takes::*",
         (3, 3, 3),
     ),
     fm(
