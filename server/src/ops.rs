@@ -82,14 +82,23 @@ pub async fn fail_fast_while_database_away(
     req: Request,
     next: Next,
 ) -> Response {
+    use tracing::Instrument;
     let refusal = database_away(&req);
     if !db.back(BACK_PATIENCE).await {
         return refusal;
     }
-    // Dropping the request's work when the database is lost rolls back whatever it had
-    // begun: nothing it did was committed, or the database would have answered.
+    // The request runs in a task of its own, to its end, whether it is answered by its own
+    // response or by the refusal, and whether its client waits or leaves: a page dropped
+    // halfway can leave a render task to drop the page's reactive owner inside its own
+    // lookup of a context, which deadlocks the worker thread for good (reactive_graph
+    // 0.2.16). What it does once refused is answered to no one and, with the database gone,
+    // commits nothing.
+    let mut request = tokio::spawn(next.run(req).in_current_span());
     tokio::select! {
-        response = next.run(req) => response,
+        done = &mut request => done.unwrap_or_else(|err| {
+            let err = app::ssr::error::internal("request task failed", &err);
+            (app::ssr::error::status(&err), err.to_string()).into_response()
+        }),
         () = db.lost() => refusal,
     }
 }
