@@ -341,9 +341,10 @@ fn unprocessable(err: app::domain::AppError) -> ApiError {
 pub async fn create(
     State(state): State<RestState>,
     token: Token,
-    JsonBody(body): JsonBody<NewChangeDoc>,
+    body: JsonBody<NewChangeDoc>,
 ) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
+    let body = body.read().await?;
     let slug = &auth.team_slug;
     if app::domain::TeamSlug::parse(&body.team)?.as_str() != slug {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
@@ -413,10 +414,11 @@ pub async fn edit(
     token: Token,
     Path(key): Path<String>,
     headers: axum::http::HeaderMap,
-    JsonBody(body): JsonBody<ChangePatchDoc>,
+    body: JsonBody<ChangePatchDoc>,
 ) -> Result<Response, ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
+    let body = body.read().await?;
     let change = &review.change;
     let version = match if_match(&headers)? {
         Some(version) if version != change.version => {
@@ -542,10 +544,11 @@ pub async fn add_failure_mode(
     State(state): State<RestState>,
     token: Token,
     Path(key): Path<String>,
-    JsonBody(body): JsonBody<NewFailureModeDoc>,
+    body: JsonBody<NewFailureModeDoc>,
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
+    let body = body.read().await?;
     let input = (|| {
         Design::at_most(body.designs.len())?;
         let designs =

@@ -162,21 +162,22 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON request body whose rejections use the API's error shape (400 for malformed JSON
-/// with its position, 422 for a body of the wrong shape, 415 without a JSON content type).
-pub struct JsonBody<T>(pub T);
+/// A JSON request body, read only when the handler asks ([`JsonBody::read`]): once it has
+/// decided that the caller may act, so that a caller who may not hears 401, 403 or 404
+/// whatever they sent. Its refusals use the API's error shape (400 for malformed JSON with
+/// its position, 422 for a body of the wrong shape, 415 without a JSON content type).
+pub struct JsonBody<T> {
+    request: axum::extract::Request,
+    shape: std::marker::PhantomData<fn() -> T>,
+}
 
-impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+impl<T: serde::de::DeserializeOwned> JsonBody<T> {
+    /// The body, parsed.
+    pub async fn read(self) -> Result<T, ApiError> {
+        use axum::extract::FromRequest;
         use axum::extract::rejection::JsonRejection;
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
+        match Json::<T>::from_request(self.request, &()).await {
+            Ok(Json(value)) => Ok(value),
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Send Content-Type: application/json."))
             }
@@ -188,6 +189,17 @@ where
             }
             Err(other) => Err(ApiError::new(StatusCode::BAD_REQUEST, other.body_text())),
         }
+    }
+}
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self { request, shape: std::marker::PhantomData })
     }
 }
 

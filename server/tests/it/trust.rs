@@ -430,6 +430,51 @@ async fn a_stranger_cannot_tell_which_changes_and_teams_exist(backend: Backend) 
     assert_eq!(page(&app, &rad, "/admin/users").await.status(), StatusCode::FORBIDDEN);
 }
 
+async fn the_api_answers_who_may_act_before_what_was_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    let olaf = app.user("olaf", "olaf-password-1", false).await;
+    app.team("PAY", &[(lena, Role::Lead)]).await;
+    app.team("OPS", &[(olaf, Role::Lead)]).await;
+    let writer = app.token("PAY", &[Scope::ChangesWrite], Some(lena)).await;
+    let created = app
+        .api(Method::POST, "/changes", &writer)
+        .json(&json!({ "team": "PAY", "title": "Queue", "types": ["queue"] }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let reader = app.token("PAY", &[Scope::ChangesRead], Some(lena)).await;
+    let stranger = app.token("OPS", &[Scope::ChangesWrite], Some(olaf)).await;
+    let send = |method: Method, path: &'static str, token: &str, body: &'static str| {
+        app.api(method, path, token).header(header::CONTENT_TYPE, "application/json").body(body).send()
+    };
+    for (method, path) in [
+        (Method::POST, "/changes"),
+        (Method::PATCH, "/changes/PAY-1"),
+        (Method::POST, "/changes/PAY-1/failure-modes"),
+        (Method::POST, "/changes/PAY-1/happy-path"),
+    ] {
+        for body in ["{not json", r#"{"title": 5, "designs": "x"}"#] {
+            let anonymous = send(method.clone(), path, "pmt_not-a-token", body).await.expect("send");
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {path} {body}");
+            let read_only = send(method.clone(), path, &reader, body).await.expect("send");
+            assert_eq!(read_only.status(), StatusCode::FORBIDDEN, "{method} {path} {body}");
+            if path != "/changes" {
+                let other_team = send(method.clone(), path, &stranger, body).await.expect("send");
+                assert_eq!(other_team.status(), StatusCode::NOT_FOUND, "{method} {path} {body}");
+            }
+            // The team's own writer hears what is wrong with the body.
+            let own = send(method.clone(), path, &writer, body).await.expect("send");
+            assert!(
+                [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY].contains(&own.status()),
+                "{method} {path} {body}: {}",
+                own.status()
+            );
+        }
+    }
+}
+
 /// Every byte the database keeps: the files of a SQLite database (with its WAL), the
 /// session rows of a PostgreSQL one.
 async fn stored_bytes(app: &TestApp) -> Vec<u8> {
@@ -604,6 +649,7 @@ both_backends!(
     a_token_never_makes_its_owner_the_author,
     over_long_input_gets_a_small_4xx_naming_the_field,
     a_stranger_cannot_tell_which_changes_and_teams_exist,
+    the_api_answers_who_may_act_before_what_was_sent,
     a_new_token_is_shown_once_and_never_stored,
     slow_clients_hold_only_their_own_connection,
     nobody_can_lock_someone_else_out,
