@@ -8,7 +8,7 @@ use super::{ApiError, RestState, Token};
 use app::domain::change::{ChangeKey, optional_url};
 use app::domain::gate::Outcome;
 use app::domain::scope::Scope;
-use app::domain::text::{Chars, TextRule};
+use app::domain::text::{Chars, Refusal, TextRule};
 use app::ssr::ingest::{self, Ingested, Submitted};
 use app::ssr::store::evidence::RunInput;
 use axum::Json;
@@ -150,7 +150,7 @@ async fn refuse(
 }
 
 /// A test's id: 1 to 1,000 characters once trimmed, any characters (as its report names it).
-pub const TEST_ID: TextRule = TextRule { required: true, max: 1000, chars: Chars::Any };
+pub const TEST_ID: TextRule = TextRule { required: true, max: 1000, chars: Chars::Stored };
 const MAX_MESSAGE: usize = 2000;
 /// A commit's SHA, in the query: one line of up to 100 characters.
 pub const COMMIT: TextRule = TextRule::optional_line(100);
@@ -514,6 +514,12 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
     for (i, r) in results.iter_mut().enumerate() {
         r.test_id = match TEST_ID.check(&r.test_id) {
             Ok(id) => id.to_owned(),
+            Err(Refusal::Chars) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Test case {} has an id with a NUL character, which no id may hold.", i + 1),
+                ));
+            }
             Err(_) => {
                 let (len, max) = (r.test_id.trim().chars().count(), TEST_ID.max);
                 return Err(ApiError::new(
@@ -522,11 +528,15 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
                 ));
             }
         };
-        if let Some(message) = &mut r.message
-            && message.chars().count() > MAX_MESSAGE
-        {
-            *message = message.chars().take(MAX_MESSAGE).collect();
-            truncated += 1;
+        if let Some(message) = &mut r.message {
+            // A message is kept as it came, but for what no database text can hold.
+            if message.contains('\0') {
+                *message = message.replace('\0', "\u{FFFD}");
+            }
+            if message.chars().count() > MAX_MESSAGE {
+                *message = message.chars().take(MAX_MESSAGE).collect();
+                truncated += 1;
+            }
         }
         if r.failure_mode.as_ref().is_some_and(|f| f.chars().count() > BINDING_MAX) {
             return Err(ApiError::new(
@@ -724,6 +734,16 @@ mod tests {
         let kept = validate(vec![long], &mut warnings).expect("valid");
         assert_eq!(kept[0].message.as_ref().map(|m| m.chars().count()), Some(MAX_MESSAGE));
         assert!(warnings[0].contains("truncated"));
+    }
+
+    #[test]
+    fn no_nul_reaches_the_database() {
+        let mut warnings = Vec::new();
+        assert!(validate(vec![result("queue::a\0b", Outcome::Passed)], &mut warnings).is_err());
+        let mut nul = result("queue::a", Outcome::Failed);
+        nul.message = Some("before\0after".to_owned());
+        let kept = validate(vec![nul], &mut warnings).expect("valid");
+        assert_eq!(kept[0].message.as_deref(), Some("before\u{FFFD}after"));
     }
 
     /// The whole of `bytes` read through [`Decoded`] in pieces of `size`.
