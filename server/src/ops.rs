@@ -94,7 +94,9 @@ pub async fn fail_fast_while_database_away(
     // 0.2.16). What it does once refused is answered to no one and, with the database gone,
     // commits nothing.
     let mut request = tokio::spawn(next.run(req).in_current_span());
+    // The request's own answer first, when both are ready: it says what happened.
     tokio::select! {
+        biased;
         done = &mut request => done.unwrap_or_else(|err| {
             let err = app::ssr::error::internal("request task failed", &err);
             (app::ssr::error::status(&err), err.to_string()).into_response()
@@ -118,6 +120,9 @@ fn database_away(req: &Request) -> Response {
     let uri = req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |original| &original.0);
     if uri.path().starts_with("/api/v1/") {
         (status, retry, axum::Json(serde_json::json!({ "errors": [{ "detail": detail }] }))).into_response()
+    } else if uri.path().starts_with("/api/") && !wants_html {
+        // A server function's caller reads its errors in their own shape.
+        (status, retry, axum::Json(app::domain::AppError::Unavailable)).into_response()
     } else if wants_html {
         let page = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Temporarily unavailable · \
