@@ -26,13 +26,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     // A fresh connection, not only a pooled one: the pool's connections may outlive the
     // server's accepting new ones (a shutdown in progress), and the pool waits out its
     // acquire timeout for a refused one.
-    use app::ssr::db::Reach;
-    let reach =
-        if state.db.back(BACK_PATIENCE).await { state.db.reach(BACK_PATIENCE).await } else { Reach::Gone };
-    if reach == Reach::Gone {
-        app::ssr::db::note_unreachable();
-    }
-    let answers = reach == Reach::Answers;
+    let answers = state.db.recheck(BACK_PATIENCE).await == app::ssr::db::Reach::Answers;
     let pinged = answers && tokio::time::timeout(BACK_PATIENCE, state.db.ping()).await.unwrap_or(false);
     if !pinged {
         unready("database unavailable")
@@ -83,9 +77,9 @@ pub async fn fail_fast_while_database_away(
     next: Next,
 ) -> Response {
     use tracing::Instrument;
-    let refusal = database_away(&req);
+    let asked = Asked::of(&req);
     if !db.back(BACK_PATIENCE).await {
-        return refusal;
+        return database_away(asked);
     }
     // The request runs in a task of its own, to its end, whether it is answered by its own
     // response or by the refusal, and whether its client waits or leaves: a page dropped
@@ -101,36 +95,60 @@ pub async fn fail_fast_while_database_away(
             let err = app::ssr::error::internal("request task failed", &err);
             (app::ssr::error::status(&err), err.to_string()).into_response()
         }),
-        () = db.lost() => refusal,
+        () = db.lost() => database_away(asked),
+    }
+}
+
+/// What a request asked for, as far as the shape of a refusal goes.
+#[derive(Clone, Copy)]
+enum Asked {
+    /// The CI API (`/api/v1/`): its error envelope.
+    Api,
+    /// A server function called for data: its error, as the function would answer it.
+    ServerFn,
+    /// A page, or a plain form's post: a page.
+    Html,
+    /// Anything else: text.
+    Text,
+}
+
+impl Asked {
+    fn of(req: &Request) -> Self {
+        let wants_html = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        // The CI API is nested: its requests carry the address as sent beside the nested one.
+        let uri =
+            req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |original| &original.0);
+        match uri.path() {
+            path if path.starts_with("/api/v1/") => Self::Api,
+            _ if wants_html => Self::Html,
+            path if path.starts_with("/api/") => Self::ServerFn,
+            _ => Self::Text,
+        }
     }
 }
 
 /// The 503 a request gets while the database is away, in the shape it asked for.
-fn database_away(req: &Request) -> Response {
+fn database_away(asked: Asked) -> Response {
     let retry = [(header::RETRY_AFTER, HeaderValue::from_static("2"))];
     let detail = "Premortem is temporarily unavailable: its database cannot be reached. Nothing was \
                   changed; retry in a few seconds.";
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
     let status = StatusCode::SERVICE_UNAVAILABLE;
-    // The CI API is nested: its requests carry the address as sent beside the nested one.
-    let uri = req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |original| &original.0);
-    if uri.path().starts_with("/api/v1/") {
-        (status, retry, axum::Json(serde_json::json!({ "errors": [{ "detail": detail }] }))).into_response()
-    } else if uri.path().starts_with("/api/") && !wants_html {
-        // A server function's caller reads its errors in their own shape.
-        (status, retry, axum::Json(app::domain::AppError::Unavailable)).into_response()
-    } else if wants_html {
-        let page = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Temporarily unavailable · \
-             Premortem</title></head><body><main><h1>Temporarily unavailable</h1><p>{detail}</p></main></body></html>"
-        );
-        (status, retry, axum::response::Html(page)).into_response()
-    } else {
-        (status, retry, detail).into_response()
+    match asked {
+        Asked::Api => (status, retry, axum::Json(serde_json::json!({ "errors": [{ "detail": detail }] })))
+            .into_response(),
+        Asked::ServerFn => (status, retry, axum::Json(app::domain::AppError::Unavailable)).into_response(),
+        Asked::Html => {
+            let page = format!(
+                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Temporarily unavailable · \
+                 Premortem</title></head><body><main><h1>Temporarily unavailable</h1><p>{detail}</p></main></body></html>"
+            );
+            (status, retry, axum::response::Html(page)).into_response()
+        }
+        Asked::Text => (status, retry, detail).into_response(),
     }
 }
 
@@ -328,27 +346,27 @@ pub async fn bound_server_fn_arguments(req: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
 }
 
+/// The longest a server-function argument named `name` may be.
+fn argument_max(name: &str) -> usize {
+    if is_long_argument(name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX }
+}
+
 /// The form-encoded `arguments` re-encoded with every value over its bound cut to one
-/// character past it, or `None` when all are within their bounds; `over` keeps the refusal
-/// naming the first argument over its bound.
+/// character past it, or `None` (and nothing encoded) when all are within their bounds;
+/// `over` keeps the refusal naming the first argument over its bound.
 fn bounded_arguments(arguments: &[u8], over: &mut Option<app::domain::AppError>) -> Option<String> {
-    let mut cut = false;
+    let (name, _) = form_urlencoded::parse(arguments)
+        .find(|(name, value)| value.chars().nth(argument_max(name)).is_some())?;
+    over.get_or_insert_with(|| {
+        let (field, max) = (app::domain::error::bounded(&name), argument_max(&name));
+        app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters."))
+    });
     let mut encoded = form_urlencoded::Serializer::new(String::new());
     for (name, value) in form_urlencoded::parse(arguments) {
-        let max = if is_long_argument(&name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX };
-        if value.chars().nth(max).is_some() {
-            cut = true;
-            let field = app::domain::error::bounded(&name);
-            over.get_or_insert_with(|| {
-                app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters."))
-            });
-            let kept: String = value.chars().take(max + 1).collect();
-            encoded.append_pair(&name, &kept);
-        } else {
-            encoded.append_pair(&name, &value);
-        }
+        let kept: String = value.chars().take(argument_max(&name) + 1).collect();
+        encoded.append_pair(&name, &kept);
     }
-    cut.then(|| encoded.finish())
+    Some(encoded.finish())
 }
 
 /// Gives server-function error replies the status their error means (401, 403, 422, 429,

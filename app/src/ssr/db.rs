@@ -506,12 +506,21 @@ impl Db {
             }
         }
         let _checked = Checked;
-        let back = self.reach(patience).await == Reach::Answers;
-        if back {
-            UNREACHABLE.store(false, Relaxed);
-            tracing::info!("database reachable again");
+        self.recheck(patience).await == Reach::Answers
+    }
+
+    /// Checks with a fresh connection now ([`Db::reach`]) and marks the database away or
+    /// back by what that finds.
+    pub async fn recheck(&self, patience: Duration) -> Reach {
+        let reach = self.reach(patience).await;
+        match reach {
+            Reach::Gone => note_unreachable(),
+            Reach::Answers if UNREACHABLE.swap(false, std::sync::atomic::Ordering::Relaxed) => {
+                tracing::info!("database reachable again");
+            }
+            Reach::Answers | Reach::Unknown => {}
         }
-        back
+        reach
     }
 
     /// Whether the database answers a fresh connection, outside the pools, within `patience`
