@@ -297,12 +297,7 @@ impl Design {
                 _ if line.starts_with("http://") || line.starts_with("https://") => (line, Some(line)),
                 _ => (line, None),
             };
-            let url = match url {
-                Some(url) => super::change::optional_url("designs", url)?,
-                None => None,
-            };
-            let title = super::change::required_line("designs", "A design", title, Self::TITLE_MAX)?;
-            designs.push(Self { title, url });
+            designs.push(Self::parse(title, url.unwrap_or_default())?);
         }
         Self::at_most(designs.len())?;
         Ok(designs)

@@ -126,6 +126,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// How far back a milestone may be dated, in days.
+const MILESTONE_WINDOW_DAYS: i64 = 365;
+
 /// When a milestone happened: `raw` (`YYYY-MM-DD`, UTC) or, when empty, `now`. Teams often
 /// record a milestone late, so a date up to a year back is accepted; a future one is not.
 /// Today's date means `now`.
@@ -140,7 +143,7 @@ pub fn milestone_date(field: &str, raw: &str, now: Timestamp) -> Result<Timestam
     if at > now {
         return Err(invalid("The date cannot be in the future."));
     }
-    if now - at > 365 * DAY_MS {
+    if now - at > MILESTONE_WINDOW_DAYS * DAY_MS {
         return Err(invalid("The date must be within the last year."));
     }
     Ok(at)
@@ -151,7 +154,10 @@ pub fn milestone_date(field: &str, raw: &str, now: Timestamp) -> Result<Timestam
 /// is left out, so a request sent just before midnight (UTC) with it is not refused after.
 pub fn milestone_date_pattern(now: Timestamp) -> String {
     let today = now.day();
-    let dates: Vec<String> = (today - 363..=today).rev().map(|day| Timestamp::of_day(day).date()).collect();
+    // A date's midnight within the window, whatever the time of day: back to the window
+    // less one day; less one more for the day left out.
+    let oldest = today - (MILESTONE_WINDOW_DAYS - 2);
+    let dates: Vec<String> = (oldest..=today).rev().map(|day| Timestamp::of_day(day).date()).collect();
     format!("^{ws}*(?:{})?{ws}*$", dates.join("|"), ws = super::text::whitespace())
 }
 

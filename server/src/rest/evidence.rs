@@ -149,7 +149,7 @@ async fn refuse(
     response
 }
 
-/// A test's id: 1 to 1,000 characters once trimmed, any characters (as its report names it).
+/// A test's id: 1 to 1,000 characters once trimmed, any but NUL (as its report names it).
 pub const TEST_ID: TextRule = TextRule { required: true, max: 1000, chars: Chars::Stored };
 const MAX_MESSAGE: usize = 2000;
 /// A commit's SHA, in the query: one line of up to 100 characters.
