@@ -68,6 +68,33 @@ export async function logIn(page: Page, username: string, password: string) {
 }
 
 /**
+ * One page of each kind on the demo data set, app pages (hydrated with JavaScript) only:
+ * PM-1, the widest change, and RAD-1, with evidence and failing tests.
+ */
+export const DEMO_PAGES = [
+  '/',
+  '/teams',
+  '/teams/PM',
+  '/teams/PM/changes',
+  '/teams/PM/changes/new',
+  '/teams/PM/ci',
+  '/teams/PM/templates',
+  '/changes/PM-1',
+  '/changes/PM-1/edit',
+  '/changes/PM-1/import',
+  '/changes/PM-1/fm/1',
+  '/teams/RAD',
+  '/changes/RAD-1',
+  '/changes/RAD-1/fm/1',
+  '/admin/users',
+  '/admin/teams',
+  '/search?q=queue',
+  '/no/such/page',
+];
+/** The demo's plain documents, rendered without the app (nothing to hydrate). */
+export const DEMO_DOCUMENTS = ['/changes/PM-1/report', '/changes/RAD-1/report'];
+
+/**
  * Logs in to the demo instance (`premortem demo` on its own port, started by scripts/e2e.sh)
  * as one of its people, by default its admin; ends on the portfolio, hydrated.
  */

@@ -1,5 +1,5 @@
 import { type Page } from '@playwright/test';
-import { expect, expectAccessible, logInToDemo, ready, test } from './helpers';
+import { DEMO_DOCUMENTS, DEMO_PAGES, expect, expectAccessible, logInToDemo, ready, test } from './helpers';
 
 // Read on a desktop and on a phone, on the demo data set (scripts/e2e.sh serves it on its own
 // port): the portfolio's charts have text a leader can read (12 px or more as rendered, not
@@ -63,28 +63,6 @@ for (const width of [1366, 390]) {
   });
 }
 
-/** One page of each kind, app pages and the printable report. */
-const PAGES = [
-  '/',
-  '/teams',
-  '/teams/PM',
-  '/teams/PM/changes',
-  '/teams/PM/changes/new',
-  '/teams/PM/ci',
-  '/teams/PM/templates',
-  '/changes/PM-1',
-  '/changes/PM-1/edit',
-  '/changes/PM-1/import',
-  '/changes/PM-1/fm/1',
-  '/changes/RAD-1',
-  '/changes/RAD-1/fm/1',
-  '/admin/users',
-  '/admin/teams',
-  '/search?q=queue',
-  '/no/such/page',
-];
-/** Plain documents, rendered without the app (nothing to hydrate). */
-const DOCUMENTS = ['/changes/PM-1/report', '/changes/RAD-1/report'];
 
 /** How far the page is wider than the window, and the elements that reach furthest out. */
 async function overflow(page: Page) {
@@ -113,12 +91,12 @@ test('at 390 px wide no page scrolls sideways', async ({ page }) => {
   };
   await check('/login');
   await logInToDemo(page);
-  for (const path of PAGES) {
+  for (const path of DEMO_PAGES) {
     await page.goto(`${demo}${path}`);
     await ready(page);
     await check(path);
   }
-  for (const path of DOCUMENTS) {
+  for (const path of DEMO_DOCUMENTS) {
     await page.goto(`${demo}${path}`);
     await check(path);
     // Its scroll boxes can be reached and scrolled with the keyboard.

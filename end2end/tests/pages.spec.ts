@@ -1,30 +1,10 @@
 import { type Browser } from '@playwright/test';
-import { expect, expectAccessible, logInToDemo, ready, test, watchErrors } from './helpers';
+import { DEMO_DOCUMENTS, DEMO_PAGES, expect, expectAccessible, logInToDemo, ready, test, watchErrors } from './helpers';
 
 // Every kind of page, on the demo data set (scripts/e2e.sh serves it on its own port): each
 // meets WCAG 2.1 AA, and with JavaScript every one hydrates after every login.
 const demo = process.env.DEMO_URL ?? '';
 
-/** Pages of the app (hydrated with JavaScript), one of each kind. */
-const APP_PAGES = [
-  '/',
-  '/teams',
-  '/teams/RAD',
-  '/teams/RAD/changes',
-  '/teams/RAD/changes/new',
-  '/teams/RAD/ci',
-  '/teams/RAD/templates',
-  '/changes/RAD-1',
-  '/changes/RAD-1/edit',
-  '/changes/RAD-1/import',
-  '/changes/RAD-1/fm/1',
-  '/admin/users',
-  '/admin/teams',
-  '/search?q=queue',
-  '/no/such/page',
-];
-/** Plain documents, rendered without the app. */
-const DOCUMENTS = ['/changes/RAD-1/report'];
 
 test('every kind of page meets WCAG 2.1 AA', async ({ page }) => {
   test.skip(!demo, 'DEMO_URL is not set');
@@ -34,12 +14,12 @@ test('every kind of page meets WCAG 2.1 AA', async ({ page }) => {
   await ready(page);
   await expectAccessible(page);
   await logInToDemo(page);
-  for (const path of APP_PAGES) {
+  for (const path of DEMO_PAGES) {
     await page.goto(`${demo}${path}`);
     await ready(page);
     await expectAccessible(page);
   }
-  for (const path of DOCUMENTS) {
+  for (const path of DEMO_DOCUMENTS) {
     await page.goto(`${demo}${path}`);
     await expectAccessible(page);
   }
@@ -63,11 +43,11 @@ test('with JavaScript, every page hydrates after every login', async ({ browser 
   test.skip(!demo, 'DEMO_URL is not set');
   test.skip(test.info().project.name !== 'js', 'hydration needs JavaScript');
   test.setTimeout(600_000);
-  // 30 logins in fresh contexts, each followed by three page kinds in turn: 120 page loads
-  // (the login and portfolio pages included), every kind at least six times.
-  const logins = 30;
+  // Logins in fresh contexts, each followed by three page kinds in turn: every kind six
+  // times, besides the login and portfolio pages of every login.
+  const logins = 2 * DEMO_PAGES.length;
   for (let i = 0; i < logins; i++) {
-    const paths = [0, 1, 2].map((k) => APP_PAGES[(i * 3 + k) % APP_PAGES.length]);
+    const paths = [0, 1, 2].map((k) => DEMO_PAGES[(i * 3 + k) % DEMO_PAGES.length]);
     const errors = await visit(browser, paths);
     expect(errors, `login ${i + 1}: ${paths.join(', ')}`).toEqual([]);
   }
