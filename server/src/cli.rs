@@ -63,10 +63,12 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
 
 /// `serve`: the web app and API until SIGTERM or Ctrl-C.
 async fn serve(settings: &Settings) -> Result<(), startup::BoxError> {
+    let shutdown =
+        startup::shutdown_signal().map_err(|e| format!("cannot watch for shutdown signals: {e}"))?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    startup::serve(settings, listener, startup::shutdown_signal()).await
+    startup::serve(settings, listener, shutdown).await
 }
 
 /// `migrate up`: applies pending migrations.
