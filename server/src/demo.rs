@@ -13,7 +13,7 @@ use app::ssr::store::changes;
 use sqlx::{Any, AnyConnection, query::Query};
 
 use app::domain::Role;
-use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
+use app::domain::failure_mode::{Design, FailureModeFields, FailureModeInput, Selector};
 use app::domain::gate::Outcome::{self, Failed, Passed};
 use app::domain::time::DAY_MS;
 use app::ssr::audit::Actor;
@@ -624,14 +624,20 @@ async fn add_fms(db: &Db, actor: &Actor, key: &ChangeKey, fms: &[Fm]) -> Result<
     for f in fms {
         let template = f.template.and_then(app::domain::catalogue::by_id);
         let (s, l, d) = f.ratings;
-        let text = [
-            template.map_or(f.title, |t| t.title),
-            template.map_or(f.scenario, |t| t.scenario),
-            template.map_or("", |t| t.effect),
-            template.map_or("", |t| t.detection),
-        ];
-        let (designs, selectors) = (Design::parse_lines(f.designs)?, Selector::parse_lines(f.tests)?);
-        inputs.push(FailureModeInput::new(text, Ratings::checked(s, l, d)?, designs, selectors)?);
+        let mut fields = match template {
+            Some(template) => app::domain::catalogue::Suggestion::from(template).fields(),
+            None => FailureModeFields { title: f.title.to_owned(), ..FailureModeFields::default() },
+        };
+        if template.is_none()
+            && let Some(scenario) = fields.texts.get_mut("scenario")
+        {
+            f.scenario.clone_into(scenario);
+        }
+        (fields.severity, fields.likelihood, fields.detectability) =
+            (s.to_string(), l.to_string(), d.to_string());
+        fields.designs = Design::lines(f.designs);
+        fields.selectors = Selector::lines(f.tests);
+        inputs.push(FailureModeInput::try_from(fields)?);
         keys.push(f.template.map(|t| TemplateRef::BuiltIn(t.to_owned())));
     }
     changes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;

@@ -265,13 +265,16 @@ pub async fn security_headers(State(https): State<bool>, mut req: Request, next:
 }
 
 /// Arguments that hold free text (a form's textareas) may be as long as the domain's
-/// longest text: a change's text details, and a failure mode's or template's texts. Every
-/// other argument is a name, key, number, date or address.
+/// longest text: a change's text details, a failure mode's texts of several lines (a
+/// template's are the same), and lists one per line. Every other argument is a name, key,
+/// number, date or address.
 fn is_long_argument(name: &str) -> bool {
     use app::domain::change::{DETAILS, DetailKind};
-    const FAILURE_MODE_TEXTS: [&str; 6] =
-        ["scenario", "effect", "detection", "designs", "selectors", "tests"];
-    FAILURE_MODE_TEXTS.contains(&name) || DETAILS.iter().any(|d| d.kind == DetailKind::Text && d.name == name)
+    use app::domain::failure_mode::{TEXTS, TextKind};
+    const LISTS: [&str; 3] = ["designs", "selectors", "tests"];
+    LISTS.contains(&name)
+        || TEXTS.iter().any(|t| matches!(t.kind, TextKind::Lines { .. }) && t.name == name)
+        || DETAILS.iter().any(|d| d.kind == DetailKind::Text && d.name == name)
 }
 const LONG_ARGUMENT_MAX: usize = app::domain::change::TEXT_MAX;
 const ARGUMENT_MAX: usize = 2_000;
@@ -346,6 +349,22 @@ pub async fn bound_server_fn_arguments(req: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
 }
 
+/// What the domain calls the argument `name` in its refusals (a text's or a detail's label),
+/// so that a value over its bound is refused in the words the domain's own check uses.
+fn argument_label(name: &str) -> String {
+    use app::domain::change::DETAILS;
+    use app::domain::failure_mode::TEXTS;
+    let label = TEXTS.iter().map(|t| (t.name, t.label)).chain(DETAILS.iter().map(|d| (d.name, d.label)));
+    match label.into_iter().find(|(n, _)| *n == name) {
+        Some((_, label)) => label.to_owned(),
+        None => {
+            let words = name.replace('_', " ");
+            let mut chars = words.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        }
+    }
+}
+
 /// The longest a server-function argument named `name` may be.
 fn argument_max(name: &str) -> usize {
     if is_long_argument(name) { LONG_ARGUMENT_MAX } else { ARGUMENT_MAX }
@@ -355,11 +374,13 @@ fn argument_max(name: &str) -> usize {
 /// character past it, or `None` (and nothing encoded) when all are within their bounds;
 /// `over` keeps the refusal naming the first argument over its bound.
 fn bounded_arguments(arguments: &[u8], over: &mut Option<app::domain::AppError>) -> Option<String> {
-    let (name, _) = form_urlencoded::parse(arguments)
+    let (name, value) = form_urlencoded::parse(arguments)
         .find(|(name, value)| value.chars().nth(argument_max(name)).is_some())?;
     over.get_or_insert_with(|| {
         let (field, max) = (app::domain::error::bounded(&name), argument_max(&name));
-        app::domain::AppError::invalid(&field, format!("{field} must be at most {max} characters."))
+        let len = value.chars().count();
+        let message = format!("{} must be at most {max} characters (it has {len}).", argument_label(&field));
+        app::domain::AppError::invalid(&field, message)
     });
     let mut encoded = form_urlencoded::Serializer::new(String::new());
     for (name, value) in form_urlencoded::parse(arguments) {

@@ -16,7 +16,7 @@
 
 use super::AppError;
 use super::change::ChangeType;
-use super::failure_mode::{Ratings, checked_text};
+use super::failure_mode::{FailureModeFields, FmText, Ratings, TEXTS, Texts, checked_title};
 
 /// A team template's fields, checked: the same rules and field names as a failure mode's,
 /// with designs and tests kept as lines to suggest.
@@ -60,14 +60,17 @@ impl TryFrom<TemplateFields> for TemplateInput {
         let change_type = ChangeType::parse(&f.change_type).map_err(|_| {
             AppError::invalid("change_type", "Choose the type of change this template is for.")
         })?;
-        let (title, scenario, effect, detection) =
-            checked_text(&f.title, &f.scenario, &f.effect, &f.detection)?;
+        // A template's texts are checked as the failure mode's it becomes.
+        let text = |name: &str, raw: &str| match TEXTS.iter().find(|t| t.name == name) {
+            Some(text) => FmText::check(text, raw),
+            None => Ok(raw.trim().to_owned()),
+        };
         Ok(Self {
             change_type,
-            title,
-            scenario,
-            effect,
-            detection,
+            title: checked_title(&f.title)?,
+            scenario: text("scenario", &f.scenario)?,
+            effect: text("effect", &f.effect)?,
+            detection: text("detection", &f.detection)?,
             designs: lines("designs", "Suggested designs", &f.designs)?,
             tests: lines("tests", "Suggested tests", &f.tests)?,
             ratings: Ratings::parse(&f.severity, &f.likelihood, &f.detectability)?,
@@ -1008,6 +1011,27 @@ pub struct Suggestion {
     pub ratings: (u8, u8, u8),
     /// Written by the team (leads can edit and retire it), not built in.
     pub team_owned: bool,
+}
+
+impl Suggestion {
+    /// The failure mode this template starts: its title, texts and ratings; designs and
+    /// tests are the team's to add.
+    pub fn fields(&self) -> FailureModeFields {
+        let (s, l, d) = self.ratings;
+        FailureModeFields {
+            title: self.title.clone(),
+            texts: Texts::from_fn(|text| match text.name {
+                "scenario" => self.scenario.clone(),
+                "effect" => self.effect.clone(),
+                "detection" => self.detection.clone(),
+                _ => String::new(),
+            }),
+            severity: s.to_string(),
+            likelihood: l.to_string(),
+            detectability: d.to_string(),
+            ..FailureModeFields::default()
+        }
+    }
 }
 
 impl From<&Template> for Suggestion {

@@ -1,6 +1,7 @@
 //! Failure modes: ratings and the priority they give, designs and test selectors.
 
 use super::AppError;
+use super::text::TextRule;
 use serde::{Deserialize, Serialize};
 
 /// A rating from 1 to 5.
@@ -113,7 +114,7 @@ impl Selector {
     const LITERALS: usize = 3;
 
     /// A selector as written: 1 to [`Selector::MAX`] characters, none a space (a line of
-    /// selectors is trimmed by [`Selector::parse_lines`], a selector itself is not).
+    /// selectors is trimmed by [`Selector::lines`], a selector itself is not).
     pub fn parse(pattern: &str) -> Result<Self, AppError> {
         let invalid = |why: &str| {
             AppError::invalid(
@@ -155,10 +156,6 @@ impl Selector {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn is_glob(&self) -> bool {
-        self.0.contains(['*', '?'])
     }
 
     /// Whether `test_id` is selected. Linear-time glob matching (no backtracking blow-up),
@@ -229,29 +226,31 @@ impl Selector {
             .filter(move |item| self.matches(id(item)))
     }
 
-    /// Parses one selector per line, skipping blank lines; duplicates are dropped.
-    pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
-        let mut selectors: Vec<Self> = Vec::new();
-        for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let selector = Self::parse(line)?;
-            if !selectors.contains(&selector) {
-                selectors.push(selector);
-            }
-        }
-        Self::at_most(selectors.len())?;
-        Ok(selectors)
+    /// The selectors of a form's field, one per line: trimmed, blank lines skipped.
+    pub fn lines(raw: &str) -> Vec<String> {
+        raw.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
     }
 
-    /// Refuses more than [`Selector::MAX_PER_FAILURE_MODE`] selectors.
-    pub fn at_most(count: usize) -> Result<(), AppError> {
-        if count > Self::MAX_PER_FAILURE_MODE {
+    /// Each selector as written, checked; duplicates are dropped. More than
+    /// [`Selector::MAX_PER_FAILURE_MODE`] written are refused, duplicates or not, before
+    /// any is read.
+    pub fn parse_all<'a>(written: impl IntoIterator<Item = &'a str>) -> Result<Vec<Self>, AppError> {
+        let written: Vec<&str> = written.into_iter().collect();
+        if written.len() > Self::MAX_PER_FAILURE_MODE {
             let max = Self::MAX_PER_FAILURE_MODE;
             return Err(AppError::invalid(
                 "selectors",
                 format!("At most {max} test selectors per failure mode."),
             ));
         }
-        Ok(())
+        let mut selectors: Vec<Self> = Vec::new();
+        for pattern in written {
+            let selector = Self::parse(pattern)?;
+            if !selectors.contains(&selector) {
+                selectors.push(selector);
+            }
+        }
+        Ok(selectors)
     }
 }
 
@@ -277,39 +276,251 @@ impl Design {
         })
     }
 
-    /// Refuses more than [`Design::MAX_PER_FAILURE_MODE`] designs.
-    pub fn at_most(count: usize) -> Result<(), AppError> {
-        if count > Self::MAX_PER_FAILURE_MODE {
+    /// Each design as a title and a link (`""`: none), checked; more than
+    /// [`Design::MAX_PER_FAILURE_MODE`] are refused.
+    pub fn parse_all(written: &[(String, String)]) -> Result<Vec<Self>, AppError> {
+        if written.len() > Self::MAX_PER_FAILURE_MODE {
             let max = Self::MAX_PER_FAILURE_MODE;
             return Err(AppError::invalid("designs", format!("At most {max} designs per failure mode.")));
         }
-        Ok(())
+        written.iter().map(|(title, url)| Self::parse(title, url)).collect()
     }
 
-    /// Parses one design per line: `Title https://…`, a bare URL, or a short note.
-    pub fn parse_lines(raw: &str) -> Result<Vec<Self>, AppError> {
-        let mut designs = Vec::new();
-        for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let (title, url) = match line.rsplit_once(char::is_whitespace) {
-                Some((title, url)) if url.starts_with("http://") || url.starts_with("https://") => {
-                    (title.trim().trim_end_matches(['-', '–', '—', ':']).trim(), Some(url))
+    /// The designs of a form's field, one per line: `Title https://…`, a bare URL, or a short
+    /// note, as a title and a link (`""`: none) each.
+    pub fn lines(raw: &str) -> Vec<(String, String)> {
+        let is_link = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+        raw.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| match line.rsplit_once(char::is_whitespace) {
+                Some((title, url)) if is_link(url) => {
+                    (title.trim().trim_end_matches(['-', '–', '—', ':']).trim().to_owned(), url.to_owned())
                 }
-                _ if line.starts_with("http://") || line.starts_with("https://") => (line, Some(line)),
-                _ => (line, None),
-            };
-            designs.push(Self::parse(title, url.unwrap_or_default())?);
-        }
-        Self::at_most(designs.len())?;
-        Ok(designs)
+                _ if is_link(line) => (line.to_owned(), line.to_owned()),
+                _ => (line.to_owned(), String::new()),
+            })
+            .collect()
     }
 
-    /// The line form `parse_lines` reads back.
+    /// The line form [`Design::lines`] reads back.
     pub fn to_line(&self) -> String {
         match &self.url {
             Some(url) if *url == self.title => url.clone(),
             Some(url) => format!("{} {url}", self.title),
             None => self.title.clone(),
         }
+    }
+}
+
+/// How one of a failure mode's texts is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextKind {
+    /// One line of up to [`TITLE_MAX`](super::change::TITLE_MAX) characters.
+    Line,
+    /// Free text of several lines, up to [`TEXT_MAX`](super::change::TEXT_MAX); a form gives
+    /// it `rows` lines.
+    Lines { rows: u8 },
+}
+
+/// One of a failure mode's texts besides its title. Its name is the same everywhere: the
+/// form field, the column of `failure_modes`, the JSON key and the import column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FmText {
+    pub name: &'static str,
+    /// What it is called where it is shown (the failure mode's page, the report); an import
+    /// header may use it too.
+    pub label: &'static str,
+    /// What the form asks.
+    pub question: &'static str,
+    pub kind: TextKind,
+    /// An example, shown in an empty form field (`""`: none).
+    pub hint: &'static str,
+}
+
+impl FmText {
+    /// The rule `raw` is checked by: every text is optional.
+    pub fn rule(&self) -> TextRule {
+        use super::change::{TEXT_MAX, TITLE_MAX};
+        match self.kind {
+            TextKind::Line => TextRule::optional_line(TITLE_MAX),
+            TextKind::Lines { .. } => TextRule::lines(TEXT_MAX),
+        }
+    }
+
+    /// `raw` checked, trimmed, or an error naming this text.
+    pub fn check(&self, raw: &str) -> Result<String, AppError> {
+        super::change::checked(self.rule(), self.name, self.label, raw)
+    }
+}
+
+const fn fm_text(
+    name: &'static str,
+    label: &'static str,
+    question: &'static str,
+    kind: TextKind,
+    hint: &'static str,
+) -> FmText {
+    FmText { name, label, question, kind, hint }
+}
+
+/// A failure mode's texts besides its title, in the order forms and documents show them. A
+/// new text is a row here and a column of `failure_modes` (a migration): the checks, the
+/// store, the form and the server functions' arguments, the REST bodies and replies and
+/// their OpenAPI schemas, the page, the report, the import columns and the audit follow
+/// from this list.
+pub const TEXTS: [FmText; 4] = [
+    fm_text(
+        "scenario",
+        "Scenario",
+        "Scenario: what happens, and how big",
+        TextKind::Lines { rows: 3 },
+        "e.g. 10,000 exams queue up after a network outage; workers scaled 25 → 50",
+    ),
+    fm_text("effect", "Effect on users", "Effect on users", TextKind::Lines { rows: 2 }, ""),
+    fm_text("detection", "Detection", "Detection: how would we know?", TextKind::Lines { rows: 2 }, ""),
+    fm_text(
+        "owner",
+        "Owner",
+        "Owner: who answers for it",
+        TextKind::Line,
+        "e.g. Priya Raman, payments on-call",
+    ),
+];
+
+/// The values of [`TEXTS`], in that order: as typed (in [`FailureModeFields`]) or checked
+/// (in [`FailureModeInput`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Texts([String; TEXTS.len()]);
+
+impl Texts {
+    /// Each text as `value` gives it.
+    pub fn from_fn(mut value: impl FnMut(&'static FmText) -> String) -> Self {
+        Self(std::array::from_fn(|i| value(&TEXTS[i])))
+    }
+
+    /// The text named `name` (`""` for a name that is none of [`TEXTS`]).
+    pub fn get(&self, name: &str) -> &str {
+        TEXTS.iter().position(|t| t.name == name).map_or("", |i| &self.0[i])
+    }
+
+    /// The text named `name`, to be filled in; `None` for a name that is none of [`TEXTS`].
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut String> {
+        TEXTS.iter().position(|t| t.name == name).map(|i| &mut self.0[i])
+    }
+
+    /// Each of [`TEXTS`] with its value.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static FmText, &str)> {
+        TEXTS.iter().zip(self.0.iter().map(String::as_str))
+    }
+
+    /// Every text checked by its rule.
+    pub fn checked(&self) -> Result<Self, AppError> {
+        let mut checked = Self::default();
+        for ((text, raw), slot) in TEXTS.iter().zip(&self.0).zip(&mut checked.0) {
+            *slot = text.check(raw)?;
+        }
+        Ok(checked)
+    }
+}
+
+/// A failure mode to add or to store in place of one, checked: built only from
+/// [`FailureModeFields`], whatever the edge (a form, an import, a template, the API's
+/// JSON), so one set of rules, caps and messages applies to all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureModeInput {
+    pub title: String,
+    pub texts: Texts,
+    pub ratings: Ratings,
+    pub designs: Vec<Design>,
+    pub selectors: Vec<Selector>,
+}
+
+/// A failure mode as it was given, not yet checked: ratings as typed, each design as a
+/// title and a link (`""`: none) and each test selector as written.
+#[derive(Clone, Debug, Default)]
+pub struct FailureModeFields {
+    pub title: String,
+    pub texts: Texts,
+    pub severity: String,
+    pub likelihood: String,
+    pub detectability: String,
+    pub designs: Vec<(String, String)>,
+    pub selectors: Vec<String>,
+}
+
+impl FailureModeFields {
+    /// The fields of a plain HTML form, each named as here (a text as in [`TEXTS`]), with
+    /// designs and selectors one per line; fields left out are empty.
+    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        Self {
+            title: field("title"),
+            texts: Texts::from_fn(|text| field(text.name)),
+            severity: field("severity"),
+            likelihood: field("likelihood"),
+            detectability: field("detectability"),
+            designs: Design::lines(&field("designs")),
+            selectors: Selector::lines(&field("selectors")),
+        }
+    }
+}
+
+impl From<&FailureModeInput> for FailureModeFields {
+    fn from(input: &FailureModeInput) -> Self {
+        let r = input.ratings;
+        Self {
+            title: input.title.clone(),
+            texts: input.texts.clone(),
+            severity: r.severity.get().to_string(),
+            likelihood: r.likelihood.get().to_string(),
+            detectability: r.detectability.get().to_string(),
+            designs: input
+                .designs
+                .iter()
+                .map(|d| (d.title.clone(), d.url.clone().unwrap_or_default()))
+                .collect(),
+            selectors: input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+impl Ratings {
+    /// Severity, likelihood and detectability as typed in a form, each checked (1 to 5).
+    pub fn parse(severity: &str, likelihood: &str, detectability: &str) -> Result<Self, AppError> {
+        Ok(Self {
+            severity: Rating::parse("severity", "Severity", severity)?,
+            likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
+            detectability: Rating::parse("detectability", "Detectability", detectability)?,
+        })
+    }
+
+    /// Severity, likelihood and detectability from numbers, each checked (1 to 5).
+    pub fn checked(severity: u8, likelihood: u8, detectability: u8) -> Result<Self, AppError> {
+        Ok(Self {
+            severity: Rating::checked("severity", "Severity", severity)?,
+            likelihood: Rating::checked("likelihood", "Likelihood", likelihood)?,
+            detectability: Rating::checked("detectability", "Detectability", detectability)?,
+        })
+    }
+}
+
+/// A failure mode's title: one line of 1 to [`TITLE_MAX`](super::change::TITLE_MAX).
+pub fn checked_title(raw: &str) -> Result<String, AppError> {
+    super::change::required_line("title", "Title", raw, super::change::TITLE_MAX)
+}
+
+impl TryFrom<FailureModeFields> for FailureModeInput {
+    type Error = AppError;
+
+    fn try_from(f: FailureModeFields) -> Result<Self, AppError> {
+        Ok(Self {
+            title: checked_title(&f.title)?,
+            texts: f.texts.checked()?,
+            ratings: Ratings::parse(&f.severity, &f.likelihood, &f.detectability)?,
+            designs: Design::parse_all(&f.designs)?,
+            selectors: Selector::parse_all(f.selectors.iter().map(String::as_str))?,
+        })
     }
 }
 
@@ -364,28 +575,30 @@ mod tests {
         }
     }
 
+    fn form(pairs: &[(&str, &str)]) -> FailureModeFields {
+        FailureModeFields::from_form(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+
     #[test]
-    fn a_failure_mode_reads_the_same_from_text_and_from_typed_parts() {
-        let fields = FailureModeFields {
-            title: "  Backlog after an outage ".into(),
-            scenario: "10,000 exams queued".into(),
-            severity: "4".into(),
-            likelihood: " 3".into(),
-            detectability: "2".into(),
-            designs: "Drain-rate alert https://wiki.example/adr/12".into(),
-            selectors: "exams::queue::*".into(),
-            ..FailureModeFields::default()
-        };
-        let from_text = FailureModeInput::try_from(fields.clone()).expect("valid");
-        let typed = FailureModeInput::new(
-            ["Backlog after an outage", "10,000 exams queued", "", ""],
-            Ratings::checked(4, 3, 2).expect("ratings"),
-            Design::parse_lines(&fields.designs).expect("designs"),
-            Selector::parse_lines(&fields.selectors).expect("selectors"),
-        )
-        .expect("valid");
-        assert_eq!(from_text, typed);
-        assert_eq!(from_text.title, "Backlog after an outage");
+    fn a_failure_mode_reads_the_same_from_a_form_and_from_its_own_fields() {
+        let fields = form(&[
+            ("title", "  Backlog after an outage "),
+            ("scenario", "10,000 exams queued"),
+            ("owner", " Priya, payments on-call "),
+            ("severity", "4"),
+            ("likelihood", " 3"),
+            ("detectability", "2"),
+            ("designs", "Drain-rate alert https://wiki.example/adr/12\n\nRetry with jitter"),
+            ("selectors", " exams::queue::*\nexams::queue::*"),
+        ]);
+        let input = FailureModeInput::try_from(fields.clone()).expect("valid");
+        assert_eq!(input.title, "Backlog after an outage");
+        assert_eq!(input.texts.get("owner"), "Priya, payments on-call");
+        assert_eq!(input.texts.get("scenario"), "10,000 exams queued");
+        assert_eq!(input.designs.len(), 2);
+        assert_eq!(input.selectors.len(), 1, "a selector written twice is kept once");
+        let again = FailureModeInput::try_from(FailureModeFields::from(&input)).expect("valid");
+        assert_eq!(again, input, "a stored failure mode reads back as it was");
 
         let refused = |f: FailureModeFields| field(FailureModeInput::try_from(f).expect_err("refused"));
         assert_eq!(
@@ -396,11 +609,30 @@ mod tests {
             refused(FailureModeFields { likelihood: "6".into(), ..fields.clone() }).as_deref(),
             Some("likelihood")
         );
+        let mut two_lines = fields.clone();
+        *two_lines.texts.get_mut("owner").expect("a text") = "Priya\nSam".into();
+        assert_eq!(refused(two_lines).as_deref(), Some("owner"), "an owner is one line");
+        let designs = vec![("A design".to_owned(), String::new()); Design::MAX_PER_FAILURE_MODE + 1];
+        assert_eq!(refused(FailureModeFields { designs, ..fields.clone() }).as_deref(), Some("designs"));
         assert_eq!(
             field(Ratings::checked(3, 3, 0).expect_err("refused")).as_deref(),
             Some("detectability"),
             "typed ratings are refused with the same field names"
         );
+    }
+
+    #[test]
+    fn every_text_has_its_own_name_and_slot() {
+        let mut names: Vec<&str> = TEXTS.iter().map(|t| t.name).collect();
+        names.extend(["title", "severity", "likelihood", "detectability", "designs", "selectors", "tests"]);
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a text is named like another field");
+        let texts = Texts::from_fn(|t| t.name.to_owned());
+        for text in TEXTS {
+            assert_eq!(texts.get(text.name), text.name);
+        }
     }
 
     fn ratings(s: u8, l: u8, d: u8) -> Ratings {
@@ -454,10 +686,10 @@ mod tests {
 
     #[test]
     fn designs_read_titles_links_and_notes() {
-        let designs = Design::parse_lines(
-            "Backpressure ADR https://wiki.example/adr-7\nhttps://example.com/d\n\nRetry with jitter",
-        )
-        .expect("valid");
+        let parse = |raw: &str| Design::parse_all(&Design::lines(raw));
+        let designs =
+            parse("Backpressure ADR https://wiki.example/adr-7\nhttps://example.com/d\n\nRetry with jitter")
+                .expect("valid");
         assert_eq!(
             designs[0],
             Design { title: "Backpressure ADR".into(), url: Some("https://wiki.example/adr-7".into()) }
@@ -465,7 +697,7 @@ mod tests {
         assert_eq!(designs[1].url.as_deref(), Some("https://example.com/d"));
         assert_eq!(designs[2], Design { title: "Retry with jitter".into(), url: None });
         for design in &designs {
-            assert_eq!(Design::parse_lines(&design.to_line()).expect("round trip"), vec![design.clone()]);
+            assert_eq!(parse(&design.to_line()).expect("round trip"), vec![design.clone()]);
         }
     }
 
@@ -530,119 +762,5 @@ mod tests {
             let id = format!("{prefix}{rest}");
             prop_assert!(selector.matches(&id));
         }
-    }
-}
-
-/// A failure mode to add or to store in place of one: checked, from [`FailureModeFields`]
-/// (forms, imports) or from typed parts ([`FailureModeInput::new`]: templates, the API's
-/// JSON). One set of rules and of field names for all of them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FailureModeInput {
-    pub title: String,
-    pub scenario: String,
-    pub effect: String,
-    pub detection: String,
-    pub ratings: Ratings,
-    pub designs: Vec<Design>,
-    pub selectors: Vec<Selector>,
-}
-
-/// A failure mode as text, the way forms and files carry it: ratings as typed, designs
-/// and test selectors one per line.
-#[derive(Clone, Debug, Default)]
-pub struct FailureModeFields {
-    pub title: String,
-    pub scenario: String,
-    pub effect: String,
-    pub detection: String,
-    pub severity: String,
-    pub likelihood: String,
-    pub detectability: String,
-    pub designs: String,
-    pub selectors: String,
-}
-
-impl FailureModeFields {
-    /// The fields of a plain HTML form, each named as here; fields left out are empty.
-    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
-        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-        Self {
-            title: field("title"),
-            scenario: field("scenario"),
-            effect: field("effect"),
-            detection: field("detection"),
-            severity: field("severity"),
-            likelihood: field("likelihood"),
-            detectability: field("detectability"),
-            designs: field("designs"),
-            selectors: field("selectors"),
-        }
-    }
-}
-
-/// A failure mode's text fields, checked: (title, scenario, effect, detection).
-pub(crate) fn checked_text(
-    title: &str,
-    scenario: &str,
-    effect: &str,
-    detection: &str,
-) -> Result<(String, String, String, String), AppError> {
-    use super::change::{TEXT_MAX, TITLE_MAX, optional_text, required_line};
-    Ok((
-        required_line("title", "Title", title, TITLE_MAX)?,
-        optional_text("scenario", "Scenario", scenario, TEXT_MAX)?,
-        optional_text("effect", "Effect on users", effect, TEXT_MAX)?,
-        optional_text("detection", "Detection", detection, TEXT_MAX)?,
-    ))
-}
-
-impl FailureModeInput {
-    /// From typed ratings, designs and selectors; the text fields are checked here.
-    pub fn new(
-        [title, scenario, effect, detection]: [&str; 4],
-        ratings: Ratings,
-        designs: Vec<Design>,
-        selectors: Vec<Selector>,
-    ) -> Result<Self, AppError> {
-        let (title, scenario, effect, detection) = checked_text(title, scenario, effect, detection)?;
-        Ok(Self { title, scenario, effect, detection, ratings, designs, selectors })
-    }
-}
-
-impl Ratings {
-    /// Severity, likelihood and detectability as typed in a form, each checked (1 to 5).
-    pub fn parse(severity: &str, likelihood: &str, detectability: &str) -> Result<Self, AppError> {
-        Ok(Self {
-            severity: Rating::parse("severity", "Severity", severity)?,
-            likelihood: Rating::parse("likelihood", "Likelihood", likelihood)?,
-            detectability: Rating::parse("detectability", "Detectability", detectability)?,
-        })
-    }
-
-    /// Severity, likelihood and detectability from numbers, each checked (1 to 5).
-    pub fn checked(severity: u8, likelihood: u8, detectability: u8) -> Result<Self, AppError> {
-        Ok(Self {
-            severity: Rating::checked("severity", "Severity", severity)?,
-            likelihood: Rating::checked("likelihood", "Likelihood", likelihood)?,
-            detectability: Rating::checked("detectability", "Detectability", detectability)?,
-        })
-    }
-}
-
-impl TryFrom<FailureModeFields> for FailureModeInput {
-    type Error = AppError;
-
-    fn try_from(f: FailureModeFields) -> Result<Self, AppError> {
-        let (title, scenario, effect, detection) =
-            checked_text(&f.title, &f.scenario, &f.effect, &f.detection)?;
-        Ok(Self {
-            title,
-            scenario,
-            effect,
-            detection,
-            ratings: Ratings::parse(&f.severity, &f.likelihood, &f.detectability)?,
-            designs: Design::parse_lines(&f.designs)?,
-            selectors: Selector::parse_lines(&f.selectors)?,
-        })
     }
 }

@@ -3,23 +3,34 @@
 //! when none has an error.
 
 use app::domain::AppError;
-use app::domain::failure_mode::{FailureModeFields, FailureModeInput};
+use app::domain::failure_mode::{Design, FailureModeFields, FailureModeInput, Selector, TEXTS, Texts};
 
 /// Rows an import may have.
 pub const MAX_ROWS: usize = 500;
 
-/// The columns, by the names a header may use (case and spaces do not matter).
-const COLUMNS: [(&str, &[&str]); 9] = [
+/// The columns besides the texts, by the names a header may use (case and spaces do not
+/// matter). A text ([`TEXTS`]) is named by its name or its label.
+const COLUMNS: [(&str, &[&str]); 6] = [
     ("title", &["title", "failure mode", "name"]),
-    ("scenario", &["scenario"]),
-    ("effect", &["effect", "effect on users"]),
-    ("detection", &["detection"]),
     ("severity", &["severity", "s"]),
     ("likelihood", &["likelihood", "l"]),
     ("detectability", &["detectability", "d"]),
     ("designs", &["designs", "design"]),
     ("tests", &["tests", "test selectors", "selectors"]),
 ];
+
+/// The column a header cell names, if any.
+fn column(name: &str) -> Option<&'static str> {
+    let text = TEXTS.iter().find(|t| normalise(t.name) == name || normalise(t.label) == name);
+    text.map(|t| t.name).or_else(|| COLUMNS.iter().find(|(_, names)| names.contains(&name)).map(|(c, _)| *c))
+}
+
+/// Every column's name, as a refusal lists them.
+fn column_names() -> String {
+    let mut names: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
+    names.splice(1..1, TEXTS.iter().map(|t| t.name));
+    names.join(", ")
+}
 
 /// One data row: its line in the pasted text, and the failure mode or why not.
 #[derive(Debug)]
@@ -37,19 +48,12 @@ fn columns(header: &[String]) -> Result<Vec<&'static str>, AppError> {
     let mut out = Vec::new();
     for cell in header {
         let name = normalise(cell);
-        let column = COLUMNS
-            .iter()
-            .find(|(_, names)| names.contains(&name.as_str()))
-            .map(|(column, _)| *column)
-            .ok_or_else(|| {
-                AppError::invalid(
-                    "text",
-                    format!(
-                        "Unknown column {:?}. Use: title, scenario, effect, detection, severity, likelihood, detectability, designs, tests.",
-                        app::domain::error::bounded(cell)
-                    ),
-                )
-            })?;
+        let column = column(&name).ok_or_else(|| {
+            AppError::invalid(
+                "text",
+                format!("Unknown column {:?}. Use: {}.", app::domain::error::bounded(cell), column_names()),
+            )
+        })?;
         if out.contains(&column) {
             return Err(AppError::invalid("text", format!("The column {column:?} appears twice.")));
         }
@@ -157,14 +161,12 @@ pub fn parse(text: &str) -> Result<Vec<Row>, AppError> {
                     |name: &str| get(name).split([';', '\n']).map(str::trim).collect::<Vec<_>>().join("\n");
                 FailureModeInput::try_from(FailureModeFields {
                     title: get("title"),
-                    scenario: get("scenario"),
-                    effect: get("effect"),
-                    detection: get("detection"),
+                    texts: Texts::from_fn(|text| get(text.name)),
                     severity: get("severity"),
                     likelihood: get("likelihood"),
                     detectability: get("detectability"),
-                    designs: lines("designs"),
-                    selectors: lines("tests"),
+                    designs: Design::lines(&lines("designs")),
+                    selectors: Selector::lines(&lines("tests")),
                 })
                 .map_err(|e| e.to_string())
             };
@@ -186,7 +188,7 @@ mod tests {
         let rows = parse(text).expect("parsed");
         assert_eq!(rows.len(), 3);
         let first = rows[0].result.as_ref().expect("valid");
-        assert_eq!(first.scenario, "10,000 exams queued");
+        assert_eq!(first.texts.get("scenario"), "10,000 exams queued");
         assert_eq!(first.designs.len(), 2);
         assert_eq!(first.selectors[0].as_str(), "queue::backlog_*");
         assert_eq!(rows[1].line, 3);

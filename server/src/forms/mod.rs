@@ -7,7 +7,7 @@ mod import;
 use crate::reports::{ReportError, change_access};
 use app::api::import::{ImportPreview, PreviewRow};
 use app::domain::catalogue::TemplateRef;
-use app::domain::failure_mode::{FailureModeInput, Ratings};
+use app::domain::failure_mode::FailureModeInput;
 use app::domain::{AppError, Role};
 use app::ssr::audit_actor;
 use app::ssr::store::changes;
@@ -32,8 +32,8 @@ fn change_page(review: &Review) -> Redirect {
 }
 
 /// `POST /changes/{key}/suggestions`: the checked templates (`template=builtin:<id>` or
-/// `team:<id>`) become failure modes to complete: title, scenario, effect, detection and
-/// ratings from the template; designs and tests are the team's to add.
+/// `team:<id>`) become failure modes to complete: title, texts and ratings from the
+/// template; designs and tests are the team's to add.
 pub async fn add_suggestions(
     State(state): State<AppState>,
     session: Session,
@@ -55,9 +55,7 @@ pub async fn add_suggestions(
                     format!("There is no template {:?}.", app::domain::error::bounded(&value)),
                 )
             })?;
-        let (s, l, d) = template.ratings;
-        let text = [template.title.as_str(), &template.scenario, &template.effect, &template.detection];
-        inputs.push(FailureModeInput::new(text, Ratings::checked(s, l, d)?, Vec::new(), Vec::new())?);
+        inputs.push(FailureModeInput::try_from(template.fields())?);
         keys.push(Some(key));
     }
     if !inputs.is_empty() {

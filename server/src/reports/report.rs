@@ -65,9 +65,8 @@ pub struct FailureModeReport {
     /// `FM-3`.
     pub label: String,
     pub title: String,
-    pub scenario: String,
-    pub effect: String,
-    pub detection: String,
+    /// Each of the failure mode's texts (`failure_mode::TEXTS`): its label and what is written.
+    pub texts: Vec<(&'static str, String)>,
     pub severity: u8,
     pub likelihood: u8,
     pub detectability: u8,
@@ -238,9 +237,7 @@ impl Report {
                 FailureModeReport {
                     label: format!("FM-{}", fm.number),
                     title: input.title.clone(),
-                    scenario: input.scenario.clone(),
-                    effect: input.effect.clone(),
-                    detection: input.detection.clone(),
+                    texts: input.texts.iter().map(|(t, value)| (t.label, value.to_owned())).collect(),
                     severity: input.ratings.severity.get(),
                     likelihood: input.ratings.likelihood.get(),
                     detectability: input.ratings.detectability.get(),

@@ -4,12 +4,12 @@
 use super::{ApiError, JsonBody, RestState, Token};
 use crate::rest::openapi::{
     ChangeKeyDoc, ChangeTypeDoc, DesignTitleDoc, LinkDoc, MilestoneDateDoc, NoteDoc, RequireDoc, SelectorDoc,
-    SlugDoc, TextDoc, TitleDoc,
+    SlugDoc, TitleDoc,
 };
 use app::domain::change::{
     ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, optional_text,
 };
-use app::domain::failure_mode::{Design, FailureModeInput, Ratings, Selector};
+use app::domain::failure_mode::{FailureModeFields, FailureModeInput, TEXTS, Texts};
 use app::domain::gate::Gate;
 use app::domain::scope::Scope;
 use app::domain::time::Timestamp;
@@ -129,6 +129,10 @@ pub async fn gate(
 pub struct FailureModeDoc {
     pub failure_mode: String,
     pub title: String,
+    /// Each of its texts by its name (`openapi::FailureModeTexts` describes them).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub texts: serde_json::Map<String, serde_json::Value>,
     pub priority: String,
     pub coverage: String,
     pub tests: Vec<String>,
@@ -186,6 +190,7 @@ fn change_doc(review: &Review) -> ChangeDoc {
             .map(|(fm, a)| FailureModeDoc {
                 failure_mode: format!("FM-{}", fm.number),
                 title: fm.input.title.clone(),
+                texts: fm.input.texts.iter().map(|(t, value)| (t.name.to_owned(), value.into())).collect(),
                 priority: fm.input.ratings.priority().label().to_owned(),
                 coverage: a.coverage.as_str().to_owned(),
                 tests: fm.input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
@@ -490,23 +495,13 @@ pub struct DesignDoc {
     pub url: Option<String>,
 }
 
-/// A new failure mode.
+/// A new failure mode. Its texts (`openapi::FailureModeTexts`) come by their names beside
+/// these.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct NewFailureModeDoc {
     /// One line of 1 to 200 characters (surrounding spaces are dropped).
     #[schema(value_type = TitleDoc)]
     pub title: String,
-    /// What happens, including its magnitude.
-    #[serde(default)]
-    #[schema(value_type = TextDoc)]
-    pub scenario: String,
-    #[serde(default)]
-    #[schema(value_type = TextDoc)]
-    pub effect: String,
-    #[serde(default)]
-    #[schema(value_type = TextDoc)]
-    pub detection: String,
     #[schema(minimum = 1, maximum = 5)]
     #[serde(deserialize_with = "whole_number")]
     pub severity: u8,
@@ -523,6 +518,54 @@ pub struct NewFailureModeDoc {
     #[serde(default)]
     #[schema(value_type = Vec<SelectorDoc>, max_items = 50)]
     pub tests: Vec<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub texts: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TryFrom<NewFailureModeDoc> for FailureModeFields {
+    type Error = ApiError;
+
+    /// The fields a form would carry: the same checks, caps and messages apply to both.
+    fn try_from(doc: NewFailureModeDoc) -> Result<Self, ApiError> {
+        let mut texts = Texts::default();
+        for (name, value) in doc.texts {
+            let known = || {
+                let fixed = ["title", "severity", "likelihood", "detectability", "designs", "tests"];
+                let names: Vec<&str> = fixed.into_iter().chain(TEXTS.iter().map(|t| t.name)).collect();
+                names.join(", ")
+            };
+            let Some(slot) = texts.get_mut(&name) else {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "unknown field `{}`; the fields are {}",
+                        app::domain::error::bounded(&name),
+                        known()
+                    ),
+                ));
+            };
+            match value {
+                serde_json::Value::String(text) => *slot = text,
+                serde_json::Value::Null => {}
+                _ => {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("{name} must be a string."),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            title: doc.title,
+            texts,
+            severity: doc.severity.to_string(),
+            likelihood: doc.likelihood.to_string(),
+            detectability: doc.detectability.to_string(),
+            designs: doc.designs.into_iter().map(|d| (d.title, d.url.unwrap_or_default())).collect(),
+            selectors: doc.tests,
+        })
+    }
 }
 
 /// A rating as JSON writes it: `3`, or `3.0` (the same number to JSON Schema), never `3.5`.
@@ -548,25 +591,7 @@ pub async fn add_failure_mode(
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
     let auth = token.require(Scope::ChangesWrite)?;
     let review = owned(&state, auth, &key).await?;
-    let body = body.read().await?;
-    let input = (|| {
-        Design::at_most(body.designs.len())?;
-        let designs =
-            body.designs.iter().map(|d| Design::parse(&d.title, d.url.as_deref().unwrap_or_default()));
-        let designs = designs.collect::<Result<Vec<_>, _>>()?;
-        Selector::at_most(body.tests.len())?;
-        let mut selectors: Vec<Selector> = Vec::new();
-        for test in &body.tests {
-            let selector = Selector::parse(test)?;
-            if !selectors.contains(&selector) {
-                selectors.push(selector);
-            }
-        }
-        let text = [body.title.as_str(), &body.scenario, &body.effect, &body.detection];
-        let ratings = Ratings::checked(body.severity, body.likelihood, body.detectability)?;
-        FailureModeInput::new(text, ratings, designs, selectors)
-    })()
-    .map_err(unprocessable)?;
+    let input = FailureModeInput::try_from(FailureModeFields::try_from(body.read().await?)?)?;
     changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
     Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, auth, &key).await?))))
 }

@@ -4,7 +4,7 @@ use app::domain::TeamSlug;
 use app::domain::change::{
     ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, TEXT_MAX, TITLE_MAX, link_pattern,
 };
-use app::domain::failure_mode::{Design, Selector};
+use app::domain::failure_mode::{Design, Selector, TEXTS};
 use app::domain::gate::Outcome;
 use app::domain::text::TextRule;
 use app::domain::time::{Timestamp, milestone_date_pattern};
@@ -263,6 +263,35 @@ impl Modify for ChangeDetails {
     }
 }
 
+/// A failure mode's texts (the domain's `TEXTS`), added by name to the schemas that carry
+/// them, each with the pattern of the rule it is checked by. The new failure mode's body
+/// takes no other fields.
+struct FailureModeTexts;
+
+impl Modify for FailureModeTexts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, body) in [("FailureModeDoc", false), ("NewFailureModeDoc", true)] {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
+            for text in TEXTS {
+                let schema = if body {
+                    let string = matching(text.rule().pattern()).schema_type(Type::String);
+                    string.description(Some(text.label)).into()
+                } else {
+                    ObjectBuilder::new().schema_type(Type::String).into()
+                };
+                object.properties.insert(text.name.to_owned(), schema);
+                if !body {
+                    object.required.push(text.name.to_owned());
+                }
+            }
+            if body {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Premortem CI API", description = "Post test results as evidence; ask whether a change's gate is open."),
@@ -279,7 +308,7 @@ impl Modify for ChangeDetails {
     ),
     // Parameters' schemas are listed here (utoipa collects only those of bodies).
     components(schemas(ErrorsDoc, ErrorDetailDoc, TextDoc, LinkDoc, ChangeKeyDoc, CommitDoc, RunLineDoc, IdempotencyKeyDoc)),
-    modifiers(&Bearer, &Refusals, &ChangeDetails)
+    modifiers(&Bearer, &Refusals, &ChangeDetails, &FailureModeTexts)
 )]
 struct ApiDoc;
 

@@ -92,7 +92,8 @@ async fn a_new_change_is_offered_its_types_templates(backend: Backend) {
     );
     let fm = s.app.call(&s.member, "failure_mode", &[("key", &s.key), ("number", "1")]).await;
     let fm: Value = fm.json().await.expect("json");
-    assert!(fm["scenario"].as_str().expect("scenario").contains('['), "the magnitude is left to fill in");
+    let scenario = fm["texts"][0].as_str().expect("scenario, the first text");
+    assert!(scenario.contains('['), "the magnitude is left to fill in");
     assert!(!fm["template"]["designs"].as_array().expect("designs").is_empty());
 }
 

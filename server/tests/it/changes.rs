@@ -8,7 +8,7 @@ use app::ssr::audit;
 use app::ssr::store::evidence::{self, ResultInput, RunInput};
 use app::ssr::store::teams;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use app::domain::time::DAY_MS;
@@ -411,6 +411,105 @@ async fn leads_set_their_teams_rules(backend: Backend) {
     assert_eq!(blockers(&change), ["The change has 0 failure modes; this team needs at least 1."]);
 }
 
+/// A failure mode's fields as the browser's form sends them, and the same as the API's
+/// JSON: ratings as numbers, designs as titles and links, selectors as a list.
+fn fm_json(form: &[(&str, String)]) -> Value {
+    use app::domain::failure_mode::{Design, Selector};
+    let mut body = serde_json::Map::new();
+    for (name, value) in form {
+        let json = match *name {
+            "severity" | "likelihood" | "detectability" => json!(value.parse::<u8>().expect("a number")),
+            "designs" => Design::lines(value)
+                .into_iter()
+                .map(|(title, url)| json!({"title": title, "url": (!url.is_empty()).then_some(url)}))
+                .collect(),
+            "selectors" => json!(Selector::lines(value)),
+            _ => json!(value),
+        };
+        body.insert(if *name == "selectors" { "tests" } else { name }.to_owned(), json);
+    }
+    Value::Object(body)
+}
+
+/// The form and the API take a failure mode through the same checks: each bad one is
+/// refused by both with the same message, and a good one is stored alike.
+async fn the_form_and_the_api_refuse_the_same_failure_modes(backend: Backend) {
+    use app::domain::scope::Scope;
+    let t = team(backend).await;
+    let key = create_change(&t, "Exam queue").await;
+    let token = t.app.token("PAY", &[Scope::ChangesWrite, Scope::ChangesRead], None).await;
+    let good: Vec<(&str, String)> = [
+        ("title", "Backlog after an outage"),
+        ("scenario", "10,000 exams queued"),
+        ("effect", "Results arrive late"),
+        ("detection", "Queue depth alert"),
+        ("owner", "Priya, payments on-call"),
+        ("severity", "4"),
+        ("likelihood", "3"),
+        ("detectability", "2"),
+        ("designs", "Backpressure ADR https://wiki.example/adr-7\nRetry with jitter"),
+        ("selectors", "queue::backlog_*\nqueue::drain"),
+    ]
+    .map(|(name, value)| (name, value.to_owned()))
+    .into();
+    let many = |n: usize, line: &str| (0..n).map(|i| format!("{line}{i}")).collect::<Vec<_>>().join("\n");
+    let bad: Vec<(&str, String)> = vec![
+        ("title", String::new()),
+        ("title", "Two\nlines".into()),
+        ("title", "x".repeat(201)),
+        ("severity", "0".into()),
+        ("likelihood", "6".into()),
+        ("scenario", "a\u{1}b".into()),
+        ("detection", "x".repeat(20_001)),
+        ("owner", "Priya\nSam".into()),
+        ("owner", "x".repeat(201)),
+        ("designs", many(21, "Design ")),
+        ("designs", "x".repeat(501)),
+        ("selectors", "*".into()),
+        ("selectors", many(51, "queue::case_")),
+    ];
+    for (name, value) in bad {
+        let fields: Vec<(&str, String)> =
+            good.iter().map(|(n, v)| (*n, if *n == name { value.clone() } else { v.clone() })).collect();
+        let mut form: Vec<(&str, &str)> = vec![("key", key.as_str())];
+        form.extend(fields.iter().map(|(n, v)| (*n, v.as_str())));
+        let by_form = t.app.call(&t.author, "add_failure_mode", &form).await;
+        assert_eq!(by_form.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let refusal: Value = by_form.json().await.expect("json");
+        let (field, message) = (&refusal["Invalid"]["field"], &refusal["Invalid"]["message"]);
+        let by_api = t
+            .app
+            .api(reqwest::Method::POST, &format!("/changes/{key}/failure-modes"), &token)
+            .json(&fm_json(&fields))
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(by_api.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let detail = by_api.json::<Value>().await.expect("json")["errors"][0]["detail"].clone();
+        let (field, message) = (field.as_str().expect("field"), message.as_str().expect("message"));
+        assert_eq!(detail, json!(format!("{field}: {message}")), "{name}: the same refusal by both");
+    }
+    let mut form: Vec<(&str, &str)> = vec![("key", key.as_str())];
+    form.extend(good.iter().map(|(n, v)| (*n, v.as_str())));
+    assert_eq!(t.app.call(&t.author, "add_failure_mode", &form).await.status(), StatusCode::OK);
+    let path = format!("/changes/{key}/failure-modes");
+    let added =
+        t.app.api(reqwest::Method::POST, &path, &token).json(&fm_json(&good)).send().await.expect("api");
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let doc: Value = added.json().await.expect("json");
+    let (first, second) = (&doc["failure_modes"][0], &doc["failure_modes"][1]);
+    assert_eq!(first["owner"], "Priya, payments on-call");
+    for field in ["title", "scenario", "effect", "detection", "owner", "priority", "tests"] {
+        assert_eq!(first[field], second[field], "{field} is stored alike from both");
+    }
+    let page = t.app.call(&t.viewer, "failure_mode", &[("key", &key), ("number", "2")]).await;
+    let page: Value = page.json().await.expect("json");
+    assert_eq!(
+        page["texts"],
+        json!(["10,000 exams queued", "Results arrive late", "Queue depth alert", "Priya, payments on-call"])
+    );
+}
+
 both_backends!(
     leads_set_their_teams_rules,
     from_change_to_sign_off,
@@ -418,4 +517,5 @@ both_backends!(
     a_stale_edit_is_refused_not_lost,
     invalid_input_is_explained_per_field_and_changes_nothing,
     risk_acceptance_needs_a_lead_who_is_not_the_author,
+    the_form_and_the_api_refuse_the_same_failure_modes,
 );

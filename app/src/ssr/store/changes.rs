@@ -4,7 +4,7 @@ use super::{AnyQuery, assignments, parameters};
 use crate::domain::catalogue::TemplateRef;
 use crate::domain::change::{ChangeDetails, ChangeKey, ChangeStatus, ChangeType, DETAILS, Slot};
 use crate::domain::event::{Event, FailureModeRef, Moved};
-use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector};
+use crate::domain::failure_mode::{Design, FailureModeInput, Rating, Ratings, Selector, TEXTS, Texts};
 use crate::domain::gate::{Acceptance, ChangeFacts, FailureModeFacts, Policy};
 use crate::domain::ids::TokenId;
 use crate::domain::time::Timestamp;
@@ -120,13 +120,17 @@ fn derivable(input: &FailureModeInput, id: FailureModeId) -> Derivable<'_> {
 }
 
 fn audit_input(input: &FailureModeInput) -> serde_json::Value {
-    json!({
-        "title": input.title, "scenario": input.scenario, "effect": input.effect, "detection": input.detection,
+    let mut fields = json!({
+        "title": input.title,
         "severity": input.ratings.severity.get(), "likelihood": input.ratings.likelihood.get(),
         "detectability": input.ratings.detectability.get(),
         "designs": input.designs.iter().map(Design::to_line).collect::<Vec<_>>(),
         "selectors": input.selectors.iter().map(Selector::as_str).collect::<Vec<_>>(),
-    })
+    });
+    for (text, value) in input.texts.iter() {
+        fields[text.name] = json!(value);
+    }
+    fields
 }
 
 pub(crate) fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
@@ -587,14 +591,37 @@ pub async fn regress_in(
     Ok(true)
 }
 
-const FM_SELECT: &str =
-    "SELECT f.id, f.change_id, f.number, f.title, f.scenario, f.effect, f.detection, f.severity, f.likelihood,
-        f.detectability, f.designs, f.selectors, f.version, f.derived_at, f.template,
+/// The columns that hold what is written of a failure mode, in the order
+/// [`bind_failure_mode`] binds them: its title, each of [`TEXTS`], its ratings, designs and
+/// selectors.
+static FM_COLUMNS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let rest = ["severity", "likelihood", "detectability", "designs", "selectors"];
+    ["title"].into_iter().chain(TEXTS.iter().map(|t| t.name)).chain(rest).collect()
+});
+
+/// Binds `input` as [`FM_COLUMNS`] lists them, as the next parameters of `query`.
+fn bind_failure_mode<'q>(query: AnyQuery<'q>, input: &'q FailureModeInput) -> AnyQuery<'q> {
+    let query = query.bind(&input.title);
+    let query = input.texts.iter().fold(query, |query, (_, text)| query.bind(text));
+    query
+        .bind(i64::from(input.ratings.severity.get()))
+        .bind(i64::from(input.ratings.likelihood.get()))
+        .bind(i64::from(input.ratings.detectability.get()))
+        .bind(json_text(&input.designs))
+        .bind(json_text(&input.selectors))
+}
+
+static FM_SELECT: LazyLock<String> = LazyLock::new(|| {
+    let columns = FM_COLUMNS.iter().map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT f.id, f.change_id, f.number, {columns}, f.version, f.derived_at, f.template,
         r.justification, r.expires_at, r.accepted_by, u.display_name AS accepted_by_name
      FROM failure_modes f
      LEFT JOIN risk_acceptances r ON r.id = (
         SELECT MAX(id) FROM risk_acceptances WHERE failure_mode_id = f.id)
-     LEFT JOIN users u ON u.id = r.accepted_by";
+     LEFT JOIN users u ON u.id = r.accepted_by"
+    )
+});
 
 fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
     let rating = |name: &str| -> Result<Rating, AppError> {
@@ -621,9 +648,15 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
         number: row.try_get("number")?,
         input: FailureModeInput {
             title: row.try_get("title")?,
-            scenario: row.try_get("scenario")?,
-            effect: row.try_get("effect")?,
-            detection: row.try_get("detection")?,
+            texts: {
+                let mut texts = Texts::default();
+                for text in TEXTS {
+                    if let Some(slot) = texts.get_mut(text.name) {
+                        *slot = row.try_get(text.name)?;
+                    }
+                }
+                texts
+            },
             ratings: Ratings {
                 severity: rating("severity")?,
                 likelihood: rating("likelihood")?,
@@ -643,7 +676,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
 
 /// A change's failure modes, by number.
 pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>, AppError> {
-    sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 ORDER BY f.number"))
+    sqlx::query(&format!("{} WHERE f.change_id = $1 ORDER BY f.number", *FM_SELECT))
         .bind(change.id.0)
         .fetch_all(db.read())
         .await?
@@ -670,7 +703,8 @@ pub async fn team_failure_modes(
                                              FROM changes c JOIN teams t ON t.id = c.team_id
                                              WHERE c.team_id = $1 AND c.status <> 'cancelled') c
            ON c.cid = x.change_id
-         ORDER BY c.change_number, x.number"
+         ORDER BY c.change_number, x.number",
+        FM_SELECT = *FM_SELECT
     ))
     .bind(team.0)
     .fetch_all(pool)
@@ -689,7 +723,7 @@ pub async fn team_failure_modes(
 
 /// One failure mode of a change.
 pub async fn failure_mode_by_number(db: &Db, change: &Change, number: i64) -> Result<FailureMode, AppError> {
-    let row = sqlx::query(&format!("{FM_SELECT} WHERE f.change_id = $1 AND f.number = $2"))
+    let row = sqlx::query(&format!("{} WHERE f.change_id = $1 AND f.number = $2", *FM_SELECT))
         .bind(change.id.0)
         .bind(number)
         .fetch_optional(db.read())
@@ -748,26 +782,23 @@ async fn insert_failure_mode(
     .bind(change.id.0)
     .fetch_one(&mut **tx)
     .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO failure_modes (change_id, number, title, scenario, effect, detection, severity, likelihood,
-                                    detectability, designs, selectors, template, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
-    )
-    .bind(change.id.0)
-    .bind(number)
-    .bind(&input.title)
-    .bind(&input.scenario)
-    .bind(&input.effect)
-    .bind(&input.detection)
-    .bind(i64::from(input.ratings.severity.get()))
-    .bind(i64::from(input.ratings.likelihood.get()))
-    .bind(i64::from(input.ratings.detectability.get()))
-    .bind(json_text(&input.designs))
-    .bind(json_text(&input.selectors))
-    .bind(template.map(TemplateRef::to_string))
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
+    let n = FM_COLUMNS.len();
+    let sql = format!(
+        "INSERT INTO failure_modes ({}, change_id, number, template, created_at, updated_at)
+         VALUES ({}, {}, ${}) RETURNING id",
+        FM_COLUMNS.join(", "),
+        parameters(1, n),
+        parameters(n + 1, 4),
+        n + 4,
+    );
+    let id: i64 = bind_failure_mode(sqlx::query(&sql), input)
+        .bind(change.id.0)
+        .bind(number)
+        .bind(template.map(TemplateRef::to_string))
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("id")?;
     coverage::refresh(tx, change.team_id, &[derivable(input, FailureModeId(id))], None).await?;
     let mut after = audit_input(input);
     if let Some(template) = template {
@@ -812,26 +843,20 @@ pub async fn update_failure_mode(
     let before = failure_mode_by_number(db, change, number).await?;
     let mut tx = db.begin_write().await?;
     require_editable(&mut tx, db, change).await?;
-    let updated = sqlx::query(
-        "UPDATE failure_modes SET title = $1, scenario = $2, effect = $3, detection = $4, severity = $5,
-                likelihood = $6, detectability = $7, designs = $8, selectors = $9, version = version + 1,
-                updated_at = $10
-         WHERE id = $11 AND version = $12",
-    )
-    .bind(&input.title)
-    .bind(&input.scenario)
-    .bind(&input.effect)
-    .bind(&input.detection)
-    .bind(i64::from(input.ratings.severity.get()))
-    .bind(i64::from(input.ratings.likelihood.get()))
-    .bind(i64::from(input.ratings.detectability.get()))
-    .bind(json_text(&input.designs))
-    .bind(json_text(&input.selectors))
-    .bind(Timestamp::now())
-    .bind(before.id.0)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
+    let n = FM_COLUMNS.len();
+    let sql = format!(
+        "UPDATE failure_modes SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
+        assignments(&FM_COLUMNS, 1),
+        n + 1,
+        n + 2,
+        n + 3,
+    );
+    let updated = bind_failure_mode(sqlx::query(&sql), input)
+        .bind(Timestamp::now())
+        .bind(before.id.0)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict(STALE_EDIT.to_owned()));
     }

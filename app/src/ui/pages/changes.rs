@@ -2,7 +2,8 @@ use crate::api::changes::{
     AddFailureMode, CancelChange, ChangeView, ClaimChange, CreateChange, RecordHappyPath, SignOff,
     UpdateChange, change_detail, list_changes,
 };
-use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType, DETAILS, Detail, DetailKind};
+use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType, DETAILS, Detail, DetailKind, TITLE_MAX};
+use crate::domain::failure_mode::{TextKind, Texts};
 use crate::domain::gate::Gate;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Principal};
@@ -418,7 +419,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                     <ActionForm action=add>
                         <FormError err/>
                         <input type="hidden" name="key" value=c.key.clone()/>
-                        <FailureModeFields err title="" scenario="" effect="" detection="" ratings=(3, 3, 3) designs="" selectors=""/>
+                        <FailureModeFields err title="" texts=Texts::default() ratings=(3, 3, 3) designs="" selectors=""/>
                         <button type="submit">"Add failure mode"</button>
                     </ActionForm>
                 </details>
@@ -432,9 +433,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
 pub fn FailureModeFields(
     #[prop(into)] err: Signal<Option<crate::domain::AppError>>,
     #[prop(into)] title: String,
-    #[prop(into)] scenario: String,
-    #[prop(into)] effect: String,
-    #[prop(into)] detection: String,
+    texts: Texts,
     ratings: (u8, u8, u8),
     #[prop(into)] designs: String,
     #[prop(into)] selectors: String,
@@ -454,16 +453,25 @@ pub fn FailureModeFields(
         <label for="fm-title">"Title"</label>
         <input id="fm-title" name="title" required maxlength="200" value=title aria-describedby="fm-title-error"/>
         <FieldError err field="title" id="fm-title"/>
-        <label for="fm-scenario">"Scenario: what happens, and how big"</label>
-        <textarea id="fm-scenario" name="scenario" rows="3" aria-describedby="fm-scenario-error"
-            placeholder="e.g. 10,000 exams queue up after a network outage; workers scaled 25 → 50">{server_escaped(scenario)}</textarea>
-        <FieldError err field="scenario" id="fm-scenario"/>
-        <label for="fm-effect">"Effect on users"</label>
-        <textarea id="fm-effect" name="effect" rows="2" aria-describedby="fm-effect-error">{server_escaped(effect)}</textarea>
-        <FieldError err field="effect" id="fm-effect"/>
-        <label for="fm-detection">"Detection: how would we know?"</label>
-        <textarea id="fm-detection" name="detection" rows="2" aria-describedby="fm-detection-error">{server_escaped(detection)}</textarea>
-        <FieldError err field="detection" id="fm-detection"/>
+        {texts.iter().map(|(text, value)| {
+            let id = format!("fm-{}", text.name);
+            let (label_id, error_id) = (id.clone(), format!("{id}-error"));
+            let input = match text.kind {
+                TextKind::Line => view! {
+                    <input id=id.clone() name=text.name maxlength=TITLE_MAX.to_string() value=value.to_owned()
+                        aria-describedby=error_id.clone() placeholder=(!text.hint.is_empty()).then_some(text.hint)/>
+                }.into_any(),
+                TextKind::Lines { rows } => view! {
+                    <textarea id=id.clone() name=text.name rows=rows.to_string() aria-describedby=error_id.clone()
+                        placeholder=(!text.hint.is_empty()).then_some(text.hint)>{server_escaped(value.to_owned())}</textarea>
+                }.into_any(),
+            };
+            view! {
+                <label for=label_id>{text.question}</label>
+                {input}
+                <FieldError err field=text.name id=id/>
+            }
+        }).collect_view()}
         <div class="ratings">
             {rating("severity", "Severity", "1 = cosmetic, 5 = catastrophic", ratings.0)}
             {rating("likelihood", "Likelihood", "1 = rare, 5 = expected", ratings.1)}

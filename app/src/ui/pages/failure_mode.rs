@@ -77,9 +77,7 @@ fn Description(fm: FailureModeView) -> impl IntoView {
     };
     view! {
         <dl class="facts">
-            {text("Scenario", fm.scenario.clone())}
-            {text("Effect on users", fm.effect.clone())}
-            {text("Detection", fm.detection.clone())}
+            {fm.texts.iter().map(|(t, value)| text(t.label, value.to_owned())).collect_view()}
             <dt>"Designs"</dt>
             <dd>
                 {if fm.designs.is_empty() {
@@ -195,9 +193,7 @@ fn EditForm(
                 <FailureModeFields
                     err
                     title=fm.title.clone()
-                    scenario=fm.scenario.clone()
-                    effect=fm.effect.clone()
-                    detection=fm.detection.clone()
+                    texts=fm.texts.clone()
                     ratings=(fm.severity, fm.likelihood, fm.detectability)
                     designs=fm.designs_text.clone()
                     selectors=fm.selectors_text.clone()

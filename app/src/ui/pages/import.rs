@@ -32,8 +32,9 @@ fn Import(p: ImportView) -> impl IntoView {
         <h1>"Import failure modes"</h1>
         <p>
             "Paste a CSV file or a Markdown table. The first row names the columns: "
-            <code>"title"</code> " (required), " <code>"scenario"</code> ", " <code>"effect"</code> ", "
-            <code>"detection"</code> ", " <code>"severity"</code> ", " <code>"likelihood"</code> ", "
+            <code>"title"</code> " (required), "
+            {crate::domain::failure_mode::TEXTS.iter().map(|t| view! { <code>{t.name}</code> ", " }).collect_view()}
+            <code>"severity"</code> ", " <code>"likelihood"</code> ", "
             <code>"detectability"</code> " (1–5 each, required), " <code>"designs"</code> " and "
             <code>"tests"</code> " (several separated by " <code>";"</code> "). "
             "Nothing is imported until every row is valid."

@@ -1,0 +1,1 @@
+ALTER TABLE failure_modes DROP COLUMN owner;
