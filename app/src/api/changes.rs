@@ -124,9 +124,9 @@ pub struct FailureModeView {
 
 #[cfg(feature = "ssr")]
 pub(super) mod server {
-    use crate::domain::change::ChangeKey;
     use crate::domain::{AppError, Principal, Role};
-    use crate::ssr::review::{self, Review};
+    use crate::ssr::access::{self, Caller};
+    use crate::ssr::review::Review;
     use crate::ssr::{AppState, auth, state};
 
     /// The logged-in user, the state, and the change — if the user holds `needed` in its team
@@ -134,11 +134,7 @@ pub(super) mod server {
     pub async fn authorized(key: &str, needed: Role) -> Result<(Principal, AppState, Review), AppError> {
         let user = auth::require_user().await?;
         let state = state()?;
-        let key = ChangeKey::parse(key)?;
-        let review = review::load(&state.db, &key).await?;
-        user.require_role_or_hide(review.change.team_id, needed, || {
-            crate::ssr::store::changes::not_found(&key)
-        })?;
+        let review = access::change(&state.db, Caller::Person(&user), key, needed).await?;
         auth::arguments_within_bounds()?;
         Ok((user, state, review))
     }

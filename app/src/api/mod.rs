@@ -21,13 +21,10 @@ async fn team_access(
     (crate::domain::Principal, crate::ssr::AppState, crate::ssr::store::teams::Team),
     crate::domain::AppError,
 > {
-    use crate::domain::TeamSlug;
-    use crate::ssr::store::teams;
+    use crate::ssr::access::{self, Caller};
     let user = crate::ssr::auth::require_user().await?;
     let state = crate::ssr::state()?;
-    let slug = TeamSlug::parse(slug).map_err(|_| teams::not_found(&crate::domain::error::bounded(slug)))?;
-    let team = teams::by_slug(&state.db, &slug).await?;
-    user.require_role_or_hide(team.id, needed, || teams::not_found(slug.as_str()))?;
+    let team = access::team(&state.db, Caller::Person(&user), slug, needed).await?;
     crate::ssr::auth::arguments_within_bounds()?;
     Ok((user, state, team))
 }

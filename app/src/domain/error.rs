@@ -12,6 +12,10 @@ pub enum AppError {
     /// Logged in, but this action is not allowed for this user on this object.
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// Not allowed, and why: what the caller holds can never do this (an API token without
+    /// the scope).
+    #[error("{0}")]
+    Denied(String),
     /// The object does not exist (or is not visible to this user).
     #[error("{0} was not found.")]
     NotFound(String),

@@ -2,6 +2,7 @@
 //! the audit log and client addresses behind proxies. Used by the server functions in `api`
 //! and by the `server` crate.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod coverage;

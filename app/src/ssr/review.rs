@@ -23,7 +23,11 @@ pub struct Review {
 
 /// Loads and evaluates the change with this key.
 pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
-    let change = changes::by_key(db, key).await?;
+    of(db, changes::by_key(db, key).await?).await
+}
+
+/// Loads and evaluates `change`'s failure modes and evidence.
+pub async fn of(db: &Db, change: Change) -> Result<Review, AppError> {
     let failure_modes = changes::failure_modes(db, &change).await?;
     let evidence = evidence::view(db, change.team_id, change.id, &failure_modes).await?;
     let now = Timestamp::now();

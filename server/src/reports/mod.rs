@@ -7,8 +7,8 @@ mod report;
 
 pub use portfolio::csv as portfolio_csv;
 
-use app::domain::change::ChangeKey;
 use app::domain::{AppError, Principal, Role};
+use app::ssr::access::Caller;
 use app::ssr::store::changes;
 use app::ssr::{AppState, auth, review};
 use askama::Template;
@@ -62,9 +62,7 @@ pub async fn change_access(
     needed: Role,
 ) -> Result<(Principal, review::Review), ReportError> {
     let user = auth::session_principal(&state.db, &state.auth, session).await?.ok_or(ReportError::Login)?;
-    let key = ChangeKey::parse(key)?;
-    let review = review::load(&state.db, &key).await?;
-    user.require_role_or_hide(review.change.team_id, needed, || changes::not_found(&key))?;
+    let review = app::ssr::access::change(&state.db, Caller::Person(&user), key, needed).await?;
     Ok((user, review))
 }
 

@@ -6,13 +6,14 @@ use crate::rest::openapi::{
     ChangeKeyDoc, ChangeTypeDoc, DesignTitleDoc, LinkDoc, MilestoneDateDoc, NoteDoc, RequireDoc, SelectorDoc,
     SlugDoc, TitleDoc,
 };
+use app::domain::Role;
 use app::domain::change::{
     ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, optional_text,
 };
 use app::domain::failure_mode::{FailureModeFields, FailureModeInput, TEXTS, Texts};
 use app::domain::gate::Gate;
-use app::domain::scope::Scope;
 use app::domain::time::Timestamp;
+use app::ssr::access::{self, Caller};
 use app::ssr::review::{self, Review};
 use app::ssr::store::changes;
 use app::ssr::store::tokens::Authenticated;
@@ -23,25 +24,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-/// Loads a change: an unknown key is 404; an outage keeps its own status (503, Retry-After).
-async fn load(state: &RestState, key: &ChangeKey) -> Result<Review, ApiError> {
-    review::load(&state.app.db, key).await.map_err(|err| match err {
-        app::domain::AppError::NotFound(_) => {
-            ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."))
-        }
-        other => ApiError::from(other),
-    })
-}
-
-/// Loads a change the token's team owns; other teams' changes do not exist for it.
-async fn owned(state: &RestState, auth: &Authenticated, key: &str) -> Result<Review, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
-    let key = ChangeKey::parse(key).map_err(|_| not_found())?;
-    let review = load(state, &key).await?;
-    if review.change.team_id != auth.team_id {
-        return Err(not_found());
-    }
-    Ok(review)
+/// The change `key`, if the token may do work of `needed` on it: its own team's, with the
+/// scope that work takes (`access::change`).
+async fn owned(state: &RestState, token: &Token, key: &str, needed: Role) -> Result<Review, ApiError> {
+    Ok(access::change(&state.app.db, Caller::Token(&token.0), key, needed).await?)
 }
 
 /// A blocker as the API shows it.
@@ -116,9 +102,8 @@ pub async fn gate(
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let auth = token.require(Scope::ChangesRead)?;
+    let review = owned(&state, &token, &key, Role::Viewer).await?;
     let require_open = requires_open(query.as_deref())?;
-    let review = owned(&state, auth, &key).await?;
     let status =
         if require_open && !review.gate.is_open() { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
     Ok((status, Json(gate_doc(&review))).into_response())
@@ -208,8 +193,7 @@ pub async fn get_one(
     token: Token,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
-    let auth = token.require(Scope::ChangesRead)?;
-    let doc = change_doc(&owned(&state, auth, &key).await?);
+    let doc = change_doc(&owned(&state, &token, &key, Role::Viewer).await?);
     Ok((etag(doc.version), Json(doc)).into_response())
 }
 
@@ -231,7 +215,8 @@ pub async fn list(
     State(state): State<RestState>,
     token: Token,
 ) -> Result<Json<Vec<ChangeSummaryDoc>>, ApiError> {
-    let auth = token.require(Scope::ChangesRead)?;
+    Caller::Token(&token.0).may(Role::Viewer)?;
+    let auth = &token.0;
     let listed = changes::list(&state.app.db, auth.team_id, None).await?;
     Ok(Json(
         listed
@@ -348,7 +333,8 @@ pub async fn create(
     token: Token,
     body: JsonBody<NewChangeDoc>,
 ) -> Result<(StatusCode, Json<CreatedDoc>), ApiError> {
-    let auth = token.require(Scope::ChangesWrite)?;
+    Caller::Token(&token.0).may(Role::Member)?;
+    let auth = &token.0;
     let body = body.read().await?;
     let slug = &auth.team_slug;
     if app::domain::TeamSlug::parse(&body.team)?.as_str() != slug {
@@ -421,8 +407,8 @@ pub async fn edit(
     headers: axum::http::HeaderMap,
     body: JsonBody<ChangePatchDoc>,
 ) -> Result<Response, ApiError> {
-    let auth = token.require(Scope::ChangesWrite)?;
-    let review = owned(&state, auth, &key).await?;
+    let review = owned(&state, &token, &key, Role::Member).await?;
+    let auth = &token.0;
     let body = body.read().await?;
     let change = &review.change;
     let version = match if_match(&headers)? {
@@ -437,7 +423,7 @@ pub async fn edit(
     let details = ChangeDetails::try_from(body.over(change.details.clone())?)?;
     require_active_owner(&state, auth).await?;
     changes::update_details(&state.app.db, &auth.actor(), change, version, &details).await?;
-    let doc = change_doc(&owned(&state, auth, &key).await?);
+    let doc = change_doc(&owned(&state, &token, &key, Role::Viewer).await?);
     Ok((etag(doc.version), Json(doc)).into_response())
 }
 
@@ -463,8 +449,8 @@ pub async fn happy_path(
     Path(key): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<ChangeDoc>, ApiError> {
-    let auth = token.require(Scope::ChangesWrite)?;
-    let review = owned(&state, auth, &key).await?;
+    let review = owned(&state, &token, &key, Role::Member).await?;
+    let auth = &token.0;
     // The body is optional: an empty one (or `null`) records the milestone without a note.
     let doc = if body.iter().all(u8::is_ascii_whitespace) {
         HappyPathDoc::default()
@@ -482,7 +468,7 @@ pub async fn happy_path(
     let at = app::domain::time::milestone_date("on", &doc.on, Timestamp::now()).map_err(unprocessable)?;
     require_active_owner(&state, auth).await?;
     changes::record_happy_path(&state.app.db, &auth.actor(), None, &review.change, &note, at).await?;
-    Ok(Json(change_doc(&owned(&state, auth, &key).await?)))
+    Ok(Json(change_doc(&owned(&state, &token, &key, Role::Viewer).await?)))
 }
 
 /// A design link or note.
@@ -589,11 +575,11 @@ pub async fn add_failure_mode(
     Path(key): Path<String>,
     body: JsonBody<NewFailureModeDoc>,
 ) -> Result<(StatusCode, Json<ChangeDoc>), ApiError> {
-    let auth = token.require(Scope::ChangesWrite)?;
-    let review = owned(&state, auth, &key).await?;
+    let review = owned(&state, &token, &key, Role::Member).await?;
+    let auth = &token.0;
     let input = FailureModeInput::try_from(FailureModeFields::try_from(body.read().await?)?)?;
     changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
-    Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, auth, &key).await?))))
+    Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, &token, &key, Role::Viewer).await?))))
 }
 
 #[derive(Template)]
@@ -611,7 +597,7 @@ struct Badge<'a> {
 pub async fn badge(State(state): State<RestState>, Path(key): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Change {key} was not found."));
     let parsed = ChangeKey::parse(&key).map_err(|_| not_found())?;
-    let review = load(&state, &parsed).await?;
+    let review = review::load(&state.app.db, &parsed).await?;
     // A team that has not made its badges public has none: to the world, no such change.
     if !changes::public_badges_enabled(&state.app.db, review.change.team_id).await? {
         return Err(not_found());
