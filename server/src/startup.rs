@@ -43,7 +43,7 @@ pub async fn connect(settings: &Settings) -> Result<Db, BoxError> {
     };
     let db = Db::connect(settings.database_url.expose(), &options).await?;
     db.migrate().await?;
-    let derived = app::ssr::coverage::derive_pending(&db).await?;
+    let derived = app::ssr::ingest::derive_pending(&db).await?;
     if derived > 0 {
         tracing::info!(failure_modes = derived, "derived coverage facts");
     }

@@ -1,5 +1,5 @@
 //! What happened: one variant per kind of mutation. The store records each event in the
-//! write transaction that makes the change ([`crate::ssr::db::Write::record`]), which
+//! write transaction that makes the change ([`crate::ssr::write::Write::record`]), which
 //! appends the audit entry; an event says what its entry holds (action, object, the
 //! state before and after), so no mutation writes an audit entry by hand.
 

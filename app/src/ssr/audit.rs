@@ -68,7 +68,7 @@ impl Hashed<'_> {
 }
 
 /// Appends the entry of `event` inside the caller's write transaction (through
-/// [`super::db::Write::record`]).
+/// `Write::record`).
 pub(super) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,

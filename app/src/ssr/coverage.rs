@@ -4,10 +4,8 @@
 //! acceptance expiry) are left to the query, in [`FM_COVERAGE`], which mirrors
 //! [`Coverage::derive`]; a test holds the two to the same answers.
 
-use super::audit::Actor;
 use super::db::Db;
 use crate::domain::change::ChangeStatus;
-use crate::domain::event::GateScope;
 use crate::domain::failure_mode::{Priority, Ratings, Selector};
 use crate::domain::gate::{Coverage, EvidenceSummary, Matches, Outcome, Policy, TestResult};
 use crate::domain::portfolio::CoverageCounts;
@@ -244,32 +242,6 @@ fn result(row: &sqlx::any::AnyRow) -> Result<TestResult, sqlx::Error> {
         commit: None,
         pipeline_url: None,
     })
-}
-
-/// Derives the facts of failure modes that have none yet (stored before migration 0004),
-/// one team at a time, and settles the team's gates. Run at startup; does nothing once
-/// every row is derived.
-pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
-    let teams: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT c.team_id FROM failure_modes f JOIN changes c ON c.id = f.change_id
-         WHERE f.derived_at IS NULL AND c.status <> 'cancelled'",
-    )
-    .fetch_all(db.read())
-    .await?;
-    let mut derived = 0;
-    for team in teams.into_iter().map(TeamId) {
-        let pending: Vec<_> = super::store::changes::team_failure_modes(db.read(), team)
-            .await?
-            .into_iter()
-            .filter(|t| t.fm.derived_at.is_none())
-            .collect();
-        let mut tx = db.begin_write().await?;
-        refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>(), None).await?;
-        tx.settle(GateScope::Team(team), &Actor::Clock);
-        tx.commit().await?;
-        derived += pending.len();
-    }
-    Ok(derived)
 }
 
 /// Records today's coverage per team (its changes that are not cancelled) for the trend

@@ -5,14 +5,12 @@
 //! `BEGIN IMMEDIATE`, so concurrent requests queue for the write lock instead of failing
 //! with "database is locked"; readers use a separate pool and never block writers (WAL).
 
-use super::audit::Actor;
 use crate::domain::ChangeId;
-use crate::domain::event::{Event, GateScope};
 use crate::domain::ids::TokenId;
 use crate::domain::time::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use sqlx::{AnyPool, Connection, Executor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -180,61 +178,6 @@ pub struct Db {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-/// A write transaction. What a mutation does through it is recorded with [`Write::record`],
-/// which appends the event's audit entry to the same transaction: both commit, or neither.
-/// Before it commits, it settles the gates its events may have moved and records those
-/// moves too ([`super::gates::settle`]), so no mutation can forget them.
-pub struct Write {
-    tx: Transaction<'static, Any>,
-    backend: Backend,
-    /// The gates to settle at commit, with the actor of the event that touched each.
-    gates: Vec<(GateScope, Actor)>,
-}
-
-impl Write {
-    /// Records `event`, done by `actor`, in this transaction.
-    pub async fn record(&mut self, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
-        if let Some(scope) = event.gate_scope() {
-            self.settle(scope, actor);
-        }
-        super::audit::append(&mut self.tx, self.backend, actor, &event).await
-    }
-
-    /// Settles `scope` at commit, though no event named it: for writes that change the
-    /// facts coverage is derived from without moving anyone's coverage now (fresher or
-    /// older evidence moves only when it goes stale).
-    pub fn settle(&mut self, scope: GateScope, actor: &Actor) {
-        if !self.gates.iter().any(|(s, _)| *s == scope) {
-            self.gates.push((scope, actor.clone()));
-        }
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        for (scope, actor) in std::mem::take(&mut self.gates) {
-            super::gates::settle(&mut self, scope, &actor).await?;
-        }
-        self.tx.commit().await
-    }
-}
-
-impl std::ops::Deref for Write {
-    type Target = sqlx::AnyConnection;
-
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for Write {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
 /// How long an SQLite pool may go unused before its connections are closed.
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -360,13 +303,10 @@ impl Db {
         &self.read
     }
 
-    /// Starts a write transaction that holds the write lock from its first statement.
-    pub async fn begin_write(&self) -> Result<Write, sqlx::Error> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.write.begin().await?,
-        };
-        Ok(Write { tx, backend: self.backend, gates: Vec::new() })
+    /// The pool every write goes through (on SQLite, one connection): a transaction on it
+    /// is a `write::Write`, begun by `Db::begin_write`.
+    pub(super) fn write_pool(&self) -> &AnyPool {
+        &self.write
     }
 
     /// Refreshes PostgreSQL's planner statistics after a bulk load, as its autovacuum soon

@@ -3,10 +3,11 @@
 //! linked test fails, and report which failure modes the run touched.
 
 use super::coverage;
-use super::db::{Db, Write};
+use super::db::Db;
 use super::store::changes::{self, TeamFailureMode};
 use super::store::evidence::{self, ResultInput, RunInput};
 use super::store::tokens::Authenticated;
+use super::write::Write;
 use crate::domain::change::ChangeKey;
 use crate::domain::event::{CoverageMove, Event, GateScope};
 use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy, ReportedResult};
@@ -16,6 +17,34 @@ use crate::domain::{AppError, ChangeId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashSet;
+
+/// Derives the facts of failure modes that have none yet (stored before migration 0004),
+/// one team at a time, and settles the team's gates (as ingesting a run derives them for
+/// the failure modes it touches). Run at startup; does nothing once
+/// every row is derived.
+pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
+    let teams: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT c.team_id FROM failure_modes f JOIN changes c ON c.id = f.change_id
+         WHERE f.derived_at IS NULL AND c.status <> 'cancelled'",
+    )
+    .fetch_all(db.read())
+    .await?;
+    let mut derived = 0;
+    for team in teams.into_iter().map(crate::domain::TeamId) {
+        let pending: Vec<_> = changes::team_failure_modes(db.read(), team)
+            .await?
+            .into_iter()
+            .filter(|t| t.fm.derived_at.is_none())
+            .collect();
+        let mut tx = db.begin_write().await?;
+        coverage::refresh(&mut tx, team, &pending.iter().map(|t| t.fm.derivable()).collect::<Vec<_>>(), None)
+            .await?;
+        tx.settle(GateScope::Team(team), &super::audit::Actor::Clock);
+        tx.commit().await?;
+        derived += pending.len();
+    }
+    Ok(derived)
+}
 
 /// One result as the client sent it, validated; `failure_mode` is `PAY-12/FM-3` if bound.
 pub type Submitted = ReportedResult<Option<String>>;

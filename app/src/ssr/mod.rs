@@ -13,8 +13,10 @@ pub mod ingest;
 pub mod portfolio;
 pub mod proxy;
 pub mod review;
+pub mod settle;
 pub mod state;
 pub mod store;
+pub mod write;
 
 pub use state::{AppState, state};
 

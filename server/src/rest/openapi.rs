@@ -235,7 +235,7 @@ impl ChangeDetails {
             DetailKind::Text => &[Type::String],
             DetailKind::Link => &[Type::String, Type::Null],
         };
-        ObjectBuilder::new().schema_type(SchemaType::from_iter(types.iter().cloned())).into()
+        ObjectBuilder::new().schema_type(types.iter().cloned().collect::<SchemaType>()).into()
     }
 }
 

@@ -116,7 +116,7 @@ async fn setup(backend: Backend) -> Setup {
     ] {
         sqlx::query(sql).execute(app.db.read()).await.expect("backdate");
     }
-    app::ssr::coverage::derive_pending(&app.db).await.expect("derive");
+    app::ssr::ingest::derive_pending(&app.db).await.expect("derive");
     let lead = app.client();
     app.login(&lead, "lena", "lena-password-1").await;
     let accepted = app
