@@ -139,31 +139,16 @@ pub(super) mod server {
         Ok((user, state, review))
     }
 
-    /// Why `user` may not act as the second pair of eyes on this change, if they may not:
-    /// four eyes mean two people, so a change needs a person as its author (one registered
-    /// by an API token must be claimed first), and the second person is neither the author
-    /// nor the owner of the token that registered it.
+    /// Why `user` may not act as the second pair of eyes on this change, if they may not
+    /// (the rule is the domain's: `Principal::second_pair_of_eyes`).
     pub fn four_eyes_refusal(user: &Principal, review: &Review) -> Option<String> {
         let change = &review.change;
-        let token_owner = change.registered_by_token.as_ref().and_then(|t| t.owner);
-        match change.author_id {
-            None => Some(
-                "This change was registered by an API token and has no author yet: a member of the \
-                 team must claim it first; someone else then signs it off or accepts its risks."
-                    .to_owned(),
-            ),
-            Some(author) if author == user.id => {
-                Some("The change's author cannot do this: it needs a second pair of eyes.".to_owned())
-            }
-            _ if token_owner == Some(user.id) => Some(
-                "This change was registered with your API token, so you cannot be its second pair of eyes."
-                    .to_owned(),
-            ),
-            _ if !user.has_role(change.team_id, Role::Lead) => {
-                Some("Only a lead of the owning team or an admin can do this.".to_owned())
-            }
-            _ => None,
-        }
+        user.second_pair_of_eyes(crate::domain::role::Registrant {
+            team: change.team_id,
+            author: change.author_id,
+            token_owner: change.registered_by_token.as_ref().and_then(|t| t.owner),
+        })
+        .err()
     }
 }
 
@@ -344,7 +329,7 @@ pub async fn record_happy_path(
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let note = optional_text("note", "Note", &note, 2000)?;
+    let note = optional_text("note", "Note", &note, crate::domain::change::NOTE_MAX)?;
     let at = milestone_date("on", &on, Timestamp::now())?;
     changes::record_happy_path(&state.db, &audit_actor(&user), Some(user.id), &review.change, &note, at).await
 }
@@ -369,7 +354,7 @@ pub async fn cancel_change(key: String, reason: String) -> Result<(), AppError> 
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let reason = optional_text("reason", "Reason", &reason, 2000)?;
+    let reason = optional_text("reason", "Reason", &reason, crate::domain::change::NOTE_MAX)?;
     changes::cancel(&state.db, &audit_actor(&user), &review.change, &reason).await
 }
 
@@ -397,11 +382,9 @@ pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureMode
     use crate::domain::Role;
     use crate::domain::failure_mode::Selector;
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
-    let index = review
-        .failure_modes
-        .iter()
-        .position(|fm| fm.number == number)
-        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", review.change.key)))?;
+    let index = review.failure_modes.iter().position(|fm| fm.number == number).ok_or_else(|| {
+        AppError::NotFound(format!("{} of {}", crate::domain::failure_mode::label(number), review.change.key))
+    })?;
     let fm = &review.failure_modes[index];
     let assessment = &review.assessments[index];
     let evidence =
@@ -476,8 +459,7 @@ pub async fn accept_risk(
     expires_on: String,
 ) -> Result<(), AppError> {
     use crate::domain::Role;
-    use crate::domain::change::required_line;
-    use crate::domain::time::Timestamp;
+    use crate::domain::gate::RiskAcceptanceInput;
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
@@ -485,31 +467,24 @@ pub async fn accept_risk(
         user.require_role(review.change.team_id, Role::Lead)?;
         return Err(AppError::Conflict(refusal));
     }
-    let fm = review
-        .failure_modes
-        .iter()
-        .find(|fm| fm.number == number)
-        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", review.change.key)))?;
+    let fm = review.failure_modes.iter().find(|fm| fm.number == number).ok_or_else(|| {
+        AppError::NotFound(format!("{} of {}", crate::domain::failure_mode::label(number), review.change.key))
+    })?;
     if !review.change.policy.may_accept(fm.input.ratings.priority()) {
         return Err(AppError::Conflict(
             "This failure mode is High priority and this team does not allow accepting such risks."
                 .to_owned(),
         ));
     }
-    let justification = required_line("justification", "Justification", &justification, 2000)?;
-    let expires_at = Timestamp::parse_date(&expires_on)
-        .filter(|at| *at > review.now)
-        .ok_or_else(|| AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD)."))?;
-    // Counted to the end of the chosen day.
-    let expires_at = expires_at + crate::domain::time::DAY_MS - 1;
+    let acceptance = RiskAcceptanceInput::parse(&justification, &expires_on, review.now)?;
     changes::accept_risk(
         &state.db,
         &audit_actor(&user),
         user.id,
         &review.change,
         number,
-        &justification,
-        expires_at,
+        &acceptance.justification,
+        acceptance.expires_at,
     )
     .await
 }

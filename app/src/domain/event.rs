@@ -18,6 +18,13 @@ pub struct FailureModeRef {
     pub number: i64,
 }
 
+impl FailureModeRef {
+    /// Its key, `PAY-12/FM-3`.
+    pub fn key(&self) -> super::failure_mode::FailureModeKey {
+        super::failure_mode::FailureModeKey { change: self.change.clone(), number: self.number }
+    }
+}
+
 /// A change's move from one status to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Moved {
@@ -249,7 +256,7 @@ impl Event {
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
             | Event::RiskAccepted { fm, .. }
-            | Event::RiskExpired { fm, .. } => ("failure_mode", format!("{}/FM-{}", fm.change, fm.number)),
+            | Event::RiskExpired { fm, .. } => ("failure_mode", fm.key().to_string()),
             Event::TemplateCreated { template, .. }
             | Event::TemplateUpdated { template, .. }
             | Event::TemplateRetired { template, .. } => ("fm_template", template.to_string()),

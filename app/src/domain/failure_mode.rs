@@ -4,6 +4,38 @@ use super::AppError;
 use super::text::TextRule;
 use serde::{Deserialize, Serialize};
 
+/// A failure mode's name within its change: `FM-3`.
+pub fn label(number: i64) -> String {
+    format!("FM-{number}")
+}
+
+/// A failure mode by its change's key and its number, written `PAY-12/FM-3`: how a test
+/// result binds to one, and how the audit and search name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FailureModeKey {
+    pub change: super::change::ChangeKey,
+    pub number: i64,
+}
+
+impl std::fmt::Display for FailureModeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.change, label(self.number))
+    }
+}
+
+impl std::str::FromStr for FailureModeKey {
+    type Err = ();
+
+    /// `PAY-12/FM-3`, in any case, with spaces around either part and leading zeros.
+    fn from_str(written: &str) -> Result<Self, ()> {
+        let (key, number) = written.trim().split_once('/').ok_or(())?;
+        let number = number.trim();
+        let number = number.strip_prefix("FM-").or_else(|| number.strip_prefix("fm-")).ok_or(())?;
+        let change = super::change::ChangeKey::parse(key).map_err(|_| ())?;
+        Ok(Self { change, number: number.parse().map_err(|_| ())? })
+    }
+}
+
 /// A rating from 1 to 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u8")]
@@ -55,6 +87,22 @@ pub enum Priority {
 }
 
 impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+    /// Its weight in "coverage weighted by priority" (the portfolio's), and as stored.
+    pub fn weight(self) -> i64 {
+        match self {
+            Priority::High => 3,
+            Priority::Medium => 2,
+            Priority::Low => 1,
+        }
+    }
+
+    /// The priority a stored weight stands for.
+    pub fn of_weight(weight: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.weight() == weight)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Priority::Low => "Low",
@@ -619,6 +667,16 @@ mod tests {
             Some("detectability"),
             "typed ratings are refused with the same field names"
         );
+    }
+
+    #[test]
+    fn a_failure_mode_key_reads_back_as_written() {
+        let key: FailureModeKey = " pay-12 / fm-003 ".parse().expect("a key");
+        assert_eq!(key.to_string(), "PAY-12/FM-3");
+        assert_eq!(key.to_string().parse(), Ok(key));
+        for bad in ["PAY-12", "PAY-12/3", "PAY/FM-3", "PAY-12/FM-x", ""] {
+            assert!(bad.parse::<FailureModeKey>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -150,6 +150,28 @@ pub struct Acceptance {
     pub expires_at: Timestamp,
 }
 
+/// A lead's acceptance of a failure mode's risk, as given: checked, before anything is
+/// written. It runs to the end of the day it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RiskAcceptanceInput {
+    pub justification: String,
+    /// The last moment it holds: the end (UTC) of the day chosen.
+    pub expires_at: Timestamp,
+}
+
+impl RiskAcceptanceInput {
+    /// A justification (one line, up to [`NOTE_MAX`](super::change::NOTE_MAX)) and an expiry
+    /// `YYYY-MM-DD` after `now`.
+    pub fn parse(justification: &str, expires_on: &str, now: Timestamp) -> Result<Self, super::AppError> {
+        use super::change::{NOTE_MAX, required_line};
+        let justification = required_line("justification", "Justification", justification, NOTE_MAX)?;
+        let day = Timestamp::parse_date(expires_on).filter(|at| *at > now).ok_or_else(|| {
+            super::AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD).")
+        })?;
+        Ok(Self { justification, expires_at: day + DAY_MS - 1 })
+    }
+}
+
 /// What the gate needs to know about a failure mode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureModeFacts {
@@ -404,7 +426,7 @@ pub fn gate(
     }
     for (fm, assessment) in fms.iter().zip(assessments) {
         if let Some(reason) = &assessment.reason {
-            let label = format!("FM-{}", fm.number);
+            let label = super::failure_mode::label(fm.number);
             blockers.push(Blocker {
                 reason: format!("{label} “{}” {reason}.", fm.title),
                 failure_mode: Some(label),

@@ -56,7 +56,41 @@ pub struct Principal {
     pub teams: Vec<(TeamId, String, Role)>,
 }
 
+/// Who put a change up for review, as the four-eyes rule reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registrant {
+    pub team: TeamId,
+    /// Its author: `None` while a change an API token registered is unclaimed.
+    pub author: Option<UserId>,
+    /// The owner of the personal token that registered it, if one did.
+    pub token_owner: Option<UserId>,
+}
+
 impl Principal {
+    /// Why this person may not be the second pair of eyes on a change (sign it off, accept
+    /// one of its risks), if they may not. Four eyes mean two people: the change needs a
+    /// person as its author (one an API token registered must be claimed first), and the
+    /// second is neither its author nor the owner of the token that registered it, and a
+    /// lead of its team (or an admin).
+    pub fn second_pair_of_eyes(&self, change: Registrant) -> Result<(), String> {
+        match change.author {
+            None => Err("This change was registered by an API token and has no author yet: a member of the \
+                 team must claim it first; someone else then signs it off or accepts its risks."
+                .to_owned()),
+            Some(author) if author == self.id => {
+                Err("The change's author cannot do this: it needs a second pair of eyes.".to_owned())
+            }
+            _ if change.token_owner == Some(self.id) => Err(
+                "This change was registered with your API token, so you cannot be its second pair of eyes."
+                    .to_owned(),
+            ),
+            _ if !self.has_role(change.team, Role::Lead) => {
+                Err("Only a lead of the owning team or an admin can do this.".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The user's role in `team`, if any.
     pub fn role_in(&self, team: TeamId) -> Option<Role> {
         self.teams.iter().find(|(id, _, _)| *id == team).map(|(_, _, role)| *role)

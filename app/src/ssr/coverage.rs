@@ -15,22 +15,22 @@ use crate::domain::{ChangeId, FailureModeId, TeamId};
 use crate::ssr::store::evidence::{WrittenRun, selected_latest};
 use sqlx::{AnyConnection, Row};
 
-/// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed).
-pub const COUNTS_SQL: &str = "CASE WHEN cov = 'verified'
-    OR (cov = 'accepted' AND (priority_weight < 3 OR allow_high_acceptance = 1)) THEN 1 ELSE 0 END";
+/// 1 when coverage `cov` counts for the gate (verified, or accepted where allowed: below
+/// High priority, or where the team allows accepting High), as `Coverage::counts_for_gate`.
+pub static COUNTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "CASE WHEN cov = 'verified'
+    OR (cov = 'accepted' AND (priority_weight < {} OR allow_high_acceptance = 1)) THEN 1 ELSE 0 END",
+        Priority::High.weight()
+    )
+});
 
-/// The weight of a priority in "coverage weighted by priority".
-pub fn weight(priority: Priority) -> i64 {
-    match priority {
-        Priority::High => 3,
-        Priority::Medium => 2,
-        Priority::Low => 1,
-    }
+fn weight(priority: Priority) -> i64 {
+    priority.weight()
 }
 
-/// The priority a stored weight stands for.
 fn priority(stored: i64) -> Option<Priority> {
-    [Priority::High, Priority::Medium, Priority::Low].into_iter().find(|p| weight(*p) == stored)
+    Priority::of_weight(stored)
 }
 
 /// `('draft', …)`, for `status IN …`: the statuses [`ChangeStatus::is_open`] holds open.
@@ -295,10 +295,11 @@ pub async fn today(db: &Db, now: Timestamp) -> Result<Vec<DayFigures>, sqlx::Err
                 CAST(COALESCE(SUM(priority_weight), 0) AS BIGINT) AS weighted_total,
                 CAST(COALESCE(SUM(CASE WHEN cov = 'failing' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing,
                 CAST(COALESCE(SUM(CASE WHEN cov = 'stale' THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale
-         FROM (SELECT team_id, cov, priority_weight, {COUNTS_SQL} AS counted
+         FROM (SELECT team_id, cov, priority_weight, {counts} AS counted
                FROM ({fm_coverage}) x WHERE status <> 'cancelled') y
          GROUP BY team_id",
-        fm_coverage = *FM_COVERAGE
+        fm_coverage = *FM_COVERAGE,
+        counts = *COUNTS_SQL,
     ))
     .bind(now)
     .fetch_all(db.read())

@@ -87,9 +87,8 @@ pub enum Ingested {
 
 /// Reads a binding label `PAY-12/FM-3` (any case, leading zeros allowed).
 fn binding(label: &str) -> Option<(ChangeKey, i64)> {
-    let (key, number) = label.trim().split_once('/')?;
-    let number = number.trim().strip_prefix("FM-").or_else(|| number.trim().strip_prefix("fm-"))?;
-    Some((ChangeKey::parse(key).ok()?, number.parse().ok()?))
+    let key: crate::domain::failure_mode::FailureModeKey = label.parse().ok()?;
+    Some((key.change, key.number))
 }
 
 /// Stores a run for the token's team. `idempotency` is (key, hash of the request).
@@ -238,7 +237,7 @@ fn coverage_after<'a>(
         let accepted_until = t.fm.acceptance.as_ref().map(|a| a.expires_at);
         let designed = t.fm.facts().is_designed();
         let coverage = Coverage::derive(designed, summary, accepted_until, policy, received_at);
-        let label = format!("FM-{}", t.fm.number);
+        let label = crate::domain::failure_mode::label(t.fm.number);
         matched.push(Matched {
             change: t.change_key.to_string(),
             failure_mode: label.clone(),
@@ -270,8 +269,11 @@ async fn record_moves(
         if was.coverage == now.coverage {
             continue;
         }
-        let step =
-            CoverageMove { failure_mode: format!("FM-{}", now.number), from: was.coverage, to: now.coverage };
+        let step = CoverageMove {
+            failure_mode: crate::domain::failure_mode::label(now.number),
+            from: was.coverage,
+            to: now.coverage,
+        };
         match by_change.iter_mut().find(|(c, _)| *c == now.change) {
             Some((_, moves)) => moves.push(step),
             None => by_change.push((now.change, vec![step])),

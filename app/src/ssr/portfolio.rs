@@ -262,11 +262,12 @@ fn live_tally(view: Shape) -> String {
                 CAST(SUM(CASE WHEN cov = 'uncovered' THEN 1 ELSE 0 END) AS BIGINT) AS uncovered,
                 CAST(SUM(priority_weight) AS BIGINT) AS weight_total,
                 CAST(SUM(counted * priority_weight) AS BIGINT) AS weight_covered
-         FROM (SELECT change_id, cov, priority_weight, {COUNTS_SQL} AS counted
+         FROM (SELECT change_id, cov, priority_weight, {counts} AS counted
                FROM ({fm_coverage}
                      WHERE f.change_id IN (SELECT id FROM changes WHERE cov_until <= $1) AND {visible}) a) b
          GROUP BY change_id",
         fm_coverage = *FM_COVERAGE,
+        counts = *COUNTS_SQL,
         visible = visible("c.team_id", (2, 3), view),
     )
 }
@@ -601,7 +602,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
          WHERE team_id = $2 AND status IN {open}
            AND cov IN ('uncovered', 'designed', 'failing', 'stale')
          ORDER BY change_number, fm_number LIMIT $3",
-        fm_coverage = *FM_COVERAGE
+        fm_coverage = *FM_COVERAGE,
     ))
     .bind(now)
     .bind(team.0)

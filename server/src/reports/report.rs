@@ -179,7 +179,7 @@ fn sign_off(sign_off: SignOff) -> SignOffReport {
             .failure_modes
             .into_iter()
             .map(|fm| SnapshotLine {
-                label: format!("FM-{}", fm.number),
+                label: app::domain::failure_mode::label(fm.number),
                 title: fm.title,
                 priority: fm.priority,
                 coverage: fm.coverage,
@@ -235,7 +235,7 @@ impl Report {
                 let input = &fm.input;
                 let matches = review.evidence.matches(fm.number, &input.selectors);
                 FailureModeReport {
-                    label: format!("FM-{}", fm.number),
+                    label: app::domain::failure_mode::label(fm.number),
                     title: input.title.clone(),
                     texts: input.texts.iter().map(|(t, value)| (t.label, value.to_owned())).collect(),
                     severity: input.ratings.severity.get(),

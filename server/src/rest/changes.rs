@@ -173,7 +173,7 @@ fn change_doc(review: &Review) -> ChangeDoc {
             .iter()
             .zip(&review.assessments)
             .map(|(fm, a)| FailureModeDoc {
-                failure_mode: format!("FM-{}", fm.number),
+                failure_mode: app::domain::failure_mode::label(fm.number),
                 title: fm.input.title.clone(),
                 texts: fm.input.texts.iter().map(|(t, value)| (t.name.to_owned(), value.into())).collect(),
                 priority: fm.input.ratings.priority().label().to_owned(),

@@ -729,7 +729,9 @@ pub async fn failure_mode_by_number(db: &Db, change: &Change, number: i64) -> Re
         .bind(number)
         .fetch_optional(db.read())
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("FM-{number} of {}", change.key)))?;
+        .ok_or_else(|| {
+            AppError::NotFound(format!("{} of {}", crate::domain::failure_mode::label(number), change.key))
+        })?;
     failure_mode(&row)
 }
 
@@ -898,7 +900,11 @@ pub async fn delete_failure_mode(
     let deleted =
         sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id.0).execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
-        return Err(AppError::NotFound(format!("FM-{number} of {}", change.key)));
+        return Err(AppError::NotFound(format!(
+            "{} of {}",
+            crate::domain::failure_mode::label(number),
+            change.key
+        )));
     }
     tx.record(actor, Event::FailureModeRemoved { fm: fm_ref(change, number), fields: before.audit_view() })
         .await?;

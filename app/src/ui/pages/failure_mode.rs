@@ -24,13 +24,13 @@ pub fn FailureModePage() -> impl IntoView {
         |(key, number, ..)| failure_mode_detail(key, number),
     );
     view! {
-        <Title text=format!("{}/FM-{}", key(), number())/>
+        <Title text=format!("{}/{}", key(), crate::domain::failure_mode::label(number()))/>
         <RequireUser page=move |_user: Principal| {
             view! {
                 <Loaded resource=fm page=move |fm: FailureModeView| {
                     let back = format!("/changes/{}", fm.key);
                     let crumb = format!("{} {}", fm.key, fm.change_title);
-                    let heading = format!("FM-{}", fm.number);
+                    let heading = crate::domain::failure_mode::label(fm.number);
                     let ratings = format!(
                         " · severity {}, likelihood {}, detectability {} · ",
                         fm.severity, fm.likelihood, fm.detectability

@@ -69,7 +69,7 @@ fn Results(found: Found, typed: String) -> impl IntoView {
                     {failure_modes.into_iter().map(|f| view! {
                         <li>
                             <a href=format!("/changes/{}/fm/{}", f.change, f.number)>
-                                <span class="key">{format!("{}/FM-{}", f.change, f.number)}</span> " " {f.title}
+                                <span class="key">{format!("{}/{}", f.change, crate::domain::failure_mode::label(f.number))}</span> " " {f.title}
                             </a>
                             {(!f.excerpt.is_empty()).then(|| view! { <p class="muted">{f.excerpt}</p> })}
                         </li>

@@ -205,7 +205,7 @@ fn TeamWorkView(work: TeamWork, slug: String) -> impl IntoView {
                     let age = g.oldest_at.map(|at| format!(" (oldest result {} days old)", at.days_until(now)));
                     view! {
                         <li>
-                            <a href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} FM-{}", g.change, g.number)}</a>
+                            <a href=format!("/changes/{}/fm/{}", g.change, g.number)>{format!("{} {}", g.change, crate::domain::failure_mode::label(g.number))}</a>
                             " " {g.title} " " <CoverageChip coverage=g.coverage/>
                             {(g.coverage == Coverage::Stale).then_some(age).flatten()}
                         </li>
