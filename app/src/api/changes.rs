@@ -31,17 +31,6 @@ pub struct ChangeList {
     pub changes: Vec<ChangeRow>,
 }
 
-/// A failure mode in a change's table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailureModeRow {
-    pub number: i64,
-    pub title: String,
-    pub priority: Priority,
-    pub rpn: u8,
-    pub coverage: Coverage,
-    pub reason: Option<String>,
-}
-
 /// One line of a change's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryItem {
@@ -81,7 +70,7 @@ pub struct ChangeView {
     pub overdue: bool,
     pub signed_off_at: Option<Timestamp>,
     pub policy: Policy,
-    pub failure_modes: Vec<FailureModeRow>,
+    pub failure_modes: Vec<crate::domain::gate::FailureModeSummary>,
     pub gate: Gate,
     pub can_edit: bool,
     /// `None` when the user may sign off; otherwise why not.
@@ -261,19 +250,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
             detail: r.after.or(r.before).unwrap_or_default(),
         })
         .collect();
-    let failure_modes = review
-        .failure_modes
-        .iter()
-        .zip(&review.assessments)
-        .map(|(fm, a)| FailureModeRow {
-            number: fm.number,
-            title: fm.input.title.clone(),
-            priority: fm.input.ratings.priority(),
-            rpn: fm.input.ratings.rpn(),
-            coverage: a.coverage,
-            reason: a.reason.clone(),
-        })
-        .collect();
+    let failure_modes = review.summaries();
     let c = &review.change;
     let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
     let suggestions = if can_edit {

@@ -2,7 +2,7 @@
 //! change, its failure modes, the evidence, the team policy and the current time.
 
 use super::change::ChangeStatus;
-use super::failure_mode::{Design, Priority, Ratings, Selector};
+use super::failure_mode::{Design, Priority, Ratings, Selector, Texts};
 use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +148,33 @@ pub struct Acceptance {
     pub justification: String,
     pub accepted_by: String,
     pub expires_at: Timestamp,
+}
+
+/// A failure mode as every edge shows it (the change page, the API, the report), built
+/// once from its change's review (`ssr::review::Review::summaries`); each edge wraps it
+/// in its own wire shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureModeSummary {
+    pub number: i64,
+    pub title: String,
+    pub texts: Texts,
+    pub ratings: Ratings,
+    pub coverage: Coverage,
+    /// Why it does not count as covered yet, when it does not.
+    pub reason: Option<String>,
+    pub designs: Vec<Design>,
+    pub selectors: Vec<Selector>,
+}
+
+impl FailureModeSummary {
+    /// `FM-3`.
+    pub fn label(&self) -> String {
+        super::failure_mode::label(self.number)
+    }
+
+    pub fn priority(&self) -> Priority {
+        self.ratings.priority()
+    }
 }
 
 /// A lead's acceptance of a failure mode's risk, as given: checked, before anything is

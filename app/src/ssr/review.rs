@@ -6,7 +6,7 @@ use super::store::changes::{self, Change, FailureMode};
 use super::store::evidence;
 use crate::domain::AppError;
 use crate::domain::change::ChangeKey;
-use crate::domain::gate::{self, Assessment, EvidenceView, Gate};
+use crate::domain::gate::{self, Assessment, EvidenceView, FailureModeSummary, Gate};
 use crate::domain::time::Timestamp;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -39,6 +39,24 @@ pub async fn of(db: &Db, change: Change) -> Result<Review, AppError> {
 }
 
 impl Review {
+    /// Each failure mode as every edge shows it, in order, with its assessment.
+    pub fn summaries(&self) -> Vec<FailureModeSummary> {
+        self.failure_modes
+            .iter()
+            .zip(&self.assessments)
+            .map(|(fm, a)| FailureModeSummary {
+                number: fm.number,
+                title: fm.input.title.clone(),
+                texts: fm.input.texts.clone(),
+                ratings: fm.input.ratings,
+                coverage: a.coverage,
+                reason: a.reason.clone(),
+                designs: fm.input.designs.clone(),
+                selectors: fm.input.selectors.clone(),
+            })
+            .collect()
+    }
+
     /// The immutable record of a sign-off: every failure mode with its coverage and the
     /// evidence that made the gate open, and the SHA-256 of that JSON.
     pub fn snapshot(&self, signed_by: &str) -> (String, String) {

@@ -228,27 +228,27 @@ impl Report {
             }
         });
         let failure_modes = review
-            .failure_modes
-            .iter()
-            .zip(&review.assessments)
-            .map(|(fm, assessment)| {
-                let input = &fm.input;
-                let matches = review.evidence.matches(fm.number, &input.selectors);
+            .summaries()
+            .into_iter()
+            .zip(&review.failure_modes)
+            .map(|(fm, stored)| {
+                let matches = review.evidence.matches(fm.number, &fm.selectors);
+                let ratings = fm.ratings;
                 FailureModeReport {
-                    label: app::domain::failure_mode::label(fm.number),
-                    title: input.title.clone(),
-                    texts: input.texts.iter().map(|(t, value)| (t.label, value.to_owned())).collect(),
-                    severity: input.ratings.severity.get(),
-                    likelihood: input.ratings.likelihood.get(),
-                    detectability: input.ratings.detectability.get(),
-                    priority: input.ratings.priority().label(),
-                    rpn: input.ratings.rpn(),
-                    coverage: assessment.coverage.as_str(),
-                    reason: assessment.reason.clone(),
-                    designs: input.designs.iter().map(design).collect(),
-                    selectors: input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+                    label: fm.label(),
+                    texts: fm.texts.iter().map(|(t, value)| (t.label, value.to_owned())).collect(),
+                    severity: ratings.severity.get(),
+                    likelihood: ratings.likelihood.get(),
+                    detectability: ratings.detectability.get(),
+                    priority: ratings.priority().label(),
+                    rpn: ratings.rpn(),
+                    coverage: fm.coverage.as_str(),
+                    designs: fm.designs.iter().map(design).collect(),
+                    selectors: fm.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
                     evidence: matches.all().into_iter().map(|r| evidence(r, now)).collect(),
-                    acceptance: fm.acceptance.as_ref().map(|a| acceptance(a, now)),
+                    acceptance: stored.acceptance.as_ref().map(|a| acceptance(a, now)),
+                    title: fm.title,
+                    reason: fm.reason,
                 }
             })
             .collect();

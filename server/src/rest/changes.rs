@@ -169,16 +169,15 @@ fn change_doc(review: &Review) -> ChangeDoc {
         happy_path_at: c.happy_path_at,
         target_at: c.target_at,
         failure_modes: review
-            .failure_modes
-            .iter()
-            .zip(&review.assessments)
-            .map(|(fm, a)| FailureModeDoc {
-                failure_mode: app::domain::failure_mode::label(fm.number),
-                title: fm.input.title.clone(),
-                texts: fm.input.texts.iter().map(|(t, value)| (t.name.to_owned(), value.into())).collect(),
-                priority: fm.input.ratings.priority().label().to_owned(),
-                coverage: a.coverage.as_str().to_owned(),
-                tests: fm.input.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+            .summaries()
+            .into_iter()
+            .map(|fm| FailureModeDoc {
+                failure_mode: fm.label(),
+                texts: fm.texts.iter().map(|(t, value)| (t.name.to_owned(), value.into())).collect(),
+                priority: fm.priority().label().to_owned(),
+                coverage: fm.coverage.as_str().to_owned(),
+                tests: fm.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
+                title: fm.title,
             })
             .collect(),
         gate: gate_doc(review),

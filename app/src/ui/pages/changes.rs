@@ -402,9 +402,9 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                         <tbody>
                             {c.failure_modes.iter().map(|fm| view! {
                                 <tr>
-                                    <td><a href=format!("/changes/{}/fm/{}", c.key, fm.number)>{crate::domain::failure_mode::label(fm.number)}</a></td>
+                                    <td><a href=format!("/changes/{}/fm/{}", c.key, fm.number)>{fm.label()}</a></td>
                                     <td>{fm.title.clone()}</td>
-                                    <td><PriorityChip priority=fm.priority rpn=fm.rpn/></td>
+                                    <td><PriorityChip priority=fm.priority() rpn=fm.ratings.rpn()/></td>
                                     <td><CoverageChip coverage=fm.coverage/></td>
                                 </tr>
                             }).collect_view()}
