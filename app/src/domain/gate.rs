@@ -159,6 +159,8 @@ pub struct FailureModeSummary {
     pub title: String,
     pub texts: Texts,
     pub ratings: Ratings,
+    /// What its ratings give ([`Ratings::priority`]), as every edge shows it.
+    pub priority: Priority,
     pub coverage: Coverage,
     /// Why it does not count as covered yet, when it does not.
     pub reason: Option<String>,
@@ -170,10 +172,6 @@ impl FailureModeSummary {
     /// `FM-3`.
     pub fn label(&self) -> String {
         super::failure_mode::label(self.number)
-    }
-
-    pub fn priority(&self) -> Priority {
-        self.ratings.priority()
     }
 }
 

@@ -49,6 +49,7 @@ impl Review {
                 title: fm.input.title.clone(),
                 texts: fm.input.texts.clone(),
                 ratings: fm.input.ratings,
+                priority: fm.input.ratings.priority(),
                 coverage: a.coverage,
                 reason: a.reason.clone(),
                 designs: fm.input.designs.clone(),

@@ -240,7 +240,7 @@ impl Report {
                     severity: ratings.severity.get(),
                     likelihood: ratings.likelihood.get(),
                     detectability: ratings.detectability.get(),
-                    priority: ratings.priority().label(),
+                    priority: fm.priority.label(),
                     rpn: ratings.rpn(),
                     coverage: fm.coverage.as_str(),
                     designs: fm.designs.iter().map(design).collect(),

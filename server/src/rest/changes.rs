@@ -174,7 +174,7 @@ fn change_doc(review: &Review) -> ChangeDoc {
             .map(|fm| FailureModeDoc {
                 failure_mode: fm.label(),
                 texts: fm.texts.iter().map(|(t, value)| (t.name.to_owned(), value.into())).collect(),
-                priority: fm.priority().label().to_owned(),
+                priority: fm.priority.label().to_owned(),
                 coverage: fm.coverage.as_str().to_owned(),
                 tests: fm.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
                 title: fm.title,

@@ -404,7 +404,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                                 <tr>
                                     <td><a href=format!("/changes/{}/fm/{}", c.key, fm.number)>{fm.label()}</a></td>
                                     <td>{fm.title.clone()}</td>
-                                    <td><PriorityChip priority=fm.priority() rpn=fm.ratings.rpn()/></td>
+                                    <td><PriorityChip priority=fm.priority rpn=fm.ratings.rpn()/></td>
                                     <td><CoverageChip coverage=fm.coverage/></td>
                                 </tr>
                             }).collect_view()}
