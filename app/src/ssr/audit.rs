@@ -289,7 +289,7 @@ async fn stored_page(
                 before_json, after_json, prev_hash, hash
          FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
     )
-    .bind(after_id.0)
+    .bind(after_id)
     .bind(VERIFY_PAGE)
     .fetch_all(&mut *conn)
     .await?;
@@ -364,7 +364,7 @@ pub async fn for_object(
         "{RECORD_SELECT} WHERE team_id = $1 AND {id} >= $2 AND {id} < $3 AND (object_id = $2 OR {id} >= $4)
          ORDER BY id + 0 DESC LIMIT 500"
     ))
-    .bind(team.0)
+    .bind(team)
     .bind(object_id)
     .bind(format!("{object_id}0"))
     .bind(format!("{object_id}/"))

@@ -225,7 +225,7 @@ pub async fn refresh(
         .bind(summary.unmatched)
         .bind(summary.oldest_at)
         .bind(now)
-        .bind(fm.id.0)
+        .bind(fm.id)
         .execute(&mut *conn)
         .await?;
         summaries.push(summary);
@@ -260,7 +260,7 @@ pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
                  covered = excluded.covered, weighted_covered = excluded.weighted_covered,
                  weighted_total = excluded.weighted_total, failing = excluded.failing, stale = excluded.stale",
         )
-        .bind(f.team.0)
+        .bind(f.team)
         .bind(day)
         .bind(f.failure_modes)
         .bind(f.covered)

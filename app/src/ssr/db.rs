@@ -336,7 +336,7 @@ impl Db {
         if self.backend == Backend::Postgres && !ids.is_empty() {
             let list = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
             let sql = format!("SELECT id FROM changes WHERE id IN ({list}) ORDER BY id FOR UPDATE");
-            ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.0)).fetch_all(conn).await?;
+            ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id)).fetch_all(conn).await?;
         }
         Ok(())
     }

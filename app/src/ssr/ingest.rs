@@ -299,7 +299,7 @@ async fn regress_signed_off(
     let signed_off: Vec<i64> = sqlx::query_scalar(
         "SELECT number FROM changes WHERE team_id = $1 AND status = 'failure_cases_complete'",
     )
-    .bind(auth.team_id.0)
+    .bind(auth.team_id)
     .fetch_all(&mut **tx)
     .await?;
     failing.retain(|(key, _)| signed_off.contains(&key.number()));
@@ -326,7 +326,7 @@ async fn remember_reply(
         "INSERT INTO idempotency_keys (token_id, key, request_hash, status, reply, created_at)
          VALUES ($1, $2, $3, 201, $4, $5)",
     )
-    .bind(auth.id.0)
+    .bind(auth.id)
     .bind(key)
     .bind(hash)
     .bind(serde_json::to_string(receipt).unwrap_or_default())
@@ -345,7 +345,7 @@ async fn earlier_reply(
 ) -> Result<Option<String>, AppError> {
     let earlier =
         sqlx::query("SELECT request_hash, reply FROM idempotency_keys WHERE token_id = $1 AND key = $2")
-            .bind(auth.id.0)
+            .bind(auth.id)
             .bind(key)
             .fetch_optional(&mut *conn)
             .await?;

@@ -582,7 +582,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
          WHERE c.team_id = $1 AND c.status IN {open} AND c.target_at IS NOT NULL
          ORDER BY c.target_at, c.number LIMIT $2"
     ))
-    .bind(team.0)
+    .bind(team)
     .bind(WORK_LIMIT)
     .fetch_all(db.read())
     .await?
@@ -605,7 +605,7 @@ pub async fn team_work(db: &Db, team: crate::domain::TeamId) -> Result<TeamWork,
         fm_coverage = *FM_COVERAGE,
     ))
     .bind(now)
-    .bind(team.0)
+    .bind(team)
     .bind(WORK_LIMIT)
     .fetch_all(db.read())
     .await?

@@ -51,7 +51,7 @@ pub async fn settle(
         let columns: Vec<String> =
             TALLY_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 3)).collect();
         let sql = format!("UPDATE changes SET gate_open = $1, {} WHERE id = $2", columns.join(", "));
-        let mut update = sqlx::query(&sql).bind(desired.map(i64::from)).bind(change.id.0);
+        let mut update = sqlx::query(&sql).bind(desired.map(i64::from)).bind(change.id);
         for value in tally.values() {
             update = update.bind(value);
         }
@@ -125,7 +125,7 @@ async fn facts(
 type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 fn bind(query: Query<'_>, team: TeamId, number: Option<i64>) -> Query<'_> {
-    let query = query.bind(team.0);
+    let query = query.bind(team);
     match number {
         Some(number) => query.bind(number),
         None => query,

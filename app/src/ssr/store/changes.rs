@@ -155,7 +155,7 @@ pub async fn team_policy(db: &Db, team: TeamId) -> Result<Policy, AppError> {
     let row = sqlx::query(
         "SELECT failure_window_days, freshness_days, min_failure_modes, allow_high_acceptance FROM teams WHERE id = $1",
     )
-    .bind(team.0)
+    .bind(team)
     .fetch_one(db.read())
     .await?;
     Ok(policy(&row)?)
@@ -181,7 +181,7 @@ pub async fn set_policy(
     .bind(new.min_failure_modes)
     .bind(i64::from(new.allow_high_acceptance))
     .bind(i64::from(public_badges))
-    .bind(team.0)
+    .bind(team)
     .execute(&mut *tx)
     .await?;
     tx.record(actor, Event::PolicySet { team, before: (before, was_public), after: (new, public_badges) })
@@ -193,7 +193,7 @@ pub async fn set_policy(
 /// Whether the team's change badges are public.
 pub async fn public_badges_enabled(db: &Db, team: TeamId) -> Result<bool, AppError> {
     let flag: i64 = sqlx::query_scalar("SELECT public_badges FROM teams WHERE id = $1")
-        .bind(team.0)
+        .bind(team)
         .fetch_one(db.read())
         .await?;
     Ok(flag != 0)
@@ -212,7 +212,7 @@ pub async fn create(
     let row = sqlx::query(
         "UPDATE teams SET last_change_number = last_change_number + 1 WHERE id = $1 RETURNING last_change_number, slug",
     )
-    .bind(team.0)
+    .bind(team)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("The team".to_owned()))?;
@@ -231,7 +231,7 @@ pub async fn create(
         n + 5,
     );
     bind_details(sqlx::query(&sql), new)
-        .bind(team.0)
+        .bind(team)
         .bind(number)
         .bind(match by {
             Registrar::Person(user) => Some(user.0),
@@ -365,7 +365,7 @@ pub async fn list(db: &Db, team: TeamId, status: Option<ChangeStatus>) -> Result
         change_select = *CHANGE_SELECT
     ))
     .persistent(db.backend().keeps_filtered_plans())
-    .bind(team.0)
+    .bind(team)
     .bind(status.map(ChangeStatus::as_str))
     .fetch_all(db.read())
     .await?;
@@ -402,7 +402,7 @@ pub async fn locked_status(
         crate::ssr::db::Backend::Sqlite => "SELECT status FROM changes WHERE id = $1",
         crate::ssr::db::Backend::Postgres => "SELECT status FROM changes WHERE id = $1 FOR UPDATE",
     };
-    let current: String = sqlx::query_scalar(sql).bind(change_id.0).fetch_one(&mut *tx).await?;
+    let current: String = sqlx::query_scalar(sql).bind(change_id).fetch_one(&mut *tx).await?;
     Ok(super::decode_status(&current)?)
 }
 
@@ -430,7 +430,7 @@ pub async fn record_happy_path(
     .bind(target)
     .bind(note)
     .bind(now)
-    .bind(change.id.0)
+    .bind(change.id)
     .execute(&mut *tx)
     .await?;
     let event = Event::HappyPathRecorded {
@@ -460,7 +460,7 @@ async fn set_status(
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(Timestamp::now())
-        .bind(change.id.0)
+        .bind(change.id)
         .execute(&mut *tx)
         .await?;
     tx.record(actor, event(moved)).await?;
@@ -485,9 +485,9 @@ pub async fn claim(db: &Db, actor: &Actor, user: UserId, change: &Change) -> Res
     let mut tx = db.begin_write().await?;
     let done =
         sqlx::query("UPDATE changes SET author_id = $1, updated_at = $2 WHERE id = $3 AND author_id IS NULL")
-            .bind(user.0)
+            .bind(user)
             .bind(Timestamp::now())
-            .bind(change.id.0)
+            .bind(change.id)
             .execute(&mut *tx)
             .await?;
     if done.rows_affected() == 0 {
@@ -531,7 +531,7 @@ pub async fn update_details(
     );
     let updated = bind_details(sqlx::query(&sql), details)
         .bind(Timestamp::now())
-        .bind(change.id.0)
+        .bind(change.id)
         .bind(version)
         .execute(&mut *tx)
         .await?;
@@ -579,7 +579,7 @@ pub async fn regress_in(
     sqlx::query("UPDATE changes SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(Timestamp::now())
-        .bind(change.id.0)
+        .bind(change.id)
         .execute(&mut **tx)
         .await?;
     let event = Event::ChangeRegressed {
@@ -678,7 +678,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
 /// A change's failure modes, by number.
 pub async fn failure_modes(db: &Db, change: &Change) -> Result<Vec<FailureMode>, AppError> {
     sqlx::query(&format!("{} WHERE f.change_id = $1 ORDER BY f.number", *FM_SELECT))
-        .bind(change.id.0)
+        .bind(change.id)
         .fetch_all(db.read())
         .await?
         .iter()
@@ -707,7 +707,7 @@ pub async fn team_failure_modes(
          ORDER BY c.change_number, x.number",
         FM_SELECT = *FM_SELECT
     ))
-    .bind(team.0)
+    .bind(team)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -725,7 +725,7 @@ pub async fn team_failure_modes(
 /// One failure mode of a change.
 pub async fn failure_mode_by_number(db: &Db, change: &Change, number: i64) -> Result<FailureMode, AppError> {
     let row = sqlx::query(&format!("{} WHERE f.change_id = $1 AND f.number = $2", *FM_SELECT))
-        .bind(change.id.0)
+        .bind(change.id)
         .bind(number)
         .fetch_optional(db.read())
         .await?
@@ -782,7 +782,7 @@ async fn insert_failure_mode(
         "UPDATE changes SET last_fm_number = last_fm_number + 1, updated_at = $1 WHERE id = $2 RETURNING last_fm_number",
     )
     .bind(now)
-    .bind(change.id.0)
+    .bind(change.id)
     .fetch_one(&mut **tx)
     .await?;
     let n = FM_COLUMNS.len();
@@ -795,7 +795,7 @@ async fn insert_failure_mode(
         n + 4,
     );
     let id: i64 = bind_failure_mode(sqlx::query(&sql), input)
-        .bind(change.id.0)
+        .bind(change.id)
         .bind(number)
         .bind(template.map(TemplateRef::to_string))
         .bind(now)
@@ -856,7 +856,7 @@ pub async fn update_failure_mode(
     );
     let updated = bind_failure_mode(sqlx::query(&sql), input)
         .bind(Timestamp::now())
-        .bind(before.id.0)
+        .bind(before.id)
         .bind(version)
         .execute(&mut *tx)
         .await?;
@@ -866,7 +866,7 @@ pub async fn update_failure_mode(
     coverage::refresh(&mut tx, change.team_id, &[derivable(input, before.id)], None).await?;
     // An acceptance covered the failure mode as it was; an edit needs a new one.
     let voided = sqlx::query("DELETE FROM risk_acceptances WHERE failure_mode_id = $1")
-        .bind(before.id.0)
+        .bind(before.id)
         .execute(&mut *tx)
         .await?;
     let event = Event::FailureModeEdited {
@@ -893,12 +893,12 @@ pub async fn delete_failure_mode(
     require_editable(&mut tx, db, change).await?;
     for table in ["risk_acceptances", "evidence_bindings"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE failure_mode_id = $1"))
-            .bind(before.id.0)
+            .bind(before.id)
             .execute(&mut *tx)
             .await?;
     }
     let deleted =
-        sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM failure_modes WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound(format!(
             "{} of {}",
@@ -928,9 +928,9 @@ pub async fn accept_risk(
         "INSERT INTO risk_acceptances (failure_mode_id, justification, accepted_by, accepted_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(fm.id.0)
+    .bind(fm.id)
     .bind(justification)
-    .bind(by.0)
+    .bind(by)
     .bind(Timestamp::now())
     .bind(expires_at)
     .execute(&mut *tx)
@@ -970,12 +970,12 @@ pub async fn sign_off_in(
     sqlx::query("UPDATE changes SET status = $1, signed_off_at = $2, updated_at = $2 WHERE id = $3")
         .bind(moved.to.as_str())
         .bind(now)
-        .bind(change.id.0)
+        .bind(change.id)
         .execute(&mut **tx)
         .await?;
     sqlx::query("INSERT INTO sign_offs (change_id, signed_by, signed_at, snapshot, content_hash) VALUES ($1, $2, $3, $4, $5)")
-        .bind(change.id.0)
-        .bind(by.0)
+        .bind(change.id)
+        .bind(by)
         .bind(now)
         .bind(snapshot)
         .bind(hash)
@@ -997,7 +997,7 @@ pub async fn sign_offs(db: &Db, change: &Change) -> Result<Vec<SignOff>, AppErro
         "SELECT u.display_name, s.signed_at, s.snapshot, s.content_hash FROM sign_offs s
          JOIN users u ON u.id = s.signed_by WHERE s.change_id = $1 ORDER BY s.id DESC",
     )
-    .bind(change.id.0)
+    .bind(change.id)
     .fetch_all(db.read())
     .await?;
     rows.iter()

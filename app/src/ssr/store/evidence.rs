@@ -78,7 +78,7 @@ pub async fn write_run(
                 .bind(r.outcome.as_str())
                 .bind(r.duration_ms)
                 .bind(r.message.as_deref())
-                .bind(run_id.0)
+                .bind(run_id)
                 .bind(now)
         },
     )
@@ -92,7 +92,7 @@ pub async fn write_run(
              run_id = excluded.run_id, at = excluded.at",
         5,
         &bound,
-        |q, (fm, r)| q.bind(fm.0).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id.0).bind(now),
+        |q, (fm, r)| q.bind(fm).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
     )
     .await?;
     let history_for: std::collections::HashSet<&str> = history_for.iter().copied().collect();
@@ -104,7 +104,7 @@ pub async fn write_run(
         "",
         5,
         &kept,
-        |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id.0).bind(now),
+        |q, r| q.bind(team).bind(r.test_id.as_str()).bind(r.outcome.as_str()).bind(run_id).bind(now),
     )
     .await?;
     let selected = kept
@@ -136,7 +136,7 @@ async fn insert_run(
                                     passed, failed, skipped, errored)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
-    .bind(team.0)
+    .bind(team)
     .bind(run.commit.as_deref())
     .bind(run.branch.as_deref())
     .bind(run.pipeline_url.as_deref())
@@ -158,7 +158,7 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
         "SELECT id, received_at, commit_sha, branch, pipeline_url, passed, failed, skipped, errored
          FROM evidence_runs WHERE team_id = $1 ORDER BY id DESC LIMIT $2",
     )
-    .bind(team.0)
+    .bind(team)
     .bind(limit)
     .fetch_all(db.read())
     .await?;
@@ -277,12 +277,12 @@ pub async fn selected_latest(
             vec![serde_json::to_string(&ranges).map_err(|e| sqlx::Error::Encode(e.into()))?],
         ),
     };
-    let mut query = sqlx::query(&sql).bind(team.0);
+    let mut query = sqlx::query(&sql).bind(team);
     for bound in &ranges_bound {
         query = query.bind(bound.as_str());
     }
     if let Some(run) = except {
-        query = query.bind(run.0);
+        query = query.bind(run);
     }
     let mut candidates: Vec<TestResult> =
         query.fetch_all(conn).await?.iter().map(test_result).collect::<Result<_, _>>()?;
@@ -340,7 +340,7 @@ pub async fn view(
          FROM evidence_bindings b JOIN failure_modes f ON f.id = b.failure_mode_id
          JOIN evidence_runs r ON r.id = b.run_id WHERE f.change_id = $1",
     )
-    .bind(change_id.0)
+    .bind(change_id)
     .fetch_all(db.read())
     .await?
     .iter()

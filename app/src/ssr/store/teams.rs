@@ -90,7 +90,7 @@ pub async fn members(db: &Db, team: TeamId) -> Result<Vec<Member>, AppError> {
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.team_id = $1 ORDER BY u.username",
     )
-    .bind(team.0)
+    .bind(team)
     .fetch_all(db.read())
     .await?;
     let mut members = rows
@@ -120,8 +120,8 @@ pub async fn set_membership(
     let mut tx = db.begin_write().await?;
     let previous: Option<String> =
         sqlx::query_scalar("SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2")
-            .bind(team.0)
-            .bind(user.0)
+            .bind(team)
+            .bind(user)
             .fetch_optional(&mut *tx)
             .await?;
     if previous.as_deref() == role.map(Role::as_str) {
@@ -134,8 +134,8 @@ pub async fn set_membership(
                 "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
             )
-            .bind(team.0)
-            .bind(user.0)
+            .bind(team)
+            .bind(user)
             .bind(role.as_str())
             .bind(Timestamp::now())
             .execute(&mut *tx)
@@ -143,16 +143,14 @@ pub async fn set_membership(
         }
         None => {
             sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
-                .bind(team.0)
-                .bind(user.0)
+                .bind(team)
+                .bind(user)
                 .execute(&mut *tx)
                 .await?;
         }
     }
-    let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
-        .bind(user.0)
-        .fetch_one(&mut *tx)
-        .await?;
+    let username: String =
+        sqlx::query_scalar("SELECT username FROM users WHERE id = $1").bind(user).fetch_one(&mut *tx).await?;
     let before = previous.map(|r| Role::parse("role", &r)).transpose()?;
     tx.record(actor, Event::MembershipChanged { team, username, before, after: role }).await?;
     tx.commit().await?;

@@ -50,7 +50,7 @@ fn suggestion(row: &sqlx::any::AnyRow) -> Result<(Suggestion, bool), AppError> {
 /// The team's own templates, with whether each is retired.
 pub async fn team_templates(db: &Db, team: TeamId) -> Result<Vec<(Suggestion, bool)>, AppError> {
     sqlx::query(&format!("{SELECT} WHERE team_id = $1 ORDER BY change_type, title, id"))
-        .bind(team.0)
+        .bind(team)
         .fetch_all(db.read())
         .await?
         .iter()
@@ -78,7 +78,7 @@ pub async fn resolve(db: &Db, team: TeamId, key: &TemplateRef) -> Result<Option<
         TemplateRef::Team(id) => *id,
     };
     let row = sqlx::query(&format!("{SELECT} WHERE team_id = $1 AND id = $2"))
-        .bind(team.0)
+        .bind(team)
         .bind(id)
         .fetch_optional(db.read())
         .await?;
@@ -147,7 +147,7 @@ pub async fn create(
     let mut tx = db.begin_write().await?;
     let now = Timestamp::now();
     let id: i64 = bind_fields(sqlx::query(&INSERT), input)
-        .bind(team.0)
+        .bind(team)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?
@@ -169,8 +169,8 @@ pub async fn update(
     let mut tx = db.begin_write().await?;
     let updated = bind_fields(sqlx::query(&UPDATE), input)
         .bind(Timestamp::now())
-        .bind(id.0)
-        .bind(team.0)
+        .bind(id)
+        .bind(team)
         .execute(&mut *tx)
         .await?;
     if updated.rows_affected() == 0 {
@@ -189,8 +189,8 @@ pub async fn retire(db: &Db, actor: &Actor, team: TeamId, id: TemplateId) -> Res
         "UPDATE fm_templates SET retired_at = $1, updated_at = $1 WHERE id = $2 AND team_id = $3 AND retired_at IS NULL",
     )
     .bind(now)
-    .bind(id.0)
-    .bind(team.0)
+    .bind(id)
+    .bind(team)
     .execute(&mut *tx)
     .await?;
     if retired.rows_affected() == 0 {

@@ -73,7 +73,7 @@ pub async fn create(
         "INSERT INTO api_tokens (team_id, name, prefix, token_hash, scopes, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
-    .bind(team.0)
+    .bind(team)
     .bind(name)
     .bind(&prefix)
     .bind(hash(&token))
@@ -103,8 +103,8 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: TokenId) -> Result
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND team_id = $3 AND revoked_at IS NULL",
     )
     .bind(Timestamp::now())
-    .bind(id.0)
-    .bind(team.0)
+    .bind(id)
+    .bind(team)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -122,7 +122,7 @@ pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
                 k.last_used_at, k.revoked_at
          FROM api_tokens k LEFT JOIN users u ON u.id = k.created_by WHERE k.team_id = $1 ORDER BY k.id DESC",
     )
-    .bind(team.0)
+    .bind(team)
     .fetch_all(db.read())
     .await?;
     rows.iter()

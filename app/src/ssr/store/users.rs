@@ -101,7 +101,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<UserSummary, sqlx::Error> {
 
 async fn find_summary(conn: &mut sqlx::AnyConnection, id: UserId) -> Result<UserSummary, AppError> {
     let row = sqlx::query("SELECT id, username, display_name, is_admin, disabled FROM users WHERE id = $1")
-        .bind(id.0)
+        .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AppError::NotFound("The user".to_owned()))?;
@@ -131,7 +131,7 @@ pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, Ap
     let Some(row) = sqlx::query(
         "SELECT id, username, display_name, is_admin, disabled, session_epoch FROM users WHERE id = $1",
     )
-    .bind(id.0)
+    .bind(id)
     .fetch_optional(db.read())
     .await?
     else {
@@ -141,7 +141,7 @@ pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, Ap
         "SELECT t.id, t.slug, m.role FROM memberships m JOIN teams t ON t.id = m.team_id
          WHERE m.user_id = $1 ORDER BY t.slug",
     )
-    .bind(id.0)
+    .bind(id)
     .fetch_all(db.read())
     .await?
     .iter()
@@ -176,7 +176,7 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: UserId, disabled: bool) ->
     )
     .bind(i64::from(disabled))
     .bind(Timestamp::now())
-    .bind(id.0)
+    .bind(id)
     .execute(&mut *tx)
     .await?;
     let after = UserSummary { disabled, ..before.clone() };
@@ -197,7 +197,7 @@ pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &st
     )
     .bind(password_hash)
     .bind(Timestamp::now())
-    .bind(id.0)
+    .bind(id)
     .execute(&mut *tx)
     .await?;
     tx.record(actor, Event::PasswordReset { user: id, username: user.username }).await?;
