@@ -532,7 +532,6 @@ impl TryFrom<NewFailureModeDoc> for FailureModeFields {
             };
             match value {
                 serde_json::Value::String(text) => *slot = text,
-                serde_json::Value::Null => {}
                 _ => {
                     return Err(ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,

@@ -489,6 +489,15 @@ async fn the_form_and_the_api_refuse_the_same_failure_modes(backend: Backend) {
         let (field, message) = (field.as_str().expect("field"), message.as_str().expect("message"));
         assert_eq!(detail, json!(format!("{field}: {message}")), "{name}: the same refusal by both");
     }
+    // JSON can say what a form cannot: a text that is not a string is refused as the
+    // schema says, and so is a field that is none of a failure mode's.
+    for (name, value) in [("scenario", json!(null)), ("owner", json!(7)), ("ownr", json!("Priya"))] {
+        let mut body = fm_json(&good);
+        body[name] = value;
+        let path = format!("/changes/{key}/failure-modes");
+        let refused = t.app.api(reqwest::Method::POST, &path, &token).json(&body).send().await.expect("api");
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+    }
     let mut form: Vec<(&str, &str)> = vec![("key", key.as_str())];
     form.extend(good.iter().map(|(n, v)| (*n, v.as_str())));
     assert_eq!(t.app.call(&t.author, "add_failure_mode", &form).await.status(), StatusCode::OK);
