@@ -498,10 +498,9 @@ pub struct FailureModeFields {
 }
 
 impl FailureModeFields {
-    /// The fields of a plain HTML form, each named as here (a text as in [`TEXTS`]), with
-    /// designs and selectors one per line; fields left out are empty.
-    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
-        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    /// Each field as `field` gives it by its name here (a text by its name in [`TEXTS`]),
+    /// with designs and selectors one per line.
+    pub fn named(field: impl Fn(&str) -> String) -> Self {
         Self {
             title: field("title"),
             texts: Texts::from_fn(|text| field(text.name)),
@@ -511,6 +510,12 @@ impl FailureModeFields {
             designs: Design::lines(&field("designs")),
             selectors: Selector::lines(&field("selectors")),
         }
+    }
+
+    /// The fields of a plain HTML form, each named as in [`FailureModeFields::named`];
+    /// fields left out are empty.
+    pub fn from_form(form: &std::collections::BTreeMap<String, String>) -> Self {
+        Self::named(|name| form.get(name).cloned().unwrap_or_default())
     }
 }
 

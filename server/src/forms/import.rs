@@ -3,7 +3,7 @@
 //! when none has an error.
 
 use app::domain::AppError;
-use app::domain::failure_mode::{Design, FailureModeFields, FailureModeInput, Selector, TEXTS, Texts};
+use app::domain::failure_mode::{FailureModeFields, FailureModeInput, TEXTS};
 
 /// Rows an import may have.
 pub const MAX_ROWS: usize = 500;
@@ -159,15 +159,12 @@ pub fn parse(text: &str) -> Result<Vec<Row>, AppError> {
                 // Designs and tests may be separated by ";" within a cell.
                 let lines =
                     |name: &str| get(name).split([';', '\n']).map(str::trim).collect::<Vec<_>>().join("\n");
-                FailureModeInput::try_from(FailureModeFields {
-                    title: get("title"),
-                    texts: Texts::from_fn(|text| get(text.name)),
-                    severity: get("severity"),
-                    likelihood: get("likelihood"),
-                    detectability: get("detectability"),
-                    designs: Design::lines(&lines("designs")),
-                    selectors: Selector::lines(&lines("tests")),
-                })
+                // The selectors' column is called "tests" here.
+                FailureModeInput::try_from(FailureModeFields::named(|name| match name {
+                    "designs" => lines("designs"),
+                    "selectors" => lines("tests"),
+                    other => get(other),
+                }))
                 .map_err(|e| e.to_string())
             };
             Row { line, result }
