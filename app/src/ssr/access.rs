@@ -39,20 +39,14 @@ impl Caller<'_> {
         }
     }
 
-    /// Whether the caller holds `needed` in `team`: `hidden()` when they hold nothing there
-    /// (a token holds only its own team), 403 when they see it but may not do this.
-    pub fn require(
-        self,
-        team: TeamId,
-        needed: Role,
-        hidden: impl FnOnce() -> AppError,
-    ) -> Result<(), AppError> {
+    /// Whether the caller, who [`may`](Caller::may) do work of `needed`, holds it in `team`:
+    /// `hidden()` when they hold nothing there (a token holds only its own team), 403 when
+    /// they see it but may not do this.
+    fn require(self, team: TeamId, needed: Role, hidden: impl FnOnce() -> AppError) -> Result<(), AppError> {
         match self {
             Caller::Person(person) => person.require_role_or_hide(team, needed, hidden),
-            Caller::Token(token) => {
-                self.may(needed)?;
-                if token.team_id == team { Ok(()) } else { Err(hidden()) }
-            }
+            Caller::Token(token) if token.team_id == team => Ok(()),
+            Caller::Token(_) => Err(hidden()),
         }
     }
 }
