@@ -110,6 +110,7 @@ async fn markup_in_a_failure_mode_stays_text_in_the_edit_form(backend: Backend) 
         ("scenario", hostile),
         ("effect", hostile),
         ("detection", hostile),
+        ("owner", "\"><img src=x onerror=alert(6)>"),
         ("severity", "3"),
         ("likelihood", "3"),
         ("detectability", "3"),
@@ -123,6 +124,11 @@ async fn markup_in_a_failure_mode_stays_text_in_the_edit_form(backend: Backend) 
     let body = page(&app, &lead, "/changes/PAY-1/fm/1").await.text().await.expect("body");
     assert!(!body.contains("<img src=x onerror=alert(5)>"), "{body}");
     assert!(body.contains("SC&lt;/textarea&gt;&lt;img src=x onerror=alert(5)&gt;"), "shown as text: {body}");
+    // The owner sits in an input's value too: quoting out of it is text as well.
+    assert!(!body.contains("<img src=x onerror=alert(6)>"), "{body}");
+    let report = page(&app, &lead, "/changes/PAY-1/report").await.text().await.expect("report");
+    assert!(!report.contains("<img src=x onerror=alert(6)>"), "{report}");
+    assert!(report.contains("&#60;img src=x onerror=alert(6)&#62;"), "the owner is shown as text: {report}");
 }
 
 /// A team with a member, two leads and a token of the first lead (as a lead creates one in
