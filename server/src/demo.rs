@@ -9,7 +9,7 @@ use app::domain::time::Timestamp;
 use app::domain::{AppError, TeamId};
 use app::ssr::coverage::{self, Derivable};
 use app::ssr::db::Db;
-use app::ssr::store::changes;
+use app::ssr::store::{changes, failure_modes};
 use sqlx::{Any, AnyConnection, query::Query};
 
 use app::domain::Role;
@@ -152,7 +152,7 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
 
     // Coverage facts, derived by the code ingestion uses.
     for team in team_ids {
-        let fms = changes::team_failure_modes(db.read(), team).await?;
+        let fms = failure_modes::team_failure_modes(db.read(), team).await?;
         let derivable: Vec<Derivable<'_>> = fms.iter().map(|t| t.fm.derivable()).collect();
         let mut tx = db.begin_write().await?;
         coverage::refresh(&mut tx, team, &derivable, None).await?;
@@ -640,7 +640,7 @@ async fn add_fms(db: &Db, actor: &Actor, key: &ChangeKey, fms: &[Fm]) -> Result<
         inputs.push(FailureModeInput::try_from(fields)?);
         keys.push(f.template.map(|t| TemplateRef::BuiltIn(t.to_owned())));
     }
-    changes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;
+    failure_modes::add_failure_modes(db, actor, &change, &inputs, &keys).await?;
     Ok(())
 }
 

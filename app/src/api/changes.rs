@@ -1,9 +1,9 @@
 //! Changes, milestones, failure modes, risk acceptance and sign-off.
 
 use crate::domain::AppError;
-use crate::domain::change::{ChangeDetails, ChangeStatus, ChangeType};
+use crate::domain::change::{ChangeStatus, ChangeType};
 use crate::domain::failure_mode::{Design, Priority};
-use crate::domain::gate::{Acceptance, Coverage, Gate, Policy, TestResult};
+use crate::domain::gate::{Acceptance, Coverage, TestResult};
 use crate::domain::time::Timestamp;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,26 +52,11 @@ pub struct SignOffItem {
 /// Everything the change page shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeView {
-    pub key: String,
-    pub details: ChangeDetails,
-    /// The details' version, sent back with an edit (optimistic locking).
-    pub version: i64,
-    pub author: String,
+    /// Flattened: the wire shape is the change's fields beside the page's own.
+    #[serde(flatten)]
+    pub change: crate::domain::gate::ChangeSummary,
     /// The change has no author (an API token registered it) and the user may claim it.
     pub can_claim: bool,
-    pub team_slug: String,
-    pub team_name: String,
-    pub status: ChangeStatus,
-    pub created_at: Timestamp,
-    pub happy_path_at: Option<Timestamp>,
-    pub happy_path_by: Option<String>,
-    pub happy_path_note: Option<String>,
-    pub target_at: Option<Timestamp>,
-    pub overdue: bool,
-    pub signed_off_at: Option<Timestamp>,
-    pub policy: Policy,
-    pub failure_modes: Vec<crate::domain::gate::FailureModeSummary>,
-    pub gate: Gate,
     pub can_edit: bool,
     /// `None` when the user may sign off; otherwise why not.
     pub sign_off_refusal: Option<String>,
@@ -79,7 +64,6 @@ pub struct ChangeView {
     pub history: Vec<HistoryItem>,
     /// Catalogue templates for the change's types not used yet (when the user may edit).
     pub suggestions: Vec<crate::domain::catalogue::Suggestion>,
-    pub now: Timestamp,
 }
 
 /// Everything a failure mode's page shows.
@@ -192,7 +176,7 @@ pub async fn create_change(
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, team) = super::team_access(&team, Role::Member).await?;
-    let details = ChangeDetails::try_from(ChangeFields::from_form(&form))?;
+    let details = crate::domain::change::ChangeDetails::try_from(ChangeFields::from_form(&form))?;
     let key = changes::create(
         &state.db,
         &audit_actor(&user),
@@ -217,7 +201,7 @@ pub async fn update_change(
     use crate::ssr::audit_actor;
     use crate::ssr::store::changes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    let details = ChangeDetails::try_from(ChangeFields::from_form(&form))?;
+    let details = crate::domain::change::ChangeDetails::try_from(ChangeFields::from_form(&form))?;
     changes::update_details(&state.db, &audit_actor(&user), &review.change, version, &details).await?;
     super::redirect_html_form(&format!("/changes/{}", review.change.key));
     Ok(())
@@ -227,14 +211,14 @@ pub async fn update_change(
 #[server(endpoint = "change")]
 pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
     use crate::domain::Role;
-    use crate::ssr::store::changes;
+    use crate::ssr::store::{changes, sign_offs};
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
     let sign_off_refusal = server::four_eyes_refusal(&user, &review)
         .or_else(|| {
             (!review.gate.is_open()).then(|| "The gate is closed: see what is missing above.".to_owned())
         })
         .or_else(|| review.change.status.sign_off().err().map(|refusal| refusal.to_string()));
-    let sign_offs = changes::sign_offs(&state.db, &review.change)
+    let sign_offs = sign_offs::sign_offs(&state.db, &review.change)
         .await?
         .into_iter()
         .map(|s| SignOffItem { signed_by: s.signed_by, signed_at: s.signed_at, content_hash: s.content_hash })
@@ -250,7 +234,6 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
             detail: r.after.or(r.before).unwrap_or_default(),
         })
         .collect();
-    let failure_modes = review.summaries();
     let c = &review.change;
     let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
     let suggestions = if can_edit {
@@ -264,30 +247,13 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         Vec::new()
     };
     Ok(ChangeView {
-        key: c.key.to_string(),
-        details: c.details.clone(),
-        version: c.version,
-        author: c.author_label(),
         can_claim: c.author_id.is_none() && can_edit,
-        team_slug: c.key.team().to_owned(),
-        team_name: c.team_name.clone(),
-        status: c.status,
-        created_at: c.created_at,
-        happy_path_at: c.happy_path_at,
-        happy_path_by: c.happy_path_by.clone(),
-        happy_path_note: c.happy_path_note.clone(),
-        target_at: c.target_at,
-        overdue: c.is_overdue(review.now),
-        signed_off_at: c.signed_off_at,
-        policy: c.policy,
-        failure_modes,
-        gate: review.gate.clone(),
+        change: (&review).into(),
         can_edit,
         sign_off_refusal,
         sign_offs,
         history,
         suggestions,
-        now: review.now,
     })
 }
 
@@ -344,13 +310,13 @@ pub async fn add_failure_mode(
     use crate::domain::Role;
     use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes;
+    use crate::ssr::store::failure_modes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
     let input = FailureModeInput::try_from(FailureModeFields::from_form(&form))?;
     if review.change.status == ChangeStatus::Cancelled {
         return Err(AppError::Conflict("The change is cancelled.".to_owned()));
     }
-    changes::add_failure_mode(&state.db, &audit_actor(&user), &review.change, &input).await
+    failure_modes::add_failure_mode(&state.db, &audit_actor(&user), &review.change, &input).await
 }
 
 /// A failure mode's page.
@@ -407,11 +373,18 @@ pub async fn update_failure_mode(
     use crate::domain::Role;
     use crate::domain::failure_mode::{FailureModeFields, FailureModeInput};
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes;
+    use crate::ssr::store::failure_modes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
     let input = FailureModeInput::try_from(FailureModeFields::from_form(&form))?;
-    changes::update_failure_mode(&state.db, &audit_actor(&user), &review.change, number, version, &input)
-        .await
+    failure_modes::update_failure_mode(
+        &state.db,
+        &audit_actor(&user),
+        &review.change,
+        number,
+        version,
+        &input,
+    )
+    .await
 }
 
 /// Deletes a failure mode.
@@ -419,9 +392,9 @@ pub async fn update_failure_mode(
 pub async fn delete_failure_mode(key: String, number: i64) -> Result<(), AppError> {
     use crate::domain::Role;
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes;
+    use crate::ssr::store::failure_modes;
     let (user, state, review) = server::authorized(&key, Role::Member).await?;
-    changes::delete_failure_mode(&state.db, &audit_actor(&user), &review.change, number).await?;
+    failure_modes::delete_failure_mode(&state.db, &audit_actor(&user), &review.change, number).await?;
     super::redirect_html_form(&format!("/changes/{}", review.change.key));
     Ok(())
 }
@@ -438,7 +411,7 @@ pub async fn accept_risk(
     use crate::domain::Role;
     use crate::domain::gate::RiskAcceptanceInput;
     use crate::ssr::audit_actor;
-    use crate::ssr::store::changes;
+    use crate::ssr::store::failure_modes;
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
     if let Some(refusal) = server::four_eyes_refusal(&user, &review) {
         user.require_role(review.change.team_id, Role::Lead)?;
@@ -454,7 +427,7 @@ pub async fn accept_risk(
         ));
     }
     let acceptance = RiskAcceptanceInput::parse(&justification, &expires_on, review.now)?;
-    changes::accept_risk(
+    failure_modes::accept_risk(
         &state.db,
         &audit_actor(&user),
         user.id,

@@ -2,6 +2,7 @@
 
 use super::AppError;
 use super::text::{Chars, Refusal, TextRule};
+use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// A change's stable key, `<TEAM>-<n>` (e.g. `PAY-12`).
@@ -419,7 +420,23 @@ pub enum ChangeStatus {
     Cancelled,
 }
 
+/// Who a change is by, as every edge shows it: its author, or else the API token that
+/// registered it.
+pub fn author_label(author: Option<&str>, registering_token: Option<&str>) -> String {
+    match (author, registering_token) {
+        (Some(author), _) => author.to_owned(),
+        (None, Some(token)) => format!("API token “{token}” (no author yet)"),
+        (None, None) => "nobody".to_owned(),
+    }
+}
+
 impl ChangeStatus {
+    /// A change in this status is overdue at `now` when its failure-cases target has passed
+    /// and it is still open (not signed off or cancelled).
+    pub fn is_overdue(self, target_at: Option<Timestamp>, now: Timestamp) -> bool {
+        self.is_open() && target_at.is_some_and(|t| t < now)
+    }
+
     pub const ALL: [ChangeStatus; 5] = [
         ChangeStatus::Draft,
         ChangeStatus::HappyPathWorking,

@@ -1,7 +1,7 @@
 //! Coverage of failure modes by evidence, and the sign-off gate: one pure function of the
 //! change, its failure modes, the evidence, the team policy and the current time.
 
-use super::change::ChangeStatus;
+use super::change::{ChangeDetails, ChangeKey, ChangeStatus};
 use super::failure_mode::{Design, Priority, Ratings, Selector, Texts};
 use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -173,6 +173,36 @@ impl FailureModeSummary {
     pub fn label(&self) -> String {
         super::failure_mode::label(self.number)
     }
+}
+
+/// A change as every edge shows it (the change page, the API, the report), built once
+/// from its review (`impl From<&Review>` in `ssr::review`); each edge wraps it in its own
+/// wire shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSummary {
+    pub key: ChangeKey,
+    pub team_name: String,
+    pub details: ChangeDetails,
+    /// The details' version, sent back with an edit (optimistic locking).
+    pub version: i64,
+    /// Who the change is by: its author, or the token that registered it.
+    pub author: String,
+    /// An API token registered it and no member has claimed it yet.
+    pub unclaimed: bool,
+    pub status: ChangeStatus,
+    pub created_at: Timestamp,
+    pub happy_path_at: Option<Timestamp>,
+    pub happy_path_by: Option<String>,
+    pub happy_path_note: Option<String>,
+    pub target_at: Option<Timestamp>,
+    /// The target has passed and the change is not signed off.
+    pub overdue: bool,
+    pub signed_off_at: Option<Timestamp>,
+    pub policy: Policy,
+    pub failure_modes: Vec<FailureModeSummary>,
+    pub gate: Gate,
+    /// The moment the gate was evaluated.
+    pub now: Timestamp,
 }
 
 /// A lead's acceptance of a failure mode's risk, as given: checked, before anything is

@@ -207,7 +207,7 @@ pub struct Row {
 impl Row {
     /// The target date has passed and the change is not signed off (or cancelled).
     pub fn is_overdue(&self, now: Timestamp) -> bool {
-        self.status.is_open() && self.target_at.is_some_and(|t| t < now)
+        self.status.is_overdue(self.target_at, now)
     }
 
     /// Coverage weighted by priority, in whole percent; `None` without failure modes.

@@ -4,8 +4,9 @@
 
 use super::coverage;
 use super::db::Db;
-use super::store::changes::{self, TeamFailureMode};
+use super::store::changes;
 use super::store::evidence::{self, ResultInput, RunInput};
+use super::store::failure_modes::{self, TeamFailureMode};
 use super::store::tokens::Authenticated;
 use super::write::Write;
 use crate::domain::change::ChangeKey;
@@ -31,7 +32,7 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
     .await?;
     let mut derived = 0;
     for team in teams.into_iter().map(crate::domain::TeamId) {
-        let pending: Vec<_> = changes::team_failure_modes(db.read(), team)
+        let pending: Vec<_> = failure_modes::team_failure_modes(db.read(), team)
             .await?
             .into_iter()
             .filter(|t| t.fm.derived_at.is_none())
@@ -108,7 +109,7 @@ pub async fn ingest(
     }
     // Everything that needs reading is read before the write transaction opens: the team's
     // failure modes (one query, however many changes) and its policy.
-    let fms = changes::team_failure_modes(db.read(), auth.team_id).await?;
+    let fms = failure_modes::team_failure_modes(db.read(), auth.team_id).await?;
     let policy = changes::team_policy(db, auth.team_id).await?;
     let bindings: Vec<Option<(ChangeKey, i64)>> =
         submitted.iter().map(|s| s.failure_mode.as_deref().and_then(binding)).collect();

@@ -2,11 +2,13 @@
 //! the change pages, the sign-off and (later) the CI gate endpoint.
 
 use super::db::Db;
-use super::store::changes::{self, Change, FailureMode};
+use super::store::changes::{self, Change};
 use super::store::evidence;
+use super::store::failure_modes::{self, FailureMode};
+use super::store::sign_offs;
 use crate::domain::AppError;
 use crate::domain::change::ChangeKey;
-use crate::domain::gate::{self, Assessment, EvidenceView, FailureModeSummary, Gate};
+use crate::domain::gate::{self, Assessment, ChangeSummary, EvidenceView, FailureModeSummary, Gate};
 use crate::domain::time::Timestamp;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -28,7 +30,7 @@ pub async fn load(db: &Db, key: &ChangeKey) -> Result<Review, AppError> {
 
 /// Loads and evaluates `change`'s failure modes and evidence.
 pub async fn of(db: &Db, change: Change) -> Result<Review, AppError> {
-    let failure_modes = changes::failure_modes(db, &change).await?;
+    let failure_modes = failure_modes::failure_modes(db, &change).await?;
     let evidence = evidence::view(db, change.team_id, change.id, &failure_modes).await?;
     let now = Timestamp::now();
     let facts: Vec<_> = failure_modes.iter().map(FailureMode::facts).collect();
@@ -38,12 +40,13 @@ pub async fn of(db: &Db, change: Change) -> Result<Review, AppError> {
     Ok(Review { change, failure_modes, evidence, assessments, gate, now })
 }
 
-impl Review {
-    /// Each failure mode as every edge shows it, in order, with its assessment.
-    pub fn summaries(&self) -> Vec<FailureModeSummary> {
-        self.failure_modes
+impl From<&Review> for ChangeSummary {
+    fn from(review: &Review) -> Self {
+        let c = &review.change;
+        let failure_modes = review
+            .failure_modes
             .iter()
-            .zip(&self.assessments)
+            .zip(&review.assessments)
             .map(|(fm, a)| FailureModeSummary {
                 number: fm.number,
                 title: fm.input.title.clone(),
@@ -55,9 +58,31 @@ impl Review {
                 designs: fm.input.designs.clone(),
                 selectors: fm.input.selectors.clone(),
             })
-            .collect()
+            .collect();
+        ChangeSummary {
+            key: c.key.clone(),
+            team_name: c.team_name.clone(),
+            details: c.details.clone(),
+            version: c.version,
+            author: c.author_label(),
+            unclaimed: c.author_id.is_none(),
+            status: c.status,
+            created_at: c.created_at,
+            happy_path_at: c.happy_path_at,
+            happy_path_by: c.happy_path_by.clone(),
+            happy_path_note: c.happy_path_note.clone(),
+            target_at: c.target_at,
+            overdue: c.is_overdue(review.now),
+            signed_off_at: c.signed_off_at,
+            policy: c.policy,
+            failure_modes,
+            gate: review.gate.clone(),
+            now: review.now,
+        }
     }
+}
 
+impl Review {
     /// The immutable record of a sign-off: every failure mode with its coverage and the
     /// evidence that made the gate open, and the SHA-256 of that JSON.
     pub fn snapshot(&self, signed_by: &str) -> (String, String) {
@@ -118,7 +143,7 @@ pub async fn sign_off(
         )));
     }
     let (snapshot, hash) = review.snapshot(signer);
-    changes::sign_off_in(&mut tx, db, actor, by, &review.change, &snapshot, &hash).await?;
+    sign_offs::sign_off_in(&mut tx, db, actor, by, &review.change, &snapshot, &hash).await?;
     tx.commit().await?;
     Ok(())
 }

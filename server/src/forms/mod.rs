@@ -10,7 +10,7 @@ use app::domain::catalogue::TemplateRef;
 use app::domain::failure_mode::FailureModeInput;
 use app::domain::{AppError, Role};
 use app::ssr::audit_actor;
-use app::ssr::store::changes;
+use app::ssr::store::failure_modes;
 use app::ssr::store::templates;
 use app::ssr::{AppState, review::Review};
 use axum::body::{Body, Bytes};
@@ -59,7 +59,8 @@ pub async fn add_suggestions(
         keys.push(Some(key));
     }
     if !inputs.is_empty() {
-        changes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &keys).await?;
+        failure_modes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &keys)
+            .await?;
     }
     Ok(change_page(&review).into_response())
 }
@@ -81,7 +82,8 @@ pub async fn import(
     let preview = match import::parse(text) {
         Ok(rows) if field("confirm").is_some() && rows.iter().all(|r| r.result.is_ok()) => {
             let inputs: Vec<FailureModeInput> = rows.into_iter().filter_map(|r| r.result.ok()).collect();
-            changes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &[]).await?;
+            failure_modes::add_failure_modes(&state.db, &audit_actor(&user), &review.change, &inputs, &[])
+                .await?;
             return Ok(change_page(&review).into_response());
         }
         Ok(rows) => ImportPreview {

@@ -9,7 +9,7 @@ pub use portfolio::csv as portfolio_csv;
 
 use app::domain::{AppError, Principal, Role};
 use app::ssr::access::Caller;
-use app::ssr::store::changes;
+use app::ssr::store::sign_offs;
 use app::ssr::{AppState, auth, review};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -69,7 +69,7 @@ pub async fn change_access(
 /// The report of `key`, if the session's user holds at least `viewer` in its team.
 async fn load(state: &AppState, session: &Session, key: &str) -> Result<Report, ReportError> {
     let (_, review) = change_access(state, session, key, Role::Viewer).await?;
-    let sign_offs = changes::sign_offs(&state.db, &review.change).await?;
+    let sign_offs = sign_offs::sign_offs(&state.db, &review.change).await?;
     Ok(Report::new(&review, sign_offs))
 }
 

@@ -4,10 +4,10 @@
 
 use app::domain::change::ChangeDetails;
 use app::domain::failure_mode::Design;
-use app::domain::gate::{Acceptance, TestResult};
+use app::domain::gate::{Acceptance, ChangeSummary, TestResult};
 use app::domain::time::Timestamp;
 use app::ssr::review::Review;
-use app::ssr::store::changes::SignOff;
+use app::ssr::store::sign_offs::SignOff;
 use askama::Template;
 use serde::Deserialize;
 
@@ -212,9 +212,9 @@ fn details(d: &ChangeDetails) -> (Vec<Link>, Vec<Section>) {
 impl Report {
     /// Words the review and its sign-offs (newest first) for the report.
     pub fn new(review: &Review, sign_offs: Vec<SignOff>) -> Self {
-        let c = &review.change;
+        let c = ChangeSummary::from(review);
         let d = &c.details;
-        let now = review.now;
+        let now = c.now;
         let (links, sections) = details(d);
         let target = c.target_at.map(|t| match c.signed_off_at {
             Some(_) => t.date(),
@@ -227,9 +227,9 @@ impl Report {
                 }
             }
         });
-        let failure_modes = review
-            .summaries()
-            .into_iter()
+        let failure_modes = c
+            .failure_modes
+            .iter()
             .zip(&review.failure_modes)
             .map(|(fm, stored)| {
                 let matches = review.evidence.matches(fm.number, &fm.selectors);
@@ -247,21 +247,19 @@ impl Report {
                     selectors: fm.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
                     evidence: matches.all().into_iter().map(|r| evidence(r, now)).collect(),
                     acceptance: stored.acceptance.as_ref().map(|a| acceptance(a, now)),
-                    title: fm.title,
-                    reason: fm.reason,
+                    title: fm.title.clone(),
+                    reason: fm.reason.clone(),
                 }
             })
             .collect();
         Self {
             key: c.key.to_string(),
             title: d.title.clone(),
-            team: c.team_name.clone(),
             status: c.status.label(),
             types: d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", "),
             summary: d.summary.clone(),
             links,
             sections,
-            author: c.author_label(),
             created: c.created_at.date(),
             happy_path: c.happy_path_at.map(|at| HappyPath {
                 at: at.date_time(),
@@ -269,16 +267,18 @@ impl Report {
                 note: c.happy_path_note.clone().filter(|n| !n.is_empty()),
             }),
             target,
-            overdue: c.is_overdue(now),
+            overdue: c.overdue,
             signed_off: c.signed_off_at.map(Timestamp::date_time),
             window_days: c.policy.window_days,
             freshness_days: c.policy.freshness_days,
             min_failure_modes: c.policy.min_failure_modes,
-            gate_open: review.gate.is_open(),
-            blockers: review.gate.blockers().iter().map(|b| b.reason.clone()).collect(),
+            gate_open: c.gate.is_open(),
+            blockers: c.gate.blockers().iter().map(|b| b.reason.clone()).collect(),
             failure_modes,
             sign_offs: sign_offs.into_iter().map(sign_off).collect(),
             generated: now.date_time(),
+            team: c.team_name,
+            author: c.author,
         }
     }
 }

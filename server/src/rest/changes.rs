@@ -11,12 +11,12 @@ use app::domain::change::{
     ChangeDetails, ChangeFields, ChangeKey, ChangeType, DETAILS, DetailKind, NOTE_MAX, optional_text,
 };
 use app::domain::failure_mode::{FailureModeFields, FailureModeInput, TEXTS, Texts};
-use app::domain::gate::Gate;
+use app::domain::gate::{ChangeSummary, Gate};
 use app::domain::time::Timestamp;
 use app::ssr::access::{self, Caller};
 use app::ssr::review::{self, Review};
-use app::ssr::store::changes;
 use app::ssr::store::tokens::Authenticated;
+use app::ssr::store::{changes, failure_modes};
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -48,12 +48,12 @@ pub struct GateDoc {
     pub blockers: Vec<BlockerDoc>,
 }
 
-fn gate_doc(review: &Review) -> GateDoc {
+fn gate_doc(change: &ChangeSummary) -> GateDoc {
     GateDoc {
-        change: review.change.key.to_string(),
-        status: review.change.status.as_str().to_owned(),
-        gate: if review.gate.is_open() { "open" } else { "closed" }.to_owned(),
-        blockers: review
+        change: change.key.to_string(),
+        status: change.status.as_str().to_owned(),
+        gate: if change.gate.is_open() { "open" } else { "closed" }.to_owned(),
+        blockers: change
             .gate
             .blockers()
             .iter()
@@ -102,11 +102,11 @@ pub async fn gate(
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let review = owned(&state, &token, &key, Role::Viewer).await?;
+    let change = ChangeSummary::from(&owned(&state, &token, &key, Role::Viewer).await?);
     let require_open = requires_open(query.as_deref())?;
     let status =
-        if require_open && !review.gate.is_open() { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
-    Ok((status, Json(gate_doc(&review))).into_response())
+        if require_open && !change.gate.is_open() { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
+    Ok((status, Json(gate_doc(&change))).into_response())
 }
 
 /// A failure mode as the API shows it.
@@ -147,7 +147,7 @@ pub struct ChangeDoc {
 }
 
 fn change_doc(review: &Review) -> ChangeDoc {
-    let c = &review.change;
+    let c = ChangeSummary::from(review);
     let d = &c.details;
     ChangeDoc {
         key: c.key.to_string(),
@@ -168,8 +168,9 @@ fn change_doc(review: &Review) -> ChangeDoc {
         version: c.version,
         happy_path_at: c.happy_path_at,
         target_at: c.target_at,
-        failure_modes: review
-            .summaries()
+        gate: gate_doc(&c),
+        failure_modes: c
+            .failure_modes
             .into_iter()
             .map(|fm| FailureModeDoc {
                 failure_mode: fm.label(),
@@ -180,7 +181,6 @@ fn change_doc(review: &Review) -> ChangeDoc {
                 title: fm.title,
             })
             .collect(),
-        gate: gate_doc(review),
     }
 }
 
@@ -576,7 +576,7 @@ pub async fn add_failure_mode(
     let review = owned(&state, &token, &key, Role::Member).await?;
     let auth = &token.0;
     let input = FailureModeInput::try_from(FailureModeFields::try_from(body.read().await?)?)?;
-    changes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
+    failure_modes::add_failure_mode(&state.app.db, &auth.actor(), &review.change, &input).await?;
     Ok((StatusCode::CREATED, Json(change_doc(&owned(&state, &token, &key, Role::Viewer).await?))))
 }
 

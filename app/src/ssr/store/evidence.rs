@@ -7,7 +7,7 @@ use crate::domain::ids::{RunId, TokenId};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
 use crate::ssr::db::{Backend, Db};
-use crate::ssr::store::changes::FailureMode;
+use crate::ssr::store::failure_modes::FailureMode;
 use crate::ssr::store::insert_rows;
 use sqlx::{AnyConnection, Row};
 

@@ -3,7 +3,9 @@
 
 pub mod changes;
 pub mod evidence;
+pub mod failure_modes;
 pub mod search;
+pub mod sign_offs;
 pub mod teams;
 pub mod templates;
 pub mod tokens;

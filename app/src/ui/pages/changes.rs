@@ -143,26 +143,26 @@ pub fn EditChangePage() -> impl IntoView {
         <RequireUser page=move |_user: Principal| {
             view! {
                 <Loaded resource=change page=move |c: ChangeView| {
-                    let back = format!("/changes/{}", c.key);
-                    let crumb = format!("{} {}", c.key, c.details.title);
-                    let key = c.key.clone();
+                    let back = format!("/changes/{}", c.change.key);
+                    let crumb = format!("{} {}", c.change.key, c.change.details.title);
+                    let key = c.change.key.to_string();
                     let form = if c.can_edit {
                         view! {
                             <section class="card">
                                 <ActionForm action=update>
                                     <FormError err/>
-                                    <input type="hidden" name="key" value=c.key.clone()/>
-                                    <input type="hidden" name="version" value=c.version.to_string()/>
-                                    <ChangeFormFields err fields=ChangeFields::from(c.details.clone())/>
+                                    <input type="hidden" name="key" value=c.change.key.to_string()/>
+                                    <input type="hidden" name="version" value=c.change.version.to_string()/>
+                                    <ChangeFormFields err fields=ChangeFields::from(c.change.details.clone())/>
                                     <button type="submit">"Save changes"</button>
                                 </ActionForm>
                             </section>
                         }
                         .into_any()
-                    } else if c.status.is_open() {
+                    } else if c.change.status.is_open() {
                         view! { <p class="muted">"Only members of the team can edit this change."</p> }.into_any()
                     } else {
-                        let status = c.status.label().to_lowercase();
+                        let status = c.change.status.label().to_lowercase();
                         view! { <p class="muted">{format!("This change is {status}: its details can no longer be edited.")}</p> }
                             .into_any()
                     };
@@ -241,7 +241,7 @@ pub fn ChangePage() -> impl IntoView {
                 <Loaded resource=change page=move |c: ChangeView| view! {
                     {view! { <ChangeHeader c=c.clone() claim/> }.into_any()}
                     {view! { <Milestones c=c.clone() happy/> }.into_any()}
-                    {view! { <GateChecklist gate=c.gate.clone()/> }.into_any()}
+                    {view! { <GateChecklist gate=c.change.gate.clone()/> }.into_any()}
                     {view! { <FailureModes c=c.clone() add/> }.into_any()}
                     {view! { <SignOffPanel c=c.clone() sign/> }.into_any()}
                     {view! { <History c=c.clone() cancel/> }.into_any()}
@@ -254,32 +254,32 @@ pub fn ChangePage() -> impl IntoView {
 #[component]
 fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoView {
     let claim_error = action_error(claim);
-    let d = c.details.clone();
+    let d = c.change.details.clone();
     let links: Vec<(Detail, Option<String>)> =
         d.links().map(|(detail, url)| (*detail, url.map(str::to_owned))).collect();
     let sections: Vec<(Detail, String)> =
         d.sections().map(|(detail, text)| (*detail, text.to_owned())).collect();
     view! {
-        <p class="breadcrumb"><a href=format!("/teams/{}/changes", c.team_slug)>{c.team_name.clone()} " changes"</a></p>
-        <h1><span class="key">{c.key.clone()}</span> " " {d.title}</h1>
+        <p class="breadcrumb"><a href=format!("/teams/{}/changes", c.change.key.team())>{c.change.team_name.clone()} " changes"</a></p>
+        <h1><span class="key">{c.change.key.to_string()}</span> " " {d.title}</h1>
         // rel="external": server routes, not pages of the router.
         <p class="report-links">
-            <a href=format!("/changes/{}/report", c.key) rel="external" target="_blank">"Printable report"</a>
+            <a href=format!("/changes/{}/report", c.change.key) rel="external" target="_blank">"Printable report"</a>
             " · "
-            <a href=format!("/changes/{}/report.md", c.key) rel="external" target="_blank">"Markdown"</a>
-            {c.can_edit.then(|| view! { " · " <a href=format!("/changes/{}/edit", c.key)>"Edit details"</a> })}
+            <a href=format!("/changes/{}/report.md", c.change.key) rel="external" target="_blank">"Markdown"</a>
+            {c.can_edit.then(|| view! { " · " <a href=format!("/changes/{}/edit", c.change.key)>"Edit details"</a> })}
         </p>
         <p class="meta">
-            <StatusChip status=c.status/>
-            {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
-            " · by " {c.author.clone()}
+            <StatusChip status=c.change.status/>
+            {c.change.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
+            " · by " {c.change.author.clone()}
             " · " {d.types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")}
             {links.into_iter().filter_map(|(detail, url)| url.map(|url| view! { " · " <a href=url rel="noopener">{detail.link_name()}</a> })).collect_view()}
         </p>
         {c.can_claim.then(|| view! {
             <ActionForm action=claim attr:class="inline claim">
                 <FormError err=claim_error/>
-                <input type="hidden" name="key" value=c.key.clone()/>
+                <input type="hidden" name="key" value=c.change.key.to_string()/>
                 <p>"An API token registered this change. Four eyes need a person who answers for it: "
                    <button type="submit">"Claim authorship"</button></p>
             </ActionForm>
@@ -300,9 +300,9 @@ fn ChangeHeader(c: ChangeView, claim: ServerAction<ClaimChange>) -> impl IntoVie
 #[component]
 fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoView {
     let err = action_error(happy);
-    let target = c.target_at.map(|t| {
-        let left = c.now.days_left_until(t);
-        let when = if c.signed_off_at.is_some() {
+    let target = c.change.target_at.map(|t| {
+        let left = c.change.now.days_left_until(t);
+        let when = if c.change.signed_off_at.is_some() {
             String::new()
         } else if left >= 0 {
             format!(" ({left} days left)")
@@ -315,24 +315,24 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
         <section aria-labelledby="milestones">
             <h2 id="milestones">"Milestones"</h2>
             <ol class="timeline">
-                <li class="done">"Registered " {c.created_at.date()}</li>
-                <li class=if c.happy_path_at.is_some() { "done" } else { "todo" }>
+                <li class="done">"Registered " {c.change.created_at.date()}</li>
+                <li class=if c.change.happy_path_at.is_some() { "done" } else { "todo" }>
                     <strong>"Happy path working"</strong>
-                    {match c.happy_path_at {
+                    {match c.change.happy_path_at {
                         Some(at) => view! {
-                            " " {at.date()} " by " {c.happy_path_by.clone().unwrap_or_default()}
-                            {c.happy_path_note.clone().map(|n| view! { <span class="muted">" — " {n}</span> })}
+                            " " {at.date()} " by " {c.change.happy_path_by.clone().unwrap_or_default()}
+                            {c.change.happy_path_note.clone().map(|n| view! { <span class="muted">" — " {n}</span> })}
                         }.into_any(),
                         None => view! {
                             <p class="muted">
                                 "Not yet. Record it when the change does what it should while nothing goes wrong. "
                                 "That is not done: it starts the clock on listing how the change can break ("
-                                {c.policy.window_days} " days for this team)."
+                                {c.change.policy.window_days} " days for this team)."
                             </p>
-                            {(c.can_edit && c.status == ChangeStatus::Draft).then(|| view! {
+                            {(c.can_edit && c.change.status == ChangeStatus::Draft).then(|| view! {
                                 <ActionForm action=happy attr:class="inline">
                                     <FormError err/>
-                                    <input type="hidden" name="key" value=c.key.clone()/>
+                                    <input type="hidden" name="key" value=c.change.key.to_string()/>
                                     <label for="happy-note">"Note or link"</label>
                                     <input id="happy-note" name="note" placeholder="e.g. demo recording, PR merged"/>
                                     <label for="happy-on">"Working since (optional)"</label>
@@ -344,12 +344,12 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
                         }.into_any(),
                     }}
                 </li>
-                <li class=if c.signed_off_at.is_some() { "done" } else { "todo" }>
+                <li class=if c.change.signed_off_at.is_some() { "done" } else { "todo" }>
                     <strong>"Failure cases complete"</strong>
                     " "
-                    {c.signed_off_at.map(|at| format!("signed off {}", at.date()))}
-                    {c.signed_off_at.is_none().then(|| target.clone().unwrap_or_else(|| "target set when the happy path works".to_owned()))}
-                    {c.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
+                    {c.change.signed_off_at.map(|at| format!("signed off {}", at.date()))}
+                    {c.change.signed_off_at.is_none().then(|| target.clone().unwrap_or_else(|| "target set when the happy path works".to_owned()))}
+                    {c.change.overdue.then(|| view! { " " <span class="chip overdue">"Overdue"</span> })}
                 </li>
             </ol>
         </section>
@@ -383,7 +383,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
     view! {
         <section aria-labelledby="failure-modes">
             <h2 id="failure-modes">"Failure modes"</h2>
-            {if c.failure_modes.is_empty() {
+            {if c.change.failure_modes.is_empty() {
                 view! {
                     <div class="empty-state">
                         <p>
@@ -392,7 +392,7 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                             "Give each a scenario with its magnitude (\"10,000 exams queued after a 2-hour outage\"), "
                             "a design for handling it, and the tests that prove the design."
                         </p>
-                        <p>{format!("This team expects at least {} failure modes per change.", c.policy.min_failure_modes)}</p>
+                        <p>{format!("This team expects at least {} failure modes per change.", c.change.policy.min_failure_modes)}</p>
                     </div>
                 }.into_any()
             } else {
@@ -400,9 +400,9 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
                     <table class="failure-modes">
                         <thead><tr><th scope="col">"#"</th><th scope="col">"Failure mode"</th><th scope="col">"Priority"</th><th scope="col">"Coverage"</th></tr></thead>
                         <tbody>
-                            {c.failure_modes.iter().map(|fm| view! {
+                            {c.change.failure_modes.iter().map(|fm| view! {
                                 <tr>
-                                    <td><a href=format!("/changes/{}/fm/{}", c.key, fm.number)>{fm.label()}</a></td>
+                                    <td><a href=format!("/changes/{}/fm/{}", c.change.key, fm.number)>{fm.label()}</a></td>
                                     <td>{fm.title.clone()}</td>
                                     <td><PriorityChip priority=fm.priority rpn=fm.ratings.rpn()/></td>
                                     <td><CoverageChip coverage=fm.coverage/></td>
@@ -414,11 +414,11 @@ fn FailureModes(c: ChangeView, add: ServerAction<AddFailureMode>) -> impl IntoVi
             }}
             {c.can_edit.then(|| view! { <Suggestions c=c.clone()/> }.into_any())}
             {c.can_edit.then(|| view! {
-                <details class="card" open=c.failure_modes.is_empty()>
+                <details class="card" open=c.change.failure_modes.is_empty()>
                     <summary>"Add a failure mode"</summary>
                     <ActionForm action=add>
                         <FormError err/>
-                        <input type="hidden" name="key" value=c.key.clone()/>
+                        <input type="hidden" name="key" value=c.change.key.to_string()/>
                         <FailureModeFields err title="" texts=Texts::default() ratings=(3, 3, 3) designs="" selectors=""/>
                         <button type="submit">"Add failure mode"</button>
                     </ActionForm>
@@ -499,7 +499,7 @@ fn SignOffPanel(c: ChangeView, sign: ServerAction<SignOff>) -> impl IntoView {
                     <p>"The gate is open. Signing off records a snapshot of every failure mode and its evidence."</p>
                     <ActionForm action=sign>
                         <FormError err/>
-                        <input type="hidden" name="key" value=c.key.clone()/>
+                        <input type="hidden" name="key" value=c.change.key.to_string()/>
                         <label for="sign-password">"Re-enter your password to sign off"</label>
                         <input id="sign-password" name="password" type="password" autocomplete="current-password" required aria-describedby="sign-password-error"/>
                         <FieldError err field="password" id="sign-password"/>
@@ -540,12 +540,12 @@ fn History(c: ChangeView, cancel: ServerAction<CancelChange>) -> impl IntoView {
                 </tbody>
             </table>
         </details>
-        {(c.can_edit && c.status.is_open()).then(|| view! {
+        {(c.can_edit && c.change.status.is_open()).then(|| view! {
             <details class="danger-zone">
                 <summary>"Cancel this change"</summary>
                 <ActionForm action=cancel attr:class="inline">
                     <FormError err/>
-                    <input type="hidden" name="key" value=c.key.clone()/>
+                    <input type="hidden" name="key" value=c.change.key.to_string()/>
                     <label for="cancel-reason">"Reason"</label>
                     <input id="cancel-reason" name="reason"/>
                     <button type="submit" class="danger">"Cancel change"</button>
@@ -562,9 +562,9 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
     let count = c.suggestions.len();
     view! {
         {(count > 0).then(|| view! {
-            <details class="card suggestions" open=c.failure_modes.is_empty()>
+            <details class="card suggestions" open=c.change.failure_modes.is_empty()>
                 <summary>{format!("How changes like this usually break ({count} suggestions)")}</summary>
-                <form method="post" action=format!("/changes/{}/suggestions", c.key)>
+                <form method="post" action=format!("/changes/{}/suggestions", c.change.key)>
                     <p class="hint">
                         "Tick the ones that apply. Each becomes a failure mode with the template's scenario and ratings: "
                         "fill in the magnitude in [brackets], then add your designs and tests."
@@ -590,7 +590,7 @@ fn Suggestions(c: ChangeView) -> impl IntoView {
                 </form>
             </details>
         }.into_any())}
-        <p><a href=format!("/changes/{}/import", c.key)>"Import failure modes from CSV or a Markdown table"</a></p>
+        <p><a href=format!("/changes/{}/import", c.change.key)>"Import failure modes from CSV or a Markdown table"</a></p>
     }
     .into_any()
 }
