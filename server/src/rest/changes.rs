@@ -93,7 +93,7 @@ fn requires_open(query: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// Whether failure cases complete can be signed off, with every blocker.
-#[utoipa::path(get, path = "/api/v1/changes/{key}/gate", tag = "changes", params(("key" = ChangeKeyDoc, Path), GateQuery),
+#[utoipa::path(get, path = "/changes/{key}/gate", tag = "changes", params(("key" = ChangeKeyDoc, Path), GateQuery),
     responses((status = 200, body = GateDoc), (status = 412, description = "require=open and the gate is closed", body = GateDoc)),
     security(("bearer" = [])))]
 pub async fn gate(
@@ -185,7 +185,7 @@ fn change_doc(review: &Review) -> ChangeDoc {
 }
 
 /// A change with its failure modes and gate.
-#[utoipa::path(get, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
+#[utoipa::path(get, path = "/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     responses((status = 200, body = ChangeDoc), (status = 404)), security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<RestState>,
@@ -208,7 +208,7 @@ pub struct ChangeSummaryDoc {
 }
 
 /// The token's team's changes, newest first.
-#[utoipa::path(get, path = "/api/v1/changes", tag = "changes",
+#[utoipa::path(get, path = "/changes", tag = "changes",
     responses((status = 200, body = Vec<ChangeSummaryDoc>)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<RestState>,
@@ -325,7 +325,7 @@ fn unprocessable(err: app::domain::AppError) -> ApiError {
 }
 
 /// Registers a change. It records the token and has no author until a member claims it.
-#[utoipa::path(post, path = "/api/v1/changes", tag = "changes", request_body = NewChangeDoc,
+#[utoipa::path(post, path = "/changes", tag = "changes", request_body = NewChangeDoc,
     responses((status = 201, body = CreatedDoc), (status = 422)), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<RestState>,
@@ -394,7 +394,7 @@ fn etag(version: i64) -> [(header::HeaderName, String); 1] {
 
 /// Edits an open change's title, summary, types, links or rollback plan. With `If-Match`
 /// (the `version` or `ETag` of a read), refuses with 412 if someone edited it since.
-#[utoipa::path(patch, path = "/api/v1/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
+#[utoipa::path(patch, path = "/changes/{key}", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     request_body = ChangePatchDoc,
     responses((status = 200, body = ChangeDoc), (status = 404), (status = 409, description = "The change is signed off or cancelled, or was edited at the same moment"),
         (status = 412, description = "If-Match names an older version"), (status = 422)),
@@ -440,7 +440,7 @@ pub struct HappyPathDoc {
 }
 
 /// Records that the change's happy path works.
-#[utoipa::path(post, path = "/api/v1/changes/{key}/happy-path", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
+#[utoipa::path(post, path = "/changes/{key}/happy-path", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     request_body = Option<HappyPathDoc>, responses((status = 200, body = ChangeDoc), (status = 409)), security(("bearer" = [])))]
 pub async fn happy_path(
     State(state): State<RestState>,
@@ -565,7 +565,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8,
 }
 
 /// Adds a failure mode to a change.
-#[utoipa::path(post, path = "/api/v1/changes/{key}/failure-modes", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
+#[utoipa::path(post, path = "/changes/{key}/failure-modes", tag = "changes", params(("key" = ChangeKeyDoc, Path)),
     request_body = NewFailureModeDoc, responses((status = 201, body = ChangeDoc), (status = 422)), security(("bearer" = [])))]
 pub async fn add_failure_mode(
     State(state): State<RestState>,

@@ -579,7 +579,7 @@ fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<V
 /// Uploads a test run.
 #[utoipa::path(
     post,
-    path = "/api/v1/runs",
+    path = "/runs",
     tag = "evidence",
     params(
         ("commit" = Option<crate::rest::openapi::CommitDoc>, Query, description = "Commit SHA"),
@@ -687,7 +687,7 @@ async fn accept(
 /// Where a new upload from this token's team would stand in the upload queue.
 #[utoipa::path(
     get,
-    path = "/api/v1/runs/queue",
+    path = "/runs/queue",
     tag = "evidence",
     responses((status = 200, description = "The upload queue now", body = super::queue::Status)),
     security(("bearer" = []))

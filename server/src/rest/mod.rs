@@ -17,12 +17,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Semaphore;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use evidence::IngestLimits;
 pub use queue::QueueLimits;
@@ -91,16 +93,25 @@ impl RestState {
     }
 }
 
-/// The `/api/v1` router.
+/// The API's documented operations, each routed by the path and method its OpenAPI
+/// operation names (relative to `/api/v1`): nothing is served undocumented, nothing
+/// documented goes unserved.
+fn routes() -> OpenApiRouter<RestState> {
+    OpenApiRouter::default()
+        .routes(routes!(evidence::upload))
+        .routes(routes!(evidence::queue_status))
+        .routes(routes!(changes::list, changes::create))
+        .routes(routes!(changes::get_one, changes::edit))
+        .routes(routes!(changes::gate))
+        .routes(routes!(changes::happy_path))
+        .routes(routes!(changes::add_failure_mode))
+}
+
+/// The `/api/v1` router: the documented operations, the badge (an image for READMEs, not
+/// an API call) and the document itself.
 pub fn router(state: RestState) -> axum::Router {
-    axum::Router::new()
-        .route("/runs", post(evidence::upload))
-        .route("/runs/queue", get(evidence::queue_status))
-        .route("/changes", get(changes::list).post(changes::create))
-        .route("/changes/{key}", get(changes::get_one).patch(changes::edit))
-        .route("/changes/{key}/gate", get(changes::gate))
-        .route("/changes/{key}/happy-path", post(changes::happy_path))
-        .route("/changes/{key}/failure-modes", post(changes::add_failure_mode))
+    let (router, _) = routes().split_for_parts();
+    router
         .route("/changes/{key}/badge.svg", get(changes::badge))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "No such API endpoint.") })
