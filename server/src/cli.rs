@@ -183,7 +183,7 @@ async fn create_token(settings: &Settings, command: TokenCommand) -> Result<(), 
         ),
         None => None,
     };
-    let expires_at = expires_days.map(|d| Timestamp::now() + d * app::domain::time::DAY_MS);
+    let expires_at = expires_days.map(|d| Timestamp::now() + app::domain::time::Days(d));
     let token = tokens::create(&db, &Actor::Cli, team.id, owner, &name, &scopes, expires_at)
         .await
         .map_err(user_error)?;

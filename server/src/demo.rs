@@ -15,7 +15,7 @@ use sqlx::{Any, AnyConnection, query::Query};
 use app::domain::Role;
 use app::domain::failure_mode::{Design, FailureModeFields, FailureModeInput, Selector};
 use app::domain::gate::Outcome::{self, Failed, Passed};
-use app::domain::time::DAY_MS;
+use app::domain::time::Days;
 use app::ssr::audit::Actor;
 
 /// How big a data set is.
@@ -158,7 +158,7 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
         coverage::refresh(&mut tx, team, &derivable, None).await?;
         tx.commit().await?;
     }
-    coverage::record_daily(db, 400).await?;
+    coverage::record_daily(db, Days(400)).await?;
     // The gates, as the server's sweeper would settle them at its first tick.
     app::ssr::gates::sweep(db).await?;
     // Planner statistics for the bulk-loaded tables.
@@ -192,11 +192,11 @@ async fn insert_changes(
     let mut rows = Vec::new();
     for c in 1..=scale.changes_per_team {
         let status = STATUSES[(c as usize) % STATUSES.len()];
-        let created = now - (c * 7 % 180 + 30) * DAY_MS;
-        let happy = (status != ChangeStatus::Draft).then_some(created + (c % 20 + 5) * DAY_MS);
-        let target = happy.map(|h| h + 30 * DAY_MS);
+        let created = now - Days(c * 7 % 180 + 30);
+        let happy = (status != ChangeStatus::Draft).then_some(created + Days(c % 20 + 5));
+        let target = happy.map(|h| h + Days(30));
         let signed = matches!(status, ChangeStatus::FailureCasesComplete | ChangeStatus::Regressed)
-            .then(|| happy.map(|h| (h + (c % 40 + 10) * DAY_MS).min(now)))
+            .then(|| happy.map(|h| (h + Days(c % 40 + 10)).min(now)))
             .flatten();
         let kind = ChangeType::ALL[(c as usize) % ChangeType::ALL.len()];
         let opt = |v: Option<Timestamp>| v.map(|t| V::I(t.0)).unwrap_or(V::N);
@@ -309,7 +309,7 @@ async fn insert_evidence(
     // Runs every third day, newest last; every run reports every test.
     let runs: Vec<Vec<V>> = (0..scale.runs_per_team)
         .map(|r| {
-            let at = now - (scale.runs_per_team - r) * 3 * DAY_MS + DAY_MS;
+            let at = now - Days((scale.runs_per_team - r) * 3) + Days(1);
             vec![V::I(team), V::S(format!("{:040x}", r * 7919 + t)), V::S("main".into()), V::I(at.0)]
         })
         .collect();
@@ -1041,7 +1041,7 @@ where
             }
         }
     }
-    coverage::record_daily(db, 400).await?;
+    coverage::record_daily(db, Days(400)).await?;
     Ok(people)
 }
 
@@ -1060,15 +1060,8 @@ async fn register(db: &Db, author: &Actor, team: TeamId, demo: &DemoChange) -> R
     let key = changes::create(db, author, team, changes::Registrar::Person(*by), &details).await?;
     if let Some((days_ago, note)) = demo.happy {
         let change = changes::by_key(db, &key).await?;
-        changes::record_happy_path(
-            db,
-            author,
-            Some(*by),
-            &change,
-            note,
-            Timestamp::now() - days_ago * DAY_MS,
-        )
-        .await?;
+        changes::record_happy_path(db, author, Some(*by), &change, note, Timestamp::now() - Days(days_ago))
+            .await?;
     }
     if !demo.failure_modes.is_empty() {
         add_fms(db, author, &key, demo.failure_modes).await?;

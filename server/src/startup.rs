@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use crate::{assets, forms, ops, reports, rest};
+use app::domain::time::Days;
 use app::ssr::auth::RequestUser;
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::proxy::TrustedProxies;
@@ -102,7 +103,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .with_state(state.clone());
 
     let mut tasks = vec![
-        tokio::spawn(prune(db.clone(), auth_policy, settings.evidence_retention_days)),
+        tokio::spawn(prune(db.clone(), auth_policy, Days(settings.evidence_retention_days))),
         tokio::spawn(sweep_gates(db.clone())),
     ];
     // Everything that reads the database fails fast while it is away, the session's own reads
@@ -251,18 +252,18 @@ where
 
 /// Keeps storage bounded (old login failures, evidence past its retention) and records the
 /// day's coverage for the trend chart.
-async fn prune(db: Db, policy: AuthPolicy, retention_days: i64) {
+async fn prune(db: Db, policy: AuthPolicy, retention: Days) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         every.tick().await;
         if let Err(err) = auth::prune_login_failures(&db, &policy).await {
             tracing::warn!(error = %err, "pruning login failures failed");
         }
-        if let Err(err) = app::ssr::store::evidence::prune(&db, retention_days).await {
+        if let Err(err) = app::ssr::store::evidence::prune(&db, retention).await {
             tracing::warn!(error = %err, "pruning evidence failed");
         }
         // The trend chart's daily point, kept for 400 days.
-        if let Err(err) = app::ssr::coverage::record_daily(&db, 400).await {
+        if let Err(err) = app::ssr::coverage::record_daily(&db, Days(400)).await {
             tracing::warn!(error = %err, "recording daily coverage failed");
         }
     }

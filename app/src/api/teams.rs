@@ -116,9 +116,10 @@ pub async fn set_policy(
             )
         })
     };
+    use crate::domain::time::Days;
     let policy = Policy {
-        window_days: number("window_days", "Failure-case window", &window_days, 1..=365)?,
-        freshness_days: number("freshness_days", "Evidence freshness", &freshness_days, 1..=365)?,
+        window_days: Days(number("window_days", "Failure-case window", &window_days, 1..=365)?),
+        freshness_days: Days(number("freshness_days", "Evidence freshness", &freshness_days, 1..=365)?),
         min_failure_modes: number("min_failure_modes", "Minimum failure modes", &min_failure_modes, 0..=100)?,
         allow_high_acceptance: allow_high_acceptance.is_some(),
     };

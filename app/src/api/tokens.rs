@@ -163,7 +163,7 @@ pub async fn create_token(
             AppError::invalid("expires_days", "Expiry must be 1 to 3650 days, or empty for never.")
         })?),
     }
-    .map(|days| Timestamp::now() + days * crate::domain::time::DAY_MS);
+    .map(|days| Timestamp::now() + crate::domain::time::Days(days));
     let token =
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
     if super::is_html_form() {

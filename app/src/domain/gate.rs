@@ -3,7 +3,7 @@
 
 use super::change::{ChangeDetails, ChangeKey, ChangeStatus};
 use super::failure_mode::{Design, Priority, Ratings, Selector, Texts};
-use crate::domain::time::Timestamp;
+use crate::domain::time::{Days, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::time::DAY_MS;
@@ -12,9 +12,9 @@ use super::time::DAY_MS;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// Days from happy path to the failure-cases target date.
-    pub window_days: i64,
+    pub window_days: Days,
     /// Days a passing result stays fresh.
-    pub freshness_days: i64,
+    pub freshness_days: Days,
     /// Failure modes a change needs at least.
     pub min_failure_modes: i64,
     /// Whether High-priority failure modes may be covered by a risk acceptance.
@@ -23,14 +23,19 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { window_days: 30, freshness_days: 14, min_failure_modes: 3, allow_high_acceptance: false }
+        Self {
+            window_days: Days(30),
+            freshness_days: Days(14),
+            min_failure_modes: 3,
+            allow_high_acceptance: false,
+        }
     }
 }
 
 impl Policy {
     /// The failure-cases target date for a happy path recorded at `happy_path_at`.
     pub fn target_at(&self, happy_path_at: Timestamp) -> Timestamp {
-        happy_path_at + self.window_days * DAY_MS
+        happy_path_at + self.window_days
     }
 
     /// Whether a failure mode of this priority may be covered by accepting its risk.
@@ -223,7 +228,7 @@ impl RiskAcceptanceInput {
         let day = Timestamp::parse_date(expires_on).filter(|at| *at > now).ok_or_else(|| {
             super::AppError::invalid("expires_on", "Expiry must be a future date (YYYY-MM-DD).")
         })?;
-        Ok(Self { justification, expires_at: day + DAY_MS - 1 })
+        Ok(Self { justification, expires_at: day + Days(1) - std::time::Duration::from_millis(1) })
     }
 }
 
@@ -354,7 +359,7 @@ impl Coverage {
             Coverage::Failing
         } else if summary.unmatched > 0 {
             Coverage::Designed
-        } else if summary.oldest_at.is_some_and(|oldest| now - oldest > policy.freshness_days * DAY_MS) {
+        } else if summary.oldest_at.is_some_and(|oldest| now - oldest > policy.freshness_days.ms()) {
             Coverage::Stale
         } else {
             Coverage::Verified
@@ -556,14 +561,14 @@ mod tests {
         TestResult {
             test_id: test_id.into(),
             outcome,
-            at: NOW - age_days * DAY_MS,
+            at: NOW - Days(age_days),
             commit: None,
             pipeline_url: None,
         }
     }
 
     fn happy() -> ChangeFacts {
-        ChangeFacts { status: ChangeStatus::HappyPathWorking, happy_path_at: Some(NOW - 5 * DAY_MS) }
+        ChangeFacts { status: ChangeStatus::HappyPathWorking, happy_path_at: Some(NOW - Days(5)) }
     }
 
     fn three() -> Vec<FailureModeFacts> {
@@ -668,7 +673,7 @@ mod tests {
             fm.acceptance = Some(Acceptance {
                 justification: "Known".into(),
                 accepted_by: "lena".into(),
-                expires_at: NOW + DAY_MS,
+                expires_at: NOW + Days(1),
             });
         }
         // FM-2 is High (severity 4, likelihood 2, detectability 2 → Medium). Make it High:
@@ -679,7 +684,7 @@ mod tests {
         assert_eq!(closed.blockers().len(), 1);
         assert!(closed.blockers()[0].reason.contains("does not allow accepting"), "{closed:?}");
         assert_eq!(gate(&happy(), &fms, &evidence, &lenient, NOW), Gate::Open);
-        let expired = gate(&happy(), &fms, &evidence, &lenient, NOW + 2 * DAY_MS);
+        let expired = gate(&happy(), &fms, &evidence, &lenient, NOW + Days(2));
         assert_eq!(expired.blockers().len(), 2, "expired acceptances no longer count");
     }
 
@@ -770,11 +775,11 @@ mod tests {
                 fm.acceptance = (*days != 0).then(|| Acceptance {
                     justification: "ok".into(),
                     accepted_by: "lena".into(),
-                    expires_at: NOW + days * DAY_MS,
+                    expires_at: NOW + Days(*days),
                 });
             }
             let change = ChangeFacts { status, happy_path_at: recorded.then_some(NOW) };
-            let now = NOW + later * DAY_MS;
+            let now = NOW + Days(later);
             let coverage: Vec<(Coverage, Priority)> = fms
                 .iter()
                 .map(|fm| (assess(fm, &evidence, &policy, now).coverage, fm.ratings.priority()))
@@ -797,7 +802,7 @@ mod tests {
         fn acceptance_counts_exactly_while_unexpired(expires_in in -10i64..10, severity in 1u8..=5, allow in any::<bool>()) {
             let policy = Policy { allow_high_acceptance: allow, ..Policy::default() };
             let mut fm = fm(1, severity, &[]);
-            fm.acceptance = Some(Acceptance { justification: "ok".into(), accepted_by: "lena".into(), expires_at: NOW + expires_in * DAY_MS });
+            fm.acceptance = Some(Acceptance { justification: "ok".into(), accepted_by: "lena".into(), expires_at: NOW + Days(expires_in) });
             let assessment = assess(&fm, &EvidenceView::default(), &policy, NOW);
             if expires_in > 0 {
                 prop_assert_eq!(assessment.coverage, Coverage::Accepted);

@@ -4,7 +4,7 @@
 use super::AppError;
 use super::change::{ChangeStatus, ChangeType};
 use super::gate::Coverage;
-use crate::domain::time::Timestamp;
+use crate::domain::time::{Days, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The order of the rows: overdue changes always come first, then this order, then team
@@ -231,8 +231,8 @@ pub fn percent(part: i64, whole: i64) -> Option<i64> {
 pub struct Cycle {
     pub team: String,
     pub signed_off: usize,
-    pub median_days: i64,
-    pub p90_days: i64,
+    pub median_days: Days,
+    pub p90_days: Days,
 }
 
 /// The `p`-th percentile (0–100) of `sorted` by the nearest-rank method.
@@ -279,7 +279,7 @@ pub struct MonthCycle {
     /// `2026-11`.
     pub month: String,
     pub signed_off: usize,
-    pub median_days: i64,
+    pub median_days: Days,
 }
 
 /// What the portfolio page shows for a view.

@@ -1,13 +1,13 @@
 //! Time: one type for a point in time ([`Timestamp`], Unix milliseconds, UTC) and calendar
 //! dates for display and input, without a date library (the same code runs in the browser
-//! and on the server). Lengths of time are milliseconds ([`DAY_MS`], [`WEEK_MS`]).
+//! and on the server). A length of time on the calendar is [`Days`], one on the clock a
+//! `std::time::Duration`; the difference of two points is milliseconds.
 
 use serde::{Deserialize, Serialize};
 use std::ops::{Add, Sub};
 
 /// One day in milliseconds (days are UTC).
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
-/// One week in milliseconds.
 pub const WEEK_MS: i64 = 7 * DAY_MS;
 
 /// A point in time: milliseconds since 1970-01-01 UTC, as the database stores it and the
@@ -73,19 +73,62 @@ impl Timestamp {
     }
 }
 
-/// `self` moved on by a length of time in milliseconds.
-impl Add<i64> for Timestamp {
-    type Output = Self;
-    fn add(self, ms: i64) -> Self {
-        Self(self.0 + ms)
+/// A length of time in whole days (UTC): a team's failure-case window and evidence
+/// freshness, a token's life, how long evidence is kept. Stored and carried as the number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+#[serde(transparent)]
+pub struct Days(pub i64);
+
+impl Days {
+    /// The number of days.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The length in milliseconds, to compare with the difference of two [`Timestamp`]s.
+    pub const fn ms(self) -> i64 {
+        self.0 * DAY_MS
     }
 }
 
-/// `self` moved back by a length of time in milliseconds.
-impl Sub<i64> for Timestamp {
+/// `1 day`, `30 days`.
+impl std::fmt::Display for Days {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = if self.0.abs() == 1 { "day" } else { "days" };
+        write!(f, "{} {unit}", self.0)
+    }
+}
+
+/// `self` moved on by `days`.
+impl Add<Days> for Timestamp {
     type Output = Self;
-    fn sub(self, ms: i64) -> Self {
-        Self(self.0 - ms)
+    fn add(self, days: Days) -> Self {
+        Self(self.0 + days.ms())
+    }
+}
+
+/// `self` moved back by `days`.
+impl Sub<Days> for Timestamp {
+    type Output = Self;
+    fn sub(self, days: Days) -> Self {
+        Self(self.0 - days.ms())
+    }
+}
+
+/// `self` moved on by a length of clock time (a throttle's window, say).
+impl Add<std::time::Duration> for Timestamp {
+    type Output = Self;
+    fn add(self, length: std::time::Duration) -> Self {
+        Self(self.0.saturating_add(i64::try_from(length.as_millis()).unwrap_or(i64::MAX)))
+    }
+}
+
+/// `self` moved back by a length of clock time.
+impl Sub<std::time::Duration> for Timestamp {
+    type Output = Self;
+    fn sub(self, length: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(i64::try_from(length.as_millis()).unwrap_or(i64::MAX)))
     }
 }
 
@@ -127,7 +170,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// How far back a milestone may be dated, in days.
-const MILESTONE_WINDOW_DAYS: i64 = 365;
+const MILESTONE_WINDOW: Days = Days(365);
 
 /// When a milestone happened: `raw` (`YYYY-MM-DD`, UTC) or, when empty, `now`. Teams often
 /// record a milestone late, so a date up to a year back is accepted; a future one is not.
@@ -143,7 +186,7 @@ pub fn milestone_date(field: &str, raw: &str, now: Timestamp) -> Result<Timestam
     if at > now {
         return Err(invalid("The date cannot be in the future."));
     }
-    if now - at > MILESTONE_WINDOW_DAYS * DAY_MS {
+    if now - at > MILESTONE_WINDOW.ms() {
         return Err(invalid("The date must be within the last year."));
     }
     Ok(at)
@@ -156,7 +199,7 @@ pub fn milestone_date_pattern(now: Timestamp) -> String {
     let today = now.day();
     // A date's midnight within the window, whatever the time of day: back to the window
     // less one day; less one more for the day left out.
-    let oldest = today - (MILESTONE_WINDOW_DAYS - 2);
+    let oldest = today - (MILESTONE_WINDOW.get() - 2);
     let dates: Vec<String> = (oldest..=today).rev().map(|day| Timestamp::of_day(day).date()).collect();
     format!("^{ws}*(?:{})?{ws}*$", dates.join("|"), ws = super::text::whitespace())
 }
@@ -172,7 +215,7 @@ mod tests {
 
     #[test]
     fn milestone_dates_are_past_and_recent() {
-        let now = on("2026-11-27") + 15 * 3600 * 1000;
+        let now = on("2026-11-27") + std::time::Duration::from_secs(15 * 3600);
         assert_eq!(milestone_date("on", "", now), Ok(now));
         assert_eq!(milestone_date("on", "2026-11-27", now), Ok(now));
         assert_eq!(milestone_date("on", "2026-10-01", now), Ok(on("2026-10-01")));
@@ -183,10 +226,10 @@ mod tests {
 
     #[test]
     fn the_milestone_pattern_lists_the_dates_accepted() {
-        let now = on("2026-11-27") + 15 * 3600 * 1000;
+        let now = on("2026-11-27") + std::time::Duration::from_secs(15 * 3600);
         let pattern = regex::Regex::new(&milestone_date_pattern(now)).expect("pattern");
         for day in -400..=2 {
-            let date = (now + day * DAY_MS).date();
+            let date = (now + Days(day)).date();
             if pattern.is_match(&date) {
                 assert!(milestone_date("on", &format!(" {date} "), now).is_ok(), "{date}");
             }
@@ -209,12 +252,23 @@ mod tests {
         let start = Timestamp(0);
         let deadline = Timestamp::of_day(30);
         assert_eq!(start.days_left_until(deadline), 30);
-        assert_eq!((start + 5).days_left_until(deadline), 30, "a started day still counts");
+        assert_eq!(
+            (start + std::time::Duration::from_millis(5)).days_left_until(deadline),
+            30,
+            "a started day still counts"
+        );
         assert_eq!(deadline.days_left_until(deadline), 0);
         assert_eq!(Timestamp::of_day(31).days_left_until(deadline), -1);
-        assert_eq!(start.days_until(deadline - 1), 29);
+        assert_eq!(start.days_until(deadline - std::time::Duration::from_millis(1)), 29);
         assert_eq!(deadline.days_until(start), -30);
-        assert_eq!(Timestamp::of_day(3) + WEEK_MS, Timestamp::of_day(10));
+        assert_eq!(Timestamp::of_day(3) + Days(7), Timestamp::of_day(10));
+        assert_eq!(Timestamp::of_day(10) - Days(7), Timestamp::of_day(3));
+        assert_eq!([Days(1).to_string(), Days(30).to_string()], ["1 day", "30 days"]);
+        assert_eq!(
+            serde_json::to_string(&Days(30)).expect("json"),
+            "30",
+            "a length is a plain number on the wire"
+        );
     }
 
     #[test]

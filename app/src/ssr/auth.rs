@@ -161,7 +161,7 @@ async fn throttle(
     subject: &str,
     limit: Limit,
 ) -> Result<(), AppError> {
-    let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
+    let window = policy.throttle_window;
     let now = Timestamp::now();
     let since = now - window;
     let (count, oldest, newest): (i64, Option<Timestamp>, Option<Timestamp>) = sqlx::query_as(
@@ -174,7 +174,7 @@ async fn throttle(
     let free_at = match limit {
         Limit::Growing(free) if count >= free => {
             let doublings = u32::try_from(count - free).unwrap_or(u32::MAX).min(20);
-            newest.unwrap_or(now) + (1000_i64 << doublings).min(window)
+            newest.unwrap_or(now) + std::time::Duration::from_secs(1 << doublings).min(window)
         }
         Limit::Capped(max) if count >= max => oldest.unwrap_or(since) + window,
         _ => return Ok(()),
@@ -188,10 +188,9 @@ async fn throttle(
 
 /// Forgets failures older than the throttle window (run periodically).
 pub async fn prune_login_failures(db: &Db, policy: &AuthPolicy) -> Result<u64, sqlx::Error> {
-    let window = i64::try_from(policy.throttle_window.as_millis()).unwrap_or(i64::MAX);
     let mut tx = db.begin_write().await?;
     let done = sqlx::query("DELETE FROM login_failures WHERE at <= $1")
-        .bind(Timestamp::now() - window)
+        .bind(Timestamp::now() - policy.throttle_window)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -245,8 +245,8 @@ fn result(row: &sqlx::any::AnyRow) -> Result<TestResult, sqlx::Error> {
 }
 
 /// Records today's coverage per team (its changes that are not cancelled) for the trend
-/// chart, replacing today's earlier figures; drops days older than `keep_days`.
-pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
+/// chart, replacing today's earlier figures; drops days older than `keep`.
+pub async fn record_daily(db: &Db, keep: crate::domain::time::Days) -> Result<(), sqlx::Error> {
     let now = Timestamp::now();
     let day = now.day();
     let figures = today(db, now).await?;
@@ -271,7 +271,7 @@ pub async fn record_daily(db: &Db, keep_days: i64) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("DELETE FROM coverage_daily WHERE day < $1").bind(day - keep_days).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM coverage_daily WHERE day < $1").bind(day - keep.get()).execute(&mut *tx).await?;
     tx.commit().await
 }
 

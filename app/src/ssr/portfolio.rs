@@ -11,7 +11,7 @@ use crate::domain::portfolio::{
     Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, Sort, TREND_DAYS, TeamWork, Trend, TrendPoint,
     Upcoming, percent, percentile_of_counts,
 };
-use crate::domain::time::Timestamp;
+use crate::domain::time::{Days, Timestamp};
 use crate::domain::{AppError, Principal};
 use sqlx::Row as _;
 
@@ -444,7 +444,7 @@ async fn cycle_times(
     filter: &Filter,
     now: Timestamp,
 ) -> Result<(Vec<Cycle>, Vec<MonthCycle>), AppError> {
-    let first_month = (now - 365 * DAY_MS).date()[..7].to_owned();
+    let first_month = (now - Days(365)).date()[..7].to_owned();
     let view = Shape::of(user, filter);
     // Parameters: $1 viewer, $2 team, $3 type pattern, $4 the first month (YYYY-MM). The
     // sign-offs (team, month, days, how many) as the team's lengths read them, then as the
@@ -505,9 +505,14 @@ async fn cycle_times(
         let median_days = percentile_of_counts(&histogram, 50).unwrap_or(0);
         if kind == "t" {
             let p90_days = percentile_of_counts(&histogram, 90).unwrap_or(0);
-            cycles.push(Cycle { team: grp, signed_off, median_days, p90_days });
+            cycles.push(Cycle {
+                team: grp,
+                signed_off,
+                median_days: Days(median_days),
+                p90_days: Days(p90_days),
+            });
         } else {
-            month_cycles.push(MonthCycle { month: grp, signed_off, median_days });
+            month_cycles.push(MonthCycle { month: grp, signed_off, median_days: Days(median_days) });
         }
     }
     Ok((cycles, month_cycles))

@@ -305,7 +305,7 @@ pub fn CycleTrend(months: Vec<MonthCycle>) -> impl IntoView {
     } else {
         months
             .iter()
-            .map(|m| format!("{}: median {} days over {} changes", m.month, m.median_days, m.signed_off))
+            .map(|m| format!("{}: median {} over {} changes", m.month, m.median_days, m.signed_off))
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -318,7 +318,7 @@ pub fn CycleTrend(months: Vec<MonthCycle>) -> impl IntoView {
         .collect_view();
     let rows = months
         .iter()
-        .map(|m| vec![m.month.clone(), m.signed_off.to_string(), format!("{} days", m.median_days)])
+        .map(|m| vec![m.month.clone(), m.signed_off.to_string(), m.median_days.to_string()])
         .collect();
     view! {
         <figure class="chart">
@@ -332,18 +332,18 @@ pub fn CycleTrend(months: Vec<MonthCycle>) -> impl IntoView {
 /// One bar a month, oldest first, each labelled with its month and its median in days.
 fn cycle(months: &[MonthCycle], layout: Layout) -> (f64, AnyView) {
     let (label_w, top, row_h, value_w) = (68.0, 26.0, 26.0, 64.0);
-    let max = months.iter().map(|m| m.median_days).max().unwrap_or(0).max(1);
+    let max = months.iter().map(|m| m.median_days.get()).max().unwrap_or(0).max(1);
     let bar_max = layout.width - label_w - value_w;
     let bars = months
         .iter()
         .enumerate()
         .map(|(i, m)| {
             let y = top + row_h * i as f64;
-            let w = bar_max * m.median_days as f64 / max as f64;
+            let w = bar_max * m.median_days.get() as f64 / max as f64;
             view! {
                 <text x="0" y=y + 17.0 class="chart-label">{m.month.clone()}</text>
                 <rect x=label_w y=y + 4.0 width=format!("{w:.1}") height=row_h - 8.0 class="bar cycle"/>
-                <text x=label_w + w + 6.0 y=y + 17.0 class="chart-value">{format!("{} days", m.median_days)}</text>
+                <text x=label_w + w + 6.0 y=y + 17.0 class="chart-value">{m.median_days.to_string()}</text>
             }
         })
         .collect_view();

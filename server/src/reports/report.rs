@@ -5,7 +5,7 @@
 use app::domain::change::ChangeDetails;
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, ChangeSummary, TestResult};
-use app::domain::time::Timestamp;
+use app::domain::time::{Days, Timestamp};
 use app::ssr::review::Review;
 use app::ssr::store::sign_offs::SignOff;
 use askama::Template;
@@ -30,8 +30,8 @@ pub struct Report {
     pub target: Option<String>,
     pub overdue: bool,
     pub signed_off: Option<String>,
-    pub window_days: i64,
-    pub freshness_days: i64,
+    pub window: Days,
+    pub freshness: Days,
     pub min_failure_modes: i64,
     pub gate_open: bool,
     pub blockers: Vec<String>,
@@ -269,8 +269,8 @@ impl Report {
             target,
             overdue: c.overdue,
             signed_off: c.signed_off_at.map(Timestamp::date_time),
-            window_days: c.policy.window_days,
-            freshness_days: c.policy.freshness_days,
+            window: c.policy.window_days,
+            freshness: c.policy.freshness_days,
             min_failure_modes: c.policy.min_failure_modes,
             gate_open: c.gate.is_open(),
             blockers: c.gate.blockers().iter().map(|b| b.reason.clone()).collect(),

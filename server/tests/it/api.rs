@@ -221,7 +221,7 @@ async fn pruning_keeps_every_run_that_holds_a_latest_result(backend: Backend) {
     let recent = receipt["run_id"].as_i64().expect("run id");
     let before = pay_1(&s).await["failure_modes"][0]["coverage"].clone();
 
-    app::ssr::store::evidence::prune(&s.app.db, 30).await.expect("prune");
+    app::ssr::store::evidence::prune(&s.app.db, app::domain::time::Days(30)).await.expect("prune");
 
     let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM evidence_runs ORDER BY id")
         .fetch_all(s.app.db.read())

@@ -664,7 +664,7 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
     ];
     call(&app, &author, "update_failure_mode", &fm2).await;
     let (justification, expires) =
-        (payload(JUSTIFICATION), (Timestamp::now() + 30 * app::domain::time::DAY_MS).date());
+        (payload(JUSTIFICATION), (Timestamp::now() + app::domain::time::Days(30)).date());
     let accept = [
         ("key", key.as_str()),
         ("number", &fm2_number),

@@ -5,7 +5,7 @@ use crate::both_backends;
 use crate::common::{Backend, TestApp};
 use app::domain::Role;
 use app::domain::scope::Scope;
-use app::domain::time::Timestamp;
+use app::domain::time::{Days, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -93,7 +93,7 @@ async fn setup(backend: Backend) -> Setup {
     .await;
     create_change(&app, &token, "=HYPERLINK(\"x\")", None, &[("Nobody knows", 4, &[])]).await;
     // Working since 37 days ago: 7 days past its 30-day target.
-    let since = (Timestamp::now() - 37 * app::domain::time::DAY_MS).date();
+    let since = (Timestamp::now() - Days(37)).date();
     let fms: &[(&str, u8, &[&str])] = &[("Cannot roll back", 4, &["rollout::rollback"])];
     create_change(&app, &token, "Release night", Some(&since), fms).await;
     upload_json(
@@ -292,7 +292,7 @@ async fn the_maintained_numbers_follow_ingestion_edits_and_time(backend: Backend
                 ("key", "PAY-2"),
                 ("number", "2"),
                 ("justification", "Known"),
-                ("expires_on", &(Timestamp::now() + 3 * app::domain::time::DAY_MS).date()),
+                ("expires_on", &(Timestamp::now() + Days(3)).date()),
             ],
         )
         .await;
@@ -519,8 +519,8 @@ async fn team_pages_list_what_needs_work_and_the_trend_records_it(backend: Backe
 
     // The daily point is the team's weighted coverage (today's is live); recording twice a
     // day replaces the day's row.
-    app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record");
-    app::ssr::coverage::record_daily(&s.app.db, 400).await.expect("record again");
+    app::ssr::coverage::record_daily(&s.app.db, Days(400)).await.expect("record");
+    app::ssr::coverage::record_daily(&s.app.db, Days(400)).await.expect("record again");
     let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM coverage_daily")
         .fetch_one(s.app.db.read())
         .await
@@ -564,10 +564,9 @@ async fn a_happy_path_date_must_be_past_and_recent(backend: Backend) {
     app.team("PAY", &[(author, Role::Member)]).await;
     let token = app.token("PAY", &Scope::ALL, Some(author)).await;
     let key = create_change(&app, &token, "Exam queue", None, &[]).await;
-    let day = app::domain::time::DAY_MS;
     for (on, expected) in [
-        ((Timestamp::now() + 2 * day).date(), "future"),
-        ((Timestamp::now() - 400 * day).date(), "last year"),
+        ((Timestamp::now() + Days(2)).date(), "future"),
+        ((Timestamp::now() - Days(400)).date(), "last year"),
         ("2026-13-01".to_owned(), "YYYY-MM-DD"),
     ] {
         let response = app
@@ -607,7 +606,7 @@ fn expected_cycles(signed: &[(String, String, Timestamp, Timestamp)], kind: Opti
         by_team.entry(team).or_default().push(days);
         // Calendar months, the one a year ago whole.
         let month = &signed_off.date()[..7];
-        if month >= &(now - 365 * app::domain::time::DAY_MS).date()[..7] {
+        if month >= &(now - Days(365)).date()[..7] {
             by_month.entry(month.to_owned()).or_default().push(days);
         }
     }

@@ -3,7 +3,7 @@
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
 use app::domain::gate::Outcome;
-use app::domain::time::DAY_MS;
+use app::domain::time::Days;
 use app::domain::time::Timestamp;
 use app::domain::{Role, TeamSlug};
 use app::ssr::store::evidence::{self, ResultInput, RunInput};
@@ -214,7 +214,7 @@ async fn the_markdown_export_has_an_overview_table_and_escapes_user_text(backend
     add_failure_mode(&t, &key, "Duplicate delivery", SCENARIOS[0], "queue::dedupe").await;
     add_rated_failure_mode(&t, &key, "Disk full", "Logs fill the disk", "ops::disk_*", "2").await;
     record(&t, &[("queue::poison_skipped", Outcome::Passed)]).await;
-    let expires = (Timestamp::now() + 30 * DAY_MS).date();
+    let expires = (Timestamp::now() + Days(30)).date();
     let accept = [
         ("key", key.as_str()),
         ("number", "3"),

@@ -4,7 +4,7 @@ use crate::domain::failure_mode::Selector;
 use crate::domain::gate::RunSummary;
 use crate::domain::gate::{EvidenceView, Outcome, ReportedResult, TestResult};
 use crate::domain::ids::{RunId, TokenId};
-use crate::domain::time::Timestamp;
+use crate::domain::time::{Days, Timestamp};
 use crate::domain::{AppError, ChangeId, FailureModeId, TeamId};
 use crate::ssr::db::{Backend, Db};
 use crate::ssr::store::failure_modes::FailureMode;
@@ -179,10 +179,10 @@ pub async fn recent_runs(db: &Db, team: TeamId, limit: i64) -> Result<Vec<RunSum
         .collect()
 }
 
-/// Deletes history and runs older than `days`, keeping any run still referenced as some
+/// Deletes history and runs older than `keep`, keeping any run still referenced as some
 /// test's latest result or binding (so coverage never loses its evidence).
-pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
-    let cutoff = Timestamp::now() - days * crate::domain::time::DAY_MS;
+pub async fn prune(db: &Db, keep: Days) -> Result<u64, sqlx::Error> {
+    let cutoff = Timestamp::now() - keep;
     let mut tx = db.begin_write().await?;
     // A history row's time is its run's receipt: found by run, through two indexes, not
     // by reading every row.
@@ -194,7 +194,7 @@ pub async fn prune(db: &Db, days: i64) -> Result<u64, sqlx::Error> {
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(Timestamp::now() - crate::domain::time::DAY_MS)
+        .bind(Timestamp::now() - Days(1))
         .execute(&mut *tx)
         .await?;
     // NOT EXISTS, not NOT IN: PostgreSQL hashes a NOT IN list only while it fits in

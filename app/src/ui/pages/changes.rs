@@ -327,7 +327,7 @@ fn Milestones(c: ChangeView, happy: ServerAction<RecordHappyPath>) -> impl IntoV
                             <p class="muted">
                                 "Not yet. Record it when the change does what it should while nothing goes wrong. "
                                 "That is not done: it starts the clock on listing how the change can break ("
-                                {c.change.policy.window_days} " days for this team)."
+                                {c.change.policy.window_days.to_string()} " for this team)."
                             </p>
                             {(c.can_edit && c.change.status == ChangeStatus::Draft).then(|| view! {
                                 <ActionForm action=happy attr:class="inline">

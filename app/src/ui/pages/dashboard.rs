@@ -136,7 +136,7 @@ fn CycleTable(cycles: Vec<crate::domain::portfolio::Cycle>) -> impl IntoView {
                         {cycles.into_iter().map(|c| view! {
                             <tr>
                                 <th scope="row">{c.team}</th><td>{c.signed_off}</td>
-                                <td>{format!("{} days", c.median_days)}</td><td>{format!("{} days", c.p90_days)}</td>
+                                <td>{c.median_days.to_string()}</td><td>{c.p90_days.to_string()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

@@ -81,7 +81,7 @@ pub fn TeamPage() -> impl IntoView {
                                         <a href=format!("/teams/{}/templates", team.slug) class="button">"Failure-mode templates"</a>
                                     </p>
                                     <p class="muted">{format!(
-                                        "Rules: failure cases due {} days after the happy path; evidence fresh for {} days; at least {} failure modes per change; High-priority risks {} be accepted.",
+                                        "Rules: failure cases due {} after the happy path; evidence fresh for {}; at least {} failure modes per change; High-priority risks {} be accepted.",
                                         team.policy.window_days, team.policy.freshness_days, team.policy.min_failure_modes,
                                         if team.policy.allow_high_acceptance { "may" } else { "may not" },
                                     )}</p>
@@ -170,10 +170,10 @@ fn PolicyForm(
                 <FormError err/>
                 <input type="hidden" name="team" value=slug/>
                 <label for="policy-window">"Days from happy path to failure cases complete"</label>
-                <input id="policy-window" name="window_days" type="number" min="1" max="365" value=policy.window_days.to_string() aria-describedby="policy-window-error"/>
+                <input id="policy-window" name="window_days" type="number" min="1" max="365" value=policy.window_days.get().to_string() aria-describedby="policy-window-error"/>
                 <FieldError err field="window_days" id="policy-window"/>
                 <label for="policy-freshness">"Days a passing test result stays fresh"</label>
-                <input id="policy-freshness" name="freshness_days" type="number" min="1" max="365" value=policy.freshness_days.to_string() aria-describedby="policy-freshness-error"/>
+                <input id="policy-freshness" name="freshness_days" type="number" min="1" max="365" value=policy.freshness_days.get().to_string() aria-describedby="policy-freshness-error"/>
                 <FieldError err field="freshness_days" id="policy-freshness"/>
                 <label for="policy-min">"Minimum failure modes per change"</label>
                 <input id="policy-min" name="min_failure_modes" type="number" min="0" max="100" value=policy.min_failure_modes.to_string() aria-describedby="policy-min-error"/>
