@@ -69,6 +69,17 @@ impl Outcome {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == raw)
     }
+
+    /// How bad the outcome is, for a test reported more than once: an error over a
+    /// failure over a pass over a skip.
+    pub fn badness(self) -> u8 {
+        match self {
+            Outcome::Error => 3,
+            Outcome::Failed => 2,
+            Outcome::Passed => 1,
+            Outcome::Skipped => 0,
+        }
+    }
 }
 
 /// One test result as a CI run reports it, whichever format it came in (the JUnit reader

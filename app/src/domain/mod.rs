@@ -27,6 +27,7 @@ pub mod names;
 pub mod portfolio;
 pub mod return_to;
 pub mod role;
+pub mod run;
 pub mod scope;
 pub mod search;
 pub mod text;

@@ -11,7 +11,7 @@ use super::store::tokens::Authenticated;
 use super::write::Write;
 use crate::domain::change::ChangeKey;
 use crate::domain::event::{CoverageMove, Event, GateScope};
-use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy, ReportedResult};
+use crate::domain::gate::{Coverage, EvidenceSummary, Outcome, Policy};
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, ChangeId};
@@ -47,8 +47,7 @@ pub async fn derive_pending(db: &Db) -> Result<usize, crate::domain::AppError> {
     Ok(derived)
 }
 
-/// One result as the client sent it, validated; `failure_mode` is `PAY-12/FM-3` if bound.
-pub type Submitted = ReportedResult<Option<String>>;
+pub use crate::domain::run::Submitted;
 
 /// Counts by outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,10 @@ use super::junit::{self, JunitError};
 use super::{ApiError, RestState, Token};
 use app::domain::change::{ChangeKey, optional_url};
 use app::domain::gate::Outcome;
+use app::domain::run::{self, Submitted};
 use app::domain::scope::Scope;
-use app::domain::text::{Chars, Refusal, TextRule};
-use app::ssr::ingest::{self, Ingested, Submitted};
+use app::domain::text::TextRule;
+use app::ssr::ingest::{self, Ingested};
 use app::ssr::store::evidence::RunInput;
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -149,9 +150,6 @@ async fn refuse(
     response
 }
 
-/// A test's id: 1 to 1,000 characters once trimmed, any but NUL (as its report names it).
-pub const TEST_ID: TextRule = TextRule { required: true, max: 1000, chars: Chars::Stored };
-const MAX_MESSAGE: usize = 2000;
 /// A commit's SHA, in the query: one line of up to 100 characters.
 pub const COMMIT: TextRule = TextRule::optional_line(100);
 /// A branch or the CI system's run id, in the query: one line of up to 200 characters.
@@ -164,9 +162,6 @@ pub const IDEMPOTENCY_KEY_MAX: usize = 200;
 pub fn idempotency_key_pattern() -> String {
     format!(r"^[\t ]*[!-~](?:[\t -~]{{0,{}}}[!-~])?[\t ]*$", IDEMPOTENCY_KEY_MAX - 2)
 }
-
-/// The longest binding of a result to a failure mode (`PAY-12/FM-3`).
-pub const BINDING_MAX: usize = 100;
 
 fn mib(bytes: usize) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
@@ -456,9 +451,9 @@ fn parse_stream(
     if let Some(fault) = body.fault.take() {
         return Err(fault);
     }
-    let mut warnings = Vec::new();
-    let results = validate(parsed?, &mut warnings)?;
-    Ok(Parsed { results, warnings, hash: hex::encode(body.hasher.finalize()) })
+    let run =
+        run::counted(parsed?).map_err(|detail| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail))?;
+    Ok(Parsed { results: run.results, warnings: run.warnings, hash: hex::encode(body.hasher.finalize()) })
 }
 
 fn parse(body: impl Read, format: Format, limits: &IngestLimits) -> Result<Vec<Submitted>, ApiError> {
@@ -505,75 +500,6 @@ fn parse(body: impl Read, format: Format, limits: &IngestLimits) -> Result<Vec<S
                 .collect()
         }
     }
-}
-
-/// Checks field lengths, truncates long messages and drops duplicate test ids (the last
-/// result of each counts), reporting what it changed.
-fn validate(mut results: Vec<Submitted>, warnings: &mut Vec<String>) -> Result<Vec<Submitted>, ApiError> {
-    let mut truncated = 0;
-    for (i, r) in results.iter_mut().enumerate() {
-        r.test_id = match TEST_ID.check(&r.test_id) {
-            Ok(id) => id.to_owned(),
-            Err(Refusal::Chars) => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("Test case {} has an id with a NUL character, which no id may hold.", i + 1),
-                ));
-            }
-            Err(_) => {
-                let (len, max) = (r.test_id.trim().chars().count(), TEST_ID.max);
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("Test case {} has an id of {len} characters; ids must be 1 to {max}.", i + 1),
-                ));
-            }
-        };
-        if let Some(message) = &mut r.message {
-            // A message is kept as it came, but for what no database text can hold.
-            if message.contains('\0') {
-                *message = message.replace('\0', "\u{FFFD}");
-            }
-            if message.chars().count() > MAX_MESSAGE {
-                *message = message.chars().take(MAX_MESSAGE).collect();
-                truncated += 1;
-            }
-        }
-        if r.failure_mode.as_ref().is_some_and(|f| f.chars().count() > BINDING_MAX) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Test case {} binds an invalid failure mode.", i + 1),
-            ));
-        }
-    }
-    if truncated > 0 {
-        warnings.push(format!("{truncated} message(s) longer than {MAX_MESSAGE} characters were truncated"));
-    }
-    // A test id reported more than once (merged matrix reports) counts with its worst
-    // outcome, so a failure on one platform is never hidden by a pass on another.
-    let rank = |o: Outcome| match o {
-        Outcome::Error => 3,
-        Outcome::Failed => 2,
-        Outcome::Passed => 1,
-        Outcome::Skipped => 0,
-    };
-    let mut worst: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (i, r) in results.iter().enumerate() {
-        let keep = worst.get(r.test_id.as_str()).is_none_or(|&j| rank(r.outcome) >= rank(results[j].outcome));
-        if keep {
-            worst.insert(&r.test_id, i);
-        }
-    }
-    let duplicates = results.len() - worst.len();
-    if duplicates > 0 {
-        warnings.push(format!("{duplicates} duplicate test id(s); each counts with its worst outcome"));
-        let mut keep = vec![false; results.len()];
-        for i in worst.into_values() {
-            keep[i] = true;
-        }
-        let mut kept = keep.into_iter();
-        results.retain(|_| kept.next().unwrap_or(false));
-    }
-    Ok(results)
 }
 
 /// Uploads a test run.
@@ -705,46 +631,6 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn result(id: &str, outcome: Outcome) -> Submitted {
-        Submitted { test_id: id.into(), outcome, duration_ms: None, message: None, failure_mode: None }
-    }
-
-    #[test]
-    fn a_repeated_test_id_counts_with_its_worst_outcome() {
-        let mut warnings = Vec::new();
-        let results = vec![
-            result("queue::a", Outcome::Failed),
-            result("queue::a", Outcome::Passed),
-            result("queue::b", Outcome::Skipped),
-            result("queue::b", Outcome::Passed),
-        ];
-        let kept = validate(results, &mut warnings).expect("valid");
-        let outcomes: Vec<(&str, Outcome)> = kept.iter().map(|r| (r.test_id.as_str(), r.outcome)).collect();
-        assert_eq!(outcomes, [("queue::a", Outcome::Failed), ("queue::b", Outcome::Passed)]);
-        assert_eq!(warnings.len(), 1);
-    }
-
-    #[test]
-    fn over_long_ids_are_refused_and_long_messages_truncated() {
-        let mut warnings = Vec::new();
-        assert!(validate(vec![result(&"x".repeat(1001), Outcome::Passed)], &mut warnings).is_err());
-        let mut long = result("queue::a", Outcome::Failed);
-        long.message = Some("m".repeat(5000));
-        let kept = validate(vec![long], &mut warnings).expect("valid");
-        assert_eq!(kept[0].message.as_ref().map(|m| m.chars().count()), Some(MAX_MESSAGE));
-        assert!(warnings[0].contains("truncated"));
-    }
-
-    #[test]
-    fn no_nul_reaches_the_database() {
-        let mut warnings = Vec::new();
-        assert!(validate(vec![result("queue::a\0b", Outcome::Passed)], &mut warnings).is_err());
-        let mut nul = result("queue::a", Outcome::Failed);
-        nul.message = Some("before\0after".to_owned());
-        let kept = validate(vec![nul], &mut warnings).expect("valid");
-        assert_eq!(kept[0].message.as_deref(), Some("before\u{FFFD}after"));
-    }
 
     /// The whole of `bytes` read through [`Decoded`] in pieces of `size`.
     fn decode_in_pieces(bytes: &[u8], size: usize, limit: u64) -> (Result<Vec<u8>, ApiError>, String) {

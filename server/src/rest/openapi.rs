@@ -87,7 +87,7 @@ checked_string! {
     /// `YYYY-MM-DD` (UTC), today or up to a year back; `""` for today.
     MilestoneDateDoc => matching(milestone_date_pattern(Timestamp::now()));
     /// A test's id as the report names it: 1 to 1,000 characters once trimmed.
-    TestIdDoc => matching(super::evidence::TEST_ID.pattern());
+    TestIdDoc => matching(app::domain::run::TEST_ID.pattern());
     /// A commit's SHA: one line of up to 100 characters.
     CommitDoc => matching(super::evidence::COMMIT.pattern());
     /// A branch, or the CI system's id for the run: one line of up to 200 characters.
@@ -95,7 +95,7 @@ checked_string! {
     /// 1 to 200 printable ASCII characters (spaces and tabs around are dropped).
     IdempotencyKeyDoc => matching(super::evidence::idempotency_key_pattern());
     /// Binds a result to a failure mode: `PAY-12/FM-3` (one that names none is ignored).
-    BindingDoc => ObjectBuilder::new().max_length(Some(super::evidence::BINDING_MAX));
+    BindingDoc => ObjectBuilder::new().max_length(Some(app::domain::run::BINDING_MAX));
 }
 
 /// The schema of a string that is one of `values`.
