@@ -2,8 +2,7 @@
 
 use crate::domain::AppError;
 use crate::domain::change::{ChangeStatus, ChangeType};
-use crate::domain::failure_mode::{Design, Priority};
-use crate::domain::gate::{Acceptance, Coverage, TestResult};
+use crate::domain::gate::TestResult;
 use crate::domain::time::Timestamp;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -69,23 +68,15 @@ pub struct ChangeView {
 /// Everything a failure mode's page shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureModeView {
+    /// Flattened: the wire shape is the failure mode's fields beside the page's own.
+    #[serde(flatten)]
+    pub fm: crate::domain::gate::FailureModeSummary,
     pub key: String,
     pub change_title: String,
-    pub number: i64,
-    pub title: String,
-    pub texts: crate::domain::failure_mode::Texts,
-    pub severity: u8,
-    pub likelihood: u8,
-    pub detectability: u8,
-    pub priority: Priority,
-    pub rpn: u8,
-    pub designs: Vec<Design>,
+    /// Its version, sent back with an edit (optimistic locking).
+    pub version: i64,
     pub designs_text: String,
     pub selectors_text: String,
-    pub version: i64,
-    pub coverage: Coverage,
-    pub reason: Option<String>,
-    pub acceptance: Option<Acceptance>,
     pub evidence: Vec<TestResult>,
     pub can_edit: bool,
     /// `None` when the user may accept this risk; otherwise why not.
@@ -323,42 +314,28 @@ pub async fn add_failure_mode(
 #[server(endpoint = "failure_mode")]
 pub async fn failure_mode_detail(key: String, number: i64) -> Result<FailureModeView, AppError> {
     use crate::domain::Role;
-    use crate::domain::failure_mode::Selector;
+    use crate::domain::failure_mode::{Design, Selector};
     let (user, state, review) = server::authorized(&key, Role::Viewer).await?;
     let index = review.failure_modes.iter().position(|fm| fm.number == number).ok_or_else(|| {
         AppError::NotFound(format!("{} of {}", crate::domain::failure_mode::label(number), review.change.key))
     })?;
-    let fm = &review.failure_modes[index];
-    let assessment = &review.assessments[index];
-    let evidence =
-        review.evidence.matches(fm.number, &fm.input.selectors).all().into_iter().cloned().collect();
-    let ratings = fm.input.ratings;
+    let stored = &review.failure_modes[index];
+    let fm = crate::domain::gate::ChangeSummary::from(&review).failure_modes.swap_remove(index);
     Ok(FailureModeView {
         key: review.change.key.to_string(),
         change_title: review.change.details.title.clone(),
-        number,
-        title: fm.input.title.clone(),
-        texts: fm.input.texts.clone(),
-        severity: ratings.severity.get(),
-        likelihood: ratings.likelihood.get(),
-        detectability: ratings.detectability.get(),
-        priority: ratings.priority(),
-        rpn: ratings.rpn(),
-        designs: fm.input.designs.clone(),
-        designs_text: fm.input.designs.iter().map(Design::to_line).collect::<Vec<_>>().join("\n"),
-        selectors_text: fm.input.selectors.iter().map(Selector::as_str).collect::<Vec<_>>().join("\n"),
-        version: fm.version,
-        coverage: assessment.coverage,
-        reason: assessment.reason.clone(),
-        acceptance: fm.acceptance.clone(),
-        evidence,
+        version: stored.version,
+        designs_text: fm.designs.iter().map(Design::to_line).collect::<Vec<_>>().join("\n"),
+        selectors_text: fm.selectors.iter().map(Selector::as_str).collect::<Vec<_>>().join("\n"),
+        evidence: review.evidence.matches(fm.number, &fm.selectors).all().into_iter().cloned().collect(),
         can_edit: user.has_role(review.change.team_id, Role::Member) && review.change.status.is_open(),
         accept_refusal: server::four_eyes_refusal(&user, &review),
-        template: match &fm.template {
+        template: match &stored.template {
             Some(key) => crate::ssr::store::templates::resolve(&state.db, review.change.team_id, key).await?,
             None => None,
         },
         now: review.now,
+        fm,
     })
 }
 

@@ -182,6 +182,8 @@ pub struct FailureModeSummary {
     pub reason: Option<String>,
     pub designs: Vec<Design>,
     pub selectors: Vec<Selector>,
+    /// Its current risk acceptance, if a lead gave one (it may have expired).
+    pub acceptance: Option<Acceptance>,
 }
 
 impl FailureModeSummary {

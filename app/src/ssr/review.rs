@@ -57,6 +57,7 @@ impl From<&Review> for ChangeSummary {
                 reason: a.reason.clone(),
                 designs: fm.input.designs.clone(),
                 selectors: fm.input.selectors.clone(),
+                acceptance: fm.acceptance.clone(),
             })
             .collect();
         ChangeSummary {

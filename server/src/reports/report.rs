@@ -230,8 +230,7 @@ impl Report {
         let failure_modes = c
             .failure_modes
             .iter()
-            .zip(&review.failure_modes)
-            .map(|(fm, stored)| {
+            .map(|fm| {
                 let matches = review.evidence.matches(fm.number, &fm.selectors);
                 let ratings = fm.ratings;
                 FailureModeReport {
@@ -246,7 +245,7 @@ impl Report {
                     designs: fm.designs.iter().map(design).collect(),
                     selectors: fm.selectors.iter().map(|s| s.as_str().to_owned()).collect(),
                     evidence: matches.all().into_iter().map(|r| evidence(r, now)).collect(),
-                    acceptance: stored.acceptance.as_ref().map(|a| acceptance(a, now)),
+                    acceptance: fm.acceptance.as_ref().map(|a| acceptance(a, now)),
                     title: fm.title.clone(),
                     reason: fm.reason.clone(),
                 }

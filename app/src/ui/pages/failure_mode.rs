@@ -30,20 +30,20 @@ pub fn FailureModePage() -> impl IntoView {
                 <Loaded resource=fm page=move |fm: FailureModeView| {
                     let back = format!("/changes/{}", fm.key);
                     let crumb = format!("{} {}", fm.key, fm.change_title);
-                    let heading = crate::domain::failure_mode::label(fm.number);
+                    let heading = crate::domain::failure_mode::label(fm.fm.number);
                     let ratings = format!(
                         " · severity {}, likelihood {}, detectability {} · ",
-                        fm.severity, fm.likelihood, fm.detectability
+                        fm.fm.ratings.severity.get(), fm.fm.ratings.likelihood.get(), fm.fm.ratings.detectability.get()
                     );
-                    let reason = fm.reason.clone().map(|r| format!("Not covered yet: this failure mode {r}."));
+                    let reason = fm.fm.reason.clone().map(|r| format!("Not covered yet: this failure mode {r}."));
                     let editor = fm.can_edit.then(|| fm.clone());
                     view! {
                         <p class="breadcrumb"><a href=back>{crumb}</a></p>
-                        <h1><span class="key">{heading}</span> " " {fm.title.clone()}</h1>
+                        <h1><span class="key">{heading}</span> " " {fm.fm.title.clone()}</h1>
                         <p class="meta">
-                            <PriorityChip priority=fm.priority rpn=fm.rpn/>
+                            <PriorityChip priority=fm.fm.priority rpn=fm.fm.ratings.rpn()/>
                             {ratings}
-                            <CoverageChip coverage=fm.coverage/>
+                            <CoverageChip coverage=fm.fm.coverage/>
                         </p>
                         {reason.map(|r| view! { <p class="coverage-reason">{r}</p> })}
                         <Description fm=fm.clone()/>
@@ -77,15 +77,15 @@ fn Description(fm: FailureModeView) -> impl IntoView {
     };
     view! {
         <dl class="facts">
-            {fm.texts.iter().map(|(t, value)| text(t.label, value.to_owned())).collect_view()}
+            {fm.fm.texts.iter().map(|(t, value)| text(t.label, value.to_owned())).collect_view()}
             <dt>"Designs"</dt>
             <dd>
-                {if fm.designs.is_empty() {
+                {if fm.fm.designs.is_empty() {
                     view! { "None yet: how does the system handle this?" }.into_any()
                 } else {
                     view! {
                         <ul>
-                            {fm.designs.iter().map(|d| match &d.url {
+                            {fm.fm.designs.iter().map(|d| match &d.url {
                                 Some(url) => view! { <li><a href=url.clone() rel="noopener">{d.title.clone()}</a></li> }.into_any(),
                                 None => view! { <li>{d.title.clone()}</li> }.into_any(),
                             }).collect_view()}
@@ -142,7 +142,7 @@ fn AcceptancePanel(fm: FailureModeView, accept: ServerAction<AcceptRisk>) -> imp
     view! {
         <section aria-labelledby="acceptance" class="card">
             <h2 id="acceptance">"Risk acceptance"</h2>
-            {match &fm.acceptance {
+            {match &fm.fm.acceptance {
                 Some(a) if a.expires_at > fm.now => view! {
                     <p>{format!("Accepted by {} until {}: ", a.accepted_by, a.expires_at.date())} <q>{a.justification.clone()}</q></p>
                 }.into_any(),
@@ -154,7 +154,7 @@ fn AcceptancePanel(fm: FailureModeView, accept: ServerAction<AcceptRisk>) -> imp
                     <ActionForm action=accept>
                         <FormError err/>
                         <input type="hidden" name="key" value=fm.key.clone()/>
-                        <input type="hidden" name="number" value=fm.number.to_string()/>
+                        <input type="hidden" name="number" value=fm.fm.number.to_string()/>
                         <label for="accept-justification">"Justification"</label>
                         <input id="accept-justification" name="justification" required aria-describedby="accept-justification-error"/>
                         <FieldError err field="justification" id="accept-justification"/>
@@ -180,7 +180,7 @@ fn EditForm(
     let delete_err = action_error(delete);
     let saved = move || update.value().with(|v| matches!(v, Some(Ok(()))));
     let (key, delete_key) = (fm.key.clone(), fm.key.clone());
-    let (number, delete_number) = (fm.number.to_string(), fm.number.to_string());
+    let (number, delete_number) = (fm.fm.number.to_string(), fm.fm.number.to_string());
     view! {
         <section aria-labelledby="edit" class="card">
             <h2 id="edit">"Edit"</h2>
@@ -192,9 +192,9 @@ fn EditForm(
                 <input type="hidden" name="version" value=fm.version.to_string()/>
                 <FailureModeFields
                     err
-                    title=fm.title.clone()
-                    texts=fm.texts.clone()
-                    ratings=(fm.severity, fm.likelihood, fm.detectability)
+                    title=fm.fm.title.clone()
+                    texts=fm.fm.texts.clone()
+                    ratings=(fm.fm.ratings.severity.get(), fm.fm.ratings.likelihood.get(), fm.fm.ratings.detectability.get())
                     designs=fm.designs_text.clone()
                     selectors=fm.selectors_text.clone()
                 />
