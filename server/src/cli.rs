@@ -168,7 +168,8 @@ async fn create_token(settings: &Settings, command: TokenCommand) -> Result<(), 
         .iter()
         .map(|s| {
             app::domain::scope::Scope::parse(s).ok_or_else(|| {
-                format!("unknown scope {s:?}: use evidence:write, changes:read or changes:write")
+                let known = app::domain::scope::Scope::ALL.map(app::domain::scope::Scope::as_str).join(", ");
+                format!("unknown scope {s:?}: use one of {known}")
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -105,6 +105,23 @@ pub struct Settings {
     /// Days test runs and result history are kept (latest results are kept while they count).
     #[arg(long, env = "PREMORTEM_EVIDENCE_RETENTION_DAYS", default_value_t = 90, global = true)]
     pub evidence_retention_days: i64,
+    /// Let webhooks be sent over plain `http` (else only `https`).
+    #[arg(long, env = "PREMORTEM_WEBHOOK_ALLOW_HTTP", default_value_t = false, global = true)]
+    pub webhook_allow_http: bool,
+    /// Let webhooks reach private, loopback, link-local and metadata addresses (and `http`):
+    /// for receivers inside your network, and tests. Off, such a destination is refused at
+    /// creation and at every delivery, after its name is resolved.
+    #[arg(long, env = "PREMORTEM_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
+    pub webhook_allow_private: bool,
+    /// Hours a webhook delivery is retried before it is given up as failed.
+    #[arg(long, env = "PREMORTEM_WEBHOOK_GIVE_UP_HOURS", default_value_t = 24, global = true)]
+    pub webhook_give_up_hours: u64,
+    /// Days delivered and given-up webhook deliveries are kept for their subscriptions' pages.
+    #[arg(long, env = "PREMORTEM_WEBHOOK_RETENTION_DAYS", default_value_t = 7, global = true)]
+    pub webhook_retention_days: i64,
+    /// Webhook deliveries in flight at once, per instance.
+    #[arg(long, env = "PREMORTEM_WEBHOOK_CONCURRENCY", default_value_t = 16, global = true)]
+    pub webhook_concurrency: usize,
     /// Log format.
     #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -211,7 +228,7 @@ pub enum TokenCommand {
         /// The team whose evidence and changes the token works on.
         #[arg(long)]
         team: String,
-        /// evidence:write, changes:read or changes:write (repeatable).
+        /// evidence:write, changes:read, changes:write or webhooks:manage (repeatable).
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// A name to recognise the token by.

@@ -11,3 +11,4 @@ pub mod ops;
 pub mod reports;
 pub mod rest;
 pub mod startup;
+pub mod webhooks;

@@ -1,7 +1,7 @@
 //! Pools, migrations, the session layer, router composition and graceful shutdown.
 
 use crate::config::Settings;
-use crate::{assets, forms, ops, reports, rest};
+use crate::{assets, forms, ops, reports, rest, webhooks};
 use app::domain::time::Days;
 use app::ssr::auth::RequestUser;
 use app::ssr::db::{Backend, Db, DbOptions};
@@ -102,10 +102,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn(ops::return_after_login))
         .with_state(state.clone());
 
-    let mut tasks = vec![
-        tokio::spawn(prune(db.clone(), auth_policy, Days(settings.evidence_retention_days))),
-        tokio::spawn(sweep_gates(db.clone())),
-    ];
+    let mut tasks = background_tasks(settings, &db, auth_policy)?;
     // Everything that reads the database fails fast while it is away, the session's own reads
     // and writes included (outside them, a refusal would still wait for the session store);
     // health, metrics and the embedded assets need neither the database nor a session.
@@ -151,7 +148,10 @@ fn ci_api_state(settings: &Settings, app: AppState) -> rest::RestState {
         body_grace: Duration::from_secs(settings.upload_body_grace_secs),
     };
     let line = (settings.upload_queue, Duration::from_secs(settings.upload_queue_wait_secs));
-    rest::RestState::new(app, limits, settings.ingest_concurrency, line, settings.token_rate_per_minute)
+    let mut state =
+        rest::RestState::new(app, limits, settings.ingest_concurrency, line, settings.token_rate_per_minute);
+    state.outbound = outbound(settings);
+    state
 }
 
 /// Adds server-side sessions kept in the app's own database (SQLite or PostgreSQL).
@@ -250,9 +250,40 @@ where
     )
 }
 
-/// Keeps storage bounded (old login failures, evidence past its retention) and records the
-/// day's coverage for the trend chart.
-async fn prune(db: Db, policy: AuthPolicy, retention: Days) {
+/// What runs beside the requests: pruning, the gates' sweep and the webhook dispatcher.
+fn background_tasks(
+    settings: &Settings,
+    db: &Db,
+    policy: AuthPolicy,
+) -> Result<Vec<JoinHandle<()>>, BoxError> {
+    let outbound = outbound(settings);
+    let dispatcher = webhooks::Dispatcher {
+        db: db.clone(),
+        client: webhooks::client(outbound)?,
+        outbound,
+        base_url: settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen)),
+        give_up: Duration::from_secs(settings.webhook_give_up_hours.saturating_mul(3600)),
+        concurrency: settings.webhook_concurrency,
+    };
+    let retention = (Days(settings.evidence_retention_days), Days(settings.webhook_retention_days));
+    Ok(vec![
+        tokio::spawn(prune(db.clone(), policy, retention)),
+        tokio::spawn(sweep_gates(db.clone())),
+        tokio::spawn(dispatcher.run()),
+    ])
+}
+
+/// Where webhooks may point, from the settings.
+fn outbound(settings: &Settings) -> webhooks::Outbound {
+    webhooks::Outbound {
+        allow_http: settings.webhook_allow_http,
+        allow_private: settings.webhook_allow_private,
+    }
+}
+
+/// Keeps storage bounded (old login failures, evidence and webhook deliveries past their
+/// retention) and records the day's coverage for the trend chart.
+async fn prune(db: Db, policy: AuthPolicy, (retention, deliveries): (Days, Days)) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         every.tick().await;
@@ -261,6 +292,9 @@ async fn prune(db: Db, policy: AuthPolicy, retention: Days) {
         }
         if let Err(err) = app::ssr::store::evidence::prune(&db, retention).await {
             tracing::warn!(error = %err, "pruning evidence failed");
+        }
+        if let Err(err) = app::ssr::store::webhooks::prune(&db, deliveries).await {
+            tracing::warn!(error = %err, "pruning webhook deliveries failed");
         }
         // The trend chart's daily point, kept for 400 days.
         if let Err(err) = app::ssr::coverage::record_daily(&db, Days(400)).await {

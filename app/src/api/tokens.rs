@@ -134,6 +134,7 @@ pub async fn create_token(
     scope_evidence: Option<String>,
     scope_read: Option<String>,
     scope_write: Option<String>,
+    scope_webhooks: Option<String>,
     expires_days: String,
 ) -> Result<String, AppError> {
     use crate::domain::Role;
@@ -149,6 +150,7 @@ pub async fn create_token(
         (scope_evidence, Scope::EvidenceWrite),
         (scope_read, Scope::ChangesRead),
         (scope_write, Scope::ChangesWrite),
+        (scope_webhooks, Scope::WebhooksManage),
     ]
     .into_iter()
     .filter(|(on, _)| on.is_some())

@@ -5,8 +5,9 @@
 
 use super::change::{ChangeKey, ChangeStatus};
 use super::gate::{Acceptance, Coverage, Policy};
-use super::ids::{RunId, TeamId, TemplateId, TokenId, UserId};
+use super::ids::{DeliveryId, RunId, TeamId, TemplateId, TokenId, UserId, WebhookId};
 use super::role::Role;
+use super::webhook::WebhookState;
 use crate::domain::time::Timestamp;
 use serde_json::{Map, Value, json};
 
@@ -199,6 +200,39 @@ pub enum Event {
         team: TeamId,
         token: TokenId,
     },
+    /// `destination` is the URL's origin only: a Slack URL's path is its secret.
+    WebhookCreated {
+        team: TeamId,
+        webhook: WebhookId,
+        destination: String,
+        events: String,
+        format: String,
+    },
+    /// Paused or resumed by a lead, or disabled by Premortem with the reason.
+    WebhookStateSet {
+        team: TeamId,
+        webhook: WebhookId,
+        before: WebhookState,
+        after: WebhookState,
+        reason: Option<String>,
+    },
+    WebhookDeleted {
+        team: TeamId,
+        webhook: WebhookId,
+        destination: String,
+    },
+    /// A test event queued for the webhook.
+    WebhookTested {
+        team: TeamId,
+        webhook: WebhookId,
+        delivery: DeliveryId,
+    },
+    /// A delivery queued again by hand.
+    DeliveryRequeued {
+        team: TeamId,
+        webhook: WebhookId,
+        delivery: DeliveryId,
+    },
 }
 
 impl Event {
@@ -234,6 +268,13 @@ impl Event {
             Event::PasswordReset { .. } => "user.reset_password",
             Event::TokenCreated { .. } => "token.create",
             Event::TokenRevoked { .. } => "token.revoke",
+            Event::WebhookCreated { .. } => "webhook.create",
+            Event::WebhookStateSet { after: WebhookState::Active, .. } => "webhook.resume",
+            Event::WebhookStateSet { after: WebhookState::Paused, .. } => "webhook.pause",
+            Event::WebhookStateSet { .. } => "webhook.disable",
+            Event::WebhookDeleted { .. } => "webhook.delete",
+            Event::WebhookTested { .. } => "webhook.test",
+            Event::DeliveryRequeued { .. } => "webhook.redeliver",
         }
     }
 
@@ -266,6 +307,11 @@ impl Event {
             Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
                 ("token", token.to_string())
             }
+            Event::WebhookCreated { webhook, .. }
+            | Event::WebhookStateSet { webhook, .. }
+            | Event::WebhookDeleted { webhook, .. }
+            | Event::WebhookTested { webhook, .. }
+            | Event::DeliveryRequeued { webhook, .. } => ("webhook", webhook.to_string()),
         }
     }
 
@@ -288,7 +334,12 @@ impl Event {
             | Event::TemplateUpdated { team, .. }
             | Event::TemplateRetired { team, .. }
             | Event::TokenCreated { team, .. }
-            | Event::TokenRevoked { team, .. } => Some(*team),
+            | Event::TokenRevoked { team, .. }
+            | Event::WebhookCreated { team, .. }
+            | Event::WebhookStateSet { team, .. }
+            | Event::WebhookDeleted { team, .. }
+            | Event::WebhookTested { team, .. }
+            | Event::DeliveryRequeued { team, .. } => Some(*team),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
@@ -326,7 +377,12 @@ impl Event {
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
             | Event::TokenCreated { .. }
-            | Event::TokenRevoked { .. } => None,
+            | Event::TokenRevoked { .. }
+            | Event::WebhookCreated { .. }
+            | Event::WebhookStateSet { .. }
+            | Event::WebhookDeleted { .. }
+            | Event::WebhookTested { .. }
+            | Event::DeliveryRequeued { .. } => None,
         }
     }
 
@@ -403,7 +459,30 @@ impl Event {
                 Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
             ),
             Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
+            Event::WebhookCreated { .. }
+            | Event::WebhookStateSet { .. }
+            | Event::WebhookDeleted { .. }
+            | Event::WebhookTested { .. }
+            | Event::DeliveryRequeued { .. } => webhook_states(self),
         }
+    }
+}
+
+/// A webhook's state before and after (its destination only, never its whole URL).
+fn webhook_states(event: &Event) -> (Option<Value>, Option<Value>) {
+    match event {
+        Event::WebhookCreated { destination, events, format, .. } => {
+            (None, Some(json!({ "destination": destination, "events": events, "format": format })))
+        }
+        Event::WebhookStateSet { before, after, reason, .. } => (
+            Some(json!({ "state": before.as_str() })),
+            Some(json!({ "state": after.as_str(), "reason": reason })),
+        ),
+        Event::WebhookDeleted { destination, .. } => (Some(json!({ "destination": destination })), None),
+        Event::WebhookTested { delivery, .. } | Event::DeliveryRequeued { delivery, .. } => {
+            (None, Some(json!({ "delivery": delivery })))
+        }
+        _ => (None, None),
     }
 }
 

@@ -47,6 +47,15 @@ id_type!(
     RunId
 );
 id_type!(
+    /// Database id of a webhook subscription.
+    WebhookId
+);
+id_type!(
+    /// Database id of one delivery of one event to one webhook (its `webhook-id` is
+    /// `msg_` and this number, the same on every try).
+    DeliveryId
+);
+id_type!(
     /// Database id of an audit entry; ids grow in the order entries were written.
     AuditEntryId
 );

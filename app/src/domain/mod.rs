@@ -32,6 +32,7 @@ pub mod scope;
 pub mod search;
 pub mod text;
 pub mod time;
+pub mod webhook;
 
 pub use error::AppError;
 pub use ids::{ChangeId, FailureModeId, TeamId, UserId};

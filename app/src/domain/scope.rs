@@ -11,16 +11,20 @@ pub enum Scope {
     ChangesRead,
     /// Create changes and failure modes, record the happy path.
     ChangesWrite,
+    /// List, add, test and delete the team's webhooks, and read their deliveries.
+    WebhooksManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::EvidenceWrite, Scope::ChangesRead, Scope::ChangesWrite];
+    pub const ALL: [Scope; 4] =
+        [Scope::EvidenceWrite, Scope::ChangesRead, Scope::ChangesWrite, Scope::WebhooksManage];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::EvidenceWrite => "evidence:write",
             Scope::ChangesRead => "changes:read",
             Scope::ChangesWrite => "changes:write",
+            Scope::WebhooksManage => "webhooks:manage",
         }
     }
 

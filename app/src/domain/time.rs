@@ -47,6 +47,13 @@ impl Timestamp {
         format!("{} {:02}:{:02} UTC", self.date(), minutes / 60, minutes % 60)
     }
 
+    /// `2026-11-27T14:05:09.123Z` (RFC 3339, UTC).
+    pub fn rfc3339(self) -> String {
+        let ms = self.0.rem_euclid(DAY_MS);
+        let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+        format!("{}T{h:02}:{m:02}:{s:02}.{:03}Z", self.date(), ms % 1000)
+    }
+
     /// Parses `YYYY-MM-DD` to the start of that day (UTC).
     pub fn parse_date(raw: &str) -> Option<Self> {
         let mut parts = raw.trim().splitn(3, '-');
@@ -208,6 +215,11 @@ pub fn milestone_date_pattern(now: Timestamp) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rfc3339_has_the_date_the_time_and_milliseconds() {
+        assert_eq!(Timestamp(1_764_252_309_123).rfc3339(), "2025-11-27T14:05:09.123Z");
+    }
 
     fn on(raw: &str) -> Timestamp {
         Timestamp::parse_date(raw).expect("date")

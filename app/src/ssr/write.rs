@@ -4,11 +4,13 @@
 use super::audit::{self, Actor};
 use super::db::{Backend, Db};
 use super::settle;
+use super::store::webhooks;
 use crate::domain::event::{Event, GateScope};
 use sqlx::{Any, Transaction};
 
 /// A write transaction. What a mutation does through it is recorded with [`Write::record`],
-/// which appends the event's audit entry to the same transaction: both commit, or neither.
+/// which appends the event's audit entry to the same transaction and queues its webhook
+/// deliveries (`store::webhooks::enqueue`): all commit, or none.
 /// Before it commits, it settles the gates its events may have moved and records those
 /// moves too ([`settle::settle`]), so no mutation can forget them.
 pub struct Write {
@@ -23,6 +25,9 @@ impl Write {
     pub async fn record(&mut self, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
         if let Some(scope) = event.gate_scope() {
             self.settle(scope, actor);
+        }
+        if let Some(notice) = event.notice() {
+            webhooks::enqueue(&mut self.tx, &notice).await?;
         }
         audit::append(&mut self.tx, self.backend, actor, &event).await
     }

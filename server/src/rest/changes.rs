@@ -304,7 +304,7 @@ pub struct CreatedDoc {
 /// works only while its owner could do the same in the browser. A pipeline token (no owner)
 /// is bounded by its scopes alone. Either way a token never acts *as* its owner: what it
 /// registers has no human author until a person claims it.
-async fn require_active_owner(state: &RestState, auth: &Authenticated) -> Result<(), ApiError> {
+pub(super) async fn require_active_owner(state: &RestState, auth: &Authenticated) -> Result<(), ApiError> {
     let Some(owner) = auth.owner else {
         return Ok(());
     };

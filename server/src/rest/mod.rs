@@ -6,6 +6,7 @@ mod evidence;
 pub mod junit;
 mod openapi;
 mod queue;
+mod webhooks;
 
 use app::domain::AppError;
 use app::domain::ids::TokenId;
@@ -44,6 +45,8 @@ pub struct RestState {
     rate_per_minute: u32,
     /// (token, Idempotency-Key) pairs being processed, so a concurrent duplicate gets 409.
     in_flight: Arc<Mutex<HashSet<(TokenId, String)>>>,
+    /// Where a webhook may point.
+    pub outbound: crate::webhooks::Outbound,
 }
 
 struct Bucket {
@@ -69,6 +72,7 @@ impl RestState {
             rate: Arc::default(),
             rate_per_minute: rate_per_minute.max(1),
             in_flight: Arc::default(),
+            outbound: crate::webhooks::Outbound::default(),
         }
     }
 
@@ -105,6 +109,10 @@ fn routes() -> OpenApiRouter<RestState> {
         .routes(routes!(changes::gate))
         .routes(routes!(changes::happy_path))
         .routes(routes!(changes::add_failure_mode))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
 }
 
 /// The `/api/v1` router: the documented operations, the badge (an image for READMEs, not

@@ -96,7 +96,35 @@ checked_string! {
     IdempotencyKeyDoc => matching(super::evidence::idempotency_key_pattern());
     /// Binds a result to a failure mode: `PAY-12/FM-3` (one that names none is ignored).
     BindingDoc => ObjectBuilder::new().max_length(Some(app::domain::run::BINDING_MAX));
+    /// Where a webhook posts: `https://` (or `http://` where the server allows it), up to
+    /// 2,000 characters; its host must resolve to public addresses unless the server allows
+    /// private ones.
+    WebhookUrlDoc => matching(app::domain::webhook::url_pattern()).max_length(Some(app::domain::webhook::URL_MAX));
+    /// A webhook's id, as its listing gives it.
+    WebhookIdDoc => matching("^[0-9]{1,18}$".to_owned());
 }
+
+/// An event type a webhook may receive, or `*` for all: the domain's list.
+pub struct EventNameDoc;
+
+impl PartialSchema for EventNameDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(std::iter::once("*").chain(app::domain::webhook::EventType::ALL.map(|t| t.as_str())))
+    }
+}
+
+impl ToSchema for EventNameDoc {}
+
+/// A webhook's format: the domain's list.
+pub struct FormatDoc;
+
+impl PartialSchema for FormatDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(app::domain::webhook::Format::ALL.map(app::domain::webhook::Format::as_str))
+    }
+}
+
+impl ToSchema for FormatDoc {}
 
 /// The schema of a string that is one of `values`.
 fn one_of(values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
@@ -162,7 +190,7 @@ impl Refusals {
         let refusals = [
             (true, "401", "No token, or one that is unknown, revoked or expired"),
             (true, "403", "The token lacks the scope this needs, or its owner may no longer act"),
-            (path.contains('{'), "404", "No such change in the token's team"),
+            (path.contains('{'), "404", "No such change or webhook in the token's team"),
             (has_body, "400", "The body is not well-formed (JSON with its position)"),
             (has_body, "413", "The body is larger than the server accepts"),
             (has_body, "415", "The body's Content-Type is not one this operation reads"),
@@ -298,7 +326,7 @@ impl Modify for FailureModeTexts {
 #[openapi(
     info(title = "Premortem CI API", description = "Post test results as evidence; ask whether a change's gate is open."),
     // Parameters' schemas are listed here (utoipa collects only those of bodies).
-    components(schemas(ErrorsDoc, ErrorDetailDoc, TextDoc, LinkDoc, ChangeKeyDoc, CommitDoc, RunLineDoc, IdempotencyKeyDoc))
+    components(schemas(ErrorsDoc, ErrorDetailDoc, TextDoc, LinkDoc, ChangeKeyDoc, CommitDoc, RunLineDoc, IdempotencyKeyDoc, WebhookIdDoc))
 )]
 struct ApiDoc;
 

@@ -25,3 +25,4 @@ mod portfolio;
 mod report;
 mod search;
 mod trust;
+mod webhooks;

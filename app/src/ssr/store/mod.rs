@@ -10,6 +10,7 @@ pub mod teams;
 pub mod templates;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 /// A change's status as stored.
 pub(crate) fn decode_status(raw: &str) -> Result<crate::domain::change::ChangeStatus, sqlx::Error> {

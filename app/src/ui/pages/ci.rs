@@ -73,6 +73,7 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                     <label class="checkbox"><input type="checkbox" name="scope_evidence" value="on" checked/>" evidence:write — upload test runs"</label>
                     <label class="checkbox"><input type="checkbox" name="scope_read" value="on" checked/>" changes:read — read changes and gates"</label>
                     <label class="checkbox"><input type="checkbox" name="scope_write" value="on"/>" changes:write — create changes and failure modes"</label>
+                    <label class="checkbox"><input type="checkbox" name="scope_webhooks" value="on"/>" webhooks:manage — add, test and delete the team's webhooks"</label>
                 </fieldset>
                 <FieldError err field="scopes" id="token-scopes"/>
                 <label for="token-expiry">"Expires after (days, empty for never)"</label>

@@ -1,0 +1,226 @@
+//! A team's webhooks over the API, for a token scoped `webhooks:manage`: list, add (the
+//! secret is answered once), delete, send a test event, and read recent deliveries.
+
+use super::{ApiError, JsonBody, RestState, Token};
+use crate::rest::openapi::{EventNameDoc, FormatDoc, WebhookIdDoc, WebhookUrlDoc};
+use app::domain::ids::WebhookId;
+use app::domain::scope::Scope;
+use app::domain::time::Timestamp;
+use app::domain::webhook::{EventFilter, Format};
+use app::ssr::store::tokens::Authenticated;
+use app::ssr::store::webhooks::{self, Delivery, NewWebhook, Webhook};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// How many deliveries a listing shows, newest first.
+const DELIVERIES_LISTED: i64 = 100;
+
+/// The token, if it may manage its team's webhooks.
+async fn manager<'a>(state: &RestState, token: &'a Token) -> Result<&'a Authenticated, ApiError> {
+    let auth = token.require(Scope::WebhooksManage)?;
+    super::changes::require_active_owner(state, auth).await?;
+    Ok(auth)
+}
+
+/// A webhook id from the path: one that cannot be an id names no webhook.
+fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(WebhookId)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No such webhook in the token's team."))
+}
+
+/// A webhook as the API shows it (never its secret).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookDoc {
+    pub id: i64,
+    pub url: String,
+    /// `standard` (Standard Webhooks v1, signed) or `slack`.
+    pub format: String,
+    /// The event types it receives, or `["*"]` for all.
+    pub events: Vec<String>,
+    /// `active`, `paused` or `disabled` (by Premortem: see `disabled_reason`).
+    pub state: String,
+    pub disabled_reason: Option<String>,
+    /// Unix milliseconds since which every delivery has failed.
+    #[schema(value_type = Option<i64>)]
+    pub failing_since: Option<Timestamp>,
+    /// Unix milliseconds.
+    #[schema(value_type = i64)]
+    pub created_at: Timestamp,
+}
+
+impl From<Webhook> for WebhookDoc {
+    fn from(w: Webhook) -> Self {
+        Self {
+            id: w.id.0,
+            url: w.url,
+            format: w.format.as_str().to_owned(),
+            events: w.events,
+            state: w.state.as_str().to_owned(),
+            disabled_reason: w.disabled_reason,
+            failing_since: w.failing_since,
+            created_at: w.created_at,
+        }
+    }
+}
+
+/// A new webhook, with its signing secret: shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedWebhookDoc {
+    #[serde(flatten)]
+    pub webhook: WebhookDoc,
+    /// `whsec_…`: verify each delivery's `webhook-signature` with it (Standard Webhooks).
+    pub secret: String,
+}
+
+/// One delivery of one event.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryDoc {
+    pub id: i64,
+    /// Also its `webhook-id` header: `msg_` and the id, the same on every try.
+    pub message_id: String,
+    pub event_type: String,
+    /// The change it is about (`""` for a test).
+    pub change: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub state: String,
+    pub attempts: i64,
+    /// Unix milliseconds.
+    #[schema(value_type = i64)]
+    pub occurred_at: Timestamp,
+    /// Unix milliseconds: when it is tried next, while pending.
+    #[schema(value_type = Option<i64>)]
+    pub next_at: Option<Timestamp>,
+    /// The endpoint's last HTTP status.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    #[schema(value_type = Option<i64>)]
+    pub last_attempt_at: Option<Timestamp>,
+    #[schema(value_type = Option<i64>)]
+    pub done_at: Option<Timestamp>,
+}
+
+impl From<Delivery> for DeliveryDoc {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id.0,
+            message_id: format!("msg_{}", d.id),
+            event_type: d.event_type,
+            change: d.change,
+            state: d.state.as_str().to_owned(),
+            attempts: d.attempts,
+            occurred_at: d.occurred_at,
+            next_at: d.next_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            last_attempt_at: d.last_attempt_at,
+            done_at: d.done_at,
+        }
+    }
+}
+
+/// A webhook to add.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookDoc {
+    /// Where deliveries are posted.
+    #[schema(value_type = WebhookUrlDoc)]
+    pub url: String,
+    /// Event types, or `["*"]` for every type (those added later included).
+    #[schema(value_type = Vec<EventNameDoc>, min_items = 1, max_items = 20)]
+    pub events: Vec<String>,
+    /// `standard` when omitted.
+    #[serde(default)]
+    #[schema(value_type = Option<FormatDoc>)]
+    pub format: Option<String>,
+}
+
+/// The team's webhooks.
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks",
+    responses((status = 200, body = Vec<WebhookDoc>)), security(("bearer" = [])))]
+pub async fn list(State(state): State<RestState>, token: Token) -> Result<Json<Vec<WebhookDoc>>, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let hooks = webhooks::list(&state.app.db, auth.team_id).await?;
+    Ok(Json(hooks.into_iter().map(WebhookDoc::from).collect()))
+}
+
+/// Adds a webhook. Its URL must be `https` (or allowed `http`) to a public address, checked
+/// after its name is resolved; the reply holds its secret, which is never shown again.
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhookDoc,
+    responses((status = 201, body = CreatedWebhookDoc)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<RestState>,
+    token: Token,
+    body: JsonBody<NewWebhookDoc>,
+) -> Result<Response, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let doc = body.read().await?;
+    let invalid = |field: &str, message: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}"))
+    };
+    let format = match doc.format.as_deref() {
+        None => Format::Standard,
+        Some(raw) => Format::parse(raw).ok_or_else(|| {
+            invalid(
+                "format",
+                format!(
+                    "The format is \"standard\" or \"slack\", not \"{}\".",
+                    app::domain::error::bounded(raw)
+                ),
+            )
+        })?,
+    };
+    let events = EventFilter::parse(&doc.events).map_err(|e| invalid("events", e))?;
+    let url =
+        crate::webhooks::check_destination(&doc.url, state.outbound).await.map_err(|e| invalid("url", e))?;
+    let new =
+        NewWebhook { destination: webhooks::origin(url.as_str()), url: url.to_string(), format, events };
+    let (hook, secret) =
+        webhooks::create(&state.app.db, &auth.actor(), auth.team_id, auth.owner, &new).await?;
+    Ok((StatusCode::CREATED, Json(CreatedWebhookDoc { webhook: hook.into(), secret })).into_response())
+}
+
+/// Deletes a webhook and its deliveries, sent or not.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", params(("id" = WebhookIdDoc, Path)),
+    responses((status = 204)), security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<RestState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = manager(&state, &token).await?;
+    webhooks::delete(&state.app.db, &auth.actor(), auth.team_id, webhook_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues a test event (`webhook.test`) for the webhook; answers its delivery.
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", params(("id" = WebhookIdDoc, Path)),
+    responses((status = 202, body = DeliveryDoc)), security(("bearer" = [])))]
+pub async fn test(
+    State(state): State<RestState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let queued = webhooks::test(&state.app.db, &auth.actor(), auth.team_id, webhook_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryDoc::from(queued))).into_response())
+}
+
+/// The webhook's most recent deliveries (up to 100), newest first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = WebhookIdDoc, Path)),
+    responses((status = 200, body = Vec<DeliveryDoc>)), security(("bearer" = [])))]
+pub async fn deliveries(
+    State(state): State<RestState>,
+    token: Token,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<DeliveryDoc>>, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let listed =
+        webhooks::deliveries(&state.app.db, auth.team_id, webhook_id(&id)?, DELIVERIES_LISTED).await?;
+    Ok(Json(listed.into_iter().map(DeliveryDoc::from).collect()))
+}

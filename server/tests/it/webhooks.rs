@@ -1,0 +1,273 @@
+//! Webhooks, as a subscriber gets them: a receiver that verifies every delivery with the
+//! Standard Webhooks reference library (`scripts/webhooks/receiver.py`), down for a while
+//! and then up; and destinations inside the network refused at creation and at delivery.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp};
+use app::domain::Role;
+use app::domain::scope::Scope;
+use app::domain::webhook::{EventFilter, Format};
+use app::ssr::audit::Actor;
+use app::ssr::store::{teams, webhooks};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+/// The Python with `standardwebhooks` installed (`scripts/webhooks/venv.sh`, which
+/// `make unit` runs).
+fn python() -> std::path::PathBuf {
+    let target =
+        std::env::var("TARGET_DIR").unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let python = std::path::Path::new(&target).join("webhooks/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/webhooks/venv.sh (make unit does)",
+        python.display()
+    );
+    python
+}
+
+/// The reference receiver on `port`, and what it has printed so far.
+struct Receiver {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    async fn start(port: u16, secret_file: &std::path::Path) -> Self {
+        let script = format!("{}/../scripts/webhooks/receiver.py", env!("CARGO_MANIFEST_DIR"));
+        let mut child = tokio::process::Command::new(python())
+            .arg(script)
+            .arg(port.to_string())
+            .arg(secret_file)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("receiver");
+        let mut out = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = out.next_line().await.expect("read").expect("the receiver's port");
+        assert_eq!(serde_json::from_str::<Value>(&first).expect("json")["port"], json!(port));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out.next_line().await {
+                kept.lock().expect("lines").push(serde_json::from_str(&line).expect("json line"));
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Waits (up to two minutes: retries back off) until `done` holds for what arrived.
+    async fn until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..1200 {
+            let lines = self.lines();
+            if done(&lines) {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the receiver did not get what was expected; it got {:#?}", self.lines());
+    }
+}
+
+fn types_of<'a>(lines: &'a [Value], key: &str) -> Vec<&'a str> {
+    lines.iter().filter(|l| l["data"]["change"]["key"] == key).filter_map(|l| l["type"].as_str()).collect()
+}
+
+async fn deliveries(app: &TestApp, token: &str, id: &Value) -> Vec<Value> {
+    let response =
+        app.api(Method::GET, &format!("/webhooks/{id}/deliveries"), token).send().await.expect("list");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+async fn run(app: &TestApp, token: &str, outcome: &str) {
+    let body = json!({ "results": [{ "test_id": "queue::drains", "outcome": outcome }] });
+    let response = app.api(Method::POST, "/runs?change=PAY-1", token).json(&body).send().await.expect("run");
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+}
+
+async fn a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--webhook-allow-private"]).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member), (lena, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
+
+    // Subscribed while nothing listens at the address: the receiver is down.
+    let port = free_port();
+    let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"] });
+    let created = app.api(Method::POST, "/webhooks", &token).json(&hook).send().await.expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.expect("json");
+    let secret = created["secret"].as_str().expect("secret shown once");
+    assert!(secret.starts_with("whsec_"));
+    let listed: Value =
+        app.api(Method::GET, "/webhooks", &token).send().await.expect("list").json().await.expect("json");
+    assert_eq!(listed[0]["url"], hook["url"]);
+    assert!(listed[0].get("secret").is_none(), "the secret is never listed");
+
+    // The change's life, over the API and by its lead.
+    let change = json!({ "team": "PAY", "title": "Exam <queue> & co", "types": ["queue"] });
+    let response = app.api(Method::POST, "/changes", &token).json(&change).send().await.expect("change");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let happy = app.api(Method::POST, "/changes/PAY-1/happy-path", &token).send().await.expect("happy");
+    assert_eq!(happy.status(), StatusCode::OK);
+    // The team's policy asks for three failure modes; all three select the same test.
+    for title in ["Backlog after outage", "Scaling saturates the database", "No fast lane"] {
+        let fm = json!({ "title": title, "severity": 3, "likelihood": 3, "detectability": 2,
+            "designs": [{ "title": "ADR 7" }], "tests": ["queue::drains"] });
+        let added =
+            app.api(Method::POST, "/changes/PAY-1/failure-modes", &token).json(&fm).send().await.expect("fm");
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+    app.claim("amy", "amy-password-1", &["PAY-1"]).await;
+    run(&app, &token, "passed").await;
+    run(&app, &token, "failed").await;
+    run(&app, &token, "passed").await;
+    let lead = app.client();
+    app.login(&lead, "lena", "lena-password-1").await;
+    let signed = app.call(&lead, "sign_off", &[("key", "PAY-1"), ("password", "lena-password-1")]).await;
+    assert_eq!(signed.status(), StatusCode::OK, "{}", signed.text().await.unwrap_or_default());
+    run(&app, &token, "failed").await;
+
+    // Tried and failed while the receiver is down, waiting for the next try.
+    let id = &created["id"];
+    for _ in 0..100 {
+        if deliveries(&app, &token, id).await.iter().any(|d| d["attempts"].as_i64() >= Some(1)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting = deliveries(&app, &token, id).await;
+    let tried = waiting.iter().find(|d| d["attempts"].as_i64() >= Some(1)).expect("a delivery was tried");
+    assert_eq!(tried["state"], "pending");
+    assert!(tried["last_error"].as_str().is_some_and(|e| e.contains("connect")), "{tried}");
+
+    // Up again: every event arrives, verified, in the order it happened.
+    let dir = tempdir();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, secret).expect("secret file");
+    let receiver = Receiver::start(port, &secret_file).await;
+    let lines = receiver.until(|lines| types_of(lines, "PAY-1").contains(&"change.regressed")).await;
+    assert!(lines.iter().all(|l| l.get("invalid").is_none()), "every delivery verifies: {lines:#?}");
+    let types = types_of(&lines, "PAY-1");
+    let expected = [
+        "change.registered",
+        "change.happy_path_recorded",
+        "change.gate_opened",
+        "change.gate_closed",
+        "change.gate_opened",
+        "change.signed_off",
+        "change.regressed",
+    ];
+    let mut rest = types.iter();
+    for wanted in expected {
+        assert!(rest.any(|t| *t == wanted), "{wanted} in order among {types:?}");
+    }
+    assert!(types.contains(&"failure_mode.coverage_changed"), "{types:?}");
+    let ids: Vec<i64> =
+        lines.iter().filter_map(|l| l["id"].as_str()?.strip_prefix("msg_")?.parse().ok()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "one change's events arrive once each, in order: {ids:?}");
+    let first = &lines[0]["data"]["change"];
+    assert_eq!(first["title"], "Exam <queue> & co");
+    assert!(first["url"].as_str().is_some_and(|u| u.ends_with("/changes/PAY-1")), "{first}");
+
+    // A test event reaches it too, and the deliveries say what happened.
+    let test = app.api(Method::POST, &format!("/webhooks/{id}/test"), &token).send().await.expect("test");
+    assert_eq!(test.status(), StatusCode::ACCEPTED);
+    receiver.until(|lines| lines.iter().any(|l| l["type"] == "webhook.test")).await;
+    let done = deliveries(&app, &token, id).await;
+    assert!(done.iter().all(|d| d["state"] == "delivered" && d["last_status"] == 204), "{done:#?}");
+    let deleted = app.api(Method::DELETE, &format!("/webhooks/{id}"), &token).send().await.expect("delete");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone =
+        app.api(Method::GET, &format!("/webhooks/{id}/deliveries"), &token).send().await.expect("list");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    drop(receiver.child);
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("premortem-webhooks-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+async fn destinations_inside_the_network_are_refused_at_creation_and_at_delivery(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
+    let create = |url: &str, events: Value| {
+        app.api(Method::POST, "/webhooks", &token).json(&json!({ "url": url, "events": events })).send()
+    };
+    for (url, why) in [
+        ("http://169.254.169.254/latest/meta-data", "must use https"),
+        ("https://169.254.169.254/latest/meta-data", "internal address"),
+        ("https://127.0.0.1:8443/hook", "internal address"),
+        ("https://localhost/hook", "internal address"),
+        ("https://[::1]/hook", "internal address"),
+        ("https://10.0.0.7/hook", "internal address"),
+    ] {
+        let response = create(url, json!(["*"])).await.expect("create");
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let text = response.text().await.expect("text");
+        assert!(text.contains(why), "{url}: {text}");
+    }
+    let unknown = create("https://example.com/hook", json!(["change.exploded"])).await.expect("create");
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let reader = app.token("PAY", &[Scope::ChangesRead], Some(amy)).await;
+    let denied = app.api(Method::GET, "/webhooks", &reader).send().await.expect("list");
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    let none: Value =
+        app.api(Method::GET, "/webhooks", &token).send().await.expect("list").json().await.expect("json");
+    assert_eq!(none, json!([]), "nothing refused was stored");
+
+    // A subscription whose address became internal (a name re-pointed after it was added)
+    // is refused at every try, and says why.
+    let team =
+        teams::by_slug(&app.db, &app::domain::TeamSlug::parse("PAY").expect("slug")).await.expect("team");
+    let port = free_port();
+    let new = webhooks::NewWebhook {
+        url: format!("https://127.0.0.1:{port}/hook"),
+        destination: format!("https://127.0.0.1:{port}"),
+        format: Format::Standard,
+        events: EventFilter::All,
+    };
+    let (hook, _) =
+        webhooks::create(&app.db, &Actor::Cli, team.id, None, &new).await.expect("stored directly");
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("a listener that must not hear");
+    let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
+    let response = app.api(Method::POST, "/changes", &token).json(&change).send().await.expect("change");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json!(hook.id.0);
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        last = deliveries(&app, &token, &id).await;
+        if last.iter().any(|d| d["last_error"].is_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = last.iter().find(|d| d["last_error"].is_string()).expect("tried");
+    assert_eq!(refused["state"], "pending");
+    assert!(refused["last_error"].as_str().is_some_and(|e| e.contains("internal address")), "{refused}");
+    let heard = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+    assert!(heard.is_err(), "nothing connected to the internal address");
+}
+
+both_backends!(
+    a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down,
+    destinations_inside_the_network_are_refused_at_creation_and_at_delivery,
+);
