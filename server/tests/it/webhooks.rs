@@ -3,7 +3,7 @@
 //! and then up; and destinations inside the network refused at creation and at delivery.
 
 use crate::both_backends;
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, TestDb};
 use app::domain::Role;
 use app::domain::scope::Scope;
 use app::domain::webhook::{EventFilter, Format};
@@ -265,6 +265,56 @@ async fn destinations_inside_the_network_are_refused_at_creation_and_at_delivery
     assert!(refused["last_error"].as_str().is_some_and(|e| e.contains("internal address")), "{refused}");
     let heard = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
     assert!(heard.is_err(), "nothing connected to the internal address");
+}
+
+/// Two instances on one PostgreSQL database share the outbox: a burst of 500 events (500
+/// changes registered, through both) reaches the receiver once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgresql_deliver_a_burst_once_each() {
+    let private = ["--webhook-allow-private"];
+    let first = TestApp::spawn_with(Backend::Postgres, &private).await;
+    let second = TestApp::spawn_on(TestDb::at(first.test_db.url.clone()), &private).await;
+    let amy = first.user("amy", "amy-password-1", false).await;
+    first.team("PAY", &[(amy, Role::Member)]).await;
+    let token = first.token("PAY", &Scope::ALL, Some(amy)).await;
+    let port = free_port();
+    let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["change.registered"] });
+    let created: Value = first
+        .api(Method::POST, "/webhooks", &token)
+        .json(&hook)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let dir = tempdir();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
+    let receiver = Receiver::start(port, &secret_file).await;
+
+    const BURST: usize = 500;
+    for batch in (0..BURST).collect::<Vec<_>>().chunks(25) {
+        let posts: Vec<_> = batch
+            .iter()
+            .map(|i| {
+                let app = if i % 2 == 0 { &first } else { &second };
+                let change = json!({ "team": "PAY", "title": format!("Change {i}"), "types": ["queue"] });
+                app.api(Method::POST, "/changes", &token).json(&change).send()
+            })
+            .collect();
+        for response in futures::future::join_all(posts).await {
+            assert_eq!(response.expect("change").status(), StatusCode::CREATED);
+        }
+    }
+    receiver.until(|lines| lines.len() >= BURST).await;
+    // Time for a late second copy to show, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lines = receiver.lines();
+    assert!(lines.iter().all(|l| l.get("invalid").is_none()), "every delivery verifies");
+    let ids: std::collections::HashSet<&str> = lines.iter().filter_map(|l| l["id"].as_str()).collect();
+    assert_eq!(ids.len(), BURST, "every event arrived");
+    assert_eq!(lines.len(), BURST, "no event arrived twice");
 }
 
 both_backends!(
