@@ -267,6 +267,74 @@ async fn destinations_inside_the_network_are_refused_at_creation_and_at_delivery
     assert!(heard.is_err(), "nothing connected to the internal address");
 }
 
+/// The server as a process on `db_url`, allowed to reach the test's receiver, once healthy.
+async fn serve(db_url: &str, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_premortem"))
+        .env("PREMORTEM_DATABASE_URL", db_url)
+        .env("PREMORTEM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PREMORTEM_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("RUST_LOG", "warn")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    for _ in 0..300 {
+        let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+/// An event whose delivery had not succeeded when the server was SIGKILLed is delivered
+/// once it is back: the outbox row committed with the change outlives the process.
+async fn a_delivery_pending_at_a_sigkill_arrives_after_the_restart(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cli = |args: &'static [&'static str]| crate::common::premortem(&test_db.url, args);
+    assert!(cli(&["team", "create", "--slug", "PAY", "--name", "Payments"]).await.status.success());
+    let token =
+        cli(&["token", "create", "--team", "PAY", "--scope", "changes:write", "--scope", "webhooks:manage"])
+            .await;
+    let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
+    let (port, receiver_port) = (free_port(), free_port());
+    let api = |method, path: &str| {
+        reqwest::Client::new()
+            .request(method, format!("http://127.0.0.1:{port}/api/v1{path}"))
+            .bearer_auth(&token)
+    };
+    let mut server = serve(&test_db.url, port).await;
+    let hook = json!({ "url": format!("http://127.0.0.1:{receiver_port}/hook"), "events": ["*"] });
+    let created: Value =
+        api(Method::POST, "/webhooks").json(&hook).send().await.expect("create").json().await.expect("json");
+    let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
+    assert_eq!(
+        api(Method::POST, "/changes").json(&change).send().await.expect("change").status(),
+        StatusCode::CREATED
+    );
+    // Tried once against the receiver that is not there yet, then the process dies.
+    let path = format!("/webhooks/{}/deliveries", created["id"]);
+    for _ in 0..100 {
+        let listed: Value = api(Method::GET, &path).send().await.expect("list").json().await.expect("json");
+        if listed[0]["attempts"].as_i64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.start_kill().expect("SIGKILL");
+    server.wait().await.expect("reaped");
+
+    let dir = tempdir();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
+    let receiver = Receiver::start(receiver_port, &secret_file).await;
+    let _server = serve(&test_db.url, port).await;
+    let lines = receiver.until(|lines| types_of(lines, "PAY-1").contains(&"change.registered")).await;
+    assert!(lines.iter().all(|l| l.get("invalid").is_none()), "{lines:#?}");
+}
+
 /// Two instances on one PostgreSQL database share the outbox: a burst of 500 events (500
 /// changes registered, through both) reaches the receiver once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,6 +386,7 @@ async fn two_instances_on_one_postgresql_deliver_a_burst_once_each() {
 }
 
 both_backends!(
+    a_delivery_pending_at_a_sigkill_arrives_after_the_restart,
     a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down,
     destinations_inside_the_network_are_refused_at_creation_and_at_delivery,
 );
