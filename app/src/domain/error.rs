@@ -57,12 +57,15 @@ impl AppError {
 /// `raw` as it may appear inside an error message: at most 40 characters, so no reply
 /// (or the redirect a plain form gets) grows with what a client sent.
 pub fn bounded(raw: &str) -> String {
-    const MAX: usize = 40;
-    let raw = raw.trim();
-    if raw.chars().count() <= MAX {
-        raw.to_owned()
+    clip(raw.trim(), 40)
+}
+
+/// `text` cut to its first `max` characters, with `…` where it was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
     } else {
-        format!("{}…", raw.chars().take(MAX).collect::<String>())
+        format!("{}…", text.chars().take(max).collect::<String>())
     }
 }
 

@@ -140,11 +140,7 @@ const DETAIL_MAX: usize = 500;
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        let mut detail = detail.into();
-        if detail.chars().count() > DETAIL_MAX {
-            detail = format!("{}…", detail.chars().take(DETAIL_MAX).collect::<String>());
-        }
-        Self { status, detail, retry_after: None }
+        Self { status, detail: app::domain::error::clip(&detail.into(), DETAIL_MAX), retry_after: None }
     }
 
     pub fn status(&self) -> StatusCode {

@@ -97,19 +97,11 @@ pub fn not_found(id: WebhookId) -> AppError {
 
 /// A new signing secret: `whsec_` and the base64 of 24 random bytes (Standard Webhooks).
 fn new_secret() -> String {
+    use base64::Engine as _;
     use rand::RngCore;
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bytes = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    // 24 bytes are whole groups of three: no padding.
-    let encoded: String = bytes
-        .chunks(3)
-        .flat_map(|g| {
-            let n = (u32::from(g[0]) << 16) | (u32::from(g[1]) << 8) | u32::from(g[2]);
-            [18, 12, 6, 0].map(|shift| char::from(ALPHABET[((n >> shift) & 63) as usize]))
-        })
-        .collect();
-    format!("whsec_{encoded}")
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// What a new subscription is: where, in which format, for which events.
@@ -393,8 +385,10 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> Result<Vec<Due>, sql
         Backend::Sqlite => "",
     };
     let mut tx = db.begin_write().await?;
-    let ids: Vec<DeliveryId> = sqlx::query_scalar(&format!(
-        "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+    // Each due row with its webhook's, which sending needs.
+    let hooks = sqlx::query(&format!(
+        "SELECT d.id, w.team_id, w.url, w.format, w.secret, w.previous_secret, w.previous_until
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
          WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1 AND w.state = 'active'
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
                            WHERE e.webhook_id = d.webhook_id AND e.change_key = d.change_key
@@ -405,8 +399,9 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> Result<Vec<Due>, sql
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
-    let mut due = Vec::with_capacity(ids.len());
-    for id in ids {
+    let mut due = Vec::with_capacity(hooks.len());
+    for hook in hooks {
+        let id: DeliveryId = hook.try_get("id")?;
         let row = sqlx::query(
             "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1
              WHERE id = $2 AND state = 'pending' AND lease_until <= $3
@@ -419,12 +414,6 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> Result<Vec<Due>, sql
         .await?;
         let Some(row) = row else { continue };
         let webhook: WebhookId = row.try_get("webhook_id")?;
-        let hook = sqlx::query(
-            "SELECT team_id, url, format, secret, previous_secret, previous_until FROM webhooks WHERE id = $1",
-        )
-        .bind(webhook)
-        .fetch_one(&mut *tx)
-        .await?;
         let mut secrets = vec![hook.try_get::<String, _>("secret")?];
         if let (Some(previous), Some(until)) = (
             hook.try_get::<Option<String>, _>("previous_secret")?,
@@ -523,16 +512,15 @@ pub async fn finish(db: &Db, due: &Due, outcome: Outcome) -> Result<(), sqlx::Er
                 }
             }
             Outcome::Failed { error, .. } => {
-                sqlx::query("UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL")
-                    .bind(now)
-                    .bind(due.webhook)
-                    .execute(&mut *tx)
-                    .await?;
-                let since: Option<Timestamp> =
-                    sqlx::query_scalar("SELECT failing_since FROM webhooks WHERE id = $1")
-                        .bind(due.webhook)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let since: Option<Timestamp> = sqlx::query_scalar(
+                    "UPDATE webhooks SET failing_since = COALESCE(failing_since, $1) WHERE id = $2
+                     RETURNING failing_since",
+                )
+                .bind(now)
+                .bind(due.webhook)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
                 if since.is_some_and(|since| since + crate::domain::webhook::DISABLE_AFTER <= now) {
                     let reason = format!(
                         "Every delivery failed for {} days; the last error: {}",
@@ -578,12 +566,7 @@ async fn disable(
 
 /// At most 500 characters of an error, for the delivery's page.
 fn clip(error: &str) -> String {
-    const MAX: usize = 500;
-    if error.chars().count() <= MAX {
-        error.to_owned()
-    } else {
-        format!("{}…", error.chars().take(MAX).collect::<String>())
-    }
+    crate::domain::error::clip(error, 500)
 }
 
 /// Deletes deliveries that were delivered or given up more than `keep` ago.
