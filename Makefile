@@ -89,7 +89,7 @@ lint: tools
 # Every integration test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database.
 # cargo-nextest also writes the JUnit report that `dogfood` uploads.
 unit: tools test-tools
-	scripts/webhooks/venv.sh
+	scripts/python-venv.sh scripts/webhooks/requirements.txt $(TARGET_DIR)/webhooks
 	source scripts/ensure-postgres.sh && cargo nextest run --workspace --profile ci
 
 # Premortem's own failure modes (change PM-1 of the demo data) must be covered by this

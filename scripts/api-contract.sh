@@ -14,12 +14,7 @@ cd "$(dirname "$0")/.."
 fresh_seed=${PREMORTEM_CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbelow(10**9))')}
 
 venv=${TARGET_DIR:-target}/schemathesis
-if ! cmp -s scripts/schemathesis/requirements.txt "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/schemathesis/requirements.txt
-  cp scripts/schemathesis/requirements.txt "$venv/requirements.txt"
-fi
+scripts/python-venv.sh scripts/schemathesis/requirements.txt "$venv"
 
 bin=${PREMORTEM_BIN:-${TARGET_DIR:-target}/release/premortem}
 work=$(mktemp -d)

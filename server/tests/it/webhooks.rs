@@ -19,17 +19,13 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
-/// The Python with `standardwebhooks` installed (`scripts/webhooks/venv.sh`, which
-/// `make unit` runs).
+/// The Python with `standardwebhooks` installed (by `make unit`, through
+/// `scripts/python-venv.sh`).
 fn python() -> std::path::PathBuf {
     let target =
         std::env::var("TARGET_DIR").unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
     let python = std::path::Path::new(&target).join("webhooks/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/webhooks/venv.sh (make unit does)",
-        python.display()
-    );
+    assert!(python.exists(), "{} is missing: run make unit, which installs it", python.display());
     python
 }
 
