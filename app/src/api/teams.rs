@@ -100,6 +100,7 @@ pub async fn set_policy(
     window_days: String,
     freshness_days: String,
     min_failure_modes: String,
+    warning_days: String,
     allow_high_acceptance: Option<String>,
     public_badges: Option<String>,
 ) -> Result<(), AppError> {
@@ -122,6 +123,7 @@ pub async fn set_policy(
         freshness_days: Days(number("freshness_days", "Evidence freshness", &freshness_days, 1..=365)?),
         min_failure_modes: number("min_failure_modes", "Minimum failure modes", &min_failure_modes, 0..=100)?,
         allow_high_acceptance: allow_high_acceptance.is_some(),
+        warning_days: Days(number("warning_days", "Warning days", &warning_days, 0..=365)?),
     };
     changes::set_policy(&db, &audit_actor(&user), team.id, policy, public_badges.is_some()).await
 }

@@ -132,6 +132,14 @@ pub enum Event {
         failure_modes: i64,
         covered: i64,
     },
+    /// An open change's target date came within its team's warning days (`passed` false)
+    /// or went by (`passed` true). Recorded by the sweeper, once per target date.
+    TargetNear {
+        team: TeamId,
+        key: ChangeKey,
+        target_at: Timestamp,
+        passed: bool,
+    },
     /// `fields` is the failure mode as added (its template included).
     FailureModeAdded {
         fm: FailureModeRef,
@@ -151,6 +159,12 @@ pub enum Event {
     RiskAccepted {
         fm: FailureModeRef,
         justification: String,
+        expires_at: Timestamp,
+    },
+    /// The failure mode's current risk acceptance runs out within
+    /// [`super::webhook::EXPIRING_WITHIN`] (recorded by the sweeper, once).
+    RiskExpiring {
+        fm: FailureModeRef,
         expires_at: Timestamp,
     },
     /// The failure mode's current risk acceptance ran out (recorded by the sweeper).
@@ -254,10 +268,13 @@ impl Event {
             Event::CoverageChanged { .. } => "change.coverage",
             Event::GateMoved { open: true, .. } => "change.gate_open",
             Event::GateMoved { .. } => "change.gate_close",
+            Event::TargetNear { passed: false, .. } => "change.due_soon",
+            Event::TargetNear { .. } => "change.overdue",
             Event::FailureModeAdded { .. } => "failure_mode.create",
             Event::FailureModeEdited { .. } => "failure_mode.update",
             Event::FailureModeRemoved { .. } => "failure_mode.delete",
             Event::RiskAccepted { .. } => "failure_mode.accept_risk",
+            Event::RiskExpiring { .. } => "failure_mode.risk_expiring",
             Event::RiskExpired { .. } => "failure_mode.risk_expired",
             Event::TemplateCreated { .. } => "template.create",
             Event::TemplateUpdated { .. } => "template.update",
@@ -292,11 +309,13 @@ impl Event {
             | Event::ChangeRegressed { key, .. }
             | Event::SignedOff { key, .. }
             | Event::CoverageChanged { key, .. }
-            | Event::GateMoved { key, .. } => ("change", key.to_string()),
+            | Event::GateMoved { key, .. }
+            | Event::TargetNear { key, .. } => ("change", key.to_string()),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
             | Event::RiskAccepted { fm, .. }
+            | Event::RiskExpiring { fm, .. }
             | Event::RiskExpired { fm, .. } => ("failure_mode", fm.key().to_string()),
             Event::TemplateCreated { template, .. }
             | Event::TemplateUpdated { template, .. }
@@ -330,6 +349,7 @@ impl Event {
             | Event::SignedOff { team, .. }
             | Event::CoverageChanged { team, .. }
             | Event::GateMoved { team, .. }
+            | Event::TargetNear { team, .. }
             | Event::TemplateCreated { team, .. }
             | Event::TemplateUpdated { team, .. }
             | Event::TemplateRetired { team, .. }
@@ -344,6 +364,7 @@ impl Event {
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
             | Event::RiskAccepted { fm, .. }
+            | Event::RiskExpiring { fm, .. }
             | Event::RiskExpired { fm, .. } => Some(fm.team),
             Event::UserCreated { .. } | Event::UserAccessSet { .. } | Event::PasswordReset { .. } => None,
         }
@@ -370,6 +391,8 @@ impl Event {
             | Event::ChangeEdited { .. }
             | Event::ChangeClaimed { .. }
             | Event::GateMoved { .. }
+            | Event::TargetNear { .. }
+            | Event::RiskExpiring { .. }
             | Event::TemplateCreated { .. }
             | Event::TemplateUpdated { .. }
             | Event::TemplateRetired { .. }
@@ -436,10 +459,6 @@ impl Event {
             Event::RiskAccepted { justification, expires_at, .. } => {
                 (None, Some(json!({ "justification": justification, "expires_at": expires_at })))
             }
-            Event::RiskExpired { expired_at, .. } => (
-                Some(json!({ "accepted": true })),
-                Some(json!({ "accepted": false, "expired_at": expired_at })),
-            ),
             Event::CoverageChanged { run, moves, .. } => coverage_states(*run, moves),
             Event::GateMoved { open, failure_modes, covered, .. } => {
                 let gate = |open: bool| if open { "open" } else { "closed" };
@@ -449,6 +468,9 @@ impl Event {
                 )
             }
             Event::TemplateRetired { at, .. } => (None, Some(json!({ "retired_at": at }))),
+            Event::TargetNear { .. } | Event::RiskExpiring { .. } | Event::RiskExpired { .. } => {
+                time_states(self)
+            }
             Event::UserCreated { account, .. } => (None, Some(account.clone())),
             Event::UserAccessSet { before, after, .. } => (Some(before.clone()), Some(after.clone())),
             Event::PasswordReset { username, .. } => {
@@ -465,6 +487,20 @@ impl Event {
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. } => webhook_states(self),
         }
+    }
+}
+
+/// What time moved: a target date near or passed, an acceptance running out or run out.
+fn time_states(event: &Event) -> (Option<Value>, Option<Value>) {
+    match event {
+        Event::TargetNear { target_at, passed, .. } => {
+            (None, Some(json!({ "target_at": target_at, "overdue": passed })))
+        }
+        Event::RiskExpiring { expires_at, .. } => (None, Some(json!({ "expires_at": expires_at }))),
+        Event::RiskExpired { expired_at, .. } => {
+            (Some(json!({ "accepted": true })), Some(json!({ "accepted": false, "expired_at": expired_at })))
+        }
+        _ => (None, None),
     }
 }
 

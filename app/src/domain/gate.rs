@@ -19,6 +19,9 @@ pub struct Policy {
     pub min_failure_modes: i64,
     /// Whether High-priority failure modes may be covered by a risk acceptance.
     pub allow_high_acceptance: bool,
+    /// Days before its target date that a change is announced as due soon (webhooks).
+    #[serde(default = "Policy::default_warning_days")]
+    pub warning_days: Days,
 }
 
 impl Default for Policy {
@@ -28,11 +31,17 @@ impl Default for Policy {
             freshness_days: Days(14),
             min_failure_modes: 3,
             allow_high_acceptance: false,
+            warning_days: Self::default_warning_days(),
         }
     }
 }
 
 impl Policy {
+    /// Policies recorded before the warning days existed had the default.
+    fn default_warning_days() -> Days {
+        Days(7)
+    }
+
     /// The failure-cases target date for a happy path recorded at `happy_path_at`.
     pub fn target_at(&self, happy_path_at: Timestamp) -> Timestamp {
         happy_path_at + self.window_days

@@ -23,12 +23,15 @@ pub enum EventType {
     SignedOff,
     Regressed,
     Cancelled,
+    DueSoon,
+    Overdue,
     CoverageChanged,
+    RiskExpiring,
     RiskExpired,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 13] = [
         EventType::ChangeRegistered,
         EventType::ChangeEdited,
         EventType::HappyPathRecorded,
@@ -37,7 +40,10 @@ impl EventType {
         EventType::SignedOff,
         EventType::Regressed,
         EventType::Cancelled,
+        EventType::DueSoon,
+        EventType::Overdue,
         EventType::CoverageChanged,
+        EventType::RiskExpiring,
         EventType::RiskExpired,
     ];
 
@@ -51,7 +57,10 @@ impl EventType {
             EventType::SignedOff => "change.signed_off",
             EventType::Regressed => "change.regressed",
             EventType::Cancelled => "change.cancelled",
+            EventType::DueSoon => "change.due_soon",
+            EventType::Overdue => "change.overdue",
             EventType::CoverageChanged => "failure_mode.coverage_changed",
+            EventType::RiskExpiring => "risk_acceptance.expiring",
             EventType::RiskExpired => "risk_acceptance.expired",
         }
     }
@@ -67,7 +76,10 @@ impl EventType {
             EventType::SignedOff => "A leader signed off a change's failure cases as complete.",
             EventType::Regressed => "A signed-off change's evidence now fails.",
             EventType::Cancelled => "A change was cancelled.",
+            EventType::DueSoon => "An open change's target date is within the team's warning days.",
+            EventType::Overdue => "An open change's target date passed.",
             EventType::CoverageChanged => "A CI run moved the coverage of some of a change's failure modes.",
+            EventType::RiskExpiring => "A risk acceptance runs out within three days.",
             EventType::RiskExpired => "A risk acceptance ran out.",
         }
     }
@@ -256,6 +268,9 @@ pub fn url_pattern() -> String {
     format!("^{ws}*https?://{char}{{1,{}}}{ws}*$", URL_MAX - "https://".len())
 }
 
+/// How long before a risk acceptance runs out `risk_acceptance.expiring` is sent.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(3 * 24 * 3600);
+
 /// An endpoint that has failed every delivery for this long is disabled.
 pub const DISABLE_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -273,13 +288,6 @@ impl Event {
     /// The public event this one is, if any: the one mapping from what happened inside to
     /// what subscribers hear.
     pub fn notice(&self) -> Option<Notice> {
-        let notice = |kind, team: &TeamId, change: &ChangeKey, data: Value| {
-            let data = match data {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            };
-            Some(Notice { kind, team: *team, change: change.clone(), data })
-        };
         let status = |moved: &Moved| json!({ "from": moved.from.as_str(), "to": moved.to.as_str() });
         match self {
             Event::ChangeRegistered { team, key, .. } => {
@@ -318,12 +326,9 @@ impl Event {
                     .collect();
                 notice(EventType::CoverageChanged, team, key, json!({ "run": run, "failure_modes": moves }))
             }
-            Event::RiskExpired { fm, expired_at } => notice(
-                EventType::RiskExpired,
-                &fm.team,
-                &fm.change,
-                json!({ "failure_mode": fm.key().to_string(), "expired_at": expired_at }),
-            ),
+            Event::TargetNear { .. } | Event::RiskExpiring { .. } | Event::RiskExpired { .. } => {
+                self.time_notice()
+            }
             Event::TeamCreated { .. }
             | Event::MembershipChanged { .. }
             | Event::PolicySet { .. }
@@ -347,6 +352,36 @@ impl Event {
             | Event::DeliveryRequeued { .. } => None,
         }
     }
+
+    /// What time's events tell: a target date near or passed, an acceptance running out.
+    fn time_notice(&self) -> Option<Notice> {
+        let risk = |kind, fm: &super::event::FailureModeRef, at_name: &str, at: &Timestamp| {
+            notice(kind, &fm.team, &fm.change, json!({ "failure_mode": fm.key().to_string(), at_name: at }))
+        };
+        match self {
+            Event::TargetNear { team, key, target_at, passed } => notice(
+                if *passed { EventType::Overdue } else { EventType::DueSoon },
+                team,
+                key,
+                json!({ "target_at": target_at }),
+            ),
+            Event::RiskExpiring { fm, expires_at } => {
+                risk(EventType::RiskExpiring, fm, "expires_at", expires_at)
+            }
+            Event::RiskExpired { fm, expired_at } => {
+                risk(EventType::RiskExpired, fm, "expired_at", expired_at)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn notice(kind: EventType, team: &TeamId, change: &ChangeKey, data: Value) -> Option<Notice> {
+    let data = match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    Some(Notice { kind, team: *team, change: change.clone(), data })
 }
 
 /// The change as every delivery names it (`data.change`).

@@ -98,7 +98,7 @@ async fn facts(
     }
     let sql = format!(
         "SELECT c.id, t.slug, c.number, c.status, c.happy_path_at, c.gate_open, {tally},
-                t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
+                t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance, t.warning_days
          FROM changes c JOIN teams t ON t.id = c.team_id WHERE {filter} ORDER BY c.id",
         tally = TALLY_COLUMNS.map(|c| format!("c.{c}")).join(", "),
     );

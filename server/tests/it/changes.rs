@@ -395,7 +395,13 @@ async fn risk_acceptance_needs_a_lead_who_is_not_the_author(backend: Backend) {
 async fn leads_set_their_teams_rules(backend: Backend) {
     let t = team(backend).await;
     let rules = |window: &'static str| {
-        [("team", "PAY"), ("window_days", window), ("freshness_days", "7"), ("min_failure_modes", "1")]
+        [
+            ("team", "PAY"),
+            ("window_days", window),
+            ("freshness_days", "7"),
+            ("min_failure_modes", "1"),
+            ("warning_days", "7"),
+        ]
     };
     assert_eq!(t.app.call(&t.author, "set_policy", &rules("10")).await.status(), StatusCode::FORBIDDEN);
     let bad = t.app.call(&t.lead, "set_policy", &rules("0")).await;

@@ -560,6 +560,7 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         ("window_days", "30"),
         ("freshness_days", "7"),
         ("min_failure_modes", "1"),
+        ("warning_days", "7"),
         ("public_badges", "on"),
     ];
     call(&app, &lead, "set_policy", &policy).await;

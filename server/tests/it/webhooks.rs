@@ -381,7 +381,117 @@ async fn two_instances_on_one_postgresql_deliver_a_burst_once_each() {
     assert_eq!(lines.len(), BURST, "no event arrived twice");
 }
 
+/// Moves every row `statement` names to `ms` from now (a negative `ms` is in the past).
+async fn set_time(app: &TestApp, statement: &str, ms: i64) {
+    let at = app::domain::time::Timestamp::now().0 + ms;
+    let mut tx = app.db.begin_write().await.expect("begin");
+    sqlx::query(statement).bind(at).execute(&mut *tx).await.expect("set time");
+    tx.commit().await.expect("commit");
+}
+
+/// Sweeps as often as several instances would; each threshold is announced once.
+async fn sweep(app: &TestApp) {
+    for _ in 0..3 {
+        app::ssr::gates::sweep(&app.db).await.expect("sweep");
+    }
+}
+
+/// The types of the webhook's deliveries so far, in order of name.
+async fn types_queued(app: &TestApp, token: &str, id: &Value) -> Vec<String> {
+    let mut all: Vec<String> = deliveries(app, token, id)
+        .await
+        .iter()
+        .inspect(|d| assert_eq!(d["change"], "PAY-1"))
+        .filter_map(|d| d["event_type"].as_str().map(str::to_owned))
+        .collect();
+    all.sort();
+    all
+}
+
+/// Time's events, as the sweeper records them: a target date within the team's warning
+/// days, then passed, and a risk acceptance three days from running out; each once per
+/// threshold however often the sweep runs, and a moved target announced again.
+async fn time_announces_a_target_near_and_passed_and_an_acceptance_running_out(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--webhook-allow-private"]).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member), (lena, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
+    let events = ["change.due_soon", "change.overdue", "risk_acceptance.expiring"];
+    let hook = json!({ "url": format!("http://127.0.0.1:{}/hook", free_port()), "events": events });
+    let created: Value = app
+        .api(Method::POST, "/webhooks", &token)
+        .json(&hook)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = &created["id"];
+    let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
+    let response = app.api(Method::POST, "/changes", &token).json(&change).send().await.expect("change");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let happy = app.api(Method::POST, "/changes/PAY-1/happy-path", &token).send().await.expect("happy");
+    assert_eq!(happy.status(), StatusCode::OK);
+
+    // The target is 30 days out: beyond the default 7 warning days.
+    sweep(&app).await;
+    assert_eq!(types_queued(&app, &token, id).await, Vec::<String>::new());
+
+    // The lead warns 40 days ahead: the change is due soon, announced once.
+    let lead = app.client();
+    app.login(&lead, "lena", "lena-password-1").await;
+    let rules = [
+        ("team", "PAY"),
+        ("window_days", "30"),
+        ("freshness_days", "14"),
+        ("min_failure_modes", "3"),
+        ("warning_days", "40"),
+    ];
+    let set = app.call(&lead, "set_policy", &rules).await;
+    assert_eq!(set.status(), StatusCode::OK, "{}", set.text().await.unwrap_or_default());
+    let mut wrong = rules;
+    wrong[4].1 = "-1";
+    let bad = app.call(&lead, "set_policy", &wrong).await;
+    assert_eq!(bad.json::<Value>().await.expect("json")["Invalid"]["field"], "warning_days");
+    sweep(&app).await;
+    assert_eq!(types_queued(&app, &token, id).await, ["change.due_soon"]);
+
+    // The target passes: overdue, once; moved out again, due soon again.
+    set_time(&app, "UPDATE changes SET target_at = $1", -1000).await;
+    sweep(&app).await;
+    assert_eq!(types_queued(&app, &token, id).await, ["change.due_soon", "change.overdue"]);
+    set_time(&app, "UPDATE changes SET target_at = $1", 2 * app::domain::time::DAY_MS).await;
+    sweep(&app).await;
+    assert_eq!(
+        types_queued(&app, &token, id).await,
+        ["change.due_soon", "change.due_soon", "change.overdue"]
+    );
+
+    // A risk acceptance two days from running out is announced once, before it runs out.
+    let fm = json!({ "title": "No fast lane", "severity": 1, "likelihood": 1, "detectability": 1 });
+    let added =
+        app.api(Method::POST, "/changes/PAY-1/failure-modes", &token).json(&fm).send().await.expect("fm");
+    assert_eq!(added.status(), StatusCode::CREATED);
+    app.claim("amy", "amy-password-1", &["PAY-1"]).await;
+    let accept =
+        [("key", "PAY-1"), ("number", "1"), ("justification", "Monitored"), ("expires_on", "2999-01-01")];
+    let accepted = app.call(&lead, "accept_risk", &accept).await;
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", accepted.text().await.unwrap_or_default());
+    sweep(&app).await;
+    assert_eq!(types_queued(&app, &token, id).await.len(), 3, "an acceptance years away is not announced");
+    set_time(&app, "UPDATE risk_acceptances SET expires_at = $1", 2 * app::domain::time::DAY_MS).await;
+    sweep(&app).await;
+    let list = deliveries(&app, &token, id).await;
+    let expiring: Vec<&Value> =
+        list.iter().filter(|d| d["event_type"] == "risk_acceptance.expiring").collect();
+    assert_eq!(expiring.len(), 1, "{list:#?}");
+    assert_eq!(expiring[0]["change"], "PAY-1");
+}
+
 both_backends!(
+    time_announces_a_target_near_and_passed_and_an_acceptance_running_out,
     a_delivery_pending_at_a_sigkill_arrives_after_the_restart,
     a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down,
     destinations_inside_the_network_are_refused_at_creation_and_at_delivery,

@@ -80,6 +80,7 @@ pub(crate) fn policy(row: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
         freshness_days: row.try_get("freshness_days")?,
         min_failure_modes: row.try_get("min_failure_modes")?,
         allow_high_acceptance: row.try_get::<i64, _>("allow_high_acceptance")? != 0,
+        warning_days: row.try_get("warning_days")?,
     })
 }
 
@@ -93,7 +94,8 @@ pub async fn any(db: &Db) -> Result<bool, AppError> {
 /// A team's policy.
 pub async fn team_policy(db: &Db, team: TeamId) -> Result<Policy, AppError> {
     let row = sqlx::query(
-        "SELECT failure_window_days, freshness_days, min_failure_modes, allow_high_acceptance FROM teams WHERE id = $1",
+        "SELECT failure_window_days, freshness_days, min_failure_modes, allow_high_acceptance, warning_days
+         FROM teams WHERE id = $1",
     )
     .bind(team)
     .fetch_one(db.read())
@@ -114,13 +116,14 @@ pub async fn set_policy(
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE teams SET failure_window_days = $1, freshness_days = $2, min_failure_modes = $3,
-                          allow_high_acceptance = $4, public_badges = $5 WHERE id = $6",
+                          allow_high_acceptance = $4, public_badges = $5, warning_days = $6 WHERE id = $7",
     )
     .bind(new.window_days)
     .bind(new.freshness_days)
     .bind(new.min_failure_modes)
     .bind(i64::from(new.allow_high_acceptance))
     .bind(i64::from(public_badges))
+    .bind(new.warning_days)
     .bind(team)
     .execute(&mut *tx)
     .await?;
@@ -231,7 +234,7 @@ static CHANGE_SELECT: LazyLock<String> = LazyLock::new(|| {
         c.author_id, a.display_name AS author, k.name AS token_name, k.created_by AS token_owner, c.status, c.happy_path_at, h.display_name AS happy_path_by,
         c.happy_path_note, c.target_at, c.signed_off_at, c.created_at,
         t.id AS team_id, t.slug, t.name AS team_name,
-        t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance
+        t.failure_window_days, t.freshness_days, t.min_failure_modes, t.allow_high_acceptance, t.warning_days
      FROM changes c JOIN teams t ON t.id = c.team_id LEFT JOIN users a ON a.id = c.author_id
      LEFT JOIN api_tokens k ON k.id = c.created_by_token LEFT JOIN users h ON h.id = c.happy_path_by"
     )

@@ -178,6 +178,9 @@ fn PolicyForm(
                 <label for="policy-min">"Minimum failure modes per change"</label>
                 <input id="policy-min" name="min_failure_modes" type="number" min="0" max="100" value=policy.min_failure_modes.to_string() aria-describedby="policy-min-error"/>
                 <FieldError err field="min_failure_modes" id="policy-min"/>
+                <label for="policy-warning">"Days before the target date that webhooks announce a change as due soon"</label>
+                <input id="policy-warning" name="warning_days" type="number" min="0" max="365" value=policy.warning_days.get().to_string() aria-describedby="policy-warning-error"/>
+                <FieldError err field="warning_days" id="policy-warning"/>
                 <label class="checkbox">
                     <input type="checkbox" name="allow_high_acceptance" value="on" checked=policy.allow_high_acceptance/>
                     " High-priority failure modes may be covered by a risk acceptance"
