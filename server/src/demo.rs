@@ -381,7 +381,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 29] = [
+pub const DOGFOOD: [Fm; 33] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -598,6 +598,38 @@ pub const DOGFOOD: [Fm; 29] = [
         "Every PostgreSQL connection has a statement timeout (lock waits included); a cancelled statement answers 503 with Retry-After without tripping the outage gate; migrations run on a connection of their own without it",
         "*db::a_stuck_postgres_statement_is_cut_off_at_the_statement_timeout",
         (4, 2, 3),
+    ),
+    fm(
+        None,
+        "A webhook receiver is down and events are lost",
+        "A team's receiver is unreachable for [a minute] (or a day) while [7] events of one change happen.",
+        "A transactional outbox: each event's delivery rows are written in the mutation's own transaction\nRetries back off (1 s doubling to an hour, with jitter) and heed Retry-After, for 24 h before failing; 3 days failing disables the endpoint and its leads see why\nOne change's events reach an endpoint in order",
+        "*webhooks::a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "A slow webhook receiver holds up every team's notifications",
+        "One receiver accepts connections and [never] answers; [16] deliveries wait on it while other teams' events queue.",
+        "Every request has a 10 s timeout and a 64 KiB answer cap; deliveries run concurrently (a bounded number), and one endpoint's queue blocks only that endpoint",
+        "*webhooks::a_receiver_that_never_answers_times_out_and_holds_up_no_other::*",
+        (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A crash between commit and delivery loses or doubles an event",
+        "SIGKILL arrives after a sign-off committed and before its webhook was sent; [two] instances then share the outbox.",
+        "Delivery rows commit with the event; a claim is a lease (FOR UPDATE SKIP LOCKED on PostgreSQL), so a killed try is retried after it lapses and no row is sent by two instances at once; each event keeps one webhook-id for receivers to drop repeats",
+        "*webhooks::a_delivery_pending_at_a_sigkill_arrives_after_the_restart::*\n*webhooks::two_instances_on_one_postgresql_deliver_a_burst_once_each",
+        (5, 2, 3),
+    ),
+    fm(
+        None,
+        "A webhook reaches inside the network (SSRF)",
+        "A lead subscribes [http://169.254.169.254/] or a name that resolves, later, to [10.0.0.5].",
+        "Destinations must be https; every address a name resolves to must be public, checked at creation and by the resolver at every delivery; no redirects, no proxy",
+        "*webhooks::destinations_inside_the_network_are_refused_at_creation_and_at_delivery::*\n*webhooks::tests::only_public_addresses_are_reachable",
+        (5, 2, 2),
     ),
     fm(
         None,

@@ -235,6 +235,12 @@ pub enum Event {
         webhook: WebhookId,
         destination: String,
     },
+    /// A new signing secret; the previous one signs too until `previous_until`.
+    WebhookSecretRotated {
+        team: TeamId,
+        webhook: WebhookId,
+        previous_until: Timestamp,
+    },
     /// A test event queued for the webhook.
     WebhookTested {
         team: TeamId,
@@ -290,6 +296,7 @@ impl Event {
             Event::WebhookStateSet { after: WebhookState::Paused, .. } => "webhook.pause",
             Event::WebhookStateSet { .. } => "webhook.disable",
             Event::WebhookDeleted { .. } => "webhook.delete",
+            Event::WebhookSecretRotated { .. } => "webhook.rotate_secret",
             Event::WebhookTested { .. } => "webhook.test",
             Event::DeliveryRequeued { .. } => "webhook.redeliver",
         }
@@ -329,6 +336,7 @@ impl Event {
             Event::WebhookCreated { webhook, .. }
             | Event::WebhookStateSet { webhook, .. }
             | Event::WebhookDeleted { webhook, .. }
+            | Event::WebhookSecretRotated { webhook, .. }
             | Event::WebhookTested { webhook, .. }
             | Event::DeliveryRequeued { webhook, .. } => ("webhook", webhook.to_string()),
         }
@@ -358,6 +366,7 @@ impl Event {
             | Event::WebhookCreated { team, .. }
             | Event::WebhookStateSet { team, .. }
             | Event::WebhookDeleted { team, .. }
+            | Event::WebhookSecretRotated { team, .. }
             | Event::WebhookTested { team, .. }
             | Event::DeliveryRequeued { team, .. } => Some(*team),
             Event::FailureModeAdded { fm, .. }
@@ -404,6 +413,7 @@ impl Event {
             | Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
+            | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. } => None,
         }
@@ -484,6 +494,7 @@ impl Event {
             Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
+            | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. } => webhook_states(self),
         }
@@ -515,6 +526,10 @@ fn webhook_states(event: &Event) -> (Option<Value>, Option<Value>) {
             Some(json!({ "state": after.as_str(), "reason": reason })),
         ),
         Event::WebhookDeleted { destination, .. } => (Some(json!({ "destination": destination })), None),
+        // Never the secrets themselves.
+        Event::WebhookSecretRotated { previous_until, .. } => {
+            (None, Some(json!({ "secret": "rotated", "previous_signs_until": previous_until })))
+        }
         Event::WebhookTested { delivery, .. } | Event::DeliveryRequeued { delivery, .. } => {
             (None, Some(json!({ "delivery": delivery })))
         }

@@ -348,6 +348,7 @@ impl Event {
             | Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
+            | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. } => None,
         }

@@ -110,7 +110,9 @@ fn routes() -> OpenApiRouter<RestState> {
         .routes(routes!(changes::happy_path))
         .routes(routes!(changes::add_failure_mode))
         .routes(routes!(webhooks::list, webhooks::create))
-        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::delete, webhooks::set_state))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
         .routes(routes!(webhooks::deliveries))
 }

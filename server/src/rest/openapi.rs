@@ -126,6 +126,17 @@ impl PartialSchema for FormatDoc {
 
 impl ToSchema for FormatDoc {}
 
+/// A state a webhook's leads may set: `active` (resume) or `paused`.
+pub struct SettableStateDoc;
+
+impl PartialSchema for SettableStateDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(["active", "paused"])
+    }
+}
+
+impl ToSchema for SettableStateDoc {}
+
 /// The schema of a string that is one of `values`.
 fn one_of(values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into()

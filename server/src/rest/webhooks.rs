@@ -1,16 +1,17 @@
 //! A team's webhooks over the API, for a token scoped `webhooks:manage`: list, add (the
-//! secret is answered once), delete, send a test event, and read recent deliveries.
+//! secret is answered once), pause and resume, rotate the secret, delete, send a test
+//! event, read recent deliveries and send one again.
 
 use super::{ApiError, JsonBody, RestState, Token};
-use crate::rest::openapi::{EventNameDoc, FormatDoc, WebhookIdDoc, WebhookUrlDoc};
-use app::domain::ids::WebhookId;
+use crate::rest::openapi::{EventNameDoc, FormatDoc, SettableStateDoc, WebhookIdDoc, WebhookUrlDoc};
+use app::domain::ids::{DeliveryId, WebhookId};
 use app::domain::scope::Scope;
 use app::domain::time::Timestamp;
-use app::domain::webhook::{EventFilter, Format};
+use app::domain::webhook::{EventFilter, Format, WebhookState};
 use app::ssr::store::tokens::Authenticated;
 use app::ssr::store::webhooks::{self, Delivery, NewWebhook, Webhook};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -27,11 +28,18 @@ async fn manager<'a>(state: &RestState, token: &'a Token) -> Result<&'a Authenti
 
 /// A webhook id from the path: one that cannot be an id names no webhook.
 fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(WebhookId)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No such webhook in the token's team."))
+    path_id(raw).map(WebhookId)
+}
+
+fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "No such webhook or delivery in the token's team.")
+    })
+}
+
+/// A refusal of one field's value, naming the field.
+fn invalid(field: &str, message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}"))
 }
 
 /// A webhook as the API shows it (never its secret).
@@ -49,6 +57,9 @@ pub struct WebhookDoc {
     /// Unix milliseconds since which every delivery has failed.
     #[schema(value_type = Option<i64>)]
     pub failing_since: Option<Timestamp>,
+    /// Unix milliseconds until which the secret before the last rotation signs too.
+    #[schema(value_type = Option<i64>)]
+    pub previous_secret_until: Option<Timestamp>,
     /// Unix milliseconds.
     #[schema(value_type = i64)]
     pub created_at: Timestamp,
@@ -64,6 +75,7 @@ impl From<Webhook> for WebhookDoc {
             state: w.state.as_str().to_owned(),
             disabled_reason: w.disabled_reason,
             failing_since: w.failing_since,
+            previous_secret_until: w.previous_until,
             created_at: w.created_at,
         }
     }
@@ -160,9 +172,6 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let auth = manager(&state, &token).await?;
     let doc = body.read().await?;
-    let invalid = |field: &str, message: String| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {message}"))
-    };
     let format = match doc.format.as_deref() {
         None => Format::Standard,
         Some(raw) => Format::parse(raw).ok_or_else(|| {
@@ -223,4 +232,87 @@ pub async fn deliveries(
     let listed =
         webhooks::deliveries(&state.app.db, auth.team_id, webhook_id(&id)?, DELIVERIES_LISTED).await?;
     Ok(Json(listed.into_iter().map(DeliveryDoc::from).collect()))
+}
+
+/// What a webhook's leads change of it: its state.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChangeDoc {
+    /// `paused` stops deliveries (they wait, and new events still queue nothing); `active`
+    /// resumes a paused webhook or one Premortem disabled.
+    #[schema(value_type = SettableStateDoc)]
+    pub state: String,
+}
+
+/// Pauses or resumes a webhook; answers it as it now is.
+#[utoipa::path(patch, path = "/webhooks/{id}", tag = "webhooks", params(("id" = WebhookIdDoc, Path)),
+    request_body = WebhookChangeDoc, responses((status = 200, body = WebhookDoc)), security(("bearer" = [])))]
+pub async fn set_state(
+    State(state): State<RestState>,
+    token: Token,
+    Path(id): Path<String>,
+    body: JsonBody<WebhookChangeDoc>,
+) -> Result<Json<WebhookDoc>, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let id = webhook_id(&id)?;
+    let doc = body.read().await?;
+    let Some(after @ (WebhookState::Active | WebhookState::Paused)) = WebhookState::parse(&doc.state) else {
+        let raw = app::domain::error::bounded(&doc.state);
+        return Err(invalid("state", format!("The state is \"active\" or \"paused\", not \"{raw}\".")));
+    };
+    let hook = webhooks::set_state(&state.app.db, &auth.actor(), auth.team_id, id, after).await?;
+    Ok(Json(hook.into()))
+}
+
+/// How long the secret before a rotation keeps signing.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RotateParams {
+    /// Hours, 0 to 168; 24 when omitted. 0 stops the old secret at once (it leaked).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 168)]
+    pub overlap_hours: Option<String>,
+}
+
+/// The longest overlap of two secrets, in hours.
+const OVERLAP_MAX_HOURS: u64 = 168;
+
+/// Gives the webhook a new signing secret, answered this once. Until `previous_secret_until`
+/// every delivery carries a signature by each secret, so receivers switch at their pace.
+#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = WebhookIdDoc, Path), RotateParams),
+    responses((status = 200, body = CreatedWebhookDoc)), security(("bearer" = [])))]
+pub async fn rotate_secret(
+    State(state): State<RestState>,
+    token: Token,
+    Path(id): Path<String>,
+    Query(params): Query<RotateParams>,
+) -> Result<Json<CreatedWebhookDoc>, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let id = webhook_id(&id)?;
+    let hours = match params.overlap_hours.as_deref().map(str::trim) {
+        None => 24,
+        Some(raw) => raw.parse::<u64>().ok().filter(|h| *h <= OVERLAP_MAX_HOURS).ok_or_else(|| {
+            invalid("overlap_hours", format!("A whole number of hours from 0 to {OVERLAP_MAX_HOURS}."))
+        })?,
+    };
+    let overlap = std::time::Duration::from_secs(hours * 3600);
+    let (hook, secret) =
+        webhooks::rotate_secret(&state.app.db, &auth.actor(), auth.team_id, id, overlap).await?;
+    Ok(Json(CreatedWebhookDoc { webhook: hook.into(), secret }))
+}
+
+/// Sends a delivery again from its first try (it keeps its `webhook-id`): one that was
+/// delivered or failed; one still waiting is a 409.
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery}/redeliver", tag = "webhooks",
+    params(("id" = WebhookIdDoc, Path), ("delivery" = WebhookIdDoc, Path)),
+    responses((status = 202, body = DeliveryDoc), (status = 409)), security(("bearer" = [])))]
+pub async fn redeliver(
+    State(state): State<RestState>,
+    token: Token,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let auth = manager(&state, &token).await?;
+    let (id, delivery) = (webhook_id(&id)?, DeliveryId(path_id(&delivery)?));
+    let queued = webhooks::requeue(&state.app.db, &auth.actor(), auth.team_id, id, delivery).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryDoc::from(queued))).into_response())
 }

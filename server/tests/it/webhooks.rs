@@ -93,7 +93,7 @@ async fn run(app: &TestApp, token: &str, outcome: &str) {
     assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
 }
 
-async fn a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down(backend: Backend) {
+async fn a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down(backend: Backend) {
     let app = TestApp::spawn_with(backend, &["--webhook-allow-private"]).await;
     let amy = app.user("amy", "amy-password-1", false).await;
     let lena = app.user("lena", "lena-password-1", false).await;
@@ -101,6 +101,7 @@ async fn a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down(b
     let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
 
     // Subscribed while nothing listens at the address: the receiver is down.
+    let down = std::time::Instant::now();
     let port = free_port();
     let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"] });
     let created = app.api(Method::POST, "/webhooks", &token).json(&hook).send().await.expect("create");
@@ -150,7 +151,9 @@ async fn a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down(b
     assert_eq!(tried["state"], "pending");
     assert!(tried["last_error"].as_str().is_some_and(|e| e.contains("connect")), "{tried}");
 
-    // Up again: every event arrives, verified, in the order it happened.
+    // Up again after a minute (the tries have backed off to half a minute and more): every
+    // event arrives, verified, in the order it happened.
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(down.elapsed())).await;
     let dir = tempdir();
     let secret_file = dir.join("secret");
     std::fs::write(&secret_file, secret).expect("secret file");
@@ -490,9 +493,227 @@ async fn time_announces_a_target_near_and_passed_and_an_acceptance_running_out(b
     assert_eq!(expiring[0]["change"], "PAY-1");
 }
 
+/// A receiver that hangs: it takes each connection and never answers. One slow endpoint
+/// holds only its own deliveries: another team's receiver still hears at once, and the slow
+/// one's delivery waits for its next try, saying it had no answer.
+async fn a_receiver_that_never_answers_times_out_and_holds_up_no_other(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--webhook-allow-private"]).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member)]).await;
+    app.team("OPS", &[(amy, Role::Member)]).await;
+    let pay = app.token("PAY", &Scope::ALL, Some(amy)).await;
+    let ops = app.token("OPS", &Scope::ALL, Some(amy)).await;
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hang_port = hang.local_addr().expect("addr").port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let kept = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = hang.accept().await {
+            kept.lock().expect("held").push(socket);
+        }
+    });
+    let slow = json!({ "url": format!("http://127.0.0.1:{hang_port}/hook"), "events": ["*"] });
+    let slow: Value = app
+        .api(Method::POST, "/webhooks", &pay)
+        .json(&slow)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let port = free_port();
+    let fine = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"] });
+    let fine: Value = app
+        .api(Method::POST, "/webhooks", &ops)
+        .json(&fine)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let dir = tempdir();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, fine["secret"].as_str().expect("secret")).expect("secret file");
+    let receiver = Receiver::start(port, &secret_file).await;
+
+    for team in ["PAY", "OPS"] {
+        let token = if team == "PAY" { &pay } else { &ops };
+        let change = json!({ "team": team, "title": "Exam queue", "types": ["queue"] });
+        let response = app.api(Method::POST, "/changes", token).json(&change).send().await.expect("change");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    receiver.until(|lines| types_of(lines, "OPS-1") == ["change.registered"]).await;
+    assert!(
+        deliveries(&app, &pay, &slow["id"]).await.iter().all(|d| d["state"] == "pending"),
+        "the hanging endpoint has not been answered"
+    );
+    let mut waiting = Vec::new();
+    for _ in 0..300 {
+        waiting = deliveries(&app, &pay, &slow["id"]).await;
+        if waiting.iter().any(|d| d["attempts"].as_i64() >= Some(1) && !d["last_error"].is_null()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tried = &waiting[0];
+    assert_eq!(tried["state"], "pending", "{tried}");
+    assert_eq!(tried["last_error"], "No answer within 10 s.", "{tried}");
+    assert!(!held.lock().expect("held").is_empty(), "the request reached the hanging endpoint");
+    drop(receiver.child);
+}
+
+async fn register(app: &TestApp, token: &str, title: &str) {
+    let change = json!({ "team": "PAY", "title": title, "types": ["queue"] });
+    let response = app.api(Method::POST, "/changes", token).json(&change).send().await.expect("change");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let request = app.api(method, path, token);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A webhook's leads pause and resume it, rotate its secret (both sign during the overlap,
+/// only the new one after), and send a delivery again; another team's token finds none of
+/// it, and each change is audited.
+async fn leads_pause_rotate_and_redeliver_and_other_teams_see_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &["--webhook-allow-private"]).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    app.team("PAY", &[(amy, Role::Member)]).await;
+    app.team("OPS", &[(amy, Role::Member)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
+    let other = app.token("OPS", &Scope::ALL, Some(amy)).await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+
+    // A format that does not exist is refused and stores nothing.
+    let bad = json!({ "url": url, "events": ["*"], "format": "teams" });
+    let (status, body) = send(&app, Method::POST, "/webhooks", &token, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("format"), "{body}");
+    assert_eq!(send(&app, Method::GET, "/webhooks", &token, None).await.1, json!([]));
+
+    let hook = json!({ "url": url, "events": ["change.registered"] });
+    let (status, created) = send(&app, Method::POST, "/webhooks", &token, Some(hook)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_i64().expect("id");
+    let dir = tempdir();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
+    let receiver = Receiver::start(port, &secret_file).await;
+
+    // Another team's token: no such webhook, whatever it asks.
+    for (method, path, body) in [
+        (Method::GET, format!("/webhooks/{id}/deliveries"), None),
+        (Method::PATCH, format!("/webhooks/{id}"), Some(json!({ "state": "paused" }))),
+        (Method::POST, format!("/webhooks/{id}/rotate-secret"), None),
+        (Method::POST, format!("/webhooks/{id}/test"), None),
+        (Method::POST, format!("/webhooks/{id}/deliveries/1/redeliver"), None),
+        (Method::DELETE, format!("/webhooks/{id}"), None),
+    ] {
+        assert_eq!(
+            send(&app, method.clone(), &path, &other, body).await.0,
+            StatusCode::NOT_FOUND,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(send(&app, Method::GET, "/webhooks", &other, None).await.1, json!([]));
+
+    // Paused, it queues nothing; resumed, it hears again.
+    let (status, paused) =
+        send(&app, Method::PATCH, &format!("/webhooks/{id}"), &token, Some(json!({ "state": "paused" })))
+            .await;
+    assert_eq!((status, paused["state"].as_str()), (StatusCode::OK, Some("paused")));
+    let (status, _) =
+        send(&app, Method::PATCH, &format!("/webhooks/{id}"), &token, Some(json!({ "state": "disabled" })))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "only Premortem disables");
+    register(&app, &token, "While paused").await;
+    let path = format!("/webhooks/{id}/deliveries");
+    assert_eq!(
+        send(&app, Method::GET, &path, &token, None).await.1,
+        json!([]),
+        "a paused webhook queues nothing"
+    );
+    let resumed =
+        send(&app, Method::PATCH, &format!("/webhooks/{id}"), &token, Some(json!({ "state": "active" })))
+            .await;
+    assert_eq!(resumed.1["state"], "active");
+    register(&app, &token, "Resumed").await;
+    receiver.until(|lines| types_of(lines, "PAY-2") == ["change.registered"]).await;
+
+    // Rotated with the default overlap: the receiver still holding the old secret verifies,
+    // and so does one holding the new.
+    let (status, rotated) =
+        send(&app, Method::POST, &format!("/webhooks/{id}/rotate-secret"), &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = rotated["secret"].as_str().expect("new secret").to_owned();
+    assert_ne!(Some(second.as_str()), created["secret"].as_str());
+    assert!(rotated["previous_secret_until"].as_i64().is_some(), "{rotated}");
+    register(&app, &token, "Old secret").await;
+    receiver.until(|lines| types_of(lines, "PAY-3").len() == 1).await;
+    std::fs::write(&secret_file, &second).expect("secret file");
+    register(&app, &token, "New secret").await;
+    receiver.until(|lines| types_of(lines, "PAY-4").len() == 1).await;
+    assert!(receiver.lines().iter().all(|l| l.get("invalid").is_none()), "{:#?}", receiver.lines());
+
+    // Rotated with no overlap (the secret leaked): the old one no longer verifies at all.
+    let rotate_now = format!("/webhooks/{id}/rotate-secret?overlap_hours=0");
+    let (status, now) = send(&app, Method::POST, &rotate_now, &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(now["previous_secret_until"].is_null(), "{now}");
+    let too_long = format!("/webhooks/{id}/rotate-secret?overlap_hours=1000");
+    assert_eq!(send(&app, Method::POST, &too_long, &token, None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    register(&app, &token, "Leaked secret").await;
+    receiver.until(|lines| lines.iter().any(|l| l.get("invalid").is_some())).await;
+    std::fs::write(&secret_file, now["secret"].as_str().expect("secret")).expect("secret file");
+    receiver.until(|lines| types_of(lines, "PAY-5").len() == 1).await;
+
+    // A delivered event sent again keeps its id; one that does not exist is not found.
+    let listed = send(&app, Method::GET, &path, &token, None).await.1;
+    let delivered =
+        listed.as_array().expect("list").iter().find(|d| d["change"] == "PAY-2").expect("PAY-2").clone();
+    let again = format!("/webhooks/{id}/deliveries/{}/redeliver", delivered["id"]);
+    let (status, queued) = send(&app, Method::POST, &again, &token, None).await;
+    assert_eq!((status, queued["state"].as_str()), (StatusCode::ACCEPTED, Some("pending")));
+    let message = delivered["message_id"].as_str().expect("message id").to_owned();
+    receiver.until(|lines| lines.iter().filter(|l| l["id"] == message.as_str()).count() == 2).await;
+    let missing = format!("/webhooks/{id}/deliveries/999999/redeliver");
+    assert_eq!(send(&app, Method::POST, &missing, &token, None).await.0, StatusCode::NOT_FOUND);
+
+    for action in
+        ["webhook.create", "webhook.pause", "webhook.resume", "webhook.rotate_secret", "webhook.redeliver"]
+    {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
+            .bind(action)
+            .fetch_one(app.db.read())
+            .await
+            .expect("count");
+        let expected = if action == "webhook.rotate_secret" { 2 } else { 1 };
+        assert_eq!(count, expected, "{action}");
+    }
+    drop(receiver.child);
+}
+
 both_backends!(
+    leads_pause_rotate_and_redeliver_and_other_teams_see_nothing,
+    a_receiver_that_never_answers_times_out_and_holds_up_no_other,
     time_announces_a_target_near_and_passed_and_an_acceptance_running_out,
     a_delivery_pending_at_a_sigkill_arrives_after_the_restart,
-    a_change_life_reaches_a_verifying_receiver_in_order_after_it_was_down,
+    a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down,
     destinations_inside_the_network_are_refused_at_creation_and_at_delivery,
 );

@@ -33,6 +33,8 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     /// Since when every delivery has failed.
     pub failing_since: Option<Timestamp>,
+    /// Until when the secret before the last rotation signs too (none when it no longer does).
+    pub previous_until: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 
@@ -53,7 +55,7 @@ pub struct Delivery {
 }
 
 const WEBHOOK_COLUMNS: &str =
-    "id, team_id, url, format, events, state, disabled_reason, failing_since, created_at";
+    "id, team_id, url, format, events, state, disabled_reason, failing_since, previous_until, created_at";
 
 fn webhook(row: &sqlx::any::AnyRow) -> Result<Webhook, sqlx::Error> {
     let decode = |what: &str| sqlx::Error::Decode(format!("unknown webhook {what}").into());
@@ -66,6 +68,9 @@ fn webhook(row: &sqlx::any::AnyRow) -> Result<Webhook, sqlx::Error> {
         state: WebhookState::parse(&row.try_get::<String, _>("state")?).ok_or_else(|| decode("state"))?,
         disabled_reason: row.try_get("disabled_reason")?,
         failing_since: row.try_get("failing_since")?,
+        previous_until: row
+            .try_get::<Option<Timestamp>, _>("previous_until")?
+            .filter(|until| *until > Timestamp::now()),
         created_at: row.try_get("created_at")?,
     })
 }
@@ -209,6 +214,35 @@ pub async fn set_state(
     Ok(webhook(&row)?)
 }
 
+/// Gives a subscription a new secret, answered this once; deliveries are signed with both
+/// it and the one before for `overlap` (none: the old one stops at once), so receivers can
+/// switch without missing one.
+pub async fn rotate_secret(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    id: WebhookId,
+    overlap: Duration,
+) -> Result<(Webhook, String), AppError> {
+    let secret = new_secret();
+    let previous_until = Timestamp::now() + overlap;
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query(&format!(
+        "UPDATE webhooks SET previous_secret = secret, previous_until = $1, secret = $2
+         WHERE id = $3 AND team_id = $4 RETURNING {WEBHOOK_COLUMNS}"
+    ))
+    .bind(previous_until)
+    .bind(&secret)
+    .bind(id)
+    .bind(team)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| not_found(id))?;
+    tx.record(actor, Event::WebhookSecretRotated { team, webhook: id, previous_until }).await?;
+    tx.commit().await?;
+    Ok((webhook(&row)?, secret))
+}
+
 /// Deletes a subscription and its deliveries, sent or not.
 pub async fn delete(db: &Db, actor: &Actor, team: TeamId, id: WebhookId) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
@@ -281,12 +315,22 @@ pub async fn requeue(
     .bind(delivery_id)
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
-        AppError::Conflict(format!(
-            "Delivery {delivery_id} of webhook {id} is waiting to be sent already, or does not exist."
-        ))
-    })?;
+    .await?;
+    let Some(row) = row else {
+        let exists = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2",
+        )
+        .bind(delivery_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        return Err(match exists {
+            Some(_) => AppError::Conflict(format!(
+                "Delivery {delivery_id} of webhook {id} is waiting to be sent already."
+            )),
+            None => AppError::NotFound(format!("Delivery {delivery_id} of webhook {id}")),
+        });
+    };
     tx.record(actor, Event::DeliveryRequeued { team, webhook: id, delivery: delivery_id }).await?;
     tx.commit().await?;
     Ok(delivery(&row)?)
