@@ -25,7 +25,7 @@ help:
 	@echo "make run     serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/), debug build"
 	@echo "make release build $(TARGET_DIR)/release/premortem: one binary with the release bundle inside"
 	@echo "make test    formatting, clippy (ssr + hydrate), unit/integration tests on SQLite and PostgreSQL, browser tests and the API contract (schemathesis) on the release binary"
-	@echo "make bench   release binary (download size, start, memory), ingestion and dashboard benchmarks (SQLite and PostgreSQL)"
+	@echo "make bench   release binary (download size, start, memory), ingestion, dashboard and webhook benchmarks (SQLite and PostgreSQL)"
 
 ## Tools ---------------------------------------------------------------------------------
 
@@ -114,6 +114,7 @@ bench: bundle
 	cargo bench -p server --bench release
 	cargo bench -p server --bench ingest
 	source scripts/ensure-postgres.sh && cargo bench -p server --bench dashboard
+	source scripts/ensure-postgres.sh && cargo bench -p server --bench webhooks
 
 clean-data:
 	rm -rf data

@@ -11,12 +11,9 @@
 //!
 //! Run with `make bench`.
 
-use app::domain::scope::Scope;
-use app::domain::{DisplayName, Role, TeamName, TeamSlug, Username};
-use app::ssr::audit::Actor;
+mod common;
+
 use app::ssr::db::Db;
-use app::ssr::store::{teams, tokens, users};
-use clap::Parser;
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 
@@ -49,44 +46,9 @@ struct Served {
 }
 
 async fn serve(url: &str) -> Served {
-    let settings =
-        server::config::Cli::try_parse_from(["premortem", "--database-url", url, "--listen", "127.0.0.1:0"])
-            .expect("settings")
-            .settings;
-    let db = server::startup::connect(&settings).await.expect("database");
-    let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let limits = server::startup::ConnectionLimits::from(&settings);
-    tokio::spawn(server::startup::serve_connections(listener, router, limits, std::future::pending()));
-    let hash =
-        app::ssr::auth::hash_password(app::domain::Password::parse_new("p", "bench-password-1").expect("pw"))
-            .await
-            .expect("hash");
-    let name = |n: &str| Username::parse(n).expect("name");
-    let user = users::create(
-        &db,
-        &Actor::Cli,
-        &name("bench"),
-        &DisplayName::parse("Bench").expect("name"),
-        &hash,
-        false,
-    )
-    .await
-    .expect("user");
-    let team = teams::create(
-        &db,
-        &Actor::Cli,
-        &TeamSlug::parse("BEN").expect("slug"),
-        &TeamName::parse("Bench").expect("n"),
-    )
-    .await
-    .expect("team");
-    teams::set_membership(&db, &Actor::Cli, team, user, Some(Role::Lead)).await.expect("member");
-    let token =
-        tokens::create(&db, &Actor::Cli, team, Some(user), "bench", &Scope::ALL, None).await.expect("token");
+    let (db, base, _) = common::serve(url, &[]).await;
+    let token = common::team(&db).await;
     let client = reqwest::Client::new();
-    let base = format!("http://{addr}/api/v1");
     let change: serde_json::Value = client
         .post(format!("{base}/changes"))
         .bearer_auth(&token)

@@ -223,6 +223,9 @@ impl Dispatcher {
     pub async fn run(self) {
         let this = Arc::new(self);
         let slots = Arc::new(tokio::sync::Semaphore::new(this.concurrency.max(1)));
+        // A finished delivery may have made its change's next event due: look at once
+        // rather than at the next poll, so one change's events do not go out two a second.
+        let finished = Arc::new(tokio::sync::Notify::new());
         loop {
             let free = i64::try_from(slots.available_permits()).unwrap_or(0);
             if free == 0 {
@@ -237,12 +240,15 @@ impl Dispatcher {
                 }
             };
             if due.is_empty() {
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = finished.notified() => {}
+                }
                 continue;
             }
             for due in due {
                 let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                let this = this.clone();
+                let (this, finished) = (this.clone(), finished.clone());
                 tokio::spawn(async move {
                     let outcome = this.attempt(&due).await;
                     tracing::info!(webhook = %due.webhook, delivery = %due.id, attempt = due.attempt,
@@ -253,6 +259,7 @@ impl Dispatcher {
                         tracing::warn!(error = %err, delivery = %due.id, "recording a webhook delivery failed");
                     }
                     drop(slot);
+                    finished.notify_one();
                 });
             }
         }

@@ -11,7 +11,7 @@ use app::domain::webhook::{EventFilter, Format, WebhookState};
 use app::ssr::store::tokens::Authenticated;
 use app::ssr::store::webhooks::{self, Delivery, NewWebhook, Webhook};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -265,12 +265,13 @@ pub async fn set_state(
 }
 
 /// How long the secret before a rotation keeps signing.
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RotateParams {
+#[allow(dead_code, reason = "describes the query a rotation reads; never constructed")]
+pub struct RotateQuery {
     /// Hours, 0 to 168; 24 when omitted. 0 stops the old secret at once (it leaked).
     #[param(value_type = Option<u32>, minimum = 0, maximum = 168)]
-    pub overlap_hours: Option<String>,
+    overlap_hours: Option<String>,
 }
 
 /// The longest overlap of two secrets, in hours.
@@ -279,22 +280,29 @@ const OVERLAP_MAX_HOURS: u64 = 168;
 /// Gives the webhook a new signing secret, answered this once. Until `previous_secret_until`
 /// every delivery carries a signature by each secret, so receivers switch at their pace.
 #[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks",
-    params(("id" = WebhookIdDoc, Path), RotateParams),
+    params(("id" = WebhookIdDoc, Path), RotateQuery),
     responses((status = 200, body = CreatedWebhookDoc)), security(("bearer" = [])))]
 pub async fn rotate_secret(
     State(state): State<RestState>,
     token: Token,
     Path(id): Path<String>,
-    Query(params): Query<RotateParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<CreatedWebhookDoc>, ApiError> {
     let auth = manager(&state, &token).await?;
     let id = webhook_id(&id)?;
-    let hours = match params.overlap_hours.as_deref().map(str::trim) {
-        None => 24,
-        Some(raw) => raw.parse::<u64>().ok().filter(|h| *h <= OVERLAP_MAX_HOURS).ok_or_else(|| {
-            invalid("overlap_hours", format!("A whole number of hours from 0 to {OVERLAP_MAX_HOURS}."))
-        })?,
-    };
+    // Every `overlap_hours` given must be valid; the last counts. Others are ignored.
+    let mut hours = 24;
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if name == "overlap_hours" {
+            hours =
+                value.trim().parse::<u64>().ok().filter(|h| *h <= OVERLAP_MAX_HOURS).ok_or_else(|| {
+                    invalid(
+                        "overlap_hours",
+                        format!("A whole number of hours from 0 to {OVERLAP_MAX_HOURS}."),
+                    )
+                })?;
+        }
+    }
     let overlap = std::time::Duration::from_secs(hours * 3600);
     let (hook, secret) =
         webhooks::rotate_secret(&state.app.db, &auth.actor(), auth.team_id, id, overlap).await?;
