@@ -164,8 +164,9 @@ async fn outbox_cost(engine: &str, served: &Served, hooks: &[i64]) {
         .expect("n");
     for round in 0..ROUNDS {
         for (paused, times) in [(true, &mut without), (false, &mut with)] {
-            set_state(served, hooks, if paused { "paused" } else { "active" }).await;
+            // What the last uploads queued is sent first (a paused webhook's rows would wait).
             wait_until_sent(&served.db).await;
+            set_state(served, hooks, if paused { "paused" } else { "active" }).await;
             times.push(upload(served, &failing, &format!("f-{round}-{paused}")).await);
             times.push(upload(served, &passing, &format!("p-{round}-{paused}")).await);
         }
