@@ -98,13 +98,19 @@ fn thresholds() -> [Threshold; 4] {
             ),
             mark: "UPDATE risk_acceptances SET expiring_recorded = 1 WHERE id = $1 AND expires_at = $2
                    AND expiring_recorded = 0",
-            event: |row| Ok(acceptance_of(row)?.map(|fm| Event::RiskExpiring { fm, expires_at: at(row) })),
+            event: |row| {
+                let expires_at = at(row)?;
+                Ok(acceptance_of(row)?.map(|fm| Event::RiskExpiring { fm, expires_at }))
+            },
         },
         Threshold {
             due: acceptance("ra.expires_at <= $1", "expiry_recorded"),
             mark: "UPDATE risk_acceptances SET expiry_recorded = 1 WHERE id = $1 AND expires_at = $2
                    AND expiry_recorded = 0",
-            event: |row| Ok(acceptance_of(row)?.map(|fm| Event::RiskExpired { fm, expired_at: at(row) })),
+            event: |row| {
+                let expired_at = at(row)?;
+                Ok(acceptance_of(row)?.map(|fm| Event::RiskExpired { fm, expired_at }))
+            },
         },
     ]
 }
@@ -117,7 +123,7 @@ async fn record_crossed(db: &Db, threshold: &Threshold) -> Result<(), sqlx::Erro
         for row in &due {
             let marked = sqlx::query(threshold.mark)
                 .bind(row.try_get::<i64, _>("id")?)
-                .bind(row.try_get::<Timestamp, _>("at")?)
+                .bind(at(row)?)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -135,9 +141,9 @@ async fn record_crossed(db: &Db, threshold: &Threshold) -> Result<(), sqlx::Erro
     }
 }
 
-/// The time a crossed row concerns (read once already, by `record_crossed`).
-fn at(row: &AnyRow) -> Timestamp {
-    row.try_get("at").unwrap_or_else(|_| Timestamp::now())
+/// The time a crossed row concerns.
+fn at(row: &AnyRow) -> Result<Timestamp, sqlx::Error> {
+    row.try_get("at")
 }
 
 fn change_key(row: &AnyRow) -> Result<ChangeKey, sqlx::Error> {
@@ -147,7 +153,7 @@ fn change_key(row: &AnyRow) -> Result<ChangeKey, sqlx::Error> {
 
 fn target_near(row: &AnyRow, passed: bool) -> Result<Option<Event>, sqlx::Error> {
     let (team, key) = (TeamId(row.try_get("team_id")?), change_key(row)?);
-    Ok(Some(Event::TargetNear { team, key, target_at: at(row), passed }))
+    Ok(Some(Event::TargetNear { team, key, target_at: at(row)?, passed }))
 }
 
 /// The failure mode of a crossed acceptance, if it should be announced: an acceptance

@@ -29,19 +29,26 @@ fn python() -> std::path::PathBuf {
     python
 }
 
-/// The reference receiver on `port`, and what it has printed so far.
+/// The reference receiver on `port`, the file it reads its secret from, and what it has
+/// printed so far.
 struct Receiver {
     child: tokio::process::Child,
+    secret_file: std::path::PathBuf,
     lines: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Receiver {
-    async fn start(port: u16, secret_file: &std::path::Path) -> Self {
+    /// Starts it on `port`, verifying with `secret`.
+    async fn start(port: u16, secret: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("premortem-webhooks-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let secret_file = dir.join("secret");
+        std::fs::write(&secret_file, secret).expect("secret file");
         let script = format!("{}/../scripts/webhooks/receiver.py", env!("CARGO_MANIFEST_DIR"));
         let mut child = tokio::process::Command::new(python())
             .arg(script)
             .arg(port.to_string())
-            .arg(secret_file)
+            .arg(&secret_file)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -56,7 +63,12 @@ impl Receiver {
                 kept.lock().expect("lines").push(serde_json::from_str(&line).expect("json line"));
             }
         });
-        Self { child, lines }
+        Self { child, secret_file, lines }
+    }
+
+    /// Verifies with `secret` from the next request on.
+    fn hold(&self, secret: &str) {
+        std::fs::write(&self.secret_file, secret).expect("secret file");
     }
 
     fn lines(&self) -> Vec<Value> {
@@ -154,10 +166,7 @@ async fn a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down
     // Up again after a minute (the tries have backed off to half a minute and more): every
     // event arrives, verified, in the order it happened.
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(down.elapsed())).await;
-    let dir = tempdir();
-    let secret_file = dir.join("secret");
-    std::fs::write(&secret_file, secret).expect("secret file");
-    let receiver = Receiver::start(port, &secret_file).await;
+    let receiver = Receiver::start(port, secret).await;
     let lines = receiver.until(|lines| types_of(lines, "PAY-1").contains(&"change.regressed")).await;
     assert!(lines.iter().all(|l| l.get("invalid").is_none()), "every delivery verifies: {lines:#?}");
     let types = types_of(&lines, "PAY-1");
@@ -194,12 +203,6 @@ async fn a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down
         app.api(Method::GET, &format!("/webhooks/{id}/deliveries"), &token).send().await.expect("list");
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     drop(receiver.child);
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("premortem-webhooks-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
 }
 
 async fn destinations_inside_the_network_are_refused_at_creation_and_at_delivery(backend: Backend) {
@@ -325,10 +328,7 @@ async fn a_delivery_pending_at_a_sigkill_arrives_after_the_restart(backend: Back
     server.start_kill().expect("SIGKILL");
     server.wait().await.expect("reaped");
 
-    let dir = tempdir();
-    let secret_file = dir.join("secret");
-    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
-    let receiver = Receiver::start(receiver_port, &secret_file).await;
+    let receiver = Receiver::start(receiver_port, created["secret"].as_str().expect("secret")).await;
     let _server = serve(&test_db.url, port).await;
     let lines = receiver.until(|lines| types_of(lines, "PAY-1").contains(&"change.registered")).await;
     assert!(lines.iter().all(|l| l.get("invalid").is_none()), "{lines:#?}");
@@ -355,10 +355,7 @@ async fn two_instances_on_one_postgresql_deliver_a_burst_once_each() {
         .json()
         .await
         .expect("json");
-    let dir = tempdir();
-    let secret_file = dir.join("secret");
-    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
-    let receiver = Receiver::start(port, &secret_file).await;
+    let receiver = Receiver::start(port, created["secret"].as_str().expect("secret")).await;
 
     const BURST: usize = 500;
     for batch in (0..BURST).collect::<Vec<_>>().chunks(25) {
@@ -533,10 +530,7 @@ async fn a_receiver_that_never_answers_times_out_and_holds_up_no_other(backend: 
         .json()
         .await
         .expect("json");
-    let dir = tempdir();
-    let secret_file = dir.join("secret");
-    std::fs::write(&secret_file, fine["secret"].as_str().expect("secret")).expect("secret file");
-    let receiver = Receiver::start(port, &secret_file).await;
+    let receiver = Receiver::start(port, fine["secret"].as_str().expect("secret")).await;
 
     for team in ["PAY", "OPS"] {
         let token = if team == "PAY" { &pay } else { &ops };
@@ -611,10 +605,7 @@ async fn leads_pause_rotate_and_redeliver_and_other_teams_see_nothing(backend: B
     let (status, created) = send(&app, Method::POST, "/webhooks", &token, Some(hook)).await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_i64().expect("id");
-    let dir = tempdir();
-    let secret_file = dir.join("secret");
-    std::fs::write(&secret_file, created["secret"].as_str().expect("secret")).expect("secret file");
-    let receiver = Receiver::start(port, &secret_file).await;
+    let receiver = Receiver::start(port, created["secret"].as_str().expect("secret")).await;
 
     // Another team's token: no such webhook, whatever it asks.
     for (method, path, body) in [
@@ -666,7 +657,7 @@ async fn leads_pause_rotate_and_redeliver_and_other_teams_see_nothing(backend: B
     assert!(rotated["previous_secret_until"].as_i64().is_some(), "{rotated}");
     register(&app, &token, "Old secret").await;
     receiver.until(|lines| types_of(lines, "PAY-3").len() == 1).await;
-    std::fs::write(&secret_file, &second).expect("secret file");
+    receiver.hold(&second);
     register(&app, &token, "New secret").await;
     receiver.until(|lines| types_of(lines, "PAY-4").len() == 1).await;
     assert!(receiver.lines().iter().all(|l| l.get("invalid").is_none()), "{:#?}", receiver.lines());
@@ -680,7 +671,7 @@ async fn leads_pause_rotate_and_redeliver_and_other_teams_see_nothing(backend: B
     assert_eq!(send(&app, Method::POST, &too_long, &token, None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     register(&app, &token, "Leaked secret").await;
     receiver.until(|lines| lines.iter().any(|l| l.get("invalid").is_some())).await;
-    std::fs::write(&secret_file, now["secret"].as_str().expect("secret")).expect("secret file");
+    receiver.hold(now["secret"].as_str().expect("secret"));
     receiver.until(|lines| types_of(lines, "PAY-5").len() == 1).await;
 
     // A delivered event sent again keeps its id; one that does not exist is not found.
