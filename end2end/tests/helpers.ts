@@ -79,6 +79,7 @@ export const DEMO_PAGES = [
   '/teams/PM/changes/new',
   '/teams/PM/ci',
   '/teams/PM/templates',
+  '/teams/PM/webhooks',
   '/changes/PM-1',
   '/changes/PM-1/edit',
   '/changes/PM-1/import',

@@ -626,9 +626,9 @@ pub const DOGFOOD: [Fm; 33] = [
     fm(
         None,
         "A webhook reaches inside the network (SSRF)",
-        "A lead subscribes [http://169.254.169.254/] or a name that resolves, later, to [10.0.0.5].",
-        "Destinations must be https; every address a name resolves to must be public, checked at creation and by the resolver at every delivery; no redirects, no proxy",
-        "*webhooks::destinations_inside_the_network_are_refused_at_creation_and_at_delivery::*\n*webhooks::tests::only_public_addresses_are_reachable",
+        "A lead subscribes [http://169.254.169.254/], over the API or on the Webhooks page, or a name that resolves, later, to [10.0.0.5].",
+        "Destinations must be https; every address a name resolves to must be public, checked by one check at creation (both doors) and by the resolver at every delivery; no redirects, no proxy",
+        "*webhooks::destinations_inside_the_network_are_refused_at_creation_and_at_delivery::*\n*webhooks::the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage::*\n*outbound::tests::only_public_addresses_are_reachable",
         (5, 2, 2),
     ),
     fm(

@@ -5,6 +5,7 @@ use crate::{assets, forms, ops, reports, rest, webhooks};
 use app::domain::time::Days;
 use app::ssr::auth::RequestUser;
 use app::ssr::db::{Backend, Db, DbOptions};
+use app::ssr::outbound::Outbound;
 use app::ssr::proxy::TrustedProxies;
 use app::ssr::state::AuthPolicy;
 use app::ssr::{AppState, auth};
@@ -70,6 +71,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         public_url: settings.public_url.clone(),
         secure_cookies: settings.secure_cookies,
         trusted_proxies: settings.trusted_proxies.clone(),
+        outbound: outbound(settings),
     };
     let rest_app_state = state.clone();
 
@@ -148,10 +150,7 @@ fn ci_api_state(settings: &Settings, app: AppState) -> rest::RestState {
         body_grace: Duration::from_secs(settings.upload_body_grace_secs),
     };
     let line = (settings.upload_queue, Duration::from_secs(settings.upload_queue_wait_secs));
-    let mut state =
-        rest::RestState::new(app, limits, settings.ingest_concurrency, line, settings.token_rate_per_minute);
-    state.outbound = outbound(settings);
-    state
+    rest::RestState::new(app, limits, settings.ingest_concurrency, line, settings.token_rate_per_minute)
 }
 
 /// Adds server-side sessions kept in the app's own database (SQLite or PostgreSQL).
@@ -274,11 +273,8 @@ fn background_tasks(
 }
 
 /// Where webhooks may point, from the settings.
-fn outbound(settings: &Settings) -> webhooks::Outbound {
-    webhooks::Outbound {
-        allow_http: settings.webhook_allow_http,
-        allow_private: settings.webhook_allow_private,
-    }
+fn outbound(settings: &Settings) -> Outbound {
+    Outbound { allow_http: settings.webhook_allow_http, allow_private: settings.webhook_allow_private }
 }
 
 /// Keeps storage bounded (old login failures, evidence and webhook deliveries past their

@@ -9,6 +9,10 @@ pub mod portfolio;
 pub mod search;
 pub mod teams;
 pub mod tokens;
+pub mod webhooks;
+
+#[cfg(feature = "ssr")]
+mod flash;
 
 /// The logged-in user, the state, and the team with this slug, if the user holds at least
 /// `needed` there (admins hold every role), and then only if the call's arguments are within

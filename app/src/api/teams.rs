@@ -28,6 +28,9 @@ pub struct TeamView {
     pub public_badges: bool,
     pub work: crate::domain::portfolio::TeamWork,
     pub recent_runs: Vec<crate::domain::gate::RunSummary>,
+    /// For its leads: how many of the team's webhooks Premortem disabled (their page says
+    /// why).
+    pub webhooks_disabled: usize,
 }
 
 /// A member on a team page.
@@ -67,10 +70,19 @@ pub async fn team_page(slug: String) -> Result<TeamView, AppError> {
     let public_badges = crate::ssr::store::changes::public_badges_enabled(&db, team.id).await?;
     let work = crate::ssr::portfolio::team_work(&db, team.id).await?;
     let recent_runs = crate::ssr::store::evidence::recent_runs(&db, team.id, 5).await?;
+    let can_manage = user.has_role(team.id, Role::Lead);
+    let webhooks_disabled = if can_manage {
+        use crate::domain::webhook::WebhookState;
+        let hooks = crate::ssr::store::webhooks::list(&db, team.id).await?;
+        hooks.iter().filter(|h| h.state == WebhookState::Disabled).count()
+    } else {
+        0
+    };
     Ok(TeamView {
         work,
         recent_runs,
-        can_manage: user.has_role(team.id, Role::Lead),
+        webhooks_disabled,
+        can_manage,
         slug: team.slug,
         name: team.name,
         members,

@@ -27,84 +27,14 @@ pub async fn ci_page(team: String) -> Result<CiView, AppError> {
     let can_manage = user.has_role(team.id, Role::Lead);
     let tokens = if can_manage { tokens::list(&state.db, team.id).await? } else { Vec::new() };
     let runs = crate::ssr::store::evidence::recent_runs(&state.db, team.id, 20).await?;
-    let new_token = if can_manage { flash::take(&team.slug).await? } else { None };
+    let new_token = if can_manage { super::flash::take(&ci_path(&team.slug)).await? } else { None };
     Ok(CiView { team: team.slug, base_url: base_url(&state), can_manage, tokens, runs, new_token })
 }
 
-/// A token created by a plain form post waits for the page the browser is redirected to,
-/// split in two so that neither the session store nor the browser alone holds it: the
-/// session keeps the token XOR a random pad (a one-time pad), the browser the pad, in a
-/// short-lived cookie for this page only. Showing it deletes the cookie.
+/// The team's CI page, which shows a token created by a plain form post.
 #[cfg(feature = "ssr")]
-mod flash {
-    use crate::domain::AppError;
-    use leptos::prelude::*;
-
-    const SESSION_KEY: &str = "new_token_sealed";
-    const COOKIE: &str = "premortem_new_token";
-
-    fn cookie_path(team: &str) -> String {
-        format!("/teams/{team}/ci")
-    }
-
-    fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
-        a.iter().zip(b).map(|(x, y)| x ^ y).collect()
-    }
-
-    fn set_cookie(value: &str) {
-        if let (Some(response), Ok(value)) =
-            (use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(value))
-        {
-            response.append_header(axum::http::header::SET_COOKIE, value);
-        }
-    }
-
-    /// Keeps `token` for the team's CI page, which shows it once.
-    pub async fn keep(team: &str, token: &str) -> Result<(), AppError> {
-        use rand::RngCore;
-        let mut pad = vec![0u8; token.len()];
-        rand::rngs::OsRng.fill_bytes(&mut pad);
-        let sealed = hex::encode(xor(token.as_bytes(), &pad));
-        crate::ssr::auth::session()
-            .await?
-            .insert(SESSION_KEY, sealed)
-            .await
-            .map_err(|e| crate::ssr::error::internal("session", &e))?;
-        let secure = crate::ssr::state()?.secure_cookies;
-        set_cookie(&format!(
-            "{COOKIE}={}; Path={}; Max-Age=120; HttpOnly; SameSite=Strict{}",
-            hex::encode(pad),
-            cookie_path(team),
-            if secure { "; Secure" } else { "" }
-        ));
-        Ok(())
-    }
-
-    /// The token kept for this page, if the browser brought its pad; the pad cookie is
-    /// deleted with this response. (One page render may call this more than once.)
-    pub async fn take(team: &str) -> Result<Option<String>, AppError> {
-        let session = crate::ssr::auth::session().await?;
-        let sealed = session
-            .get::<String>(SESSION_KEY)
-            .await
-            .map_err(|e| crate::ssr::error::internal("session", &e))?;
-        let pad =
-            use_context::<axum::http::request::Parts>().and_then(|parts| {
-                parts.headers.get_all(axum::http::header::COOKIE).iter().find_map(|header| {
-                    header.to_str().ok()?.split(';').find_map(|pair| {
-                        pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_owned)
-                    })
-                })
-            });
-        let (Some(sealed), Some(pad)) = (sealed, pad) else {
-            return Ok(None);
-        };
-        set_cookie(&format!("{COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict", cookie_path(team)));
-        let (Ok(sealed), Ok(pad)) = (hex::decode(sealed), hex::decode(pad)) else {
-            return Ok(None);
-        };
-        Ok(String::from_utf8(xor(&sealed, &pad)).ok().filter(|t| t.len() == sealed.len()))
-    }
+fn ci_path(team: &str) -> String {
+    format!("/teams/{team}/ci")
 }
 
 /// The address CI should call: the configured public URL, else what the browser used.
@@ -170,7 +100,7 @@ pub async fn create_token(
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
     if super::is_html_form() {
         // Without JavaScript the reply is a redirect: the page it leads to shows the token.
-        flash::keep(&team.slug, &token).await?;
+        super::flash::keep(&ci_path(&team.slug), &token).await?;
     }
     Ok(token)
 }

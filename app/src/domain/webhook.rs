@@ -3,6 +3,7 @@
 //! subscription may receive, and when a failed delivery is tried again.
 
 use super::event::{Event, Moved};
+use super::ids::{DeliveryId, WebhookId};
 use super::time::Timestamp;
 use crate::domain::TeamId;
 use crate::domain::change::ChangeKey;
@@ -203,6 +204,22 @@ impl Format {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == raw)
     }
+
+    /// A subscription's chosen format: `standard` when none is given.
+    pub fn chosen(raw: Option<&str>) -> Result<Self, String> {
+        let Some(raw) = raw else { return Ok(Format::Standard) };
+        Self::parse(raw.trim()).ok_or_else(|| {
+            format!("The format is \"standard\" or \"slack\", not \"{}\".", super::error::bounded(raw))
+        })
+    }
+
+    /// What a lead reads the format as.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Standard => "Standard Webhooks (signed JSON)",
+            Format::Slack => "Slack message",
+        }
+    }
 }
 
 /// A subscription's state: receiving, paused by a lead, or disabled by Premortem (the
@@ -229,7 +246,37 @@ impl WebhookState {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
+
+    /// A state a lead may set: `active` (resume) or `paused`; only Premortem disables.
+    pub fn settable(raw: &str) -> Result<Self, String> {
+        match Self::parse(raw.trim()) {
+            Some(state @ (WebhookState::Active | WebhookState::Paused)) => Ok(state),
+            _ => {
+                Err(format!("The state is \"active\" or \"paused\", not \"{}\".", super::error::bounded(raw)))
+            }
+        }
+    }
 }
+
+/// The longest a secret replaced by a rotation keeps signing, in hours.
+pub const OVERLAP_MAX_HOURS: u64 = 168;
+/// How long it does when a rotation does not say, in hours.
+pub const OVERLAP_DEFAULT_HOURS: u64 = 24;
+
+/// How long the secret a rotation replaces keeps signing, from a number of hours (0 stops it
+/// at once: it leaked).
+pub fn overlap(raw: &str) -> Result<Duration, String> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|h| *h <= OVERLAP_MAX_HOURS)
+        .map(|h| Duration::from_secs(h * 3600))
+        .ok_or_else(|| format!("The overlap is a whole number of hours from 0 to {OVERLAP_MAX_HOURS}."))
+}
+
+/// How many subscriptions a team may have: each event is queued once per subscription, in
+/// the transaction of the mutation that caused it.
+pub const WEBHOOKS_MAX: i64 = 25;
 
 /// A delivery's state: waiting (for its first try or its next), delivered, or given up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +302,40 @@ impl DeliveryState {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
+}
+
+/// A subscription as its team's leads see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub team_id: TeamId,
+    pub url: String,
+    pub format: Format,
+    pub events: Vec<String>,
+    pub state: WebhookState,
+    /// Why Premortem disabled it.
+    pub disabled_reason: Option<String>,
+    /// Since when every delivery has failed.
+    pub failing_since: Option<Timestamp>,
+    /// Until when the secret before the last rotation signs too (none when it no longer does).
+    pub previous_until: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// One delivery of one event to one webhook, as its page and the API list it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub event_type: String,
+    pub change: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub occurred_at: Timestamp,
+    pub next_at: Option<Timestamp>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<Timestamp>,
+    pub done_at: Option<Timestamp>,
 }
 
 /// The longest URL a subscription may have.

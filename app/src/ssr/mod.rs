@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod gates;
 pub mod ingest;
+pub mod outbound;
 pub mod portfolio;
 pub mod proxy;
 pub mod review;

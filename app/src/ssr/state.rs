@@ -44,6 +44,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for throttling and logs).
     pub trusted_proxies: TrustedProxies,
+    /// Where webhooks may point.
+    pub outbound: super::outbound::Outbound,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -25,6 +25,18 @@ pub fn FormError(#[prop(into)] err: Signal<Option<AppError>>) -> impl IntoView {
     move || err.get().filter(|e| !matches!(e, AppError::Invalid { .. })).map(|err| view! { <ErrorBox err/> })
 }
 
+/// A secret shown this once (a new API token, a webhook's signing secret), in a `code` of
+/// `class`.
+#[component]
+pub fn ShownOnce(what: &'static str, class: &'static str, secret: String) -> impl IntoView {
+    view! {
+        <div class="card new-token" role="status">
+            <p><strong>{what} " — copy it now, it is not shown again:"</strong></p>
+            <pre tabindex="0"><code class=class>{secret}</code></pre>
+        </div>
+    }
+}
+
 /// The validation message for one field, linked to it by `aria-describedby` = `{id}-error`.
 #[component]
 pub fn FieldError(

@@ -157,6 +157,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/teams/:slug/changes") view=pages::ChangesPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/ci") view=pages::CiPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/templates") view=pages::TemplatesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:slug/webhooks") view=pages::WebhooksPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug/changes/new") view=pages::NewChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key") view=pages::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("/changes/:key/edit") view=pages::EditChangePage ssr=SsrMode::Async/>

@@ -45,8 +45,6 @@ pub struct RestState {
     rate_per_minute: u32,
     /// (token, Idempotency-Key) pairs being processed, so a concurrent duplicate gets 409.
     in_flight: Arc<Mutex<HashSet<(TokenId, String)>>>,
-    /// Where a webhook may point.
-    pub outbound: crate::webhooks::Outbound,
 }
 
 struct Bucket {
@@ -72,7 +70,6 @@ impl RestState {
             rate: Arc::default(),
             rate_per_minute: rate_per_minute.max(1),
             in_flight: Arc::default(),
-            outbound: crate::webhooks::Outbound::default(),
         }
     }
 

@@ -7,9 +7,9 @@ use crate::rest::openapi::{EventNameDoc, FormatDoc, SettableStateDoc, WebhookIdD
 use app::domain::ids::{DeliveryId, WebhookId};
 use app::domain::scope::Scope;
 use app::domain::time::Timestamp;
-use app::domain::webhook::{EventFilter, Format, WebhookState};
+use app::domain::webhook::{self, Delivery, Webhook, WebhookState};
 use app::ssr::store::tokens::Authenticated;
-use app::ssr::store::webhooks::{self, Delivery, NewWebhook, Webhook};
+use app::ssr::store::webhooks::{self, NewWebhook};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -162,9 +162,11 @@ pub async fn list(State(state): State<RestState>, token: Token) -> Result<Json<V
 }
 
 /// Adds a webhook. Its URL must be `https` (or allowed `http`) to a public address, checked
-/// after its name is resolved; the reply holds its secret, which is never shown again.
+/// after its name is resolved; the reply holds its secret, which is never shown again. A
+/// team has at most 25 webhooks (409 past that).
 #[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhookDoc,
-    responses((status = 201, body = CreatedWebhookDoc)), security(("bearer" = [])))]
+    responses((status = 201, body = CreatedWebhookDoc),
+        (status = 409, description = "The team has 25 webhooks already")), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<RestState>,
     token: Token,
@@ -172,23 +174,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let auth = manager(&state, &token).await?;
     let doc = body.read().await?;
-    let format = match doc.format.as_deref() {
-        None => Format::Standard,
-        Some(raw) => Format::parse(raw).ok_or_else(|| {
-            invalid(
-                "format",
-                format!(
-                    "The format is \"standard\" or \"slack\", not \"{}\".",
-                    app::domain::error::bounded(raw)
-                ),
-            )
-        })?,
-    };
-    let events = EventFilter::parse(&doc.events).map_err(|e| invalid("events", e))?;
-    let url =
-        crate::webhooks::check_destination(&doc.url, state.outbound).await.map_err(|e| invalid("url", e))?;
-    let new =
-        NewWebhook { destination: webhooks::origin(url.as_str()), url: url.to_string(), format, events };
+    let new = NewWebhook::check(&doc.url, &doc.events, doc.format.as_deref(), state.app.outbound).await?;
     let (hook, secret) =
         webhooks::create(&state.app.db, &auth.actor(), auth.team_id, auth.owner, &new).await?;
     Ok((StatusCode::CREATED, Json(CreatedWebhookDoc { webhook: hook.into(), secret })).into_response())
@@ -256,10 +242,7 @@ pub async fn set_state(
     let auth = manager(&state, &token).await?;
     let id = webhook_id(&id)?;
     let doc = body.read().await?;
-    let Some(after @ (WebhookState::Active | WebhookState::Paused)) = WebhookState::parse(&doc.state) else {
-        let raw = app::domain::error::bounded(&doc.state);
-        return Err(invalid("state", format!("The state is \"active\" or \"paused\", not \"{raw}\".")));
-    };
+    let after = WebhookState::settable(&doc.state).map_err(|e| invalid("state", e))?;
     let hook = webhooks::set_state(&state.app.db, &auth.actor(), auth.team_id, id, after).await?;
     Ok(Json(hook.into()))
 }
@@ -273,9 +256,6 @@ pub struct RotateQuery {
     #[param(value_type = Option<u32>, minimum = 0, maximum = 168)]
     overlap_hours: Option<String>,
 }
-
-/// The longest overlap of two secrets, in hours.
-const OVERLAP_MAX_HOURS: u64 = 168;
 
 /// Gives the webhook a new signing secret, answered this once. Until `previous_secret_until`
 /// every delivery carries a signature by each secret, so receivers switch at their pace.
@@ -291,19 +271,12 @@ pub async fn rotate_secret(
     let auth = manager(&state, &token).await?;
     let id = webhook_id(&id)?;
     // Every `overlap_hours` given must be valid; the last counts. Others are ignored.
-    let mut hours = 24;
+    let mut overlap = std::time::Duration::from_secs(webhook::OVERLAP_DEFAULT_HOURS * 3600);
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if name == "overlap_hours" {
-            hours =
-                value.trim().parse::<u64>().ok().filter(|h| *h <= OVERLAP_MAX_HOURS).ok_or_else(|| {
-                    invalid(
-                        "overlap_hours",
-                        format!("A whole number of hours from 0 to {OVERLAP_MAX_HOURS}."),
-                    )
-                })?;
+            overlap = webhook::overlap(&value).map_err(|e| invalid("overlap_hours", e))?;
         }
     }
-    let overlap = std::time::Duration::from_secs(hours * 3600);
     let (hook, secret) =
         webhooks::rotate_secret(&state.app.db, &auth.actor(), auth.team_id, id, overlap).await?;
     Ok(Json(CreatedWebhookDoc { webhook: hook.into(), secret }))

@@ -700,7 +700,98 @@ async fn leads_pause_rotate_and_redeliver_and_other_teams_see_nothing(backend: B
     drop(receiver.child);
 }
 
+/// The webhooks page's forms are a second door: they refuse the same destinations with the
+/// same words as the API, only the team's leads pass them (a member is refused, another
+/// team's lead finds no such team), the page never lists a secret, and a team holds at most
+/// 25 webhooks through either door.
+async fn the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    let amy = app.user("amy", "amy-password-1", false).await;
+    let olaf = app.user("olaf", "olaf-password-1", false).await;
+    app.team("PAY", &[(lena, Role::Lead), (amy, Role::Member)]).await;
+    app.team("OPS", &[(olaf, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(lena)).await;
+    let lead = app.client();
+    assert_eq!(app.login(&lead, "lena", "lena-password-1").await.status(), StatusCode::OK);
+    let add = |url: &'static str, events: &'static [&'static str]| {
+        let mut form = vec![("team", "PAY"), ("url", url), ("format", "standard")];
+        form.extend(events.iter().map(|e| ("events[]", *e)));
+        let lead = lead.clone();
+        let app = &app;
+        async move { app.call(&lead, "create_webhook", &form).await }
+    };
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "https://169.254.169.254/latest/meta-data",
+        "https://127.0.0.1:8443/hook",
+        "https://localhost/hook",
+        "https://[::ffff:10.0.0.7]/hook",
+        "ftp://example.com/hook",
+    ] {
+        let page = add(url, &["*"]).await;
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let page: Value = page.json().await.expect("json");
+        let api = app
+            .api(Method::POST, "/webhooks", &token)
+            .json(&json!({ "url": url, "events": ["*"] }))
+            .send()
+            .await
+            .expect("api");
+        let api = api.text().await.expect("text");
+        let message = page["Invalid"]["message"].as_str().expect("a refusal of a field").to_owned();
+        assert_eq!(page["Invalid"]["field"], "url", "{page}");
+        assert!(api.contains(&message), "{url}: the page said {message}, the API {api}");
+    }
+    let none = add("https://93.184.216.34/hook", &[]).await;
+    assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.text().await.expect("text").contains("at least one event type"));
+    assert_eq!(
+        app.api(Method::GET, "/webhooks", &token).send().await.expect("list").text().await.expect("text"),
+        "[]"
+    );
+
+    // Every event wins over any listed beside it; the page lists the webhook, never its secret.
+    let added = add("https://93.184.216.34/hook", &["*", "change.registered"]).await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let secret: String = added.json().await.expect("secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let page = app.call(&lead, "webhooks", &[("team", "PAY")]).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("page");
+    assert!(page.contains("93.184.216.34") && page.contains("[\"*\"]"), "{page}");
+    assert!(!page.contains(&secret), "the page does not list the secret");
+
+    // A member may not manage; another team's lead finds no such team.
+    for (who, password, status) in
+        [("amy", "amy-password-1", StatusCode::FORBIDDEN), ("olaf", "olaf-password-1", StatusCode::NOT_FOUND)]
+    {
+        let client = app.client();
+        assert_eq!(app.login(&client, who, password).await.status(), StatusCode::OK);
+        assert_eq!(app.call(&client, "webhooks", &[("team", "PAY")]).await.status(), status, "{who}");
+        let form =
+            [("team", "PAY"), ("url", "https://93.184.216.34/x"), ("format", "slack"), ("events[]", "*")];
+        assert_eq!(app.call(&client, "create_webhook", &form).await.status(), status, "{who}");
+        let form = [("team", "PAY"), ("id", "1")];
+        assert_eq!(app.call(&client, "delete_webhook", &form).await.status(), status, "{who}");
+    }
+
+    // 25 webhooks at most, whichever door adds them.
+    for _ in 1..app::domain::webhook::WEBHOOKS_MAX {
+        let hook = json!({ "url": "https://93.184.216.34/hook", "events": ["*"], "format": "slack" });
+        let created = app.api(Method::POST, "/webhooks", &token).json(&hook).send().await.expect("api");
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let over = add("https://93.184.216.34/hook", &["*"]).await;
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    assert!(over.text().await.expect("text").contains("at most 25 webhooks"));
+    let hook = json!({ "url": "https://93.184.216.34/hook", "events": ["*"] });
+    let over = app.api(Method::POST, "/webhooks", &token).json(&hook).send().await.expect("api");
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+}
+
 both_backends!(
+    the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage,
     leads_pause_rotate_and_redeliver_and_other_teams_see_nothing,
     a_receiver_that_never_answers_times_out_and_holds_up_no_other,
     time_announces_a_target_near_and_passed_and_an_acceptance_running_out,

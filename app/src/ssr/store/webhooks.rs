@@ -8,51 +8,19 @@
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, WebhookId};
 use crate::domain::time::{Days, Timestamp};
-use crate::domain::webhook::{DeliveryState, EventFilter, Format, Notice, WebhookState};
+use crate::domain::webhook::{
+    Delivery, DeliveryState, EventFilter, Format, Notice, WEBHOOKS_MAX, Webhook, WebhookState,
+};
 use crate::domain::{AppError, TeamId, UserId};
 use crate::ssr::audit::Actor;
 use crate::ssr::db::{Backend, Db};
-use serde::{Deserialize, Serialize};
+use crate::ssr::outbound::{Outbound, check_destination};
 use serde_json::{Map, Value};
 use sqlx::Row;
 use std::time::Duration;
 
 /// The `type` of a test delivery (not an event type a subscription chooses).
 pub const TEST_TYPE: &str = "webhook.test";
-
-/// A subscription as its team's leads see it (never its secret).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Webhook {
-    pub id: WebhookId,
-    pub team_id: TeamId,
-    pub url: String,
-    pub format: Format,
-    pub events: Vec<String>,
-    pub state: WebhookState,
-    /// Why Premortem disabled it.
-    pub disabled_reason: Option<String>,
-    /// Since when every delivery has failed.
-    pub failing_since: Option<Timestamp>,
-    /// Until when the secret before the last rotation signs too (none when it no longer does).
-    pub previous_until: Option<Timestamp>,
-    pub created_at: Timestamp,
-}
-
-/// One delivery of one event to one webhook, as its page and the API list it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Delivery {
-    pub id: DeliveryId,
-    pub event_type: String,
-    pub change: String,
-    pub state: DeliveryState,
-    pub attempts: i64,
-    pub occurred_at: Timestamp,
-    pub next_at: Option<Timestamp>,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub last_attempt_at: Option<Timestamp>,
-    pub done_at: Option<Timestamp>,
-}
 
 const WEBHOOK_COLUMNS: &str =
     "id, team_id, url, format, events, state, disabled_reason, failing_since, previous_until, created_at";
@@ -119,6 +87,23 @@ pub struct NewWebhook {
     pub events: EventFilter,
 }
 
+impl NewWebhook {
+    /// A subscription as a lead asked for it (a URL, event type names or `*`, a format or
+    /// none), each field checked by the domain's rule, the URL's destination resolved and
+    /// checked; a refusal names its field.
+    pub async fn check<S: AsRef<str>>(
+        url: &str,
+        events: &[S],
+        format: Option<&str>,
+        outbound: Outbound,
+    ) -> Result<Self, AppError> {
+        let format = Format::chosen(format).map_err(|e| AppError::invalid("format", e))?;
+        let events = EventFilter::parse(events).map_err(|e| AppError::invalid("events", e))?;
+        let url = check_destination(url, outbound).await.map_err(|e| AppError::invalid("url", e))?;
+        Ok(NewWebhook { destination: origin(url.as_str()), url: url.to_string(), format, events })
+    }
+}
+
 /// Adds a subscription for `team`; answers it and its secret, the only time the secret is
 /// shown.
 pub async fn create(
@@ -130,6 +115,15 @@ pub async fn create(
 ) -> Result<(Webhook, String), AppError> {
     let secret = new_secret();
     let mut tx = db.begin_write().await?;
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE team_id = $1")
+        .bind(team)
+        .fetch_one(&mut *tx)
+        .await?;
+    if held >= WEBHOOKS_MAX {
+        return Err(AppError::Conflict(format!(
+            "A team has at most {WEBHOOKS_MAX} webhooks: delete one before adding another."
+        )));
+    }
     let row = sqlx::query(&format!(
         "INSERT INTO webhooks (team_id, url, format, events, secret, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {WEBHOOK_COLUMNS}"

@@ -2,7 +2,7 @@ use crate::api::tokens::{CiView, CreateToken, RevokeToken, ci_page};
 use crate::domain::Principal;
 use crate::domain::gate::RunSummary;
 use crate::domain::time::Timestamp;
-use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
+use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, ShownOnce, action_error};
 use crate::ui::slug_now;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,11 +36,8 @@ pub fn CiPage() -> impl IntoView {
                             "A deploy step can ask whether a change's gate is open. The API is described at "
                             <a href="/api/v1/openapi.json">"/api/v1/openapi.json"</a> "."
                         </p>
-                        {move || created().or_else(|| shown.clone()).map(|token| view! {
-                            <div class="card new-token" role="status">
-                                <p><strong>"New token — copy it now, it is not shown again:"</strong></p>
-                                <pre tabindex="0"><code class="token">{token}</code></pre>
-                            </div>
+                        {move || created().or_else(|| shown.clone()).map(|secret| view! {
+                            <ShownOnce what="New token" class="token" secret/>
                         })}
                         {tokens.map(|ci| view! { <Tokens ci create revoke/> })}
                         <Snippets ci=ci.clone()/>

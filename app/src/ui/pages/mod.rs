@@ -10,6 +10,7 @@ mod login;
 mod search;
 mod teams;
 mod templates;
+mod webhooks;
 
 pub use admin::{AdminTeams, AdminUsers};
 pub use changes::{ChangePage, ChangesPage, EditChangePage, NewChangePage};
@@ -21,6 +22,7 @@ pub use login::LoginPage;
 pub use search::SearchPage;
 pub use teams::{TeamPage, TeamsPage};
 pub use templates::TemplatesPage;
+pub use webhooks::WebhooksPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

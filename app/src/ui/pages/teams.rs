@@ -79,7 +79,19 @@ pub fn TeamPage() -> impl IntoView {
                                         <a href=format!("/teams/{}/changes", team.slug) class="button">"Changes"</a>
                                         <a href=format!("/teams/{}/ci", team.slug) class="button">"Connect your CI"</a>
                                         <a href=format!("/teams/{}/templates", team.slug) class="button">"Failure-mode templates"</a>
+                                        {team.can_manage.then(|| view! {
+                                            <a href=format!("/teams/{}/webhooks", team.slug) class="button">"Webhooks"</a>
+                                        })}
                                     </p>
+                                    {(team.webhooks_disabled > 0).then(|| view! {
+                                        <p class="error-box" role="alert">
+                                            {match team.webhooks_disabled {
+                                                1 => "Premortem disabled one of the team's webhooks: ".to_owned(),
+                                                n => format!("Premortem disabled {n} of the team's webhooks: "),
+                                            }}
+                                            <a href=format!("/teams/{}/webhooks", team.slug)>"see why"</a> "."
+                                        </p>
+                                    })}
                                     <p class="muted">{format!(
                                         "Rules: failure cases due {} after the happy path; evidence fresh for {}; at least {} failure modes per change; High-priority risks {} be accepted.",
                                         team.policy.window_days, team.policy.freshness_days, team.policy.min_failure_modes,
