@@ -19,6 +19,9 @@ pub struct WebhooksView {
     /// A secret made by a plain form post in this session (a new webhook's, or a rotated
     /// one's), shown once.
     pub new_secret: Option<String>,
+    /// The add form's idempotency key, new with each page: the form sent twice (a double
+    /// click, a resent post) adds one webhook.
+    pub form_key: String,
 }
 
 /// The team's webhooks page; what the page shows as a rotated or new secret.
@@ -39,18 +42,25 @@ pub async fn webhooks_page(team: String) -> Result<WebhooksView, AppError> {
         hooks.push((hook, deliveries));
     }
     let new_secret = super::flash::take(&page_path(&team.slug)).await?;
-    Ok(WebhooksView { team: team.slug, hooks, new_secret })
+    let form_key = {
+        use rand::RngCore;
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    Ok(WebhooksView { team: team.slug, hooks, new_secret, form_key })
 }
 
 /// Adds a webhook; answers its signing secret (the only time it is shown). `events` are
-/// type names, or `*` for every type (which wins over any listed beside it). Team leads and
-/// admins.
+/// type names, or `*` for every type (which wins over any listed beside it). The same
+/// `idempotency_key` again answers the webhook it added. Team leads and admins.
 #[server(endpoint = "create_webhook")]
 pub async fn create_webhook(
     team: String,
     url: String,
     format: String,
     events: Option<Vec<String>>,
+    idempotency_key: Option<String>,
 ) -> Result<String, AppError> {
     use crate::domain::Role;
     use crate::ssr::audit_actor;
@@ -60,8 +70,14 @@ pub async fn create_webhook(
     if events.iter().any(|e| e == "*") {
         events = vec!["*".to_owned()];
     }
+    let key = idempotency_key
+        .as_deref()
+        .map(crate::domain::text::idempotency_key)
+        .transpose()
+        .map_err(|e| AppError::invalid("idempotency_key", e))?;
     let new = NewWebhook::check(&url, &events, Some(&format), state.outbound).await?;
-    let (_, secret) = webhooks::create(&state.db, &audit_actor(&user), team.id, Some(user.id), &new).await?;
+    let actor = audit_actor(&user);
+    let (_, secret) = webhooks::create(&state.db, &actor, team.id, Some(user.id), &new, key).await?;
     // A Slack message is not signed: its URL is its secret.
     if new.format == crate::domain::webhook::Format::Standard {
         keep_secret(&team.slug, &secret).await?;

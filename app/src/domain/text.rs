@@ -146,10 +146,35 @@ pub fn class(allows: impl Fn(char) -> bool) -> String {
     class
 }
 
+/// The longest `Idempotency-Key`, in (ASCII) characters.
+pub const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+/// An `Idempotency-Key` as a retried request repeats it: 1 to [`IDEMPOTENCY_KEY_MAX`]
+/// printable ASCII characters (spaces and tabs inside), without the spaces and tabs around.
+pub fn idempotency_key(raw: &str) -> Result<&str, String> {
+    let key = raw.trim_matches([' ', '\t']);
+    if !key.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
+        return Err("Idempotency-Key must be printable ASCII.".to_owned());
+    }
+    if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX {
+        return Err(format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters."));
+    }
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_idempotency_key_is_printable_ascii_of_1_to_200() {
+        assert_eq!(idempotency_key(" \trun 42\t "), Ok("run 42"));
+        assert_eq!(idempotency_key(&"k".repeat(IDEMPOTENCY_KEY_MAX)).map(str::len), Ok(IDEMPOTENCY_KEY_MAX));
+        for bad in ["", "  ", "clé", "a\nb", &"k".repeat(IDEMPOTENCY_KEY_MAX + 1)] {
+            assert!(idempotency_key(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn classes_name_what_they_hold() {

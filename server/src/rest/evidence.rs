@@ -9,7 +9,7 @@ use app::domain::change::{ChangeKey, optional_url};
 use app::domain::gate::Outcome;
 use app::domain::run::{self, Submitted};
 use app::domain::scope::Scope;
-use app::domain::text::TextRule;
+use app::domain::text::{IDEMPOTENCY_KEY_MAX, TextRule};
 use app::ssr::ingest::{self, Ingested};
 use app::ssr::store::evidence::RunInput;
 use axum::Json;
@@ -154,10 +154,7 @@ async fn refuse(
 pub const COMMIT: TextRule = TextRule::optional_line(100);
 /// A branch or the CI system's run id, in the query: one line of up to 200 characters.
 pub const RUN_LINE: TextRule = TextRule::optional_line(200);
-/// The longest `Idempotency-Key`, in (ASCII) characters.
-pub const IDEMPOTENCY_KEY_MAX: usize = 200;
-
-/// The `Idempotency-Key`s [`accept`] takes, as a regular expression: 1 to
+/// The `Idempotency-Key`s the API takes ([`app::domain::text::idempotency_key`]), as a regular expression: 1 to
 /// [`IDEMPOTENCY_KEY_MAX`] printable ASCII characters once spaces and tabs around are dropped.
 pub fn idempotency_key_pattern() -> String {
     format!(r"^[\t ]*[!-~](?:[\t -~]{{0,{}}}[!-~])?[\t ]*$", IDEMPOTENCY_KEY_MAX - 2)
@@ -552,16 +549,7 @@ async fn accept(
 ) -> Result<Response, ApiError> {
     let token = token?;
     let auth = token.require(Scope::EvidenceWrite)?;
-    let key =
-        headers.get("idempotency-key").map(|v| v.to_str().map(str::trim)).transpose().map_err(|_| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Idempotency-Key must be printable ASCII.")
-        })?;
-    if key.is_some_and(|k| k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters."),
-        ));
-    }
+    let key = super::idempotency_key(headers)?;
     let limits = state.limits;
     let format = format(headers)?;
     let encoding = encoding(headers)?;

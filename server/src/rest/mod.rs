@@ -16,7 +16,7 @@ use app::ssr::store::tokens::{self, Authenticated};
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -150,6 +150,14 @@ impl ApiError {
         self.retry_after = Some(seconds);
         self
     }
+}
+
+/// The request's `Idempotency-Key`, if it sent one; a refusal says what is wrong with it.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let refuse = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message);
+    let Some(raw) = headers.get("idempotency-key") else { return Ok(None) };
+    let raw = raw.to_str().map_err(|_| refuse("Idempotency-Key must be printable ASCII.".to_owned()))?;
+    app::domain::text::idempotency_key(raw).map(Some).map_err(refuse)
 }
 
 impl From<AppError> for ApiError {

@@ -12,7 +12,7 @@ use app::ssr::store::tokens::Authenticated;
 use app::ssr::store::webhooks::{self, NewWebhook};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -163,20 +163,26 @@ pub async fn list(State(state): State<RestState>, token: Token) -> Result<Json<V
 
 /// Adds a webhook. Its URL must be `https` (or allowed `http`) to a public address, checked
 /// after its name is resolved; the reply holds its secret, which is never shown again. A
-/// team has at most 25 webhooks (409 past that).
+/// team has at most 25 webhooks (409 past that). A retry with the same `Idempotency-Key`
+/// answers the webhook that key added, secret included, and adds none; the key with other
+/// settings is a 422.
 #[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhookDoc,
+    params(("Idempotency-Key" = Option<crate::rest::openapi::IdempotencyKeyDoc>, Header,
+        description = "Makes a retried request add the webhook once")),
     responses((status = 201, body = CreatedWebhookDoc),
-        (status = 409, description = "The team has 25 webhooks already")), security(("bearer" = [])))]
+        (status = 409, description = "The team has 25 webhooks already, or this Idempotency-Key is adding one now")), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<RestState>,
     token: Token,
+    headers: HeaderMap,
     body: JsonBody<NewWebhookDoc>,
 ) -> Result<Response, ApiError> {
     let auth = manager(&state, &token).await?;
+    let key = super::idempotency_key(&headers)?;
     let doc = body.read().await?;
     let new = NewWebhook::check(&doc.url, &doc.events, doc.format.as_deref(), state.app.outbound).await?;
     let (hook, secret) =
-        webhooks::create(&state.app.db, &auth.actor(), auth.team_id, auth.owner, &new).await?;
+        webhooks::create(&state.app.db, &auth.actor(), auth.team_id, auth.owner, &new, key).await?;
     Ok((StatusCode::CREATED, Json(CreatedWebhookDoc { webhook: hook.into(), secret })).into_response())
 }
 

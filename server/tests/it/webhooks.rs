@@ -247,7 +247,7 @@ async fn destinations_inside_the_network_are_refused_at_creation_and_at_delivery
         events: EventFilter::All,
     };
     let (hook, _) =
-        webhooks::create(&app.db, &Actor::Cli, team.id, None, &new).await.expect("stored directly");
+        webhooks::create(&app.db, &Actor::Cli, team.id, None, &new, None).await.expect("stored directly");
     let listener =
         tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("a listener that must not hear");
     let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
@@ -790,7 +790,67 @@ async fn the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage(b
     assert_eq!(over.status(), StatusCode::CONFLICT);
 }
 
+/// A client that retries an add it heard no answer to, through either door, adds one
+/// webhook (a second would hear every event twice): the same Idempotency-Key answers the
+/// same webhook and secret, the key with other settings is refused, and one add is audited.
+async fn a_retried_add_adds_one_webhook_through_either_door(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(lena, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(lena)).await;
+    let add = |key: &'static str, url: &'static str| {
+        app.api(Method::POST, "/webhooks", &token)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "url": url, "events": ["change.registered"] }))
+            .send()
+    };
+    let first = add("retry-1", "https://93.184.216.34/hook").await.expect("add");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.expect("json");
+    let again = add("retry-1", "https://93.184.216.34/hook").await.expect("retry");
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!((&again["id"], &again["secret"]), (&first["id"], &first["secret"]));
+    let other = add("retry-1", "https://93.184.216.34/other").await.expect("other");
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(other.text().await.expect("text").contains("Idempotency-Key added webhook"));
+    let bad = app
+        .api(Method::POST, "/webhooks", &token)
+        .header("Idempotency-Key", "x".repeat(201))
+        .json(&json!({ "url": "https://93.184.216.34/hook", "events": ["*"] }))
+        .send()
+        .await
+        .expect("bad key");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let lead = app.client();
+    assert_eq!(app.login(&lead, "lena", "lena-password-1").await.status(), StatusCode::OK);
+    let form = [
+        ("team", "PAY"),
+        ("url", "https://93.184.216.34/page"),
+        ("format", "standard"),
+        ("events[]", "*"),
+        ("idempotency_key", "form-7f3a"),
+    ];
+    let mut secrets = Vec::new();
+    for _ in 0..2 {
+        let posted = app.call(&lead, "create_webhook", &form).await;
+        assert_eq!(posted.status(), StatusCode::OK);
+        secrets.push(posted.json::<String>().await.expect("secret"));
+    }
+    assert_eq!(secrets[0], secrets[1], "the form sent twice added one webhook");
+    let listed: Value =
+        app.api(Method::GET, "/webhooks", &token).send().await.expect("list").json().await.expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let adds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'webhook.create'")
+        .fetch_one(app.db.read())
+        .await
+        .expect("count");
+    assert_eq!(adds, 2);
+}
+
 both_backends!(
+    a_retried_add_adds_one_webhook_through_either_door,
     the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage,
     leads_pause_rotate_and_redeliver_and_other_teams_see_nothing,
     a_receiver_that_never_answers_times_out_and_holds_up_no_other,

@@ -105,16 +105,41 @@ impl NewWebhook {
 }
 
 /// Adds a subscription for `team`; answers it and its secret, the only time the secret is
-/// shown.
+/// shown. With an idempotency `key` the team used before, it answers the subscription that
+/// key added (the same, so a retry adds no second one) or refuses other settings.
 pub async fn create(
     db: &Db,
     actor: &Actor,
     team: TeamId,
     created_by: Option<UserId>,
     new: &NewWebhook,
+    key: Option<&str>,
 ) -> Result<(Webhook, String), AppError> {
     let secret = new_secret();
     let mut tx = db.begin_write().await?;
+    if let Some(key) = key {
+        let added = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS}, secret FROM webhooks WHERE team_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(team)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = added {
+            let hook = webhook(&row)?;
+            let events: String = row.try_get("events")?;
+            if hook.url != new.url || hook.format != new.format || events != new.events.to_stored() {
+                return Err(AppError::invalid(
+                    "idempotency_key",
+                    format!(
+                        "This Idempotency-Key added webhook {} with other settings: use a new key for a new webhook.",
+                        hook.id
+                    ),
+                ));
+            }
+            return Ok((hook, row.try_get("secret")?));
+        }
+    }
     let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE team_id = $1")
         .bind(team)
         .fetch_one(&mut *tx)
@@ -125,8 +150,8 @@ pub async fn create(
         )));
     }
     let row = sqlx::query(&format!(
-        "INSERT INTO webhooks (team_id, url, format, events, secret, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {WEBHOOK_COLUMNS}"
+        "INSERT INTO webhooks (team_id, url, format, events, secret, created_by, created_at, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {WEBHOOK_COLUMNS}"
     ))
     .bind(team)
     .bind(&new.url)
@@ -135,6 +160,7 @@ pub async fn create(
     .bind(&secret)
     .bind(created_by)
     .bind(Timestamp::now())
+    .bind(key)
     .fetch_one(&mut *tx)
     .await?;
     let hook = webhook(&row)?;

@@ -57,7 +57,7 @@ pub fn WebhooksPage() -> impl IntoView {
         <RequireUser page=move |_user: Principal| {
             view! {
                 <Loaded resource=page page=move |view: WebhooksView| {
-                    let WebhooksView { team, hooks, new_secret } = view;
+                    let WebhooksView { team, hooks, new_secret, form_key } = view;
                     view! {
                         <p class="breadcrumb"><a href=format!("/teams/{team}")>{team.clone()}</a></p>
                         <h1>"Webhooks"</h1>
@@ -67,7 +67,7 @@ pub fn WebhooksPage() -> impl IntoView {
                             " with the secret); Slack ones post a message to an incoming-webhook URL. A delivery that fails is tried again for a day."
                         </p>
                         {new_secret.map(|secret| view! { <ShownOnce what="Signing secret" class="secret" secret/> })}
-                        <AddWebhook create team=team.clone()/>
+                        <AddWebhook create team=team.clone() form_key/>
                         <FormError err=action_error(actions.set_state)/>
                         <FormError err=action_error(actions.rotate)/>
                         <FieldError err=action_error(actions.rotate) field="overlap_hours" id="overlap"/>
@@ -91,7 +91,7 @@ pub fn WebhooksPage() -> impl IntoView {
 }
 
 #[component]
-fn AddWebhook(create: ServerAction<CreateWebhook>, team: String) -> impl IntoView {
+fn AddWebhook(create: ServerAction<CreateWebhook>, team: String, form_key: String) -> impl IntoView {
     let err = action_error(create);
     view! {
         <section class="card" aria-labelledby="add-webhook">
@@ -99,6 +99,7 @@ fn AddWebhook(create: ServerAction<CreateWebhook>, team: String) -> impl IntoVie
             <ActionForm action=create>
                 <FormError err/>
                 <input type="hidden" name="team" value=team/>
+                <input type="hidden" name="idempotency_key" value=form_key/>
                 <label for="webhook-url">"Endpoint URL"</label>
                 <input id="webhook-url" name="url" type="url" required placeholder="https://hooks.example.com/premortem" aria-describedby="webhook-url-error"/>
                 <FieldError err field="url" id="webhook-url"/>

@@ -1,0 +1,2 @@
+DROP INDEX webhooks_by_idempotency_key;
+ALTER TABLE webhooks DROP COLUMN idempotency_key;
