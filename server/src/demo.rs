@@ -620,7 +620,7 @@ pub const DOGFOOD: [Fm; 33] = [
         "A crash between commit and delivery loses or doubles an event",
         "SIGKILL arrives after a sign-off committed and before its webhook was sent; [two] instances then share the outbox.",
         "Delivery rows commit with the event; a claim is a lease (FOR UPDATE SKIP LOCKED on PostgreSQL), so a killed try is retried after it lapses and no row is sent by two instances at once; each event keeps one webhook-id for receivers to drop repeats",
-        "*webhooks::a_delivery_pending_at_a_sigkill_arrives_after_the_restart::*\n*webhooks::two_instances_on_one_postgresql_deliver_a_burst_once_each",
+        "*webhooks::a_delivery_pending_at_a_sigkill_arrives_after_the_restart::*\n*webhooks::a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart::*\n*webhooks::two_instances_on_one_postgresql_deliver_a_burst_once_each",
         (5, 2, 3),
     ),
     fm(

@@ -849,7 +849,57 @@ async fn a_retried_add_adds_one_webhook_through_either_door(backend: Backend) {
     assert_eq!(adds, 2);
 }
 
+/// A server SIGKILLed while a delivery is on the wire (the receiver has the request and has
+/// not answered) leaves the delivery leased; once the lease runs out after the restart it is
+/// sent again, with the same webhook-id, and arrives (at least once).
+async fn a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cli = |args: &'static [&'static str]| crate::common::premortem(&test_db.url, args);
+    assert!(cli(&["team", "create", "--slug", "PAY", "--name", "Payments"]).await.status.success());
+    let token =
+        cli(&["token", "create", "--team", "PAY", "--scope", "changes:write", "--scope", "webhooks:manage"])
+            .await;
+    let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
+    let port = free_port();
+    let api = |method, path: &str| {
+        reqwest::Client::new()
+            .request(method, format!("http://127.0.0.1:{port}/api/v1{path}"))
+            .bearer_auth(&token)
+    };
+    // A receiver that takes the request and never answers.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let receiver_port = hang.local_addr().expect("addr").port();
+    let mut server = serve(&test_db.url, port).await;
+    let hook =
+        json!({ "url": format!("http://127.0.0.1:{receiver_port}/hook"), "events": ["change.registered"] });
+    let created: Value =
+        api(Method::POST, "/webhooks").json(&hook).send().await.expect("create").json().await.expect("json");
+    let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
+    assert_eq!(
+        api(Method::POST, "/changes").json(&change).send().await.expect("change").status(),
+        StatusCode::CREATED
+    );
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(30), hang.accept())
+        .await
+        .expect("the delivery reached the receiver")
+        .expect("accept");
+    server.start_kill().expect("SIGKILL");
+    server.wait().await.expect("reaped");
+    drop((socket, hang));
+
+    let receiver = Receiver::start(receiver_port, created["secret"].as_str().expect("secret")).await;
+    let _server = serve(&test_db.url, port).await;
+    let lines = receiver.until(|lines| types_of(lines, "PAY-1") == ["change.registered"]).await;
+    assert!(lines.iter().all(|l| l.get("invalid").is_none()), "{lines:#?}");
+    let path = format!("/webhooks/{}/deliveries", created["id"]);
+    let listed: Value = api(Method::GET, &path).send().await.expect("list").json().await.expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(lines[0]["id"], listed[0]["message_id"], "the same message, sent again");
+    assert_eq!(listed[0]["attempts"], 2, "{listed}");
+}
+
 both_backends!(
+    a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart,
     a_retried_add_adds_one_webhook_through_either_door,
     the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage,
     leads_pause_rotate_and_redeliver_and_other_teams_see_nothing,
