@@ -90,6 +90,8 @@ pub enum LockSpace {
     LoginThrottle = 7202,
     /// An idempotency key, by its hash.
     IdempotencyKey = 7203,
+    /// A team's webhooks while one is added: its count against the cap, and its keys.
+    TeamWebhooks = 7204,
 }
 
 /// Set when the database server cannot be reached (a refused or broken connection, a

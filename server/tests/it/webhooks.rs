@@ -898,7 +898,36 @@ async fn a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart(backe
     assert_eq!(listed[0]["attempts"], 2, "{listed}");
 }
 
+/// Adds at once are counted against the cap one after the other (on PostgreSQL writers run
+/// side by side): 30 adds to an empty team make 25 webhooks and 5 refusals, and adds racing
+/// with one Idempotency-Key make one.
+async fn adds_at_once_keep_to_the_cap_and_to_one_per_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.user("lena", "lena-password-1", false).await;
+    app.team("PAY", &[(lena, Role::Lead)]).await;
+    let token = app.token("PAY", &Scope::ALL, Some(lena)).await;
+    let add = |key: Option<String>| {
+        let mut request = app
+            .api(Method::POST, "/webhooks", &token)
+            .json(&json!({ "url": "https://93.184.216.34/hook", "events": ["*"] }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        async move { request.send().await.expect("add").status() }
+    };
+    let keyed = futures::future::join_all((0..8).map(|_| add(Some("same".to_owned())))).await;
+    assert!(keyed.iter().all(|s| *s == StatusCode::CREATED), "{keyed:?}");
+    let statuses = futures::future::join_all((0..30).map(|_| add(None))).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    assert_eq!((created, refused), (24, 6), "{statuses:?}");
+    let listed: Value =
+        app.api(Method::GET, "/webhooks", &token).send().await.expect("list").json().await.expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(25));
+}
+
 both_backends!(
+    adds_at_once_keep_to_the_cap_and_to_one_per_key,
     a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart,
     a_retried_add_adds_one_webhook_through_either_door,
     the_page_refuses_what_the_api_refuses_and_only_the_teams_leads_manage,

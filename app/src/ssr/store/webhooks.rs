@@ -13,7 +13,7 @@ use crate::domain::webhook::{
 };
 use crate::domain::{AppError, TeamId, UserId};
 use crate::ssr::audit::Actor;
-use crate::ssr::db::{Backend, Db};
+use crate::ssr::db::{Backend, Db, LockSpace, advisory_lock};
 use crate::ssr::outbound::{Outbound, check_destination};
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -117,6 +117,11 @@ pub async fn create(
 ) -> Result<(Webhook, String), AppError> {
     let secret = new_secret();
     let mut tx = db.begin_write().await?;
+    // Two adds at once (on PostgreSQL, where writers run side by side) are counted against
+    // the cap, and see each other's key, one after the other. A shared lock number only
+    // serialises more.
+    let lock = i32::try_from(team.0 & 0x7fff_ffff).unwrap_or_default();
+    advisory_lock(&mut tx, db.backend(), LockSpace::TeamWebhooks, lock).await?;
     if let Some(key) = key {
         let added = sqlx::query(&format!(
             "SELECT {WEBHOOK_COLUMNS}, secret FROM webhooks WHERE team_id = $1 AND idempotency_key = $2"
