@@ -115,15 +115,13 @@ async fn a_change_life_reaches_a_verifying_receiver_in_order_after_a_minute_down
     // Subscribed while nothing listens at the address: the receiver is down.
     let down = std::time::Instant::now();
     let port = free_port();
-    let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"] });
-    let created = app.api(Method::POST, "/webhooks", &token).json(&hook).send().await.expect("create");
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.expect("json");
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = subscribe(&app, &token, &url, json!(["*"])).await;
     let secret = created["secret"].as_str().expect("secret shown once");
     assert!(secret.starts_with("whsec_"));
     let listed: Value =
         app.api(Method::GET, "/webhooks", &token).send().await.expect("list").json().await.expect("json");
-    assert_eq!(listed[0]["url"], hook["url"]);
+    assert_eq!(listed[0]["url"], url);
     assert!(listed[0].get("secret").is_none(), "the secret is never listed");
 
     // The change's life, over the API and by its lead.
@@ -291,23 +289,48 @@ async fn serve(db_url: &str, port: u16) -> tokio::process::Child {
     panic!("the server did not become ready");
 }
 
+/// A database set up from the command line, as an operator would (team PAY, a token that
+/// writes changes and manages webhooks), for tests that run the server as a process on `port`.
+struct Process {
+    test_db: TestDb,
+    token: String,
+    port: u16,
+}
+
+impl Process {
+    async fn new(backend: Backend) -> Self {
+        let test_db = TestDb::new(backend).await;
+        let cli = |args: &'static [&'static str]| crate::common::premortem(&test_db.url, args);
+        assert!(cli(&["team", "create", "--slug", "PAY", "--name", "Payments"]).await.status.success());
+        let token = cli(&[
+            "token",
+            "create",
+            "--team",
+            "PAY",
+            "--scope",
+            "changes:write",
+            "--scope",
+            "webhooks:manage",
+        ])
+        .await;
+        let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
+        Self { test_db, token, port: free_port() }
+    }
+
+    /// A request to the API of the server on `port`, with the token.
+    fn api(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("http://127.0.0.1:{}/api/v1{path}", self.port))
+            .bearer_auth(&self.token)
+    }
+}
+
 /// An event whose delivery had not succeeded when the server was SIGKILLed is delivered
 /// once it is back: the outbox row committed with the change outlives the process.
 async fn a_delivery_pending_at_a_sigkill_arrives_after_the_restart(backend: Backend) {
-    let test_db = TestDb::new(backend).await;
-    let cli = |args: &'static [&'static str]| crate::common::premortem(&test_db.url, args);
-    assert!(cli(&["team", "create", "--slug", "PAY", "--name", "Payments"]).await.status.success());
-    let token =
-        cli(&["token", "create", "--team", "PAY", "--scope", "changes:write", "--scope", "webhooks:manage"])
-            .await;
-    let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
-    let (port, receiver_port) = (free_port(), free_port());
-    let api = |method, path: &str| {
-        reqwest::Client::new()
-            .request(method, format!("http://127.0.0.1:{port}/api/v1{path}"))
-            .bearer_auth(&token)
-    };
-    let mut server = serve(&test_db.url, port).await;
+    let (process, receiver_port) = (Process::new(backend).await, free_port());
+    let api = |method, path: &str| process.api(method, path);
+    let mut server = serve(&process.test_db.url, process.port).await;
     let hook = json!({ "url": format!("http://127.0.0.1:{receiver_port}/hook"), "events": ["*"] });
     let created: Value =
         api(Method::POST, "/webhooks").json(&hook).send().await.expect("create").json().await.expect("json");
@@ -329,7 +352,7 @@ async fn a_delivery_pending_at_a_sigkill_arrives_after_the_restart(backend: Back
     server.wait().await.expect("reaped");
 
     let receiver = Receiver::start(receiver_port, created["secret"].as_str().expect("secret")).await;
-    let _server = serve(&test_db.url, port).await;
+    let _server = serve(&process.test_db.url, process.port).await;
     let lines = receiver.until(|lines| types_of(lines, "PAY-1").contains(&"change.registered")).await;
     assert!(lines.iter().all(|l| l.get("invalid").is_none()), "{lines:#?}");
 }
@@ -345,16 +368,8 @@ async fn two_instances_on_one_postgresql_deliver_a_burst_once_each() {
     first.team("PAY", &[(amy, Role::Member)]).await;
     let token = first.token("PAY", &Scope::ALL, Some(amy)).await;
     let port = free_port();
-    let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["change.registered"] });
-    let created: Value = first
-        .api(Method::POST, "/webhooks", &token)
-        .json(&hook)
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = subscribe(&first, &token, &url, json!(["change.registered"])).await;
     let receiver = Receiver::start(port, created["secret"].as_str().expect("secret")).await;
 
     const BURST: usize = 500;
@@ -418,16 +433,8 @@ async fn time_announces_a_target_near_and_passed_and_an_acceptance_running_out(b
     app.team("PAY", &[(amy, Role::Member), (lena, Role::Lead)]).await;
     let token = app.token("PAY", &Scope::ALL, Some(amy)).await;
     let events = ["change.due_soon", "change.overdue", "risk_acceptance.expiring"];
-    let hook = json!({ "url": format!("http://127.0.0.1:{}/hook", free_port()), "events": events });
-    let created: Value = app
-        .api(Method::POST, "/webhooks", &token)
-        .json(&hook)
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let created =
+        subscribe(&app, &token, &format!("http://127.0.0.1:{}/hook", free_port()), json!(events)).await;
     let id = &created["id"];
     let change = json!({ "team": "PAY", "title": "Exam queue", "types": ["queue"] });
     let response = app.api(Method::POST, "/changes", &token).json(&change).send().await.expect("change");
@@ -509,27 +516,9 @@ async fn a_receiver_that_never_answers_times_out_and_holds_up_no_other(backend: 
             kept.lock().expect("held").push(socket);
         }
     });
-    let slow = json!({ "url": format!("http://127.0.0.1:{hang_port}/hook"), "events": ["*"] });
-    let slow: Value = app
-        .api(Method::POST, "/webhooks", &pay)
-        .json(&slow)
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let slow = subscribe(&app, &pay, &format!("http://127.0.0.1:{hang_port}/hook"), json!(["*"])).await;
     let port = free_port();
-    let fine = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"] });
-    let fine: Value = app
-        .api(Method::POST, "/webhooks", &ops)
-        .json(&fine)
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let fine = subscribe(&app, &ops, &format!("http://127.0.0.1:{port}/hook"), json!(["*"])).await;
     let receiver = Receiver::start(port, fine["secret"].as_str().expect("secret")).await;
 
     for team in ["PAY", "OPS"] {
@@ -579,6 +568,14 @@ async fn send(
     let response = request.send().await.expect("request");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Adds a webhook for `token`'s team posting `events` to `url`; answers it with its secret.
+async fn subscribe(app: &TestApp, token: &str, url: &str, events: Value) -> Value {
+    let hook = json!({ "url": url, "events": events });
+    let (status, created) = send(app, Method::POST, "/webhooks", token, Some(hook)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
 }
 
 /// A webhook's leads pause and resume it, rotate its secret (both sign during the overlap,
@@ -853,23 +850,12 @@ async fn a_retried_add_adds_one_webhook_through_either_door(backend: Backend) {
 /// not answered) leaves the delivery leased; once the lease runs out after the restart it is
 /// sent again, with the same webhook-id, and arrives (at least once).
 async fn a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart(backend: Backend) {
-    let test_db = TestDb::new(backend).await;
-    let cli = |args: &'static [&'static str]| crate::common::premortem(&test_db.url, args);
-    assert!(cli(&["team", "create", "--slug", "PAY", "--name", "Payments"]).await.status.success());
-    let token =
-        cli(&["token", "create", "--team", "PAY", "--scope", "changes:write", "--scope", "webhooks:manage"])
-            .await;
-    let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
-    let port = free_port();
-    let api = |method, path: &str| {
-        reqwest::Client::new()
-            .request(method, format!("http://127.0.0.1:{port}/api/v1{path}"))
-            .bearer_auth(&token)
-    };
+    let process = Process::new(backend).await;
+    let api = |method, path: &str| process.api(method, path);
     // A receiver that takes the request and never answers.
     let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let receiver_port = hang.local_addr().expect("addr").port();
-    let mut server = serve(&test_db.url, port).await;
+    let mut server = serve(&process.test_db.url, process.port).await;
     let hook =
         json!({ "url": format!("http://127.0.0.1:{receiver_port}/hook"), "events": ["change.registered"] });
     let created: Value =
@@ -888,7 +874,7 @@ async fn a_delivery_in_flight_at_a_sigkill_is_sent_again_after_the_restart(backe
     drop((socket, hang));
 
     let receiver = Receiver::start(receiver_port, created["secret"].as_str().expect("secret")).await;
-    let _server = serve(&test_db.url, port).await;
+    let _server = serve(&process.test_db.url, process.port).await;
     let lines = receiver.until(|lines| types_of(lines, "PAY-1") == ["change.registered"]).await;
     assert!(lines.iter().all(|l| l.get("invalid").is_none()), "{lines:#?}");
     let path = format!("/webhooks/{}/deliveries", created["id"]);
