@@ -25,8 +25,13 @@ fn set_cookie(value: &str) {
     }
 }
 
-/// Keeps `secret` for the page at the path `page`, which shows it once.
+/// Keeps `secret` for the page at the path `page`, which shows it once, when the request is
+/// a plain form post (its reply is a redirect to that page); a caller that asked for data
+/// has the secret in the reply, and nothing is kept.
 pub async fn keep(page: &str, secret: &str) -> Result<(), AppError> {
+    if !super::is_html_form() {
+        return Ok(());
+    }
     use rand::RngCore;
     let mut pad = vec![0u8; secret.len()];
     rand::rngs::OsRng.fill_bytes(&mut pad);

@@ -98,10 +98,7 @@ pub async fn create_token(
     .map(|days| Timestamp::now() + crate::domain::time::Days(days));
     let token =
         tokens::create(&db, &audit_actor(&user), team.id, Some(user.id), &name, &scopes, expires_at).await?;
-    if super::is_html_form() {
-        // Without JavaScript the reply is a redirect: the page it leads to shows the token.
-        super::flash::keep(&ci_path(&team.slug), &token).await?;
-    }
+    super::flash::keep(&ci_path(&team.slug), &token).await?;
     Ok(token)
 }
 

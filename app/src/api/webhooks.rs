@@ -36,11 +36,7 @@ pub async fn webhooks_page(team: String) -> Result<WebhooksView, AppError> {
     use crate::domain::Role;
     use crate::ssr::store::webhooks;
     let (_, state, team) = super::team_access(&team, Role::Lead).await?;
-    let mut hooks = Vec::new();
-    for hook in webhooks::list(&state.db, team.id).await? {
-        let deliveries = webhooks::deliveries(&state.db, team.id, hook.id, DELIVERIES_SHOWN).await?;
-        hooks.push((hook, deliveries));
-    }
+    let hooks = webhooks::list_with_deliveries(&state.db, team.id, DELIVERIES_SHOWN).await?;
     let new_secret = super::flash::take(&page_path(&team.slug)).await?;
     let form_key = {
         use rand::RngCore;
@@ -80,15 +76,9 @@ pub async fn create_webhook(
     let (_, secret) = webhooks::create(&state.db, &actor, team.id, Some(user.id), &new, key).await?;
     // A Slack message is not signed: its URL is its secret.
     if new.format == crate::domain::webhook::Format::Standard {
-        keep_secret(&team.slug, &secret).await?;
+        super::flash::keep(&page_path(&team.slug), &secret).await?;
     }
     Ok(secret)
-}
-
-/// Without JavaScript the reply is a redirect: the page it leads to shows the secret.
-#[cfg(feature = "ssr")]
-async fn keep_secret(team: &str, secret: &str) -> Result<(), AppError> {
-    if super::is_html_form() { super::flash::keep(&page_path(team), secret).await } else { Ok(()) }
 }
 
 /// Pauses (`paused`) or resumes (`active`) a webhook. Team leads and admins.
@@ -117,7 +107,7 @@ pub async fn rotate_webhook_secret(team: String, id: i64, overlap_hours: String)
     let overlap = overlap(&overlap_hours).map_err(|e| AppError::invalid("overlap_hours", e))?;
     let (_, secret) =
         webhooks::rotate_secret(&state.db, &audit_actor(&user), team.id, WebhookId(id), overlap).await?;
-    keep_secret(&team.slug, &secret).await?;
+    super::flash::keep(&page_path(&team.slug), &secret).await?;
     Ok(secret)
 }
 

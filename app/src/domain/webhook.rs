@@ -338,6 +338,14 @@ pub struct Delivery {
     pub done_at: Option<Timestamp>,
 }
 
+/// `scheme://host[:port]` of a URL: what may be shown of it where its path may be secret
+/// (a Slack URL's is).
+pub fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
 /// The longest URL a subscription may have.
 pub const URL_MAX: usize = 2000;
 

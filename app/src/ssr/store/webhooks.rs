@@ -9,7 +9,7 @@ use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, WebhookId};
 use crate::domain::time::{Days, Timestamp};
 use crate::domain::webhook::{
-    Delivery, DeliveryState, EventFilter, Format, Notice, WEBHOOKS_MAX, Webhook, WebhookState,
+    Delivery, DeliveryState, EventFilter, Format, Notice, WEBHOOKS_MAX, Webhook, WebhookState, origin,
 };
 use crate::domain::{AppError, TeamId, UserId};
 use crate::ssr::audit::Actor;
@@ -100,7 +100,7 @@ impl NewWebhook {
         let format = Format::chosen(format).map_err(|e| AppError::invalid("format", e))?;
         let events = EventFilter::parse(events).map_err(|e| AppError::invalid("events", e))?;
         let url = check_destination(url, outbound).await.map_err(|e| AppError::invalid("url", e))?;
-        Ok(NewWebhook { destination: origin(url.as_str()), url: url.to_string(), format, events })
+        Ok(NewWebhook { destination: origin(url.as_str()).to_owned(), url: url.to_string(), format, events })
     }
 }
 
@@ -279,21 +279,33 @@ pub async fn delete(db: &Db, actor: &Actor, team: TeamId, id: WebhookId) -> Resu
         .ok_or_else(|| not_found(id))?;
     sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    tx.record(actor, Event::WebhookDeleted { team, webhook: id, destination: origin(&url) }).await?;
+    tx.record(actor, Event::WebhookDeleted { team, webhook: id, destination: origin(&url).to_owned() })
+        .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// `scheme://host[:port]` of a URL: what may be shown of it where its path may be secret.
-pub fn origin(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
-    url[..end].to_owned()
 }
 
 /// The subscription's most recent deliveries, newest first.
 pub async fn deliveries(db: &Db, team: TeamId, id: WebhookId, limit: i64) -> Result<Vec<Delivery>, AppError> {
     get(db, team, id).await?;
+    latest(db, id, limit).await
+}
+
+/// The team's subscriptions, oldest first, each with its most recent deliveries.
+pub async fn list_with_deliveries(
+    db: &Db,
+    team: TeamId,
+    limit: i64,
+) -> Result<Vec<(Webhook, Vec<Delivery>)>, AppError> {
+    let mut listed = Vec::new();
+    for hook in list(db, team).await? {
+        let deliveries = latest(db, hook.id, limit).await?;
+        listed.push((hook, deliveries));
+    }
+    Ok(listed)
+}
+
+async fn latest(db: &Db, id: WebhookId, limit: i64) -> Result<Vec<Delivery>, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2"
     ))

@@ -6,7 +6,7 @@ use crate::domain::Principal;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{
     Delivery, DeliveryState, EventType, Format, OVERLAP_DEFAULT_HOURS, OVERLAP_MAX_HOURS, Webhook,
-    WebhookState,
+    WebhookState, origin,
 };
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, ShownOnce, action_error};
 use crate::ui::slug_now;
@@ -148,11 +148,7 @@ fn Which(which: StoredValue<(String, String)>) -> impl IntoView {
 fn shown_url(hook: &Webhook) -> String {
     match hook.format {
         Format::Standard => hook.url.clone(),
-        Format::Slack => {
-            let after_scheme = hook.url.find("://").map_or(0, |i| i + 3);
-            let end = hook.url[after_scheme..].find('/').map_or(hook.url.len(), |i| after_scheme + i);
-            format!("{}/…", &hook.url[..end])
-        }
+        Format::Slack => format!("{}/…", origin(&hook.url)),
     }
 }
 
