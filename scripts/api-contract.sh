@@ -40,7 +40,8 @@ contract() {
   "$bin" team create --slug PAY --name Payments >/dev/null
   local token
   token=$("$bin" token create --team PAY --name contract \
-    --scope evidence:write --scope changes:read --scope changes:write --scope webhooks:manage)
+    --scope evidence:write --scope changes:read --scope changes:write --scope webhooks:manage \
+    --scope incidents:write)
   "$bin" serve >"$db/server.log" 2>&1 &
   server=$!
   local base="http://$PREMORTEM_LISTEN"

@@ -63,6 +63,10 @@ pub struct ChangeView {
     pub history: Vec<HistoryItem>,
     /// Catalogue templates for the change's types not used yet (when the user may edit).
     pub suggestions: Vec<crate::domain::catalogue::Suggestion>,
+    /// The incidents that followed the change, newest first, with its verdict on each.
+    pub incidents: Vec<crate::domain::incident::ChangeIncident>,
+    /// The user may record and classify them (a member of the team).
+    pub can_record_incidents: bool,
 }
 
 /// Everything a failure mode's page shows.
@@ -227,6 +231,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         .collect();
     let c = &review.change;
     let can_edit = user.has_role(c.team_id, Role::Member) && c.status.is_open();
+    let incidents = crate::ssr::store::incidents::for_change(&state.db, c.id).await?;
     let suggestions = if can_edit {
         let used: Vec<_> = review.failure_modes.iter().filter_map(|fm| fm.template.as_ref()).collect();
         crate::ssr::store::templates::suggestions(&state.db, c.team_id, &c.details.types)
@@ -245,6 +250,8 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         sign_offs,
         history,
         suggestions,
+        incidents,
+        can_record_incidents: user.has_role(c.team_id, Role::Member),
     })
 }
 

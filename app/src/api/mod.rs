@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod changes;
 pub mod import;
+pub mod incidents;
 pub mod portfolio;
 pub mod search;
 pub mod teams;

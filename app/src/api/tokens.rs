@@ -61,10 +61,8 @@ fn base_url(state: &crate::ssr::AppState) -> String {
 pub async fn create_token(
     team: String,
     name: String,
-    scope_evidence: Option<String>,
-    scope_read: Option<String>,
-    scope_write: Option<String>,
-    scope_webhooks: Option<String>,
+    /// Each scope's name (`scopes[]`, one per ticked box).
+    scopes: Option<Vec<String>>,
     expires_days: String,
 ) -> Result<String, AppError> {
     use crate::domain::Role;
@@ -76,16 +74,19 @@ pub async fn create_token(
     let (user, state, team) = super::team_access(&team, Role::Lead).await?;
     let db = state.db;
     let name = required_line("name", "Name", &name, 100)?;
-    let scopes: Vec<Scope> = [
-        (scope_evidence, Scope::EvidenceWrite),
-        (scope_read, Scope::ChangesRead),
-        (scope_write, Scope::ChangesWrite),
-        (scope_webhooks, Scope::WebhooksManage),
-    ]
-    .into_iter()
-    .filter(|(on, _)| on.is_some())
-    .map(|(_, s)| s)
-    .collect();
+    let mut chosen = Vec::new();
+    for name in scopes.unwrap_or_default() {
+        let scope = Scope::parse(&name).ok_or_else(|| {
+            AppError::invalid(
+                "scopes",
+                format!("There is no scope {}.", crate::domain::error::bounded(&name)),
+            )
+        })?;
+        if !chosen.contains(&scope) {
+            chosen.push(scope);
+        }
+    }
+    let scopes = chosen;
     if scopes.is_empty() {
         return Err(AppError::invalid("scopes", "Choose at least one scope."));
     }

@@ -5,7 +5,8 @@
 
 use super::change::{ChangeKey, ChangeStatus};
 use super::gate::{Acceptance, Coverage, Policy};
-use super::ids::{DeliveryId, RunId, TeamId, TemplateId, TokenId, UserId, WebhookId};
+use super::ids::{DeliveryId, IncidentId, RunId, TeamId, TemplateId, TokenId, UserId, WebhookId};
+use super::incident::{Severity, Verdict};
 use super::role::Role;
 use super::webhook::WebhookState;
 use crate::domain::time::Timestamp;
@@ -102,12 +103,14 @@ pub enum Event {
         moved: Moved,
         reason: String,
     },
-    /// A signed-off change whose evidence now fails, with the failing failure modes.
+    /// A signed-off change whose evidence now fails, with the failing failure modes, or
+    /// that an incident after it showed its premortem did not hold (`incident`).
     ChangeRegressed {
         team: TeamId,
         key: ChangeKey,
         moved: Moved,
         failing: Vec<String>,
+        incident: Option<IncidentId>,
     },
     SignedOff {
         team: TeamId,
@@ -253,6 +256,26 @@ pub enum Event {
         webhook: WebhookId,
         delivery: DeliveryId,
     },
+    /// An incident recorded as following a change (`new` false: a repeat post updated it).
+    IncidentRecorded {
+        team: TeamId,
+        key: ChangeKey,
+        incident: IncidentId,
+        title: String,
+        severity: Severity,
+        started_at: Timestamp,
+        new: bool,
+    },
+    /// A change's verdict on an incident after it: predicted by `failure_mode` (its design
+    /// held or failed) or missed (`failure_mode` the one it became, if any).
+    IncidentClassified {
+        team: TeamId,
+        key: ChangeKey,
+        incident: IncidentId,
+        before: Option<Verdict>,
+        verdict: Verdict,
+        failure_mode: Option<i64>,
+    },
 }
 
 impl Event {
@@ -299,6 +322,9 @@ impl Event {
             Event::WebhookSecretRotated { .. } => "webhook.rotate_secret",
             Event::WebhookTested { .. } => "webhook.test",
             Event::DeliveryRequeued { .. } => "webhook.redeliver",
+            Event::IncidentRecorded { new: true, .. } => "incident.record",
+            Event::IncidentRecorded { .. } => "incident.update",
+            Event::IncidentClassified { .. } => "incident.classify",
         }
     }
 
@@ -339,6 +365,11 @@ impl Event {
             | Event::WebhookSecretRotated { webhook, .. }
             | Event::WebhookTested { webhook, .. }
             | Event::DeliveryRequeued { webhook, .. } => ("webhook", webhook.to_string()),
+            // Under the change's key, so the change's history holds it.
+            Event::IncidentRecorded { key, incident, .. }
+            | Event::IncidentClassified { key, incident, .. } => {
+                ("incident", format!("{key}/incident-{incident}"))
+            }
         }
     }
 
@@ -368,7 +399,9 @@ impl Event {
             | Event::WebhookDeleted { team, .. }
             | Event::WebhookSecretRotated { team, .. }
             | Event::WebhookTested { team, .. }
-            | Event::DeliveryRequeued { team, .. } => Some(*team),
+            | Event::DeliveryRequeued { team, .. }
+            | Event::IncidentRecorded { team, .. }
+            | Event::IncidentClassified { team, .. } => Some(*team),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
@@ -415,7 +448,9 @@ impl Event {
             | Event::WebhookDeleted { .. }
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
-            | Event::DeliveryRequeued { .. } => None,
+            | Event::DeliveryRequeued { .. }
+            | Event::IncidentRecorded { .. }
+            | Event::IncidentClassified { .. } => None,
         }
     }
 
@@ -454,7 +489,9 @@ impl Event {
                 moved(m, json!({ "happy_path_at": at, "target_at": target_at, "note": note }))
             }
             Event::ChangeCancelled { moved: m, reason, .. } => moved(m, json!({ "reason": reason })),
-            Event::ChangeRegressed { moved: m, failing, .. } => moved(m, json!({ "failing": failing })),
+            Event::ChangeRegressed { moved: m, failing, incident, .. } => {
+                moved(m, json!({ "failing": failing, "incident": incident }))
+            }
             Event::SignedOff { moved: m, content_hash, .. } => {
                 moved(m, json!({ "content_hash": content_hash }))
             }
@@ -497,6 +534,7 @@ impl Event {
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. } => webhook_states(self),
+            Event::IncidentRecorded { .. } | Event::IncidentClassified { .. } => incident_states(self),
         }
     }
 }
@@ -511,6 +549,22 @@ fn time_states(event: &Event) -> (Option<Value>, Option<Value>) {
         Event::RiskExpired { expired_at, .. } => {
             (Some(json!({ "accepted": true })), Some(json!({ "accepted": false, "expired_at": expired_at })))
         }
+        _ => (None, None),
+    }
+}
+
+/// An incident as recorded, or a change's verdict on it before and after.
+fn incident_states(event: &Event) -> (Option<Value>, Option<Value>) {
+    match event {
+        Event::IncidentRecorded { title, severity, started_at, .. } => {
+            (None, Some(json!({ "title": title, "severity": severity.as_str(), "started_at": started_at })))
+        }
+        Event::IncidentClassified { before, verdict, failure_mode, .. } => (
+            before.map(|v| json!({ "verdict": v.as_str() })),
+            Some(
+                json!({ "verdict": verdict.as_str(), "failure_mode": failure_mode.map(super::failure_mode::label) }),
+            ),
+        ),
         _ => (None, None),
     }
 }

@@ -59,3 +59,7 @@ id_type!(
     /// Database id of an audit entry; ids grow in the order entries were written.
     AuditEntryId
 );
+id_type!(
+    /// Database id of an incident (its tool's id, if any, is `external_id`).
+    IncidentId
+);

@@ -23,6 +23,7 @@ pub mod event;
 pub mod failure_mode;
 pub mod gate;
 pub mod ids;
+pub mod incident;
 pub mod names;
 pub mod portfolio;
 pub mod return_to;

@@ -13,11 +13,18 @@ pub enum Scope {
     ChangesWrite,
     /// List, add, test and delete the team's webhooks, and read their deliveries.
     WebhooksManage,
+    /// Record the team's incidents and read them (an incident tool's, or on-call's).
+    IncidentsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] =
-        [Scope::EvidenceWrite, Scope::ChangesRead, Scope::ChangesWrite, Scope::WebhooksManage];
+    pub const ALL: [Scope; 5] = [
+        Scope::EvidenceWrite,
+        Scope::ChangesRead,
+        Scope::ChangesWrite,
+        Scope::WebhooksManage,
+        Scope::IncidentsWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +32,18 @@ impl Scope {
             Scope::ChangesRead => "changes:read",
             Scope::ChangesWrite => "changes:write",
             Scope::WebhooksManage => "webhooks:manage",
+            Scope::IncidentsWrite => "incidents:write",
+        }
+    }
+
+    /// What it lets a token do, as the CI page lists it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Scope::EvidenceWrite => "upload test runs",
+            Scope::ChangesRead => "read changes and gates",
+            Scope::ChangesWrite => "create changes and failure modes",
+            Scope::WebhooksManage => "add, test and delete the team's webhooks",
+            Scope::IncidentsWrite => "record the team's incidents (an incident tool's)",
         }
     }
 

@@ -68,6 +68,28 @@ impl Timestamp {
         (at.date() == format!("{y:04}-{m:02}-{d:02}")).then_some(at)
     }
 
+    /// Parses `YYYY-MM-DDTHH:MM` (a browser's `datetime-local` field, read as UTC) or
+    /// `YYYY-MM-DD HH:MM`, with optional `:SS`.
+    pub fn parse_date_time(raw: &str) -> Option<Self> {
+        let (date, time) = raw.trim().split_once(['T', ' '])?;
+        let day = Self::parse_date(date)?;
+        let mut parts = time.split(':');
+        let mut next =
+            |max: i64| parts.next().and_then(|p| p.parse::<i64>().ok()).filter(|n| (0..max).contains(n));
+        let (h, m) = (next(24)?, next(60)?);
+        let s = match time.matches(':').count() {
+            1 => 0,
+            2 => next(60)?,
+            _ => return None,
+        };
+        Some(Self(day.0 + ((h * 60 + m) * 60 + s) * 1000))
+    }
+
+    /// `2026-11-27T14:05`, as a `datetime-local` field shows it (UTC).
+    pub fn date_time_local(self) -> String {
+        self.rfc3339()[..16].to_owned()
+    }
+
     /// Whole days from `self` to `later` (negative when `later` is earlier).
     pub fn days_until(self, later: Self) -> i64 {
         (later - self).div_euclid(DAY_MS)
@@ -215,6 +237,27 @@ pub fn milestone_date_pattern(now: Timestamp) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_date_and_time_is_read_as_utc_to_the_second() {
+        let at = Timestamp::parse_date_time("2026-11-27T14:05").expect("valid");
+        assert_eq!(at.rfc3339(), "2026-11-27T14:05:00.000Z");
+        assert_eq!(at.date_time_local(), "2026-11-27T14:05");
+        assert_eq!(
+            Timestamp::parse_date_time("2026-11-27 14:05:09").map(Timestamp::rfc3339).as_deref(),
+            Some("2026-11-27T14:05:09.000Z")
+        );
+        for bad in [
+            "2026-11-27",
+            "2026-11-27T24:00",
+            "2026-11-27T10:60",
+            "2026-02-30T10:00",
+            "2026-11-27T1:2:3:4",
+            "x",
+        ] {
+            assert_eq!(Timestamp::parse_date_time(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339_has_the_date_the_time_and_milliseconds() {

@@ -29,10 +29,12 @@ pub enum EventType {
     CoverageChanged,
     RiskExpiring,
     RiskExpired,
+    IncidentRecorded,
+    IncidentClassified,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         EventType::ChangeRegistered,
         EventType::ChangeEdited,
         EventType::HappyPathRecorded,
@@ -46,6 +48,8 @@ impl EventType {
         EventType::CoverageChanged,
         EventType::RiskExpiring,
         EventType::RiskExpired,
+        EventType::IncidentRecorded,
+        EventType::IncidentClassified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +67,8 @@ impl EventType {
             EventType::CoverageChanged => "failure_mode.coverage_changed",
             EventType::RiskExpiring => "risk_acceptance.expiring",
             EventType::RiskExpired => "risk_acceptance.expired",
+            EventType::IncidentRecorded => "incident.recorded",
+            EventType::IncidentClassified => "incident.classified",
         }
     }
 
@@ -82,6 +88,10 @@ impl EventType {
             EventType::CoverageChanged => "A CI run moved the coverage of some of a change's failure modes.",
             EventType::RiskExpiring => "A risk acceptance runs out within three days.",
             EventType::RiskExpired => "A risk acceptance ran out.",
+            EventType::IncidentRecorded => "An incident was recorded as following a change.",
+            EventType::IncidentClassified => {
+                "An incident after a change was classified: predicted by a failure mode (its design held or failed) or missed."
+            }
         }
     }
 
@@ -399,12 +409,15 @@ impl Event {
                 json!({ "failure_modes": failure_modes, "covered": covered }),
             ),
             Event::SignedOff { team, key, .. } => notice(EventType::SignedOff, team, key, json!({})),
-            Event::ChangeRegressed { team, key, moved, failing } => notice(
+            Event::ChangeRegressed { team, key, moved, failing, incident } => notice(
                 EventType::Regressed,
                 team,
                 key,
-                json!({ "status": status(moved), "failing": failing }),
+                json!({ "status": status(moved), "failing": failing, "incident": incident }),
             ),
+            Event::IncidentRecorded { new: true, .. } | Event::IncidentClassified { .. } => {
+                self.incident_notice()
+            }
             Event::ChangeCancelled { team, key, moved, reason } => {
                 notice(EventType::Cancelled, team, key, json!({ "status": status(moved), "reason": reason }))
             }
@@ -439,7 +452,32 @@ impl Event {
             | Event::WebhookDeleted { .. }
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
-            | Event::DeliveryRequeued { .. } => None,
+            | Event::DeliveryRequeued { .. }
+            | Event::IncidentRecorded { new: false, .. } => None,
+        }
+    }
+
+    /// What incidents' events tell: one recorded after a change, or the change's verdict.
+    fn incident_notice(&self) -> Option<Notice> {
+        match self {
+            Event::IncidentRecorded { team, key, incident, title, severity, started_at, .. } => notice(
+                EventType::IncidentRecorded,
+                team,
+                key,
+                json!({ "incident": { "id": incident, "title": title, "severity": severity.as_str(), "started_at": started_at } }),
+            ),
+            Event::IncidentClassified { team, key, incident, verdict, failure_mode, .. } => notice(
+                EventType::IncidentClassified,
+                team,
+                key,
+                json!({
+                    "incident": { "id": incident },
+                    "verdict": verdict.as_str(),
+                    "predicted": verdict.is_predicted(),
+                    "failure_mode": failure_mode.map(super::failure_mode::label),
+                }),
+            ),
+            _ => None,
         }
     }
 
@@ -601,11 +639,49 @@ mod tests {
             key: key(),
             moved: Moved { from: ChangeStatus::FailureCasesComplete, to: ChangeStatus::Regressed },
             failing: vec!["FM-2".into()],
+            incident: None,
         };
         let notice = event.notice().expect("public");
         assert_eq!(notice.kind, EventType::Regressed);
         assert_eq!(notice.data["failing"], json!(["FM-2"]));
         assert_eq!(notice.data["status"]["to"], json!(ChangeStatus::Regressed.as_str()));
+    }
+
+    #[test]
+    fn an_incident_is_told_once_when_recorded_and_again_when_classified() {
+        use crate::domain::ids::IncidentId;
+        use crate::domain::incident::{Severity, Verdict};
+        let recorded = |new| Event::IncidentRecorded {
+            team: TeamId(1),
+            key: key(),
+            incident: IncidentId(7),
+            title: "Queue stalled".into(),
+            severity: Severity::Sev2,
+            started_at: Timestamp(5),
+            new,
+        };
+        let told = recorded(true).notice().expect("public");
+        assert_eq!(told.kind, EventType::IncidentRecorded);
+        assert_eq!(
+            told.data["incident"],
+            json!({ "id": 7, "title": "Queue stalled", "severity": "SEV2", "started_at": 5 })
+        );
+        assert_eq!(recorded(false).notice(), None, "an update of the same incident is not news");
+        let classified = Event::IncidentClassified {
+            team: TeamId(1),
+            key: key(),
+            incident: IncidentId(7),
+            before: None,
+            verdict: Verdict::Missed,
+            failure_mode: Some(4),
+        };
+        let told = classified.notice().expect("public");
+        assert_eq!(told.kind, EventType::IncidentClassified);
+        assert_eq!(
+            (told.data["verdict"].clone(), told.data["predicted"].clone()),
+            (json!("missed"), json!(false))
+        );
+        assert_eq!(told.data["failure_mode"], json!("FM-4"));
     }
 
     #[test]

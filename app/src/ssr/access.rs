@@ -71,3 +71,27 @@ pub async fn team(db: &Db, caller: Caller<'_>, slug: &str, needed: Role) -> Resu
     caller.require(team.id, needed, || teams::not_found(slug.as_str()))?;
     Ok(team)
 }
+
+/// The change `key`, if the caller may work with its incidents: read them (`Viewer`) or
+/// record and classify them (`Member`). A person needs the role in its team; a token of its
+/// team needs `incidents:write` (or, to read, `changes:read`). A change they cannot see is a
+/// 404.
+pub async fn incidents_of(
+    db: &Db,
+    caller: Caller<'_>,
+    key: &ChangeKey,
+    needed: Role,
+) -> Result<changes::Change, AppError> {
+    if let Caller::Token(token) = caller {
+        let reads = needed == Role::Viewer && token.scopes.contains(&Scope::ChangesRead);
+        if !reads && !token.scopes.contains(&Scope::IncidentsWrite) {
+            return Err(AppError::Denied("This token lacks the incidents:write scope.".to_owned()));
+        }
+    }
+    if needed == Role::Lead {
+        caller.may(needed)?;
+    }
+    let change = changes::by_key(db, key).await?;
+    caller.require(change.team_id, needed, || changes::not_found(key))?;
+    Ok(change)
+}

@@ -92,6 +92,8 @@ pub enum LockSpace {
     IdempotencyKey = 7203,
     /// A team's webhooks while one is added: its count against the cap, and its keys.
     TeamWebhooks = 7204,
+    /// A team's incidents while one is recorded: finding one by its external id.
+    TeamIncidents = 7205,
 }
 
 /// Set when the database server cannot be reached (a refused or broken connection, a

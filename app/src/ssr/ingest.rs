@@ -306,7 +306,7 @@ async fn regress_signed_off(
     let mut regressed = Vec::new();
     for (key, labels) in &failing {
         let change = changes::by_key(db, key).await?;
-        if changes::regress_in(tx, db, &auth.actor(), &change, labels).await? {
+        if changes::regress_in(tx, db, &auth.actor(), &change, labels, None).await? {
             regressed.push(key.to_string());
         }
     }

@@ -3,6 +3,7 @@
 
 mod changes;
 mod evidence;
+mod incidents;
 pub mod junit;
 mod openapi;
 mod queue;
@@ -112,6 +113,7 @@ fn routes() -> OpenApiRouter<RestState> {
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(incidents::list, incidents::record))
 }
 
 /// The `/api/v1` router: the documented operations, the badge (an image for READMEs, not

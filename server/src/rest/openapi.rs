@@ -102,7 +102,32 @@ checked_string! {
     WebhookUrlDoc => matching(app::domain::webhook::url_pattern()).max_length(Some(app::domain::webhook::URL_MAX));
     /// A webhook's id, as its listing gives it.
     WebhookIdDoc => matching("^[0-9]{1,18}$".to_owned());
+    /// The incident tool's id for an incident: one line of up to 200 characters, or `""`
+    /// for none.
+    ExternalIdDoc => matching(app::domain::incident::EXTERNAL_ID.pattern());
 }
+
+/// An incident's severity: the domain's list.
+pub struct SeverityDoc;
+
+impl PartialSchema for SeverityDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(app::domain::incident::Severity::ALL.map(app::domain::incident::Severity::as_str))
+    }
+}
+
+impl ToSchema for SeverityDoc {}
+
+/// A change's verdict on an incident: the domain's list.
+pub struct VerdictDoc;
+
+impl PartialSchema for VerdictDoc {
+    fn schema() -> RefOr<Schema> {
+        one_of(app::domain::incident::Verdict::ALL.map(app::domain::incident::Verdict::as_str))
+    }
+}
+
+impl ToSchema for VerdictDoc {}
 
 /// An event type a webhook may receive, or `*` for all: the domain's list.
 pub struct EventNameDoc;

@@ -8,16 +8,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::Write;
 
-const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="3" time="0.05"><testcase classname="tests.test_queue" name="test_backlog_drains" time="0.001" /><testcase classname="tests.test_queue" name="test_scaling_shared_db" time="0.002" /><testcase classname="tests.test_queue" name="test_priority_lane" time="0.003" /></testsuite></testsuites>"#;
+pub(crate) const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="3" time="0.05"><testcase classname="tests.test_queue" name="test_backlog_drains" time="0.001" /><testcase classname="tests.test_queue" name="test_scaling_shared_db" time="0.002" /><testcase classname="tests.test_queue" name="test_priority_lane" time="0.003" /></testsuite></testsuites>"#;
 
-struct Setup {
-    app: TestApp,
-    token: String,
-    lead: reqwest::Client,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub token: String,
+    pub lead: reqwest::Client,
 }
 
 /// PAY with a change PAY-1 whose three failure modes select the tests in `PYTEST`.
-async fn setup(backend: Backend) -> Setup {
+pub(crate) async fn setup(backend: Backend) -> Setup {
     setup_with(backend, &[]).await
 }
 
@@ -57,7 +57,7 @@ async fn setup_with(backend: Backend, extra: &[&str]) -> Setup {
     Setup { app, token, lead }
 }
 
-async fn upload(s: &Setup, body: &str, key: Option<&str>) -> reqwest::Response {
+pub(crate) async fn upload(s: &Setup, body: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = s
         .app
         .api(
@@ -78,7 +78,7 @@ async fn runs(s: &Setup) -> i64 {
 }
 
 /// PAY-1 as the API shows it.
-async fn pay_1(s: &Setup) -> Value {
+pub(crate) async fn pay_1(s: &Setup) -> Value {
     let response = s.app.api(Method::GET, "/changes/PAY-1", &s.token).send().await.expect("get");
     response.json().await.expect("json")
 }
@@ -91,7 +91,7 @@ fn failing_priority_lane() -> String {
     )
 }
 
-async fn gate(s: &Setup, require: bool) -> reqwest::Response {
+pub(crate) async fn gate(s: &Setup, require: bool) -> reqwest::Response {
     let path = if require { "/changes/PAY-1/gate?require=open" } else { "/changes/PAY-1/gate" };
     s.app.api(Method::GET, path, &s.token).send().await.expect("gate")
 }

@@ -744,9 +744,9 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
     let token_form = [
         ("team", "HOS"),
         ("name", token_name.as_str()),
-        ("scope_evidence", "on"),
-        ("scope_read", "on"),
-        ("scope_write", "on"),
+        ("scopes[]", "evidence:write"),
+        ("scopes[]", "changes:read"),
+        ("scopes[]", "changes:write"),
         ("expires_days", "30"),
     ];
     let token = call(&app, &lead, "create_token", &token_form).await.as_str().expect("token").to_owned();

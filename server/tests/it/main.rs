@@ -20,6 +20,7 @@ mod changes;
 mod crash;
 mod db;
 mod hostile;
+mod incidents;
 mod ops;
 mod portfolio;
 mod report;

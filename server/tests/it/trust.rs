@@ -514,7 +514,7 @@ async fn a_new_token_is_shown_once_and_never_stored(backend: Backend) {
         .post(app.url("/api/create_token"))
         .header(header::ACCEPT, "text/html")
         .header(header::REFERER, app.url("/teams/PAY/ci"))
-        .form(&[("team", "PAY"), ("name", "github"), ("scope_evidence", "on"), ("expires_days", "")])
+        .form(&[("team", "PAY"), ("name", "github"), ("scopes[]", "evidence:write"), ("expires_days", "")])
         .send()
         .await
         .expect("post");

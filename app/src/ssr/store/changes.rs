@@ -506,13 +506,15 @@ fn changed_fields(
 }
 
 /// Marks a signed-off change regressed inside the caller's transaction: a linked test
-/// failed after sign-off. The sign-off stays in history; a new one is needed.
+/// failed after sign-off (`failing`), or an incident after it showed its premortem did not
+/// hold (`incident`). The sign-off stays in history; a new one is needed.
 pub async fn regress_in(
     tx: &mut Write,
     db: &Db,
     actor: &Actor,
     change: &Change,
     failing: &[String],
+    incident: Option<crate::domain::ids::IncidentId>,
 ) -> Result<bool, AppError> {
     // Another upload may have regressed it first: then there is nothing to do.
     if locked_status(tx, db, change.id).await? != ChangeStatus::FailureCasesComplete {
@@ -530,6 +532,7 @@ pub async fn regress_in(
         key: change.key.clone(),
         moved,
         failing: failing.to_vec(),
+        incident,
     };
     tx.record(actor, event).await?;
     Ok(true)

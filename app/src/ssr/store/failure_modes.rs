@@ -250,7 +250,9 @@ pub async fn add_failure_modes(
     Ok(numbers)
 }
 
-async fn insert_failure_mode(
+/// Adds a failure mode as the change's next `FM-n` inside the caller's transaction (which
+/// checked the change may be edited); answers its number.
+pub(super) async fn insert_failure_mode(
     tx: &mut Write,
     actor: &Actor,
     change: &Change,

@@ -10,6 +10,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::{AppError, TeamId};
 use crate::ssr::audit::Actor;
 use crate::ssr::db::Db;
+use crate::ssr::write::Write;
 use serde_json::json;
 use sqlx::Row;
 use std::sync::LazyLock;
@@ -145,16 +146,26 @@ pub async fn create(
     input: &TemplateInput,
 ) -> Result<TemplateId, AppError> {
     let mut tx = db.begin_write().await?;
-    let now = Timestamp::now();
+    let id = insert(&mut tx, actor, team, input).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Adds a team template inside the caller's transaction.
+pub(super) async fn insert(
+    tx: &mut Write,
+    actor: &Actor,
+    team: TeamId,
+    input: &TemplateInput,
+) -> Result<TemplateId, AppError> {
     let id: i64 = bind_fields(sqlx::query(&INSERT), input)
         .bind(team)
-        .bind(now)
-        .fetch_one(&mut *tx)
+        .bind(Timestamp::now())
+        .fetch_one(&mut **tx)
         .await?
         .try_get("id")?;
     tx.record(actor, Event::TemplateCreated { team, template: TemplateId(id), fields: audit_view(input) })
         .await?;
-    tx.commit().await?;
     Ok(TemplateId(id))
 }
 

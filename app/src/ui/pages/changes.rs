@@ -2,6 +2,7 @@ use crate::api::changes::{
     AddFailureMode, CancelChange, ChangeView, ClaimChange, CreateChange, RecordHappyPath, SignOff,
     UpdateChange, change_detail, list_changes,
 };
+use crate::api::incidents::{ClassifyIncident, RecordIncident};
 use crate::domain::change::{ChangeFields, ChangeStatus, ChangeType, DETAILS, Detail, DetailKind, TITLE_MAX};
 use crate::domain::failure_mode::{TextKind, Texts};
 use crate::domain::gate::Gate;
@@ -11,6 +12,7 @@ use crate::ui::components::{
     CoverageChip, ErrorBox, FieldError, FormError, Loaded, PriorityChip, RequireUser, StatusChip,
     action_error,
 };
+use crate::ui::pages::incidents::Incidents;
 use crate::ui::{server_escaped, slug_now};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -226,10 +228,19 @@ pub fn ChangePage() -> impl IntoView {
     let sign = ServerAction::<SignOff>::new();
     let cancel = ServerAction::<CancelChange>::new();
     let claim = ServerAction::<ClaimChange>::new();
+    let record = ServerAction::<RecordIncident>::new();
+    let classify = ServerAction::<ClassifyIncident>::new();
     let change = Resource::new(
         move || {
-            let versions =
-                [happy.version(), add.version(), sign.version(), cancel.version(), claim.version()];
+            let versions = [
+                happy.version(),
+                add.version(),
+                sign.version(),
+                cancel.version(),
+                claim.version(),
+                record.version(),
+                classify.version(),
+            ];
             (key(), versions.map(|v| v.get()))
         },
         |(key, ..)| change_detail(key),
@@ -244,6 +255,7 @@ pub fn ChangePage() -> impl IntoView {
                     {view! { <GateChecklist gate=c.change.gate.clone()/> }.into_any()}
                     {view! { <FailureModes c=c.clone() add/> }.into_any()}
                     {view! { <SignOffPanel c=c.clone() sign/> }.into_any()}
+                    {view! { <Incidents c=c.clone() record classify/> }.into_any()}
                     {view! { <History c=c.clone() cancel/> }.into_any()}
                 }/>
             }

@@ -1,6 +1,7 @@
 use crate::api::tokens::{CiView, CreateToken, RevokeToken, ci_page};
 use crate::domain::Principal;
 use crate::domain::gate::RunSummary;
+use crate::domain::scope::Scope;
 use crate::domain::time::Timestamp;
 use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, ShownOnce, action_error};
 use crate::ui::slug_now;
@@ -67,10 +68,13 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                 <FieldError err field="name" id="token-name"/>
                 <fieldset aria-describedby="token-scopes-error">
                     <legend>"Scopes"</legend>
-                    <label class="checkbox"><input type="checkbox" name="scope_evidence" value="on" checked/>" evidence:write — upload test runs"</label>
-                    <label class="checkbox"><input type="checkbox" name="scope_read" value="on" checked/>" changes:read — read changes and gates"</label>
-                    <label class="checkbox"><input type="checkbox" name="scope_write" value="on"/>" changes:write — create changes and failure modes"</label>
-                    <label class="checkbox"><input type="checkbox" name="scope_webhooks" value="on"/>" webhooks:manage — add, test and delete the team's webhooks"</label>
+                    {Scope::ALL.into_iter().map(|scope| view! {
+                        <label class="checkbox">
+                            <input type="checkbox" name="scopes[]" value=scope.as_str()
+                                checked=matches!(scope, Scope::EvidenceWrite | Scope::ChangesRead)/>
+                            " " {scope.as_str()} " — " {scope.meaning()}
+                        </label>
+                    }).collect_view()}
                 </fieldset>
                 <FieldError err field="scopes" id="token-scopes"/>
                 <label for="token-expiry">"Expires after (days, empty for never)"</label>

@@ -6,6 +6,7 @@ mod ci;
 mod dashboard;
 mod failure_mode;
 mod import;
+mod incidents;
 mod login;
 mod search;
 mod teams;

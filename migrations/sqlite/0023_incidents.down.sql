@@ -1,0 +1,2 @@
+DROP TABLE incident_changes;
+DROP TABLE incidents;
