@@ -1073,8 +1073,83 @@ where
             }
         }
     }
+    exam_queue_incidents(db, &author).await?;
     coverage::record_daily(db, Days(400)).await?;
     Ok(people)
+}
+
+/// The exam queue's two incidents: the backlog after a network outage, which its FM-1
+/// predicted and whose design held, and a poison exam that crashed every worker, which no
+/// failure mode described: it became the change's next failure mode and a team template.
+async fn exam_queue_incidents(db: &Db, author: &Actor) -> Result<(), AppError> {
+    use app::domain::catalogue::{TemplateFields, TemplateInput};
+    use app::domain::incident::{Classification, IncidentFields, IncidentInput};
+    use app::ssr::store::incidents::{self, Lesson};
+    let change = changes::by_key(db, &ChangeKey::parse("RAD-1")?).await?;
+    let now = Timestamp::now();
+    let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+    let record = |title: &str, severity: &str, days_ago: i64, external: &str| {
+        let started = now - Days(days_ago);
+        IncidentInput::check(
+            IncidentFields {
+                title: title.to_owned(),
+                severity: severity.to_owned(),
+                started_at: Some(started),
+                resolved_at: Some(started + hours(3)),
+                url: format!("https://incidents.example.com/{external}"),
+                external_id: external.to_owned(),
+                changes: vec![change.key.to_string()],
+            },
+            now,
+        )
+    };
+    let outage = record(
+        "Network outage left 9,000 exams queued; the backlog drained as designed",
+        "SEV3",
+        12,
+        "INC-2041",
+    )?;
+    let (held, _) =
+        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &outage).await?;
+    let predicted = Classification::Predicted { failure_mode: 1, held: true };
+    incidents::classify(db, author, &change, held, &predicted, None).await?;
+
+    let poison = record("A poison exam crashed every worker", "SEV2", 5, "INC-2077")?;
+    let (missed, _) =
+        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &poison).await?;
+    let (title, scenario, effect) = (
+        "A poison exam crashes every worker in turn",
+        "One malformed exam is retried by each of [50] workers in turn; each crashes, and the queue stops for [2 hours].",
+        "No exam is read until someone removes the poison exam by hand.",
+    );
+    let form: std::collections::BTreeMap<String, String> = [
+        ("title", title),
+        ("scenario", scenario),
+        ("effect", effect),
+        ("severity", "4"),
+        ("likelihood", "3"),
+        ("detectability", "3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let template = TemplateInput::try_from(TemplateFields {
+        change_type: ChangeType::Queue.as_str().to_owned(),
+        title: title.to_owned(),
+        scenario: scenario.to_owned(),
+        effect: effect.to_owned(),
+        designs: "Dead-letter a message after two failed tries".to_owned(),
+        severity: "4".to_owned(),
+        likelihood: "3".to_owned(),
+        detectability: "3".to_owned(),
+        ..TemplateFields::default()
+    })?;
+    let lesson = Lesson {
+        failure_mode: FailureModeInput::try_from(FailureModeFields::from_form(&form))?,
+        template: Some(template),
+    };
+    incidents::classify(db, author, &change, missed, &Classification::Missed, Some(&lesson)).await?;
+    Ok(())
 }
 
 /// Registers a demo change by its author, records its happy path and adds its failure modes.

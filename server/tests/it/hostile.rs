@@ -10,7 +10,7 @@ use crate::both_backends;
 use crate::common::{Backend, TestApp};
 use app::domain::time::Timestamp;
 use reqwest::{Method, StatusCode, header};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 const DNAME: &str = "PMX-dname";
@@ -45,6 +45,9 @@ const TPL_DETECTION: &str = "PMX-tpldetection";
 const TPL_DESIGNS: &str = "PMX-tpldesigns";
 const TPL_TESTS: &str = "PMX-tpltests";
 const TOKEN: &str = "PMX-tokenname";
+const INC_TITLE: &str = "PMX-inctitle";
+const INC_URL: &str = "PMX-incurl";
+const INC_EXTERNAL: &str = "PMX-incext";
 const CSV_TITLE: &str = "PMX-csvtitle";
 const CSV_SCENARIO: &str = "PMX-csvscenario";
 const CSV_EFFECT: &str = "PMX-csveffect";
@@ -102,6 +105,9 @@ const FIELDS: &[(&str, &str)] = &[
     (TPL_DESIGNS, "team template designs (save_template)"),
     (TPL_TESTS, "team template tests (save_template)"),
     (TOKEN, "API token name (create_token)"),
+    (INC_TITLE, "incident title (POST /api/v1/incidents)"),
+    (INC_URL, "incident url (POST /api/v1/incidents)"),
+    (INC_EXTERNAL, "incident external_id (POST /api/v1/incidents)"),
     (CSV_TITLE, "CSV import title"),
     (CSV_SCENARIO, "CSV import scenario"),
     (CSV_EFFECT, "CSV import effect"),
@@ -747,6 +753,7 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         ("scopes[]", "evidence:write"),
         ("scopes[]", "changes:read"),
         ("scopes[]", "changes:write"),
+        ("scopes[]", "incidents:write"),
         ("expires_days", "30"),
     ];
     let token = call(&app, &lead, "create_token", &token_form).await.as_str().expect("token").to_owned();
@@ -780,6 +787,19 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
         "the hostile run is stored: {}",
         upload.text().await.unwrap_or_default()
     );
+    // An incident after the change, as an incident tool posts it; its page offers to classify
+    // it, with the title in the new failure mode's fields.
+    let incident = json!({
+        "title": payload(INC_TITLE),
+        "severity": "SEV2",
+        "started_at": Timestamp::now().0 - 60_000,
+        "url": url(INC_URL),
+        "external_id": payload(INC_EXTERNAL),
+        "changes": [key],
+    });
+    let recorded =
+        app.api(Method::POST, "/incidents", &token).json(&incident).send().await.expect("incident");
+    assert_eq!(recorded.status(), StatusCode::CREATED, "{}", recorded.text().await.unwrap_or_default());
 
     // What each page must show; `true` when only leads and admins see it.
     let fm = |n: &str| format!("/changes/{key}/fm/{n}");
@@ -853,6 +873,9 @@ async fn hostile_input_never_becomes_markup(backend: Backend) {
                 CSV_TESTS,
                 TPL_TITLE,
                 TPL_SCENARIO,
+                INC_TITLE,
+                INC_URL,
+                INC_EXTERNAL,
             ],
             false,
         ),

@@ -7,6 +7,7 @@ use crate::domain::AppError;
 use crate::domain::change::{ChangeStatus, TITLE_MAX};
 use crate::domain::incident::{ChangeIncident, EXTERNAL_ID_MAX, Severity, Verdict};
 use crate::ui::components::{FieldError, FormError, action_error};
+use crate::ui::server_escaped;
 use leptos::prelude::*;
 
 /// The incidents section of a change's page.
@@ -165,7 +166,7 @@ fn ClassifyIncidentForm(
                         <label for=field("title")>"Title"</label>
                         <input id=field("title") name="title" maxlength=TITLE_MAX.to_string() value=title.clone()/>
                         <label for=field("scenario")>"Scenario: what happened, and how big"</label>
-                        <textarea id=field("scenario") name="scenario" rows="2">{scenario}</textarea>
+                        <textarea id=field("scenario") name="scenario" rows="2">{server_escaped(scenario)}</textarea>
                         <label for=field("effect")>"Effect: what users and the business saw"</label>
                         <textarea id=field("effect") name="effect" rows="2"></textarea>
                         <input type="hidden" name="severity" value=severity.rating().to_string()/>
