@@ -102,7 +102,8 @@ pub struct RecordedDoc {
 /// posted before, updates that incident (201 the first time, 200 after), also when posts
 /// race: one incident per id. A change of another team is a 404.
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = NewIncidentDoc,
-    responses((status = 201, body = RecordedDoc), (status = 200, body = RecordedDoc, description = "An incident with this external_id was updated")),
+    responses((status = 201, body = RecordedDoc), (status = 200, body = RecordedDoc, description = "An incident with this external_id was updated"),
+        (status = 404, description = "A change it names is not the token's team's (or does not exist)")),
     security(("bearer" = [])))]
 pub async fn record(
     State(state): State<RestState>,
@@ -155,7 +156,8 @@ pub struct ListQuery {
 /// The incidents that followed a change (up to 200, newest first), with the change's
 /// verdict on each. A token with `incidents:write` or `changes:read`.
 #[utoipa::path(get, path = "/incidents", tag = "incidents", params(ListQuery),
-    responses((status = 200, body = Vec<IncidentDoc>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<IncidentDoc>), (status = 404, description = "No such change in the token's team")),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<RestState>,
     token: Token,
