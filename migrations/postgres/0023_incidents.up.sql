@@ -12,11 +12,15 @@ CREATE TABLE incidents (
     url         TEXT,
     -- The incident tool's id: a repeat post with it updates the incident.
     external_id TEXT,
+    -- The browser form's key: the same form posted twice records one incident.
+    idempotency_key TEXT,
     created_at  BIGINT  NOT NULL,
     updated_at  BIGINT  NOT NULL
 );
 CREATE UNIQUE INDEX incidents_by_external_id ON incidents (team_id, external_id)
     WHERE external_id IS NOT NULL;
+CREATE UNIQUE INDEX incidents_by_idempotency_key ON incidents (team_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE incident_changes (
     incident_id     BIGINT  NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,

@@ -381,7 +381,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 33] = [
+pub const DOGFOOD: [Fm; 35] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -389,6 +389,22 @@ pub const DOGFOOD: [Fm; 33] = [
         "A bounded line: uploads wait their turn (first come first served per team, teams in turn); a full line or a wait past its deadline gets 503 with a Retry-After from the measured drain rate\nAt most N uploads stored at once; one writer connection on SQLite; bounded request sizes",
         "*api::uploads_beyond_capacity_wait_their_turn_and_a_full_line_says_when_to_return::*\n*api::concurrent_uploads_lose_nothing::*",
         (4, 3, 2),
+    ),
+    fm(
+        None,
+        "An incident tool retries its post and records the incident twice",
+        "An incident tool posts each incident [3] times at once after timeouts; every copy would count in the team's prediction rate.",
+        "Incidents are idempotent on external_id per team: a repeat updates, never duplicates, found under a team advisory lock",
+        "*incidents::one_external_id_posted_again_and_at_once_is_one_incident::*",
+        (3, 4, 3),
+    ),
+    fm(
+        None,
+        "A missed incident leaves its change signed off",
+        "An incident after a signed-off change was not one its failure modes described; the sign-off still says the premortem is complete.",
+        "A miss (or a failed design) reopens the change as regressed in the classification's transaction, and can add the failure mode it became\nOnly members classify; another team's changes are 404",
+        "*incidents::a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mode_is_covered::*\n*incidents::other_teams_viewers_and_bad_input_change_nothing::*",
+        (4, 3, 3),
     ),
     fm(
         None,
@@ -1110,13 +1126,13 @@ async fn exam_queue_incidents(db: &Db, author: &Actor) -> Result<(), AppError> {
         "INC-2041",
     )?;
     let (held, _) =
-        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &outage).await?;
+        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &outage, None).await?;
     let predicted = Classification::Predicted { failure_mode: 1, held: true };
     incidents::classify(db, author, &change, held, &predicted, None).await?;
 
     let poison = record("A poison exam crashed every worker", "SEV2", 5, "INC-2077")?;
     let (missed, _) =
-        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &poison).await?;
+        incidents::record(db, author, change.team_id, std::slice::from_ref(&change), &poison, None).await?;
     let (title, scenario, effect) = (
         "A poison exam crashes every worker in turn",
         "One malformed exam is retried by each of [50] workers in turn; each crashes, and the queue stops for [2 hours].",

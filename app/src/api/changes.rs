@@ -67,6 +67,8 @@ pub struct ChangeView {
     pub incidents: Vec<crate::domain::incident::ChangeIncident>,
     /// The user may record and classify them (a member of the team).
     pub can_record_incidents: bool,
+    /// The incident form's key: the same form posted twice records one incident.
+    pub form_key: String,
 }
 
 /// Everything a failure mode's page shows.
@@ -252,6 +254,7 @@ pub async fn change_detail(key: String) -> Result<ChangeView, AppError> {
         suggestions,
         incidents,
         can_record_incidents: user.has_role(c.team_id, Role::Member),
+        form_key: super::form_key(),
     })
 }
 

@@ -43,6 +43,11 @@ pub async fn record_incident(
         changes,
     };
     let input = IncidentInput::check(fields, Timestamp::now())?;
+    let form_key = form
+        .get("idempotency_key")
+        .map(|k| crate::domain::text::idempotency_key(k))
+        .transpose()
+        .map_err(|e| AppError::invalid("idempotency_key", e))?;
     let mut named = Vec::with_capacity(input.changes.len());
     for change in &input.changes {
         named.push(access::incidents_of(&state.db, Caller::Person(&user), change, Role::Member).await?);
@@ -51,7 +56,8 @@ pub async fn record_incident(
         return Err(AppError::invalid("also", "An incident's changes must all be this team's."));
     }
     let (id, _) =
-        incidents::record(&state.db, &audit_actor(&user), review.change.team_id, &named, &input).await?;
+        incidents::record(&state.db, &audit_actor(&user), review.change.team_id, &named, &input, form_key)
+            .await?;
     Ok(id.0)
 }
 

@@ -34,6 +34,16 @@ async fn team_access(
     Ok((user, state, team))
 }
 
+/// A fresh key for a form that adds something: posted with it, the same form sent twice
+/// (a double click, a resent post) adds it once.
+#[cfg(feature = "ssr")]
+fn form_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// Whether the request is a plain HTML form post (no JavaScript).
 #[cfg(feature = "ssr")]
 fn is_html_form() -> bool {

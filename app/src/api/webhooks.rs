@@ -38,13 +38,7 @@ pub async fn webhooks_page(team: String) -> Result<WebhooksView, AppError> {
     let (_, state, team) = super::team_access(&team, Role::Lead).await?;
     let hooks = webhooks::list_with_deliveries(&state.db, team.id, DELIVERIES_SHOWN).await?;
     let new_secret = super::flash::take(&page_path(&team.slug)).await?;
-    let form_key = {
-        use rand::RngCore;
-        let mut bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        hex::encode(bytes)
-    };
-    Ok(WebhooksView { team: team.slug, hooks, new_secret, form_key })
+    Ok(WebhooksView { team: team.slug, hooks, new_secret, form_key: super::form_key() })
 }
 
 /// Adds a webhook; answers its signing secret (the only time it is shown). `events` are

@@ -130,7 +130,7 @@ pub async fn record(
     for key in &input.changes {
         changes.push(access::incidents_of(db, Caller::Token(auth), key, Role::Member).await?);
     }
-    let (id, created) = incidents::record(db, &auth.actor(), auth.team_id, &changes, &input).await?;
+    let (id, created) = incidents::record(db, &auth.actor(), auth.team_id, &changes, &input, None).await?;
     let first = changes
         .first()
         .map(|c| c.id)

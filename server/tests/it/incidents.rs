@@ -272,7 +272,11 @@ async fn other_teams_viewers_and_bad_input_change_nothing(backend: Backend) {
         ("started_at", "2026-01-02T10:00"),
         ("also", "PAY-2"),
     ];
-    assert_eq!(s.app.call(&amy, "record_incident", &both).await.status(), StatusCode::OK);
+    // Sent twice (a double click, a resent post), the form records it once.
+    let both: Vec<(&str, &str)> = both.into_iter().chain([("idempotency_key", "form-1")]).collect();
+    let first = s.app.call(&amy, "record_incident", &both).await.json::<Value>().await.expect("json");
+    let second = s.app.call(&amy, "record_incident", &both).await.json::<Value>().await.expect("json");
+    assert_eq!(first, second, "the same incident");
     let ops_change = json!({ "team": "OPS", "title": "Ops change", "types": ["queue"] });
     assert_eq!(
         s.app.api(Method::POST, "/changes", &ops).json(&ops_change).send().await.expect("create").status(),

@@ -21,6 +21,7 @@ use sqlx::Row;
 /// Records an incident of `team` as following `changes` (the team's; the caller checked
 /// them): with an `external_id` the team used before, updates that incident instead and adds
 /// the changes it newly names (none is ever unlinked: a verdict is the team's judgement).
+/// A form's `form_key` used before answers the incident it recorded and records nothing.
 /// Answers its id and whether it is new.
 pub async fn record(
     db: &Db,
@@ -28,6 +29,7 @@ pub async fn record(
     team: TeamId,
     changes: &[Change],
     input: &IncidentInput,
+    form_key: Option<&str>,
 ) -> Result<(IncidentId, bool), AppError> {
     let mut tx = db.begin_write().await?;
     let now = Timestamp::now();
@@ -35,7 +37,18 @@ pub async fn record(
     // add the incident one after the other.
     let lock = i32::try_from(team.0 & 0x7fff_ffff).unwrap_or_default();
     advisory_lock(&mut tx, db.backend(), LockSpace::TeamIncidents, lock).await?;
-    let (id, new, same) = upsert(&mut tx, team, input, now).await?;
+    if let Some(key) = form_key {
+        let sent: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM incidents WHERE team_id = $1 AND idempotency_key = $2")
+                .bind(team)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = sent {
+            return Ok((IncidentId(id), false));
+        }
+    }
+    let (id, new, same) = upsert(&mut tx, team, input, form_key, now).await?;
     for change in changes {
         let linked = sqlx::query(
             "INSERT INTO incident_changes (incident_id, change_id) VALUES ($1, $2)
@@ -71,6 +84,7 @@ async fn upsert(
     tx: &mut crate::ssr::write::Write,
     team: TeamId,
     input: &IncidentInput,
+    form_key: Option<&str>,
     now: Timestamp,
 ) -> Result<(IncidentId, bool, bool), AppError> {
     let existing = match &input.external_id {
@@ -115,8 +129,8 @@ async fn upsert(
         None => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO incidents (team_id, title, severity, started_at, resolved_at, url, external_id,
-                        created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                        idempotency_key, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
             )
             .bind(team)
             .bind(&input.title)
@@ -125,6 +139,7 @@ async fn upsert(
             .bind(input.resolved_at)
             .bind(&input.url)
             .bind(&input.external_id)
+            .bind(form_key)
             .bind(now)
             .fetch_one(&mut **tx)
             .await?;

@@ -48,7 +48,7 @@ pub fn Incidents(
                     </ul>
                 }.into_any()
             }}
-            {c.can_record_incidents.then(|| view! { <RecordForm key record/> })}
+            {c.can_record_incidents.then(|| view! { <RecordForm key record form_key=c.form_key.clone()/> })}
         </section>
     }
 }
@@ -189,7 +189,11 @@ fn ClassifyIncidentForm(
 }
 
 #[component]
-fn RecordForm(key: StoredValue<String>, record: ServerAction<RecordIncident>) -> impl IntoView {
+fn RecordForm(
+    key: StoredValue<String>,
+    record: ServerAction<RecordIncident>,
+    form_key: String,
+) -> impl IntoView {
     let err = action_error(record);
     view! {
         <details class="card">
@@ -197,6 +201,7 @@ fn RecordForm(key: StoredValue<String>, record: ServerAction<RecordIncident>) ->
             <ActionForm action=record>
                 <FormError err/>
                 <input type="hidden" name="key" value=key.get_value()/>
+                <input type="hidden" name="idempotency_key" value=form_key/>
                 <label for="incident-title">"Title"</label>
                 <input id="incident-title" name="title" required maxlength=TITLE_MAX.to_string() aria-describedby="incident-title-error"/>
                 <FieldError err field="title" id="incident-title"/>
