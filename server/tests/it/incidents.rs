@@ -85,6 +85,9 @@ async fn a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mod
     let classified = s.app.call(&amy, "classify_incident", &classify).await;
     assert_eq!(classified.status(), StatusCode::OK);
     assert_eq!(classified.json::<Value>().await.expect("json"), json!(4));
+    // Sent twice (a double click), the miss becomes one failure mode, one template.
+    let again = s.app.call(&amy, "classify_incident", &classify).await;
+    assert_eq!(again.json::<Value>().await.expect("json"), json!(4));
     let change = pay_1(&s).await;
     assert_eq!(change["status"], "regressed", "a miss reopens the signed-off change");
     assert_eq!(change["failure_modes"].as_array().map(Vec::len), Some(4));
@@ -147,6 +150,10 @@ async fn a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mod
     );
     assert_eq!(s.app.call(&s.lead, "sign_off", &sign).await.status(), StatusCode::OK);
     assert_eq!(pay_1(&s).await["status"], "failure_cases_complete");
+    // The same verdict sent again later does not reopen it, nor add a failure mode.
+    assert_eq!(s.app.call(&amy, "classify_incident", &classify).await.status(), StatusCode::OK);
+    assert_eq!(pay_1(&s).await["status"], "failure_cases_complete");
+    assert_eq!(pay_1(&s).await["failure_modes"].as_array().map(Vec::len), Some(4));
 
     // Predicted by FM-1, whose design held: the signed-off change stays signed off.
     let held = post(

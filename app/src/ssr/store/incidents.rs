@@ -188,14 +188,17 @@ pub async fn for_change(db: &Db, change: ChangeId) -> Result<Vec<ChangeIncident>
             classified_at: row.try_get("classified_at")?,
         });
     }
-    // Every change each of them names.
-    let links = sqlx::query(
+    if incidents.is_empty() {
+        return Ok(incidents);
+    }
+    // Every change each of the listed ones names (ids from the database: numbers).
+    let ids: Vec<String> = incidents.iter().map(|i| i.id.0.to_string()).collect();
+    let links = sqlx::query(&format!(
         "SELECT ic.incident_id, t.slug, c.number FROM incident_changes ic
          JOIN changes c ON c.id = ic.change_id JOIN teams t ON t.id = c.team_id
-         WHERE ic.incident_id IN (SELECT incident_id FROM incident_changes WHERE change_id = $1)
-         ORDER BY ic.incident_id, t.slug, c.number",
-    )
-    .bind(change)
+         WHERE ic.incident_id IN ({}) ORDER BY ic.incident_id, t.slug, c.number",
+        ids.join(", ")
+    ))
     .fetch_all(&mut *conn)
     .await?;
     for row in &links {
@@ -230,16 +233,18 @@ pub async fn classify(
     let not_found = || AppError::NotFound(format!("Incident {id} of {}", change.key));
     let mut tx = db.begin_write().await?;
     let status = changes::locked_status(&mut tx, db, change.id).await?;
-    let before =
-        sqlx::query("SELECT verdict FROM incident_changes WHERE incident_id = $1 AND change_id = $2")
-            .bind(id)
-            .bind(change.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(not_found)?
-            .try_get::<Option<String>, _>("verdict")?
-            .and_then(|v| Verdict::parse(&v).ok());
+    let (before, stored) = verdict_of(&mut tx, id, change).await?.ok_or_else(not_found)?;
     let verdict = classification.verdict();
+    // The same verdict again (a form sent twice) changes nothing: a miss adds its failure
+    // mode once, and a change signed off since is not reopened by a repeat.
+    let repeat = before == Some(verdict)
+        && match classification {
+            Classification::Predicted { failure_mode, .. } => stored == Some(*failure_mode),
+            Classification::Missed => stored.is_some() || lesson.is_none(),
+        };
+    if repeat {
+        return Ok(stored);
+    }
     if verdict.reopens() && status == ChangeStatus::FailureCasesComplete {
         changes::regress_in(&mut tx, db, actor, change, &[], Some(id)).await?;
     }
@@ -301,4 +306,27 @@ async fn failure_mode_id(
         .bind(number)
         .fetch_optional(&mut **tx)
         .await
+}
+
+/// `change`'s verdict on incident `id` and the number of the failure mode it names, if the
+/// incident names the change.
+async fn verdict_of(
+    tx: &mut crate::ssr::write::Write,
+    id: IncidentId,
+    change: &Change,
+) -> Result<Option<(Option<Verdict>, Option<i64>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT ic.verdict, fm.number FROM incident_changes ic
+         LEFT JOIN failure_modes fm ON fm.id = ic.failure_mode_id
+         WHERE ic.incident_id = $1 AND ic.change_id = $2",
+    )
+    .bind(id)
+    .bind(change.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| {
+        let verdict = row.try_get::<Option<String>, _>("verdict")?.and_then(|v| Verdict::parse(&v).ok());
+        Ok((verdict, row.try_get::<Option<i64>, _>("number")?))
+    })
+    .transpose()
 }
