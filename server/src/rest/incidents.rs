@@ -135,10 +135,9 @@ pub async fn record(
         .first()
         .map(|c| c.id)
         .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "changes: Name a change."))?;
-    let incident =
-        incidents::for_change(db, first).await?.into_iter().find(|i| i.id == id).ok_or_else(|| {
-            ApiError::new(StatusCode::CONFLICT, "The incident changed while it was recorded; ask again.")
-        })?;
+    let incident = incidents::of_change(db, first, id).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "The incident changed while it was recorded; ask again.")
+    })?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(RecordedDoc { incident: incident.into(), created })).into_response())
 }

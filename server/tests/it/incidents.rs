@@ -6,8 +6,10 @@ use crate::api::{PYTEST, Setup, gate, pay_1, setup, upload};
 use crate::both_backends;
 use crate::common::Backend;
 use app::domain::Role;
+use app::domain::incident::{IncidentFields, IncidentInput};
 use app::domain::scope::Scope;
 use app::domain::time::Timestamp;
+use app::ssr::store::incidents;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -202,6 +204,28 @@ async fn one_external_id_posted_again_and_at_once_is_one_incident(backend: Backe
         (listed[0]["external_id"].clone(), listed[0]["changes"].clone()),
         (json!("PD-123"), json!(["PAY-1"]))
     );
+
+    // Behind more newer incidents than the change's page lists, a repeat still answers its
+    // incident.
+    let key = app::domain::change::ChangeKey::parse("PAY-1").expect("key");
+    let change = app::ssr::store::changes::by_key(&s.app.db, &key).await.expect("change");
+    for n in 0..incidents::LISTED {
+        let fields = IncidentFields {
+            title: format!("Later incident {n}"),
+            severity: "SEV4".into(),
+            started_at: Some(Timestamp::now()),
+            changes: vec!["PAY-1".into()],
+            ..IncidentFields::default()
+        };
+        let input = IncidentInput::check(fields, Timestamp::now()).expect("valid");
+        let actor = app::ssr::audit::Actor::Cli;
+        incidents::record(&s.app.db, &actor, change.team_id, std::slice::from_ref(&change), &input, None)
+            .await
+            .expect("recorded");
+    }
+    let repeat = post(&s, &s.token, &incident("PD-123", "SEV1")).await;
+    assert_eq!(repeat.status(), StatusCode::OK);
+    assert_eq!(repeat.json::<Value>().await.expect("json")["external_id"], "PD-123");
 }
 
 async fn other_teams_viewers_and_bad_input_change_nothing(backend: Backend) {

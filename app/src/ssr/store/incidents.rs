@@ -151,8 +151,23 @@ async fn upsert(
 /// The most incidents a change's page and listing show, newest first.
 pub const LISTED: i64 = 200;
 
-/// The incidents that followed `change`, newest first, with its verdict on each.
+/// The incidents that followed `change` (up to [`LISTED`]), newest first, with its verdict
+/// on each.
 pub async fn for_change(db: &Db, change: ChangeId) -> Result<Vec<ChangeIncident>, AppError> {
+    read(db, change, None).await
+}
+
+/// Incident `id` as `change` sees it, if it names the change.
+pub async fn of_change(
+    db: &Db,
+    change: ChangeId,
+    id: IncidentId,
+) -> Result<Option<ChangeIncident>, AppError> {
+    Ok(read(db, change, Some(id)).await?.pop())
+}
+
+/// `change`'s incidents, or only `only`, with the changes each names.
+async fn read(db: &Db, change: ChangeId, only: Option<IncidentId>) -> Result<Vec<ChangeIncident>, AppError> {
     let mut conn = db.read().acquire().await?;
     let rows = sqlx::query(
         "SELECT i.id, i.title, i.severity, i.started_at, i.resolved_at, i.url, i.external_id,
@@ -160,10 +175,12 @@ pub async fn for_change(db: &Db, change: ChangeId) -> Result<Vec<ChangeIncident>
          FROM incident_changes ic
          JOIN incidents i ON i.id = ic.incident_id
          LEFT JOIN failure_modes fm ON fm.id = ic.failure_mode_id
-         WHERE ic.change_id = $1 ORDER BY i.started_at DESC, i.id DESC LIMIT $2",
+         WHERE ic.change_id = $1 AND ($3 = 0 OR ic.incident_id = $3)
+         ORDER BY i.started_at DESC, i.id DESC LIMIT $2",
     )
     .bind(change)
     .bind(LISTED)
+    .bind(only.map_or(0, |id| id.0))
     .fetch_all(&mut *conn)
     .await?;
     let decode = |what: &str| sqlx::Error::Decode(format!("unknown incident {what}").into());
