@@ -1145,25 +1145,17 @@ async fn exam_queue_incidents(db: &Db, author: &Actor) -> Result<(), AppError> {
         ("severity", "4"),
         ("likelihood", "3"),
         ("detectability", "3"),
+        ("designs", "Dead-letter a message after two failed tries"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let template = TemplateInput::try_from(TemplateFields {
-        change_type: ChangeType::Queue.as_str().to_owned(),
-        title: title.to_owned(),
-        scenario: scenario.to_owned(),
-        effect: effect.to_owned(),
-        designs: "Dead-letter a message after two failed tries".to_owned(),
-        severity: "4".to_owned(),
-        likelihood: "3".to_owned(),
-        detectability: "3".to_owned(),
-        ..TemplateFields::default()
-    })?;
-    let lesson = Lesson {
-        failure_mode: FailureModeInput::try_from(FailureModeFields::from_form(&form))?,
-        template: Some(template),
-    };
+    let fields = FailureModeFields::from_form(&form);
+    let template = TemplateInput::try_from(TemplateFields::of_failure_mode(
+        ChangeType::Queue.as_str().to_owned(),
+        &fields,
+    ))?;
+    let lesson = Lesson { failure_mode: FailureModeInput::try_from(fields)?, template: Some(template) };
     incidents::classify(db, author, &change, missed, &Classification::Missed, Some(&lesson)).await?;
     Ok(())
 }

@@ -48,8 +48,9 @@ pub async fn record_incident(
         .map(|k| crate::domain::text::idempotency_key(k))
         .transpose()
         .map_err(|e| AppError::invalid("idempotency_key", e))?;
-    let mut named = Vec::with_capacity(input.changes.len());
-    for change in &input.changes {
+    // The page's change is the first; the others are asked for one by one.
+    let mut named = vec![review.change.clone()];
+    for change in &input.changes[1..] {
         named.push(access::incidents_of(&state.db, Caller::Person(&user), change, Role::Member).await?);
     }
     if named.iter().any(|c| c.team_id != review.change.team_id) {
@@ -84,22 +85,13 @@ pub async fn classify_incident(
     let classification = Classification::parse(&field("verdict"), &field("failure_mode"))?;
     let on = |name: &str| !field(name).is_empty();
     let lesson = if classification == Classification::Missed && on("lesson") {
-        let failure_mode = FailureModeInput::try_from(FailureModeFields::from_form(&form))?;
+        let fields = FailureModeFields::from_form(&form);
         let template = on("template")
             .then(|| {
-                TemplateInput::try_from(TemplateFields {
-                    change_type: field("template_type"),
-                    title: field("title"),
-                    scenario: field("scenario"),
-                    effect: field("effect"),
-                    severity: field("severity"),
-                    likelihood: field("likelihood"),
-                    detectability: field("detectability"),
-                    ..TemplateFields::default()
-                })
+                TemplateInput::try_from(TemplateFields::of_failure_mode(field("template_type"), &fields))
             })
             .transpose()?;
-        Some(Lesson { failure_mode, template })
+        Some(Lesson { failure_mode: FailureModeInput::try_from(fields)?, template })
     } else {
         None
     };

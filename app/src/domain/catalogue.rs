@@ -48,6 +48,30 @@ pub struct TemplateFields {
     pub detectability: String,
 }
 
+impl TemplateFields {
+    /// A template for changes of `change_type` written from a failure mode as it was given
+    /// (one an incident taught): its texts, ratings, designs and test selectors, as lines.
+    pub fn of_failure_mode(change_type: String, fm: &FailureModeFields) -> Self {
+        Self {
+            change_type,
+            title: fm.title.clone(),
+            scenario: fm.texts.get("scenario").to_owned(),
+            effect: fm.texts.get("effect").to_owned(),
+            detection: fm.texts.get("detection").to_owned(),
+            designs: fm
+                .designs
+                .iter()
+                .map(|(title, url)| format!("{title} {url}").trim().to_owned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            tests: fm.selectors.join("\n"),
+            severity: fm.severity.clone(),
+            likelihood: fm.likelihood.clone(),
+            detectability: fm.detectability.clone(),
+        }
+    }
+}
+
 impl TryFrom<TemplateFields> for TemplateInput {
     type Error = AppError;
 

@@ -9,9 +9,9 @@ use super::text::{Chars, TextRule};
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// How bad it was: `SEV1` the worst.
+/// How bad it was: `SEV1` the worst. Serialized as [`Severity::as_str`] writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Sev1,
     Sev2,
@@ -59,23 +59,10 @@ impl Severity {
     }
 }
 
-impl From<Severity> for &'static str {
-    fn from(s: Severity) -> Self {
-        s.as_str()
-    }
-}
-
-impl TryFrom<String> for Severity {
-    type Error = AppError;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-/// What one change's premortem made of an incident after it.
+/// What one change's premortem made of an incident after it. Serialized as
+/// [`Verdict::as_str`] writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Predicted by a failure mode, whose design contained it as designed.
     Held,
@@ -121,20 +108,6 @@ impl Verdict {
     /// The premortem did not hold: a signed-off change is reopened until it is covered again.
     pub fn reopens(self) -> bool {
         self != Verdict::Held
-    }
-}
-
-impl From<Verdict> for &'static str {
-    fn from(v: Verdict) -> Self {
-        v.as_str()
-    }
-}
-
-impl TryFrom<String> for Verdict {
-    type Error = AppError;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
     }
 }
 
@@ -337,5 +310,12 @@ mod tests {
         assert!(Classification::parse("held", "").is_err());
         assert!(Classification::parse("maybe", "2").is_err());
         assert!(Verdict::Failed.reopens() && Verdict::Missed.reopens() && !Verdict::Held.reopens());
+        // The wire carries each as its name.
+        for v in Verdict::ALL {
+            assert_eq!(serde_json::to_value(v).expect("json"), serde_json::json!(v.as_str()));
+        }
+        for s in Severity::ALL {
+            assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
+        }
     }
 }

@@ -83,13 +83,19 @@ pub async fn incidents_of(
     needed: Role,
 ) -> Result<changes::Change, AppError> {
     if let Caller::Token(token) = caller {
-        let reads = needed == Role::Viewer && token.scopes.contains(&Scope::ChangesRead);
-        if !reads && !token.scopes.contains(&Scope::IncidentsWrite) {
+        let has = |scope| token.scopes.contains(&scope);
+        let may = match needed {
+            Role::Viewer => has(Scope::ChangesRead) || has(Scope::IncidentsWrite),
+            Role::Member => has(Scope::IncidentsWrite),
+            // No token does a lead's work: `may` says so.
+            Role::Lead => {
+                caller.may(needed)?;
+                false
+            }
+        };
+        if !may {
             return Err(AppError::Denied("This token lacks the incidents:write scope.".to_owned()));
         }
-    }
-    if needed == Role::Lead {
-        caller.may(needed)?;
     }
     let change = changes::by_key(db, key).await?;
     caller.require(change.team_id, needed, || changes::not_found(key))?;
