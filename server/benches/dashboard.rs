@@ -119,11 +119,12 @@ async fn serve(url: &str, scale: server::demo::Scale) -> Served {
     let started = Instant::now();
     let written = server::demo::generate(&db, scale, &hash).await.expect("data set");
     println!(
-        "data set: {} teams, {} changes, {} failure modes, {} results, loaded in {:.1} s",
+        "data set: {} teams, {} changes, {} failure modes, {} results, {} incidents, loaded in {:.1} s",
         written.teams,
         written.changes,
         written.failure_modes,
         written.results,
+        written.incidents,
         started.elapsed().as_secs_f64()
     );
     let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("app");

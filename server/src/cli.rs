@@ -218,11 +218,12 @@ async fn demo_large(settings: &Settings, scale: crate::demo::Scale) -> Result<()
     let started = std::time::Instant::now();
     let written = crate::demo::generate(&db, scale, &hash).await.map_err(user_error)?;
     println!(
-        "loaded {} teams, {} changes, {} failure modes and {} results in {:.1} s",
+        "loaded {} teams, {} changes, {} failure modes, {} results and {} incidents in {:.1} s",
         written.teams,
         written.changes,
         written.failure_modes,
         written.results,
+        written.incidents,
         started.elapsed().as_secs_f64()
     );
     println!("log in as bench-lead with password {password}");

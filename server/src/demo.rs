@@ -27,22 +27,27 @@ pub struct Scale {
     pub tests_per_failure_mode: i64,
     /// Runs per team; each reports every test of the team once.
     pub runs_per_team: i64,
+    /// Incidents per team, each after one of its changes, spread over two years.
+    pub incidents_per_team: i64,
 }
 
 impl Scale {
-    /// 1,000 changes, 10,000 failure modes, 30,000 tests, 1,020,000 results.
+    /// 1,000 changes, 10,000 failure modes, 30,000 tests, 1,020,000 results, 1,000
+    /// incidents.
     pub const LARGE: Scale = Scale {
         teams: 10,
         changes_per_team: 100,
         failure_modes_per_change: 10,
         tests_per_failure_mode: 3,
         runs_per_team: 34,
+        incidents_per_team: 100,
     };
 
     /// The growth figure's data set: ten times the changes and failure modes of
     /// [`Scale::LARGE`], about as many results (10,000 changes, 100,000 failure modes,
-    /// 300,000 tests, 900,000 results).
-    pub const TENFOLD: Scale = Scale { changes_per_team: 1_000, runs_per_team: 3, ..Scale::LARGE };
+    /// 300,000 tests, 900,000 results), and 10,000 incidents.
+    pub const TENFOLD: Scale =
+        Scale { changes_per_team: 1_000, runs_per_team: 3, incidents_per_team: 1_000, ..Scale::LARGE };
 
     pub fn results(&self) -> i64 {
         self.teams
@@ -60,6 +65,7 @@ pub struct Written {
     pub changes: i64,
     pub failure_modes: i64,
     pub results: i64,
+    pub incidents: i64,
 }
 
 /// A value to bind in a bulk insert.
@@ -147,6 +153,8 @@ pub async fn generate(db: &Db, scale: Scale, password_hash: &str) -> Result<Writ
         let tests = insert_failure_modes(&mut tx, scale, t, team, now).await?;
         written.failure_modes += scale.changes_per_team * scale.failure_modes_per_change;
         written.results += insert_evidence(&mut tx, scale, t, team, &tests, now).await?;
+        insert_incidents(&mut tx, scale, team, now).await?;
+        written.incidents += scale.incidents_per_team;
     }
     tx.commit().await?;
 
@@ -341,6 +349,67 @@ async fn insert_evidence(
     .execute(&mut *tx)
     .await?;
     Ok(i64::try_from(history.rows_affected()).unwrap_or(0))
+}
+
+/// A generated team's incidents, one after each of its first changes in turn, started over
+/// the last two years, most of them classified (held, failed, missed) and some waiting.
+async fn insert_incidents(
+    tx: &mut AnyConnection,
+    scale: Scale,
+    team: i64,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<Vec<V>> = (1..=scale.incidents_per_team)
+        .map(|i| {
+            let started = now - Days(i * 7 % 720 + 1);
+            vec![
+                V::I(team),
+                V::S(format!("Incident {i}")),
+                V::S(["SEV1", "SEV2", "SEV3", "SEV4"][(i % 4) as usize].to_owned()),
+                V::I(started.0),
+                V::I((started + Days(1)).0),
+                V::S(format!("GEN-{i}")),
+                V::I(now.0),
+                V::I(now.0),
+            ]
+        })
+        .collect();
+    let columns = [
+        "team_id",
+        "title",
+        "severity",
+        "started_at",
+        "resolved_at",
+        "external_id",
+        "created_at",
+        "updated_at",
+    ];
+    insert(tx, "incidents", &columns, &rows).await?;
+    let incidents: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, external_id, started_at FROM incidents WHERE team_id = $1")
+            .bind(team)
+            .fetch_all(&mut *tx)
+            .await?;
+    let changes: Vec<(i64, i64, Option<i64>)> =
+        sqlx::query_as("SELECT number, id, signed_off_at FROM changes WHERE team_id = $1")
+            .bind(team)
+            .fetch_all(&mut *tx)
+            .await?;
+    let links: Vec<Vec<V>> = incidents
+        .iter()
+        .filter_map(|(id, external, started)| {
+            let i: i64 = external.strip_prefix("GEN-")?.parse().ok()?;
+            let number = (i - 1) % scale.changes_per_team + 1;
+            let (_, change, signed) = changes.iter().find(|(n, ..)| *n == number)?;
+            let verdict = ["held", "held", "failed", "missed", ""][(i % 5) as usize];
+            let (verdict, classified) =
+                if verdict.is_empty() { (V::N, V::N) } else { (V::S(verdict.to_owned()), V::I(now.0)) };
+            let after = signed.is_some_and(|at| at <= *started);
+            Some(vec![V::I(*id), V::I(*change), verdict, classified, V::I(i64::from(after))])
+        })
+        .collect();
+    let columns = ["incident_id", "change_id", "verdict", "classified_at", "after_sign_off"];
+    insert(tx, "incident_changes", &columns, &links).await
 }
 
 /// A password to print for a demo account: 20 random letters and digits.

@@ -24,6 +24,7 @@ pub mod failure_mode;
 pub mod gate;
 pub mod ids;
 pub mod incident;
+pub mod learning;
 pub mod names;
 pub mod portfolio;
 pub mod return_to;

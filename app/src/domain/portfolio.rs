@@ -4,6 +4,7 @@
 use super::AppError;
 use super::change::{ChangeStatus, ChangeType};
 use super::gate::Coverage;
+use super::learning::{Learning, Verdicts, Window};
 use crate::domain::time::{Days, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +62,13 @@ pub struct Filter {
     pub sort: Sort,
     /// 1-based.
     pub page: usize,
+    /// The quarters the learning metrics cover.
+    pub window: Window,
 }
 
 impl Filter {
     /// The query parameters a view has.
-    pub const KEYS: [&'static str; 6] = ["team", "status", "type", "overdue", "sort", "page"];
+    pub const KEYS: [&'static str; 7] = ["team", "status", "type", "overdue", "sort", "page", "window"];
 
     /// Reads a view from URL query pairs. Empty values mean "any"; anything unknown is a
     /// 400 with the parameter named, so a mistyped shared link does not silently show
@@ -93,6 +96,7 @@ impl Filter {
                     filter.sort = Sort::ALL.into_iter().find(|s| s.as_str() == value).ok_or_else(unknown)?
                 }
                 "page" => filter.page = value.parse().ok().filter(|p| *p >= 1).ok_or_else(unknown)?,
+                "window" => filter.window = Window::parse(value).ok_or_else(unknown)?,
                 _ => {}
             }
         }
@@ -124,6 +128,9 @@ impl Filter {
         }
         if self.page > 1 {
             pairs.push(("page", self.page.to_string()));
+        }
+        if self.window != Window::default() {
+            pairs.push(("window", self.window.as_str().to_owned()));
         }
         pairs
             .into_iter()
@@ -202,6 +209,12 @@ pub struct Row {
     /// them.
     #[serde(skip)]
     pub details: Vec<Option<String>>,
+    /// The verdicts on the change's incidents, all time, and how many followed its sign-off:
+    /// read for the CSV only, like the details.
+    #[serde(skip)]
+    pub incidents: Verdicts,
+    #[serde(skip)]
+    pub incidents_after_sign_off: i64,
 }
 
 impl Row {
@@ -298,6 +311,7 @@ pub struct Portfolio {
     pub cycles: Vec<Cycle>,
     pub trends: Vec<Trend>,
     pub month_cycles: Vec<MonthCycle>,
+    pub learning: Learning,
 }
 
 /// An open change with a target date, for a team's "coming up" list.
@@ -343,9 +357,13 @@ mod tests {
             overdue: true,
             sort: Sort::Coverage,
             page: 3,
+            window: Window::All,
         };
         let query = filter.to_query();
-        assert_eq!(query, "team=QUE&status=happy_path_working&type=ai_agent&overdue=1&sort=coverage&page=3");
+        assert_eq!(
+            query,
+            "team=QUE&status=happy_path_working&type=ai_agent&overdue=1&sort=coverage&page=3&window=all"
+        );
         let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
         assert_eq!(Filter::from_query(pairs).expect("valid"), filter);
         assert_eq!(Filter::from_query([]).expect("empty").to_query(), "");
@@ -357,6 +375,7 @@ mod tests {
         assert!(err.to_string().contains("status"), "{err}");
         assert!(Filter::from_query([("page", "0")]).is_err());
         assert!(Filter::from_query([("sort", "random")]).is_err());
+        assert!(Filter::from_query([("window", "decade")]).is_err());
         // Empty values mean "any", as a GET form without a choice sends them.
         assert_eq!(Filter::from_query([("status", ""), ("team", "")]).expect("any").status, None);
     }

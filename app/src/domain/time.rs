@@ -102,6 +102,49 @@ impl Timestamp {
     }
 }
 
+/// A calendar quarter (UTC), as incidents are counted by the quarter they started in.
+/// Shown, stored and compared as `2026-Q4` (its text sorts in time order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quarter {
+    year: i64,
+    /// 1 to 4.
+    q: i64,
+}
+
+impl Quarter {
+    /// The quarter `at` falls in.
+    pub fn of(at: Timestamp) -> Self {
+        let (year, month, _) = civil_from_days(at.day());
+        Quarter { year, q: (month + 2) / 3 }
+    }
+
+    /// The quarter `n` quarters before this one.
+    pub fn back(self, n: i64) -> Self {
+        let index = self.year * 4 + self.q - 1 - n;
+        Quarter { year: index.div_euclid(4), q: index.rem_euclid(4) + 1 }
+    }
+
+    /// Reads `2026-Q4`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (year, q) = raw.split_once("-Q")?;
+        let (year, q): (i64, i64) = (year.parse().ok()?, q.parse().ok()?);
+        ((0..=9999).contains(&year) && (1..=4).contains(&q) && year.to_string().len() <= 4)
+            .then_some(Quarter { year, q })
+    }
+
+    /// The quarter's first month, as the sign-off counts name months: `2026-10`.
+    pub fn first_month(self) -> String {
+        format!("{:04}-{:02}", self.year, (self.q - 1) * 3 + 1)
+    }
+}
+
+/// `2026-Q4`.
+impl std::fmt::Display for Quarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-Q{}", self.year, self.q)
+    }
+}
+
 /// A length of time in whole days (UTC): a team's failure-case window and evidence
 /// freshness, a token's life, how long evidence is kept. Stored and carried as the number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -236,6 +279,24 @@ pub fn milestone_date_pattern(now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarters_are_named_counted_back_and_read_as_the_database_names_them() {
+        let at = |date: &str| Timestamp::parse_date(date).expect("date");
+        assert_eq!(Quarter::of(at("2026-12-07")).to_string(), "2026-Q4");
+        assert_eq!(Quarter::of(at("2026-01-01")).to_string(), "2026-Q1");
+        assert_eq!(Quarter::of(at("2026-03-31")).to_string(), "2026-Q1");
+        assert_eq!(Quarter::of(at("2026-04-01")).to_string(), "2026-Q2");
+        let q4 = Quarter::of(at("2026-12-07"));
+        assert_eq!(q4.back(3).to_string(), "2026-Q1");
+        assert_eq!(q4.back(4).to_string(), "2025-Q4");
+        assert_eq!(q4.back(7).first_month(), "2025-01");
+        assert_eq!(Quarter::parse("2025-Q3"), Some(q4.back(5)));
+        for bad in ["2025-Q5", "2025-Q0", "2025Q1", "", "20250-Q1"] {
+            assert_eq!(Quarter::parse(bad), None, "{bad}");
+        }
+        assert!(q4.back(1) < q4 && q4.back(1).to_string() < q4.to_string());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -7,11 +7,13 @@ use super::db::{Backend, Db};
 use super::store::decode_status;
 use crate::domain::change::{ChangeStatus, ChangeType, DETAILS};
 use crate::domain::gate::Coverage;
+use crate::domain::incident::Verdict;
+use crate::domain::learning::{Learning, TeamLearning, Verdicts, Window};
 use crate::domain::portfolio::{
     Cycle, Filter, Gap, MonthCycle, PAGE_SIZE, Portfolio, Row, Sort, TREND_DAYS, TeamWork, Trend, TrendPoint,
     Upcoming, percent, percentile_of_counts,
 };
-use crate::domain::time::{Days, Timestamp};
+use crate::domain::time::{Days, Quarter, Timestamp};
 use crate::domain::{AppError, Principal};
 use sqlx::Row as _;
 
@@ -119,13 +121,29 @@ pub async fn rows(
 const ROW_COLUMNS: [&str; 8] =
     ["slug", "number", "title", "status", "types", "happy_path_at", "target_at", "signed_off_at"];
 
+/// A change's incident verdicts, as maintained (`change_incident_counts`, migration 0024),
+/// read after the details: the CSV's columns.
+const INCIDENT_COLUMNS: [&str; 5] = ["held", "failed", "missed", "waiting", "after_sign_off"];
+
 /// [`rows_sql`]'s rows as one JSON array of arrays (columns as [`ROW_COLUMNS`], then the
 /// tally's, then the details), in the same order.
 fn page_sql(backend: Backend, sort: Sort, with_details: bool, view: Shape) -> String {
     let (aggregate, array) = json_functions(backend);
-    let details = if with_details { DETAILS.map(|d| d.name).to_vec() } else { Vec::new() };
-    let columns: Vec<String> =
-        ROW_COLUMNS.iter().chain(&TALLY_COLUMNS).chain(&details).map(|c| format!("r.{c}")).collect();
+    let details: Vec<String> = if with_details {
+        DETAILS
+            .iter()
+            .map(|d| d.name.to_owned())
+            .chain(INCIDENT_COLUMNS.map(|k| format!("inc_{k}")))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let columns: Vec<String> = ROW_COLUMNS
+        .iter()
+        .chain(&TALLY_COLUMNS)
+        .map(|c| format!("r.{c}"))
+        .chain(details.iter().map(|c| format!("r.{c}")))
+        .collect();
     format!(
         "SELECT CAST({aggregate}({array}({columns}) ORDER BY {order}) AS TEXT) FROM ({rows}) r",
         columns = columns.join(", "),
@@ -240,10 +258,15 @@ fn rows_sql(sort: Sort, with_details: bool, view: Shape) -> String {
                 {details}{all_tally}, c.cov_until, p.overdue
          FROM (SELECT r.id, r.overdue FROM ({parts}) r ORDER BY {order} LIMIT $7 OFFSET $8) p
          JOIN changes c ON c.id = +p.id JOIN teams t ON t.id = c.team_id
-         LEFT JOIN x ON x.change_id = c.id",
+         LEFT JOIN x ON x.change_id = c.id {incidents}",
         live_tally = live_tally(view),
         parts = parts.join(" UNION ALL "),
-        details = if with_details { DETAILS.map(|d| format!("c.{}, ", d.name)).concat() } else { String::new() },
+        details = if with_details {
+            DETAILS.map(|d| format!("c.{}, ", d.name)).concat() + &INCIDENT_COLUMNS.map(|k| format!("k.{k} AS inc_{k}, ")).concat()
+        } else {
+            String::new()
+        },
+        incidents = if with_details { "LEFT JOIN change_incident_counts k ON k.change_id = c.id" } else { "" },
         all_tally = stored_or_live(),
         order = order_by(sort),
     )
@@ -328,6 +351,7 @@ fn row(values: &[serde_json::Value], with_details: bool) -> Result<Row, sqlx::Er
     }
     let tally = Tally::from_values(tally);
     let details_from = ROW_COLUMNS.len() + TALLY_COLUMNS.len();
+    let incident = |k: usize| number(details_from + DETAILS.len() + k).unwrap_or(0);
     Ok(Row {
         key: change_key(slug.clone(), number(1).ok_or_else(|| bad("number"))?),
         team: slug,
@@ -347,6 +371,13 @@ fn row(values: &[serde_json::Value], with_details: bool) -> Result<Row, sqlx::Er
         } else {
             Vec::new()
         },
+        incidents: Verdicts {
+            held: incident(0),
+            failed: incident(1),
+            missed: incident(2),
+            waiting: incident(3),
+        },
+        incidents_after_sign_off: incident(4),
     })
 }
 
@@ -364,6 +395,7 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
     let total_rows = usize::try_from(total_rows).unwrap_or(0);
     let (cycles, month_cycles) = cycle_times(db, user, filter, now).await?;
     let trends = trends(db, user, filter, &teams, now).await?;
+    let learning = learning(db, user, filter, now).await?;
 
     Ok(Portfolio {
         now,
@@ -376,6 +408,7 @@ pub async fn load(db: &Db, user: &Principal, filter: &Filter) -> Result<Portfoli
         cycles,
         trends,
         month_cycles,
+        learning,
     })
 }
 
@@ -447,34 +480,8 @@ async fn cycle_times(
     let first_month = (now - Days(365)).date()[..7].to_owned();
     let view = Shape::of(user, filter);
     // Parameters: $1 viewer, $2 team, $3 type pattern, $4 the first month (YYYY-MM). The
-    // sign-offs (team, month, days, how many) as the team's lengths read them, then as the
-    // months' do: the maintained counts through their key and through their index by month,
-    // so that neither is sorted.
-    let signed = |team_col: &str| {
-        let visible = visible(team_col, (1, 2), view);
-        if filter.change_type.is_none() {
-            return format!(
-                "SELECT s.team_id, s.month, s.days, s.n FROM cycle_counts s WHERE {visible} AND $3 IS NULL"
-            );
-        }
-        let (month, days) = match db.backend() {
-            Backend::Sqlite => (
-                "strftime('%Y-%m', s.signed_off_at / 1000, 'unixepoch')".to_owned(),
-                format!(
-                    "CASE WHEN s.signed_off_at > s.happy_path_at THEN (s.signed_off_at - s.happy_path_at) / {DAY_MS} ELSE 0 END"
-                ),
-            ),
-            Backend::Postgres => (
-                "sign_off_month(s.signed_off_at)".to_owned(),
-                "sign_off_days(s.happy_path_at, s.signed_off_at)".to_owned(),
-            ),
-        };
-        format!(
-            "SELECT s.team_id, {month} AS month, {days} AS days, 1 AS n FROM changes s
-             WHERE {visible} AND (',' || s.types || ',') LIKE $3
-               AND s.signed_off_at IS NOT NULL AND s.happy_path_at IS NOT NULL"
-        )
-    };
+    // sign-offs as the team's lengths read them, then as the months' do: the maintained
+    // counts through their key and through their index by month, so that neither is sorted.
     let (aggregate, array) = json_functions(db.backend());
     let sql = format!(
         "SELECT CAST({aggregate}({array}(kind, grp, days, n) ORDER BY kind, grp, days) AS TEXT) FROM (
@@ -485,8 +492,8 @@ async fn cycle_times(
             SELECT 'm' AS kind, month AS grp, days, CAST(SUM(n) AS BIGINT) AS n
             FROM ({by_month}) s WHERE month >= $4 GROUP BY month, days) h
          WHERE n > 0",
-        by_team = signed("s.team_id"),
-        by_month = signed("+s.team_id"),
+        by_team = sign_offs(db.backend(), view, filter, "s.team_id"),
+        by_month = sign_offs(db.backend(), view, filter, "+s.team_id"),
     );
     let counted: Vec<(String, String, i64, usize)> = from_json(
         sqlx::query_scalar(&sql)
@@ -516,6 +523,140 @@ async fn cycle_times(
         }
     }
     Ok((cycles, month_cycles))
+}
+
+/// The view's sign-offs as rows `(team_id, month, days, n)`: the maintained counts
+/// (`cycle_counts`), or for a view of one type the changes themselves. Binds `$1` the
+/// viewer, `$2` the team and `$3` the type pattern; `team_col` is how the team is reached
+/// (`+s.team_id` to keep SQLite off the team's index).
+fn sign_offs(backend: Backend, view: Shape, filter: &Filter, team_col: &str) -> String {
+    let visible = visible(team_col, (1, 2), view);
+    if filter.change_type.is_none() {
+        return format!(
+            "SELECT s.team_id, s.month, s.days, s.n FROM cycle_counts s WHERE {visible} AND $3 IS NULL"
+        );
+    }
+    let (month, days) = match backend {
+        Backend::Sqlite => (
+            "strftime('%Y-%m', s.signed_off_at / 1000, 'unixepoch')".to_owned(),
+            format!(
+                "CASE WHEN s.signed_off_at > s.happy_path_at THEN (s.signed_off_at - s.happy_path_at) / {DAY_MS} ELSE 0 END"
+            ),
+        ),
+        Backend::Postgres => (
+            "sign_off_month(s.signed_off_at)".to_owned(),
+            "sign_off_days(s.happy_path_at, s.signed_off_at)".to_owned(),
+        ),
+    };
+    format!(
+        "SELECT s.team_id, {month} AS month, {days} AS days, 1 AS n FROM changes s
+         WHERE {visible} AND (',' || s.types || ',') LIKE $3
+           AND s.signed_off_at IS NOT NULL AND s.happy_path_at IS NOT NULL"
+    )
+}
+
+/// The view's learning metrics over its window (`domain::learning`), read from maintained
+/// counts: `incident_counts` (migration 0024: verdicts per team, quarter, set of types and
+/// whether the change had been signed off) and the sign-offs' ([`sign_offs`]). So a view
+/// reads a value per team, quarter, set of types and verdict, however many incidents
+/// there are; SQL sums them by team, by quarter and by set of types and hands the sums over
+/// as one JSON value.
+async fn learning(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) -> Result<Learning, AppError> {
+    let first = filter.window.first(now);
+    let view = Shape::of(user, filter);
+    // Parameters: $1 viewer, $2 team, $3 type pattern, $4 the first quarter ('' for all
+    // time), $5 its first month.
+    let verdicts = |team_col: &str| {
+        format!(
+            "SELECT s.team_id, s.quarter, s.types, s.verdict, s.after_sign_off, s.n FROM incident_counts s
+             WHERE {} AND ($3 IS NULL OR (',' || s.types || ',') LIKE $3) AND s.quarter >= $4",
+            visible(team_col, (1, 2), view)
+        )
+    };
+    let (aggregate, array) = json_functions(db.backend());
+    let sql = format!(
+        "SELECT CAST({aggregate}({array}(kind, grp, verdict, after_sign_off, n)) AS TEXT) FROM (
+            SELECT 't' AS kind, t.slug AS grp, h.verdict, h.after_sign_off, h.n
+            FROM (SELECT team_id, verdict, after_sign_off, CAST(SUM(n) AS BIGINT) AS n
+                  FROM ({by_team}) s GROUP BY team_id, verdict, after_sign_off) h
+            JOIN teams t ON t.id = h.team_id
+            UNION ALL
+            SELECT 'q', quarter, verdict, 0, CAST(SUM(n) AS BIGINT) FROM ({by_quarter}) s GROUP BY quarter, verdict
+            UNION ALL
+            SELECT 'y', types, verdict, 0, CAST(SUM(n) AS BIGINT) FROM ({by_quarter}) s GROUP BY types, verdict
+            UNION ALL
+            SELECT 's', t.slug, '', 0, h.n
+            FROM (SELECT team_id, CAST(SUM(n) AS BIGINT) AS n FROM ({signed}) s WHERE month >= $5 GROUP BY team_id) h
+            JOIN teams t ON t.id = h.team_id) x
+         WHERE n > 0",
+        by_team = verdicts("s.team_id"),
+        by_quarter = verdicts("+s.team_id"),
+        signed = sign_offs(db.backend(), view, filter, "s.team_id"),
+    );
+    let counted: Vec<(String, String, String, i64, i64)> = from_json(
+        sqlx::query_scalar(&sql)
+            .bind(viewer(user))
+            .bind(filter.team.as_deref())
+            .bind(type_pattern(filter))
+            .bind(first.map(|q| q.to_string()).unwrap_or_default())
+            .bind(first.map(Quarter::first_month).unwrap_or_default())
+            .fetch_one(db.read())
+            .await?,
+    )?;
+    learning_of(counted, filter.window, first, now)
+}
+
+/// [`learning`]'s sums, `(kind, group, verdict, after sign-off, n)`: a team's verdicts
+/// (`t`) and sign-offs (`s`), a quarter's verdicts (`q`), a set of types' (`y`).
+fn learning_of(
+    counted: Vec<(String, String, String, i64, i64)>,
+    window: Window,
+    first: Option<Quarter>,
+    now: Timestamp,
+) -> Result<Learning, AppError> {
+    let mut teams: Vec<TeamLearning> = Vec::new();
+    let mut quarters: Vec<(String, Verdicts)> = Vec::new();
+    let mut types: Vec<(String, Verdicts)> = Vec::new();
+    for (kind, group, verdict, after_sign_off, n) in counted {
+        let verdict = if verdict.is_empty() { None } else { Some(Verdict::parse(&verdict)?) };
+        if kind == "t" || kind == "s" {
+            let at = teams.iter().position(|t| t.team == group).unwrap_or_else(|| {
+                teams.push(TeamLearning { team: group, ..TeamLearning::default() });
+                teams.len() - 1
+            });
+            let team = &mut teams[at];
+            if kind == "s" {
+                team.signed_off += n;
+            } else {
+                team.verdicts.add(verdict, n);
+                team.after_sign_off += if after_sign_off == 1 { n } else { 0 };
+            }
+            continue;
+        }
+        let grouped = if kind == "q" { &mut quarters } else { &mut types };
+        let at = grouped.iter().position(|(g, _)| *g == group).unwrap_or_else(|| {
+            grouped.push((group, Verdicts::default()));
+            grouped.len() - 1
+        });
+        grouped[at].1.add(verdict, n);
+    }
+    teams.sort_by(|a, b| a.team.cmp(&b.team));
+    let mut total = TeamLearning { team: "All teams".to_owned(), ..TeamLearning::default() };
+    for team in &teams {
+        total.signed_off += team.signed_off;
+        total.after_sign_off += team.after_sign_off;
+        total.verdicts += team.verdicts;
+    }
+    let current = Quarter::of(now);
+    let earliest = quarters.iter().filter_map(|(q, _)| Quarter::parse(q)).min().unwrap_or(current);
+    Ok(Learning {
+        window,
+        since: first.map(|q| q.to_string()),
+        total,
+        teams,
+        quarters: Learning::quarters(first.unwrap_or(earliest), current, &quarters),
+        types: Learning::types(&types),
+    })
 }
 
 /// Each team's weighted coverage per day over the trend window, today's included.
@@ -733,6 +874,11 @@ async fn write_csv(
             "designed",
             "uncovered",
             "weighted_coverage_percent",
+            "incidents_after_sign_off",
+            "incidents_held",
+            "incidents_failed",
+            "incidents_missed",
+            "incidents_waiting",
         ]
         .into_iter()
         .chain(DETAILS.iter().map(|d| d.name))
@@ -792,6 +938,11 @@ fn write_row(out: &mut csv::Writer<Vec<u8>>, r: &Row, now: Timestamp) -> Result<
         c.designed.to_string(),
         c.uncovered.to_string(),
         opt(r.weighted_percent()),
+        r.incidents_after_sign_off.to_string(),
+        r.incidents.held.to_string(),
+        r.incidents.failed.to_string(),
+        r.incidents.missed.to_string(),
+        r.incidents.waiting.to_string(),
     ];
     let record: Vec<String> = record.into_iter().chain(details).collect();
     out.write_record(&record).map_err(|e| super::error::internal("portfolio CSV", &e))?;

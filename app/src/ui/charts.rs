@@ -8,6 +8,7 @@
 //! in a table beneath the chart.
 
 use crate::domain::change::ChangeStatus;
+use crate::domain::learning::QuarterLearning;
 use crate::domain::portfolio::{MonthCycle, Trend};
 use crate::domain::time::Timestamp;
 use leptos::prelude::*;
@@ -331,29 +332,92 @@ pub fn CycleTrend(months: Vec<MonthCycle>) -> impl IntoView {
 
 /// One bar a month, oldest first, each labelled with its month and its median in days.
 fn cycle(months: &[MonthCycle], layout: Layout) -> (f64, AnyView) {
-    let (label_w, top, row_h, value_w) = (68.0, 26.0, 26.0, 64.0);
-    let max = months.iter().map(|m| m.median_days.get()).max().unwrap_or(0).max(1);
+    let bars: Vec<(String, i64, String)> =
+        months.iter().map(|m| (m.month.clone(), m.median_days.get(), m.median_days.to_string())).collect();
+    let max = bars.iter().map(|(_, v, _)| *v).max().unwrap_or(0).max(1);
+    let axis = "Median days to sign-off, by month";
+    bar_rows(&bars, max, layout, axis, "No sign-offs in the last twelve months", "bar cycle")
+}
+
+/// Horizontal bars, one a row: its label, a bar as long as its value of `max`, the value's
+/// text beside it; `empty` when there is none.
+fn bar_rows(
+    bars: &[(String, i64, String)],
+    max: i64,
+    layout: Layout,
+    axis: &str,
+    empty: &str,
+    class: &'static str,
+) -> (f64, AnyView) {
+    // The widest value's text (13 px digits are about 7.5 px wide) fits beside a full bar.
+    let longest = bars.iter().map(|(_, _, text)| text.chars().count()).max().unwrap_or(0);
+    let (label_w, top, row_h, value_w) = (68.0, 26.0, 26.0, (longest as f64 * 7.5 + 8.0).max(64.0));
     let bar_max = layout.width - label_w - value_w;
-    let bars = months
+    let rows = bars
         .iter()
         .enumerate()
-        .map(|(i, m)| {
+        .map(|(i, (label, value, text))| {
             let y = top + row_h * i as f64;
-            let w = bar_max * m.median_days.get() as f64 / max as f64;
+            let w = bar_max * (*value).max(0) as f64 / max.max(1) as f64;
             view! {
-                <text x="0" y=y + 17.0 class="chart-label">{m.month.clone()}</text>
-                <rect x=label_w y=y + 4.0 width=format!("{w:.1}") height=row_h - 8.0 class="bar cycle"/>
-                <text x=label_w + w + 6.0 y=y + 17.0 class="chart-value">{m.median_days.to_string()}</text>
+                <text x="0" y=y + 17.0 class="chart-label">{label.clone()}</text>
+                <rect x=label_w y=y + 4.0 width=format!("{w:.1}") height=row_h - 8.0 class=class/>
+                <text x=label_w + w + 6.0 y=y + 17.0 class="chart-value">{text.clone()}</text>
             }
         })
         .collect_view();
-    let empty = months.is_empty().then(|| {
-        view! { <text x="0" y=top + 17.0 class="chart-label">"No sign-offs in the last twelve months"</text> }
+    let empty = bars.is_empty().then(|| {
+        view! { <text x="0" y=top + 17.0 class="chart-label">{empty.to_owned()}</text> }
     });
     let body = view! {
-        <text x="0" y="14" class="chart-axis">"Median days to sign-off, by month"</text>
-        {bars}
+        <text x="0" y="14" class="chart-axis">{axis.to_owned()}</text>
+        {rows}
         {empty}
     };
-    (top + row_h * months.len().max(1) as f64 + 4.0, body.into_any())
+    (top + row_h * bars.len().max(1) as f64 + 4.0, body.into_any())
+}
+
+/// How often a failure mode had predicted the incidents of each quarter (predicted of
+/// classified), oldest quarter first.
+#[component]
+pub fn PredictionTrend(quarters: Vec<QuarterLearning>) -> impl IntoView {
+    let title = "Prediction rate of incidents, per quarter";
+    let said = |q: &QuarterLearning| match q.verdicts.prediction_rate() {
+        Some(rate) => format!("{rate}% ({} of {})", q.verdicts.predicted(), q.verdicts.classified()),
+        None => "no verdict".to_owned(),
+    };
+    let desc = quarters.iter().map(|q| format!("{}: {}", q.quarter, said(q))).collect::<Vec<_>>().join("; ");
+    let bars: Vec<(String, i64, String)> = quarters
+        .iter()
+        .map(|q| (q.quarter.clone(), q.verdicts.prediction_rate().unwrap_or(0), said(q)))
+        .collect();
+    let drawings = LAYOUTS
+        .into_iter()
+        .map(|layout| {
+            let axis = "Incidents a failure mode had predicted, %";
+            let (height, body) =
+                bar_rows(&bars, 100, layout, axis, "No incident in this window", "bar prediction");
+            drawing(layout, "prediction", height, title, &desc, body)
+        })
+        .collect_view();
+    let rows = quarters
+        .iter()
+        .map(|q| {
+            let rate =
+                q.verdicts.prediction_rate().map(|r| format!("{r}%")).unwrap_or_else(|| "—".to_owned());
+            vec![
+                q.quarter.clone(),
+                q.verdicts.classified().to_string(),
+                q.verdicts.predicted().to_string(),
+                rate,
+            ]
+        })
+        .collect();
+    view! {
+        <figure class="chart">
+            {drawings}
+            <figcaption>"Incidents whose failure a failure mode had described, of those classified, by quarter started"</figcaption>
+            {data_table(title, &["Quarter", "Classified", "Predicted", "Prediction rate"], rows)}
+        </figure>
+    }
 }

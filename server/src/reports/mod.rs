@@ -70,7 +70,8 @@ pub async fn change_access(
 async fn load(state: &AppState, session: &Session, key: &str) -> Result<Report, ReportError> {
     let (_, review) = change_access(state, session, key, Role::Viewer).await?;
     let sign_offs = sign_offs::sign_offs(&state.db, &review.change).await?;
-    Ok(Report::new(&review, sign_offs))
+    let incidents = app::ssr::store::incidents::for_change(&state.db, review.change.id).await?;
+    Ok(Report::new(&review, sign_offs, &incidents))
 }
 
 fn render(template: &impl Template) -> Result<String, ReportError> {

@@ -5,6 +5,8 @@
 use app::domain::change::ChangeDetails;
 use app::domain::failure_mode::Design;
 use app::domain::gate::{Acceptance, ChangeSummary, TestResult};
+use app::domain::incident::{ChangeIncident, Verdict};
+use app::domain::learning::Verdicts;
 use app::domain::time::{Days, Timestamp};
 use app::ssr::review::Review;
 use app::ssr::store::sign_offs::SignOff;
@@ -37,7 +39,23 @@ pub struct Report {
     pub blockers: Vec<String>,
     pub failure_modes: Vec<FailureModeReport>,
     pub sign_offs: Vec<SignOffReport>,
+    /// The incidents after the change, newest first, and what they say of its premortem.
+    pub incidents: Vec<IncidentReport>,
+    pub learning: Option<String>,
     pub generated: String,
+}
+
+/// An incident after the change and the change's verdict on it.
+pub struct IncidentReport {
+    pub title: String,
+    /// `SEV2 (major)`.
+    pub severity: String,
+    pub started: String,
+    pub resolved: Option<String>,
+    pub url: Option<String>,
+    pub external_id: Option<String>,
+    /// `Predicted by FM-2, design held`, `Missed (became FM-5)`, `Not classified yet`.
+    pub verdict: String,
 }
 
 /// A labelled link.
@@ -209,9 +227,55 @@ fn details(d: &ChangeDetails) -> (Vec<Link>, Vec<Section>) {
     (links, sections)
 }
 
+fn incident(incident: &ChangeIncident) -> IncidentReport {
+    let fm = incident.failure_mode.map(app::domain::failure_mode::label);
+    let verdict = match (incident.verdict, fm) {
+        (None, _) => "Not classified yet".to_owned(),
+        (Some(Verdict::Missed), Some(fm)) => format!("Missed (became {fm})"),
+        (Some(Verdict::Missed), None) => "Missed".to_owned(),
+        (Some(v), Some(fm)) => format!("{}: {fm}", v.label()),
+        (Some(v), None) => v.label().to_owned(),
+    };
+    IncidentReport {
+        title: incident.title.clone(),
+        severity: format!("{} ({})", incident.severity.as_str(), incident.severity.meaning()),
+        started: incident.started_at.date_time(),
+        resolved: incident.resolved_at.map(Timestamp::date_time),
+        url: web_link(incident.url.as_deref()),
+        external_id: incident.external_id.clone(),
+        verdict,
+    }
+}
+
+/// What the change's incidents say of its premortem, in a sentence; none without incidents.
+fn learning(incidents: &[ChangeIncident]) -> Option<String> {
+    let mut v = Verdicts::default();
+    for incident in incidents {
+        v.add(incident.verdict, 1);
+    }
+    if v.total() == 0 {
+        return None;
+    }
+    let mut said = match v.prediction_rate() {
+        Some(rate) => format!(
+            "A failure mode had predicted {} of {} classified ({rate}%)",
+            v.predicted(),
+            plural(v.classified(), "incident")
+        ),
+        None => "No incident is classified yet".to_owned(),
+    };
+    if let Some(rate) = v.hold_rate() {
+        said += &format!("; its design held for {} of {} ({rate}%)", v.held, v.predicted());
+    }
+    if v.waiting > 0 {
+        said += &format!("; {} waiting for a verdict", plural(v.waiting, "incident"));
+    }
+    Some(said + ".")
+}
+
 impl Report {
-    /// Words the review and its sign-offs (newest first) for the report.
-    pub fn new(review: &Review, sign_offs: Vec<SignOff>) -> Self {
+    /// Words the review, its sign-offs (newest first) and its incidents for the report.
+    pub fn new(review: &Review, sign_offs: Vec<SignOff>, incidents: &[ChangeIncident]) -> Self {
         let c = ChangeSummary::from(review);
         let d = &c.details;
         let now = c.now;
@@ -275,6 +339,8 @@ impl Report {
             blockers: c.gate.blockers().iter().map(|b| b.reason.clone()).collect(),
             failure_modes,
             sign_offs: sign_offs.into_iter().map(sign_off).collect(),
+            incidents: incidents.iter().map(incident).collect(),
+            learning: learning(incidents),
             generated: now.date_time(),
             team: c.team_name,
             author: c.author,

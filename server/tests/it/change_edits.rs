@@ -177,7 +177,7 @@ async fn members_edit_an_open_change_with_javascript(backend: Backend) {
     let header = csv.lines().next().unwrap_or_default();
     let details = app::domain::change::DETAILS.map(|d| d.name).join(",");
     assert!(
-        header.ends_with(&format!(",weighted_coverage_percent,{details}")),
+        header.ends_with(&format!(",incidents_waiting,{details}")),
         "every detail is a column: {header}"
     );
     assert!(header.ends_with(",rollback_plan,rollback_url"), "{header}");

@@ -21,6 +21,7 @@ mod crash;
 mod db;
 mod hostile;
 mod incidents;
+mod learning;
 mod ops;
 mod portfolio;
 mod report;

@@ -640,6 +640,7 @@ async fn demo_portfolio(backend: Backend, changes_per_team: i64) -> (TestApp, re
         failure_modes_per_change: 1,
         tests_per_failure_mode: 1,
         runs_per_team: 1,
+        incidents_per_team: changes_per_team,
     };
     server::demo::generate(&app.db, scale, &hash).await.expect("data set");
     let lead = app.client();

@@ -50,8 +50,12 @@ pub async fn record(
     }
     let (id, new, same) = upsert(&mut tx, team, input, form_key, now).await?;
     for change in changes {
+        // Whether the change had been signed off when the incident started is judged now,
+        // once (the learning metrics count it; migration 0024).
         let linked = sqlx::query(
-            "INSERT INTO incident_changes (incident_id, change_id) VALUES ($1, $2)
+            "INSERT INTO incident_changes (incident_id, change_id, after_sign_off)
+             SELECT i.id, c.id, CASE WHEN c.signed_off_at <= i.started_at THEN 1 ELSE 0 END
+             FROM incidents i, changes c WHERE i.id = $1 AND c.id = $2
              ON CONFLICT (incident_id, change_id) DO NOTHING",
         )
         .bind(id)
@@ -120,6 +124,17 @@ async fn upsert(
                 .bind(input.resolved_at)
                 .bind(&input.url)
                 .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+                // A start corrected judges again whether each change had been signed off.
+                sqlx::query(
+                    "UPDATE incident_changes SET after_sign_off = (
+                        SELECT CASE WHEN c.signed_off_at <= $1 THEN 1 ELSE 0 END FROM changes c
+                        WHERE c.id = incident_changes.change_id)
+                     WHERE incident_id = $2",
+                )
+                .bind(input.started_at)
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;

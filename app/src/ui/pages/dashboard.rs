@@ -1,9 +1,10 @@
 use crate::api::portfolio::load_portfolio;
 use crate::domain::Principal;
 use crate::domain::change::{ChangeStatus, ChangeType};
+use crate::domain::learning::{Learning, TeamLearning, Window};
 use crate::domain::portfolio::{Filter, PAGE_SIZE, Portfolio, Row, Sort};
 use crate::domain::time::Timestamp;
-use crate::ui::charts::{CoverageTrend, CycleTrend, StatusFunnel};
+use crate::ui::charts::{CoverageTrend, CycleTrend, PredictionTrend, StatusFunnel};
 use crate::ui::components::{CoverageChip, ErrorBox, Loaded, RequireUser, StatusChip};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -51,6 +52,7 @@ fn PortfolioView(p: Portfolio, user: Principal) -> impl IntoView {
         cycles,
         trends,
         month_cycles,
+        learning,
     } = p;
     let query = filter.to_query();
     let csv = if query.is_empty() { "/portfolio.csv".to_owned() } else { format!("/portfolio.csv?{query}") };
@@ -91,11 +93,13 @@ fn PortfolioView(p: Portfolio, user: Principal) -> impl IntoView {
                 }}
                 {(pages > 1).then(|| view! { <Pager filter=filter.clone() pages/> })}
                 <CycleTable cycles/>
+                <LearningSection learning=learning.clone()/>
                 <h2>"Charts"</h2>
                 <div class="charts">
                     <StatusFunnel counts=status_counts.clone()/>
                     <CoverageTrend trends now days=crate::domain::portfolio::TREND_DAYS/>
                     <CycleTrend months=month_cycles/>
+                    <PredictionTrend quarters=learning.quarters/>
                 </div>
             }.into_any()
         }}
@@ -146,6 +150,101 @@ fn CycleTable(cycles: Vec<crate::domain::portfolio::Cycle>) -> impl IntoView {
     }
 }
 
+/// What the view's incidents teach: how often a failure mode had predicted them, how often
+/// its design held, what waits for a verdict, incidents after sign-off per change, by team
+/// and by type of change, over the chosen window.
+#[component]
+fn LearningSection(learning: Learning) -> impl IntoView {
+    let Learning { window, since, total, teams, types, .. } = learning;
+    let window = match since {
+        Some(since) => format!("{} (since {since})", window.label()),
+        None => window.label().to_owned(),
+    };
+    let v = total.verdicts;
+    view! {
+        <h2 id="learning">"Learning from incidents"</h2>
+        <p class="muted">
+            {window} ". An incident counts once for each change it followed, by the quarter it started in (UTC)."
+        </p>
+        {if v.total() == 0 {
+            view! { <p class="muted">"No incident after a change of this view in this window."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="tiles" aria-label="Learning from incidents">
+                    <li class="tile learning-tile">
+                        <span class="tile-n">{rate(v.prediction_rate())}</span> " predicted"
+                        <div class="muted">{format!("{} of {} classified", v.predicted(), v.classified())}</div>
+                    </li>
+                    <li class="tile learning-tile">
+                        <span class="tile-n">{rate(v.hold_rate())}</span> " designs held"
+                        <div class="muted">{format!("{} of {} predicted", v.held, v.predicted())}</div>
+                    </li>
+                    <li class="tile learning-tile">
+                        <span class="tile-n">{v.waiting}</span> " waiting for a verdict"
+                    </li>
+                    <li class="tile learning-tile">
+                        <span class="tile-n">{total.per_change().unwrap_or_else(|| "—".to_owned())}</span>
+                        " incidents after sign-off per change"
+                        <div class="muted">{format!("{} after {} sign-offs", total.after_sign_off, total.signed_off)}</div>
+                    </li>
+                </ul>
+            }.into_any()
+        }}
+        {(!teams.is_empty()).then(|| view! {
+            <table class="compact learning-teams">
+                <caption>"Incidents after changes, by team"</caption>
+                <thead><tr>
+                    <th scope="col">"Team"</th><th scope="col">"Signed off"</th>
+                    <th scope="col">"Incidents after sign-off"</th><th scope="col">"Per change"</th>
+                    <th scope="col">"Classified"</th><th scope="col">"Prediction rate"</th>
+                    <th scope="col">"Hold rate"</th><th scope="col">"Waiting"</th>
+                </tr></thead>
+                <tbody>
+                    {teams.into_iter().map(|t| view! { <LearningRow t/> }).collect_view()}
+                </tbody>
+            </table>
+        })}
+        {(!types.is_empty()).then(|| view! {
+            <table class="compact learning-types">
+                <caption>"Types of change whose incidents were missed most"</caption>
+                <thead><tr>
+                    <th scope="col">"Type"</th><th scope="col">"Missed"</th>
+                    <th scope="col">"Classified"</th><th scope="col">"Missed of classified"</th>
+                </tr></thead>
+                <tbody>
+                    {types.into_iter().map(|t| view! {
+                        <tr>
+                            <th scope="row">{t.change_type.label()}</th><td>{t.missed}</td><td>{t.classified}</td>
+                            <td>{rate(crate::domain::portfolio::percent(t.missed, t.classified))}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }
+}
+
+/// `66%`, or `—` for a rate of nothing.
+fn rate(percent: Option<i64>) -> String {
+    percent.map(|r| format!("{r}%")).unwrap_or_else(|| "—".to_owned())
+}
+
+#[component]
+fn LearningRow(t: TeamLearning) -> impl IntoView {
+    view! {
+        <tr data-team=t.team.clone()>
+            <th scope="row">{t.team.clone()}</th>
+            <td>{t.signed_off}</td>
+            <td>{t.after_sign_off}</td>
+            <td>{t.per_change().unwrap_or_else(|| "—".to_owned())}</td>
+            <td>{t.verdicts.classified()}</td>
+            <td>{rate(t.verdicts.prediction_rate())}</td>
+            <td>{rate(t.verdicts.hold_rate())}</td>
+            <td>{t.verdicts.waiting}</td>
+        </tr>
+    }
+}
+
 fn href(filter: &Filter) -> String {
     let q = filter.to_query();
     if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
@@ -183,6 +282,12 @@ fn FilterForm(filter: Filter, teams: Vec<(String, String)>) -> impl IntoView {
                 <input type="checkbox" name="overdue" value="1" checked=filter.overdue/>
                 " Overdue only"
             </label>
+            <label for="f-window">"Incidents in"</label>
+            <select id="f-window" name="window">
+                {Window::ALL.into_iter().map(|w| view! {
+                    <option value=w.as_str() selected=filter.window == w>{w.label()}</option>
+                }).collect_view()}
+            </select>
             <label for="f-sort">"Sort by"</label>
             <select id="f-sort" name="sort">
                 {Sort::ALL.into_iter().map(|s| view! {

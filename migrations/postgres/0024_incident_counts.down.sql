@@ -1,0 +1,10 @@
+DROP TRIGGER changes_incident_counts ON changes;
+DROP FUNCTION changes_incident_counts();
+DROP TRIGGER incidents_counts ON incidents;
+DROP FUNCTION incidents_counts();
+DROP TRIGGER incident_changes_counts ON incident_changes;
+DROP FUNCTION incident_changes_counts();
+DROP FUNCTION incident_quarter(BIGINT);
+DROP TABLE change_incident_counts;
+DROP TABLE incident_counts;
+ALTER TABLE incident_changes DROP COLUMN after_sign_off;
