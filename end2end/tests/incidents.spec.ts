@@ -61,6 +61,18 @@ test('a member records an incident after a change and turns the miss into a fail
   await page.goto('/teams/QUE/templates');
   await expect(page.getByText(title).first()).toBeVisible();
 
+  // The portfolio learns from it (with JavaScript off too): QUE's verdicts this quarter, the
+  // queue type among those missed, and the chart of the prediction rate per quarter.
+  await page.goto('/?team=QUE&window=quarter');
+  await ready(page);
+  await expect(page.getByRole('heading', { name: 'Learning from incidents' })).toBeVisible();
+  await expect(page.locator('table.learning-teams tr[data-team="QUE"]')).toBeVisible();
+  await expect(page.locator('table.learning-types')).toContainText('Queue');
+  const chart = page.locator('figure.chart', { hasText: 'by quarter started' });
+  await expect(chart.locator('svg.chart-svg:visible')).toHaveCount(1);
+  await expect(chart.locator('svg.chart-svg:visible rect.bar.prediction')).toHaveCount(1);
+  if (test.info().project.name === 'js') await expectAccessible(page);
+
   // A viewer reads the verdict, and may not classify.
   await logOut(page);
   await logIn(page, 'vic', 'vic-password-1');

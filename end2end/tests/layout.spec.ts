@@ -13,7 +13,7 @@ for (const width of [1366, 390]) {
     test.skip(!demo, 'DEMO_URL is not set');
     await page.setViewportSize({ width, height: 900 });
     await logInToDemo(page);
-    await expect(page.locator('.charts figure')).toHaveCount(3);
+    await expect(page.locator('.charts figure')).toHaveCount(4);
     const charts: Drawing[] = await page.locator('.charts figure').evaluateAll((figures) =>
       figures.map((figure) => {
         // Each chart is drawn for a desktop and for a phone; the stylesheet shows one.
@@ -49,7 +49,12 @@ for (const width of [1366, 390]) {
     }
     // Axes name what they count.
     const labels = charts.flatMap((c) => c.texts.map((t) => t.text));
-    for (const axis of ['Number of changes', 'Weighted coverage (%)', 'Median days to sign-off, by month']) {
+    for (const axis of [
+      'Number of changes',
+      'Weighted coverage (%)',
+      'Median days to sign-off, by month',
+      'Incidents a failure mode had predicted, %',
+    ]) {
       expect(labels).toContain(axis);
     }
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);

@@ -107,7 +107,7 @@ test('the charts render on the server and read without JavaScript', async ({ pag
   await page.goto('/?team=QUE');
   await ready(page);
   const charts = page.locator('.charts');
-  await expect(charts.locator('figure')).toHaveCount(3);
+  await expect(charts.locator('figure')).toHaveCount(4);
   await expect(charts.locator('svg title').first()).toHaveText('Changes by status');
   await expect(page.locator('#funnel-desc')).toContainText('Happy path working');
   await charts.screenshot({ path: test.info().outputPath('charts.png') });
