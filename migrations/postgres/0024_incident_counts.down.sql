@@ -1,3 +1,4 @@
+ALTER TABLE failure_modes DROP COLUMN design_failed_at;
 DROP TRIGGER changes_incident_counts ON changes;
 DROP FUNCTION changes_incident_counts();
 DROP TRIGGER incidents_counts ON incidents;

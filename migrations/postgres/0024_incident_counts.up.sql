@@ -119,3 +119,11 @@ END $$;
 CREATE TRIGGER changes_incident_counts AFTER UPDATE OF team_id, types ON changes
     FOR EACH ROW WHEN (OLD.team_id <> NEW.team_id OR OLD.types <> NEW.types)
     EXECUTE FUNCTION changes_incident_counts();
+
+-- When an incident last showed a failure mode's design failing (the latest classification
+-- naming it 'failed'): its evidence from before then no longer counts, so its change's gate
+-- waits for a passing run after the verdict (app::domain::gate::Coverage::derive).
+ALTER TABLE failure_modes ADD COLUMN design_failed_at BIGINT;
+UPDATE failure_modes SET design_failed_at = (
+    SELECT MAX(l.classified_at) FROM incident_changes l
+    WHERE l.failure_mode_id = failure_modes.id AND l.verdict = 'failed');

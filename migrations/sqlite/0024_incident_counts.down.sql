@@ -1,3 +1,4 @@
+ALTER TABLE failure_modes DROP COLUMN design_failed_at;
 DROP TRIGGER changes_incident_counts_update;
 DROP TRIGGER incidents_counts_update;
 DROP TRIGGER incident_changes_counts_update;

@@ -134,3 +134,11 @@ WHEN old.team_id <> new.team_id OR old.types <> new.types BEGIN
         GROUP BY 1, 2, 3, 4, 5
         ON CONFLICT (team_id, quarter, types, verdict, after_sign_off) DO UPDATE SET n = n + excluded.n;
 END;
+
+-- When an incident last showed a failure mode's design failing (the latest classification
+-- naming it 'failed'): its evidence from before then no longer counts, so its change's gate
+-- waits for a passing run after the verdict (app::domain::gate::Coverage::derive).
+ALTER TABLE failure_modes ADD COLUMN design_failed_at INTEGER;
+UPDATE failure_modes SET design_failed_at = (
+    SELECT MAX(l.classified_at) FROM incident_changes l
+    WHERE l.failure_mode_id = failure_modes.id AND l.verdict = 'failed');

@@ -422,7 +422,8 @@ impl Event {
             | Event::ChangeCancelled { team, key, .. }
             | Event::ChangeRegressed { team, key, .. }
             | Event::SignedOff { team, key, .. }
-            | Event::CoverageChanged { team, key, .. } => Some(GateScope::Change(*team, key.number())),
+            | Event::CoverageChanged { team, key, .. }
+            | Event::IncidentClassified { team, key, .. } => Some(GateScope::Change(*team, key.number())),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
@@ -449,8 +450,7 @@ impl Event {
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookTested { .. }
             | Event::DeliveryRequeued { .. }
-            | Event::IncidentRecorded { .. }
-            | Event::IncidentClassified { .. } => None,
+            | Event::IncidentRecorded { .. } => None,
         }
     }
 

@@ -263,6 +263,9 @@ pub struct FailureModeFacts {
     pub designs: Vec<Design>,
     pub selectors: Vec<Selector>,
     pub acceptance: Option<Acceptance>,
+    /// When an incident last showed its design failing (a `failed` verdict): evidence
+    /// received before then no longer counts.
+    pub design_failed_at: Option<Timestamp>,
 }
 
 /// What the gate needs to know about a change.
@@ -366,10 +369,13 @@ impl EvidenceSummary {
 impl Coverage {
     /// The coverage rule. `designed`: the failure mode has a design and a test selector;
     /// `accepted_until`: the expiry of its current risk acceptance, if any.
+    /// Evidence older than the team's freshness window, or received before an incident
+    /// showed the design failing (`design_failed_at`), is stale.
     pub fn derive(
         designed: bool,
         summary: &EvidenceSummary,
         accepted_until: Option<Timestamp>,
+        design_failed_at: Option<Timestamp>,
         policy: &Policy,
         now: Timestamp,
     ) -> Coverage {
@@ -381,7 +387,10 @@ impl Coverage {
             Coverage::Failing
         } else if summary.unmatched > 0 {
             Coverage::Designed
-        } else if summary.oldest_at.is_some_and(|oldest| now - oldest > policy.freshness_days.ms()) {
+        } else if summary.oldest_at.is_some_and(|oldest| {
+            now - oldest > policy.freshness_days.ms()
+                || design_failed_at.is_some_and(|failed| oldest < failed)
+        }) {
             Coverage::Stale
         } else {
             Coverage::Verified
@@ -410,7 +419,8 @@ pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, n
     let matches = evidence.matches(fm.number, &fm.selectors);
     let summary = EvidenceSummary::of(&matches);
     let accepted_until = fm.acceptance.as_ref().map(|a| a.expires_at);
-    let coverage = Coverage::derive(fm.is_designed(), &summary, accepted_until, policy, now);
+    let coverage =
+        Coverage::derive(fm.is_designed(), &summary, accepted_until, fm.design_failed_at, policy, now);
     let reason = match coverage {
         Coverage::Verified => None,
         Coverage::Accepted => (!coverage.counts_for_gate(fm.ratings.priority(), policy)).then(|| {
@@ -442,7 +452,17 @@ pub fn assess(fm: &FailureModeFacts, evidence: &EvidenceView, policy: &Policy, n
             Some(format!("has no passing evidence yet for: {}", unmatched.join(", ")))
         }
         Coverage::Stale => {
-            let age = now - summary.oldest_at.unwrap_or(now);
+            let oldest = summary.oldest_at.unwrap_or(now);
+            if let Some(failed) = fm.design_failed_at.filter(|failed| oldest < *failed) {
+                return Assessment {
+                    coverage,
+                    reason: Some(format!(
+                        "has evidence from before {}, when an incident showed its design failing; it needs a passing run since",
+                        failed.date_time()
+                    )),
+                };
+            }
+            let age = now - oldest;
             Some(format!(
                 "has evidence {} days old; results count for {} days",
                 days(age),
@@ -576,6 +596,7 @@ mod tests {
             designs: vec![Design { title: "Backpressure".into(), url: None }],
             selectors: selectors.iter().map(|s| Selector::parse(s).expect("valid")).collect(),
             acceptance: None,
+            design_failed_at: None,
         }
     }
 
@@ -675,6 +696,26 @@ mod tests {
             ]),
             Coverage::Verified
         );
+    }
+
+    #[test]
+    fn a_design_an_incident_showed_failing_needs_evidence_from_after_the_verdict() {
+        let policy = Policy::default();
+        let mut fm = fm(1, 3, &["queue::backlog_*"]);
+        fm.design_failed_at = Some(NOW - Days(2));
+        let view = |age_days| EvidenceView {
+            latest: vec![result("queue::backlog_drains", Outcome::Passed, age_days)],
+            bound: vec![],
+        };
+        let before = assess(&fm, &view(3), &policy, NOW);
+        assert_eq!(before.coverage, Coverage::Stale, "a passing run from before the incident's verdict");
+        assert!(
+            before.reason.as_deref().is_some_and(|r| r.contains("showed its design failing")),
+            "{before:?}"
+        );
+        assert_eq!(assess(&fm, &view(1), &policy, NOW).coverage, Coverage::Verified, "a run since");
+        let fms = [fm.clone(), fm.clone(), fm];
+        assert!(!gate(&happy(), &fms, &view(3), &policy, NOW).is_open());
     }
 
     #[test]

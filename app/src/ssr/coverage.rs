@@ -335,12 +335,12 @@ pub static FM_COVERAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
             WHEN f.designs = '[]' OR f.selectors = '[]' THEN 'uncovered'
             WHEN f.ev_failing > 0 THEN 'failing'
             WHEN f.ev_unmatched > 0 THEN 'designed'
-            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} THEN 'stale'
+            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} OR f.ev_oldest_at < f.design_failed_at THEN 'stale'
             ELSE 'verified' END AS cov,
         CASE
             WHEN ra.expires_at > $1 THEN ra.expires_at
             WHEN f.designs = '[]' OR f.selectors = '[]' OR f.ev_failing > 0 OR f.ev_unmatched > 0 THEN NULL
-            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} THEN NULL
+            WHEN $1 - f.ev_oldest_at > t.freshness_days * {DAY_MS} OR f.ev_oldest_at < f.design_failed_at THEN NULL
             ELSE f.ev_oldest_at + t.freshness_days * {DAY_MS} + 1 END AS cov_until
     FROM failure_modes f JOIN changes c ON c.id = f.change_id JOIN teams t ON t.id = c.team_id
     LEFT JOIN risk_acceptances ra

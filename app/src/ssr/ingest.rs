@@ -236,7 +236,8 @@ fn coverage_after<'a>(
     for (t, summary) in touched.iter().zip(summaries) {
         let accepted_until = t.fm.acceptance.as_ref().map(|a| a.expires_at);
         let designed = t.fm.facts().is_designed();
-        let coverage = Coverage::derive(designed, summary, accepted_until, policy, received_at);
+        let coverage =
+            Coverage::derive(designed, summary, accepted_until, t.fm.design_failed_at, policy, received_at);
         let label = crate::domain::failure_mode::label(t.fm.number);
         matched.push(Matched {
             change: t.change_key.to_string(),

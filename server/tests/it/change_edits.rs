@@ -176,10 +176,7 @@ async fn members_edit_an_open_change_with_javascript(backend: Backend) {
     let csv = csv.text().await.expect("text");
     let header = csv.lines().next().unwrap_or_default();
     let details = app::domain::change::DETAILS.map(|d| d.name).join(",");
-    assert!(
-        header.ends_with(&format!(",incidents_waiting,{details}")),
-        "every detail is a column: {header}"
-    );
+    assert!(header.ends_with(&format!(",incidents_waiting,{details}")), "every detail is a column: {header}");
     assert!(header.ends_with(",rollback_plan,rollback_url"), "{header}");
     assert!(
         csv.contains("Turn the exam-queue flag off")

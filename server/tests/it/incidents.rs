@@ -179,6 +179,25 @@ async fn a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mod
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(pay_1(&s).await["status"], "failure_cases_complete", "a refused verdict changes nothing");
+
+    // The team judges again: FM-1's design did not hold. The change reopens, and FM-1's
+    // passing evidence, all from before the verdict, no longer counts: the gate stays closed
+    // until CI reports FM-1's tests passing again.
+    let failed =
+        [("key", "PAY-1"), ("incident", held_id.as_str()), ("verdict", "failed"), ("failure_mode", "1")];
+    assert_eq!(s.app.call(&amy, "classify_incident", &failed).await.status(), StatusCode::OK);
+    let change = pay_1(&s).await;
+    assert_eq!(change["status"], "regressed");
+    assert_eq!(change["failure_modes"][0]["coverage"], "stale", "{}", change["failure_modes"][0]);
+    assert_eq!(gate(&s, true).await.status(), StatusCode::PRECONDITION_FAILED);
+    let page = s.app.call(&s.lead, "change", &[("key", "PAY-1")]).await.text().await.expect("page");
+    assert!(page.contains("showed its design failing"), "the page says why: {page}");
+    assert_ne!(s.app.call(&s.lead, "sign_off", &sign).await.status(), StatusCode::OK);
+    assert_eq!(upload(&s, &poison, Some("run-3")).await.status(), StatusCode::CREATED);
+    assert_eq!(pay_1(&s).await["failure_modes"][0]["coverage"], "verified");
+    assert_eq!(gate(&s, true).await.status(), StatusCode::OK);
+    assert_eq!(s.app.call(&s.lead, "sign_off", &sign).await.status(), StatusCode::OK);
+    assert_eq!(pay_1(&s).await["status"], "failure_cases_complete");
 }
 
 async fn one_external_id_posted_again_and_at_once_is_one_incident(backend: Backend) {

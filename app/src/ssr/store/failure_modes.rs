@@ -30,6 +30,8 @@ pub struct FailureMode {
     pub derived_at: Option<Timestamp>,
     /// The template it started from.
     pub template: Option<TemplateRef>,
+    /// When an incident last showed its design failing: evidence from before no longer counts.
+    pub design_failed_at: Option<Timestamp>,
 }
 
 impl FailureMode {
@@ -41,6 +43,7 @@ impl FailureMode {
             designs: self.input.designs.clone(),
             selectors: self.input.selectors.clone(),
             acceptance: self.acceptance.clone(),
+            design_failed_at: self.design_failed_at,
         }
     }
 
@@ -95,7 +98,7 @@ fn bind_failure_mode<'q>(query: AnyQuery<'q>, input: &'q FailureModeInput) -> An
 static FM_SELECT: LazyLock<String> = LazyLock::new(|| {
     let columns = FM_COLUMNS.iter().map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
     format!(
-        "SELECT f.id, f.change_id, f.number, {columns}, f.version, f.derived_at, f.template,
+        "SELECT f.id, f.change_id, f.number, {columns}, f.version, f.derived_at, f.template, f.design_failed_at,
         r.justification, r.expires_at, r.accepted_by, u.display_name AS accepted_by_name
      FROM failure_modes f
      LEFT JOIN risk_acceptances r ON r.id = (
@@ -147,6 +150,7 @@ fn failure_mode(row: &sqlx::any::AnyRow) -> Result<FailureMode, AppError> {
             selectors,
         },
         version: row.try_get("version")?,
+        design_failed_at: row.try_get("design_failed_at")?,
         acceptance,
         accepted_by_id: row.try_get::<Option<i64>, _>("accepted_by")?.map(UserId),
         derived_at: row.try_get("derived_at")?,

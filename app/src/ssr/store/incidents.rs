@@ -314,6 +314,17 @@ pub async fn classify(
     .bind(change.id)
     .execute(&mut *tx)
     .await?;
+    // Each failure mode of the change holds when an incident last showed its design failing
+    // (the evidence from before stops counting; the event settles the gate at commit).
+    sqlx::query(
+        "UPDATE failure_modes SET design_failed_at = (
+            SELECT MAX(l.classified_at) FROM incident_changes l
+            WHERE l.failure_mode_id = failure_modes.id AND l.verdict = 'failed')
+         WHERE change_id = $1",
+    )
+    .bind(change.id)
+    .execute(&mut *tx)
+    .await?;
     let event = Event::IncidentClassified {
         team: change.team_id,
         key: change.key.clone(),
