@@ -450,7 +450,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 35] = [
+pub const DOGFOOD: [Fm; 37] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -474,6 +474,22 @@ pub const DOGFOOD: [Fm; 35] = [
         "A miss (or a failed design) reopens the change as regressed in the classification's transaction, and can add the failure mode it became\nOnly members classify; another team's changes are 404",
         "*incidents::a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mode_is_covered::*\n*incidents::other_teams_viewers_and_bad_input_change_nothing::*",
         (4, 3, 3),
+    ),
+    fm(
+        None,
+        "A design an incident showed failing still counts its old evidence",
+        "An incident shows FM-[1]'s design did not hold; its tests passed [2] days before and the gate stays open on them.",
+        "A failed verdict records when the design failed; evidence received before then is stale, so the change waits for a passing run since and a new sign-off",
+        "*domain::gate::tests::a_design_an_incident_showed_failing_needs_evidence_from_after_the_verdict\n*incidents::a_missed_incident_reopens_a_signed_off_change_until_its_new_failure_mode_is_covered::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "The learning numbers drift from the incidents",
+        "Leaders reward a prediction rate of [50]% the incidents do not bear out: a moved start, a reclassification or a change's new types left the counts behind.",
+        "Counts kept by database triggers in the same transaction as each incident, link and change edit; read by quarter, never by scanning incidents",
+        "*learning::prediction_and_hold_rates_on_the_portfolio_match_the_incidents_on_the_change_pages::*",
+        (3, 3, 3),
     ),
     fm(
         None,
