@@ -559,87 +559,72 @@ fn sign_offs(backend: Backend, view: Shape, filter: &Filter, team_col: &str) -> 
 /// counts: `incident_counts` (migration 0024: verdicts per team, quarter, set of types and
 /// whether the change had been signed off) and the sign-offs' ([`sign_offs`]). So a view
 /// reads a value per team, quarter, set of types and verdict, however many incidents
-/// there are; SQL sums them by team, by quarter and by set of types and hands the sums over
-/// as one JSON value.
+/// there are. SQL hands those rows over as they are stored, in one JSON value beside the
+/// teams' sign-offs, and [`learning_of`] sums them by team, by quarter and by set of types:
+/// grouped three times in SQL, the same rows cost three times as much to read.
 async fn learning(db: &Db, user: &Principal, filter: &Filter, now: Timestamp) -> Result<Learning, AppError> {
     let first = filter.window.first(now);
     let view = Shape::of(user, filter);
     // Parameters: $1 viewer, $2 team, $3 type pattern, $4 the first quarter ('' for all
     // time), $5 its first month.
-    let verdicts = |team_col: &str| {
-        format!(
-            "SELECT s.team_id, s.quarter, s.types, s.verdict, s.after_sign_off, s.n FROM incident_counts s
-             WHERE {} AND ($3 IS NULL OR (',' || s.types || ',') LIKE $3) AND s.quarter >= $4",
-            visible(team_col, (1, 2), view)
-        )
-    };
     let (aggregate, array) = json_functions(db.backend());
     let sql = format!(
-        "SELECT CAST({aggregate}({array}(kind, grp, verdict, after_sign_off, n)) AS TEXT) FROM (
-            SELECT 't' AS kind, t.slug AS grp, h.verdict, h.after_sign_off, h.n
-            FROM (SELECT team_id, verdict, after_sign_off, CAST(SUM(n) AS BIGINT) AS n
-                  FROM ({by_team}) s GROUP BY team_id, verdict, after_sign_off) h
-            JOIN teams t ON t.id = h.team_id
-            UNION ALL
-            SELECT 'q', quarter, verdict, 0, CAST(SUM(n) AS BIGINT) FROM ({by_quarter}) s GROUP BY quarter, verdict
-            UNION ALL
-            SELECT 'y', types, verdict, 0, CAST(SUM(n) AS BIGINT) FROM ({by_quarter}) s GROUP BY types, verdict
-            UNION ALL
-            SELECT 's', t.slug, '', 0, h.n
-            FROM (SELECT team_id, CAST(SUM(n) AS BIGINT) AS n FROM ({signed}) s WHERE month >= $5 GROUP BY team_id) h
-            JOIN teams t ON t.id = h.team_id) x
-         WHERE n > 0",
-        by_team = verdicts("s.team_id"),
-        by_quarter = verdicts("+s.team_id"),
+        "SELECT
+            (SELECT CAST({aggregate}({array}(t.slug, s.quarter, s.types, s.verdict, s.after_sign_off, s.n)) AS TEXT)
+             FROM incident_counts s JOIN teams t ON t.id = s.team_id
+             WHERE {visible} AND ($3 IS NULL OR (',' || s.types || ',') LIKE $3) AND s.quarter >= $4 AND s.n > 0),
+            (SELECT CAST({aggregate}({array}(t.slug, h.n)) AS TEXT)
+             FROM (SELECT team_id, CAST(SUM(n) AS BIGINT) AS n FROM ({signed}) s WHERE month >= $5 GROUP BY team_id) h
+             JOIN teams t ON t.id = h.team_id)",
+        visible = visible("s.team_id", (1, 2), view),
         signed = sign_offs(db.backend(), view, filter, "s.team_id"),
     );
-    let counted: Vec<(String, String, String, i64, i64)> = from_json(
-        sqlx::query_scalar(&sql)
-            .bind(viewer(user))
-            .bind(filter.team.as_deref())
-            .bind(type_pattern(filter))
-            .bind(first.map(|q| q.to_string()).unwrap_or_default())
-            .bind(first.map(Quarter::first_month).unwrap_or_default())
-            .fetch_one(db.read())
-            .await?,
-    )?;
-    learning_of(counted, filter.window, first, now)
+    let (counts, signed): (Option<String>, Option<String>) = sqlx::query_as(&sql)
+        .bind(viewer(user))
+        .bind(filter.team.as_deref())
+        .bind(type_pattern(filter))
+        .bind(first.map(|q| q.to_string()).unwrap_or_default())
+        .bind(first.map(Quarter::first_month).unwrap_or_default())
+        .fetch_one(db.read())
+        .await?;
+    learning_of(from_json(counts)?, from_json(signed)?, filter.window, first, now)
 }
 
-/// [`learning`]'s sums, `(kind, group, verdict, after sign-off, n)`: a team's verdicts
-/// (`t`) and sign-offs (`s`), a quarter's verdicts (`q`), a set of types' (`y`).
+/// [`learning`]'s rows summed: `counts` as `incident_counts` keeps them, `(team, quarter,
+/// types, verdict or '', after sign-off, n)`, and each team's sign-offs `(team, n)`.
 fn learning_of(
-    counted: Vec<(String, String, String, i64, i64)>,
+    counts: Vec<(String, String, String, String, i64, i64)>,
+    signed: Vec<(String, i64)>,
     window: Window,
     first: Option<Quarter>,
     now: Timestamp,
 ) -> Result<Learning, AppError> {
-    let mut teams: Vec<TeamLearning> = Vec::new();
+    fn entry<'a, T>(groups: &'a mut Vec<(String, T)>, group: &str) -> &'a mut T
+    where
+        T: Default,
+    {
+        let at = groups.iter().position(|(g, _)| g == group).unwrap_or_else(|| {
+            groups.push((group.to_owned(), T::default()));
+            groups.len() - 1
+        });
+        &mut groups[at].1
+    }
+    let mut teams: Vec<(String, TeamLearning)> = Vec::new();
     let mut quarters: Vec<(String, Verdicts)> = Vec::new();
     let mut types: Vec<(String, Verdicts)> = Vec::new();
-    for (kind, group, verdict, after_sign_off, n) in counted {
+    for (team, quarter, set, verdict, after_sign_off, n) in counts {
         let verdict = if verdict.is_empty() { None } else { Some(Verdict::parse(&verdict)?) };
-        if kind == "t" || kind == "s" {
-            let at = teams.iter().position(|t| t.team == group).unwrap_or_else(|| {
-                teams.push(TeamLearning { team: group, ..TeamLearning::default() });
-                teams.len() - 1
-            });
-            let team = &mut teams[at];
-            if kind == "s" {
-                team.signed_off += n;
-            } else {
-                team.verdicts.add(verdict, n);
-                team.after_sign_off += if after_sign_off == 1 { n } else { 0 };
-            }
-            continue;
-        }
-        let grouped = if kind == "q" { &mut quarters } else { &mut types };
-        let at = grouped.iter().position(|(g, _)| *g == group).unwrap_or_else(|| {
-            grouped.push((group, Verdicts::default()));
-            grouped.len() - 1
-        });
-        grouped[at].1.add(verdict, n);
+        let learning = entry(&mut teams, &team);
+        learning.verdicts.add(verdict, n);
+        learning.after_sign_off += if after_sign_off == 1 { n } else { 0 };
+        entry(&mut quarters, &quarter).add(verdict, n);
+        entry(&mut types, &set).add(verdict, n);
     }
+    for (team, n) in signed {
+        entry(&mut teams, &team).signed_off += n;
+    }
+    let mut teams: Vec<TeamLearning> =
+        teams.into_iter().map(|(team, learning)| TeamLearning { team, ..learning }).collect();
     teams.sort_by(|a, b| a.team.cmp(&b.team));
     let mut total = TeamLearning { team: "All teams".to_owned(), ..TeamLearning::default() };
     for team in &teams {
