@@ -89,6 +89,7 @@ export const DEMO_PAGES = [
   '/changes/RAD-1/fm/1',
   '/admin/users',
   '/admin/teams',
+  '/account',
   '/search?q=queue',
   '/no/such/page',
 ];

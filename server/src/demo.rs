@@ -450,7 +450,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 37] = [
+pub const DOGFOOD: [Fm; 38] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -490,6 +490,14 @@ pub const DOGFOOD: [Fm; 37] = [
         "Counts kept by database triggers in the same transaction as each incident, link and change edit; read by quarter, never by scanning incidents",
         "*learning::prediction_and_hold_rates_on_the_portfolio_match_the_incidents_on_the_change_pages::*",
         (3, 3, 3),
+    ),
+    fm(
+        None,
+        "A changed password leaves a stolen session signed in",
+        "Someone who took over a session changes the password, or the user changes it after losing a laptop; [2] sessions stay signed in.",
+        "A change needs the current password, counted per user against guessing; it moves the user's session epoch, which ends every other session, and restarts this one under a new id",
+        "*account::a_user_changes_their_password_and_every_other_session_ends::*\n*account::the_account_page_works_as_plain_forms::*",
+        (4, 2, 3),
     ),
     fm(
         None,

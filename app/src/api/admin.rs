@@ -73,7 +73,8 @@ pub async fn reset_password(user_id: i64, password: String) -> Result<(), AppErr
     let admin = auth::require_admin().await?;
     let password = Password::parse_new("password", &password)?;
     let hash = auth::hash_password(password).await?;
-    users::set_password(&state()?.db, &audit_actor(&admin), UserId(user_id), &hash).await
+    users::set_password(&state()?.db, &audit_actor(&admin), UserId(user_id), &hash).await?;
+    Ok(())
 }
 
 /// Creates a team.

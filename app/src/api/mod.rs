@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Each is thin: authorize, call the store,
 //! answer. Their errors are [`AppError`](crate::domain::AppError)s with user-safe text.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod changes;

@@ -205,6 +205,12 @@ pub enum Event {
         user: UserId,
         username: String,
     },
+    /// A user changed their own display name (`/account`).
+    UserRenamed {
+        user: UserId,
+        before: Value,
+        after: Value,
+    },
     TokenCreated {
         team: TeamId,
         token: TokenId,
@@ -312,6 +318,7 @@ impl Event {
             Event::UserAccessSet { disabled: true, .. } => "user.disable",
             Event::UserAccessSet { .. } => "user.enable",
             Event::PasswordReset { .. } => "user.reset_password",
+            Event::UserRenamed { .. } => "user.rename",
             Event::TokenCreated { .. } => "token.create",
             Event::TokenRevoked { .. } => "token.revoke",
             Event::WebhookCreated { .. } => "webhook.create",
@@ -355,7 +362,8 @@ impl Event {
             | Event::TemplateRetired { template, .. } => ("fm_template", template.to_string()),
             Event::UserCreated { user, .. }
             | Event::UserAccessSet { user, .. }
-            | Event::PasswordReset { user, .. } => ("user", user.to_string()),
+            | Event::PasswordReset { user, .. }
+            | Event::UserRenamed { user, .. } => ("user", user.to_string()),
             Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
                 ("token", token.to_string())
             }
@@ -408,7 +416,10 @@ impl Event {
             | Event::RiskAccepted { fm, .. }
             | Event::RiskExpiring { fm, .. }
             | Event::RiskExpired { fm, .. } => Some(fm.team),
-            Event::UserCreated { .. } | Event::UserAccessSet { .. } | Event::PasswordReset { .. } => None,
+            Event::UserCreated { .. }
+            | Event::UserAccessSet { .. }
+            | Event::PasswordReset { .. }
+            | Event::UserRenamed { .. } => None,
         }
     }
 
@@ -442,6 +453,7 @@ impl Event {
             | Event::UserCreated { .. }
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
+            | Event::UserRenamed { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
             | Event::WebhookCreated { .. }
@@ -518,11 +530,10 @@ impl Event {
             Event::TargetNear { .. } | Event::RiskExpiring { .. } | Event::RiskExpired { .. } => {
                 time_states(self)
             }
-            Event::UserCreated { account, .. } => (None, Some(account.clone())),
-            Event::UserAccessSet { before, after, .. } => (Some(before.clone()), Some(after.clone())),
-            Event::PasswordReset { username, .. } => {
-                (None, Some(json!({ "username": username, "password": "changed" })))
-            }
+            Event::UserCreated { .. }
+            | Event::UserAccessSet { .. }
+            | Event::UserRenamed { .. }
+            | Event::PasswordReset { .. } => user_states(self),
             Event::TokenCreated { name, prefix, scopes, expires_at, .. } => (
                 None,
                 Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
@@ -536,6 +547,21 @@ impl Event {
             | Event::DeliveryRequeued { .. } => webhook_states(self),
             Event::IncidentRecorded { .. } | Event::IncidentClassified { .. } => incident_states(self),
         }
+    }
+}
+
+/// An account's states: as created, its access or name before and after, a new password
+/// (that it changed, never what it is).
+fn user_states(event: &Event) -> (Option<Value>, Option<Value>) {
+    match event {
+        Event::UserCreated { account, .. } => (None, Some(account.clone())),
+        Event::UserAccessSet { before, after, .. } | Event::UserRenamed { before, after, .. } => {
+            (Some(before.clone()), Some(after.clone()))
+        }
+        Event::PasswordReset { username, .. } => {
+            (None, Some(json!({ "username": username, "password": "changed" })))
+        }
+        _ => (None, None),
     }
 }
 

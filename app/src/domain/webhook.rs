@@ -445,6 +445,7 @@ impl Event {
             | Event::UserCreated { .. }
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
+            | Event::UserRenamed { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
             | Event::WebhookCreated { .. }

@@ -151,6 +151,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=path!("/") view=pages::Dashboard ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=pages::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/search") view=pages::SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams") view=pages::TeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/teams/:slug") view=pages::TeamPage ssr=SsrMode::Async/>
@@ -203,7 +204,7 @@ fn Header() -> impl IntoView {
                                         />
                                     </form>
                                     <div class="nav-user">
-                                        <span class="user-name">{user.display_name.clone()}</span>
+                                        <a href="/account" class="user-name" title="Your account">{user.display_name.clone()}</a>
                                         <ActionForm action=logout>
                                             <button type="submit" class="link-button">"Log out"</button>
                                         </ActionForm>

@@ -9,6 +9,7 @@
 mod common;
 
 mod access;
+mod account;
 mod api;
 mod assets;
 mod audit;

@@ -187,20 +187,47 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: UserId, disabled: bool) ->
     Ok(())
 }
 
-/// Replaces a user's password hash and ends their sessions. The audit entry records that
-/// the password changed, never the hash.
-pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &str) -> Result<(), AppError> {
+/// Replaces a user's password hash and ends their sessions; returns the new session epoch
+/// (a session the user keeps is restarted under it). The audit entry records that the
+/// password changed, never the hash.
+pub async fn set_password(db: &Db, actor: &Actor, id: UserId, password_hash: &str) -> Result<i64, AppError> {
     let mut tx = db.begin_write().await?;
     let user = find_summary(&mut tx, id).await?;
-    sqlx::query(
-        "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3",
+    let epoch: i64 = sqlx::query_scalar(
+        "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1, updated_at = $2 WHERE id = $3
+         RETURNING session_epoch",
     )
     .bind(password_hash)
     .bind(Timestamp::now())
     .bind(id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.record(actor, Event::PasswordReset { user: id, username: user.username }).await?;
+    tx.commit().await?;
+    Ok(epoch)
+}
+
+/// Sets a user's display name; the same name again changes nothing and records nothing.
+pub async fn set_display_name(
+    db: &Db,
+    actor: &Actor,
+    id: UserId,
+    name: &DisplayName,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let before = find_summary(&mut tx, id).await?;
+    if before.display_name == name.as_str() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3")
+        .bind(name.as_str())
+        .bind(Timestamp::now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = UserSummary { display_name: name.as_str().to_owned(), ..before.clone() };
+    tx.record(actor, Event::UserRenamed { user: id, before: audit_view(&before), after: audit_view(&after) })
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One file per page.
 
+mod account;
 mod admin;
 mod changes;
 mod ci;
@@ -13,6 +14,7 @@ mod teams;
 mod templates;
 mod webhooks;
 
+pub use account::AccountPage;
 pub use admin::{AdminTeams, AdminUsers};
 pub use changes::{ChangePage, ChangesPage, EditChangePage, NewChangePage};
 pub use ci::CiPage;
