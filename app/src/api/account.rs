@@ -30,12 +30,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     if new_password == current_password {
         return Err(AppError::invalid("new_password", "Choose a password other than your current one."));
     }
-    auth::confirm_password(&state.db, &state.auth, &user, &current_password).await.map_err(
-        |err| match err {
-            AppError::Invalid { message, .. } => AppError::invalid("current_password", message),
-            other => other,
-        },
-    )?;
+    auth::confirm_password(&state.db, &state.auth, &user, "current_password", &current_password).await?;
     let hash = auth::hash_password(password).await?;
     let epoch = users::set_password(&state.db, &audit_actor(&user), user.id, &hash).await?;
     auth::start_session(&auth::session().await?, user.id, epoch).await?;

@@ -437,7 +437,7 @@ pub async fn sign_off(key: String, password: String) -> Result<(), AppError> {
         user.require_role(review.change.team_id, Role::Lead)?;
         return Err(AppError::Conflict(refusal));
     }
-    auth::confirm_password(&state.db, &state.auth, &user, &password).await?;
+    auth::confirm_password(&state.db, &state.auth, &user, "password", &password).await?;
     crate::ssr::review::sign_off(&state.db, &audit_actor(&user), user.id, &user.username, &review.change.key)
         .await
 }

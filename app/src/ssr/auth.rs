@@ -82,22 +82,25 @@ pub async fn check_credentials(
     verify_throttled(db, policy, &username, password, &subjects).await
 }
 
-/// Confirms the logged-in user's password (sign-off re-authentication), throttled per user
-/// apart from logins: only the user themself can slow it down, and failed logins under
-/// their name elsewhere do not.
+/// Confirms the logged-in user's password (sign-off re-authentication, a password change),
+/// throttled per user apart from logins: only the user themself can slow it down, and
+/// failed logins under their name elsewhere do not. A wrong password is an error on `field`,
+/// the form's field that carried it.
 pub async fn confirm_password(
     db: &Db,
     policy: &AuthPolicy,
     user: &Principal,
+    field: &str,
     password: &str,
 ) -> Result<(), AppError> {
     let subjects = [(format!("confirm:{}", user.id.0), Limit::Growing(policy.free_failures))];
+    let wrong = || AppError::invalid(field, "That is not your password.");
     let (id, _) =
         verify_throttled(db, policy, &user.username, password, &subjects).await.map_err(|err| match err {
-            AppError::Invalid { .. } => AppError::invalid("password", "That is not your password."),
+            AppError::Invalid { .. } => wrong(),
             other => other,
         })?;
-    if id == user.id { Ok(()) } else { Err(AppError::invalid("password", "That is not your password.")) }
+    if id == user.id { Ok(()) } else { Err(wrong()) }
 }
 
 /// Verifies `password` for `username` unless a subject is throttled. The attempt is
