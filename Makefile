@@ -19,7 +19,7 @@ WASM_OPT := scripts/binaryen/node_modules/.bin/wasm-opt
 CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help run release test bench tools test-tools browser-tools site bundle server lint unit e2e contract dogfood clean-data
+.PHONY: help run release test bench tools test-tools node-tools browser-tools site bundle server lint unit e2e contract dogfood clean-data
 
 help:
 	@echo "make run     serve Premortem at http://$${PREMORTEM_LISTEN:-127.0.0.1:3000} on SQLite (./data/), debug build"
@@ -38,10 +38,13 @@ tools:
 test-tools:
 	@cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
-browser-tools:
+# end2end's npm packages: Playwright, and the OpenID provider the integration tests sign in at.
+node-tools:
+	@cd end2end && { [[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund; }
+
+browser-tools: node-tools
 	@command -v chromium >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	@cd end2end && { [[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund; }
 
 ## Build ---------------------------------------------------------------------------------
 
@@ -88,9 +91,9 @@ lint: tools
 
 # Every integration test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database.
 # cargo-nextest also writes the JUnit report that `dogfood` uploads.
-unit: tools test-tools
+unit: tools test-tools node-tools
 	scripts/python-venv.sh scripts/webhooks/requirements.txt $(TARGET_DIR)/webhooks
-	source scripts/ensure-postgres.sh && cargo nextest run --workspace --profile ci
+	source scripts/ensure-postgres.sh && source scripts/oidc-provider.sh && cargo nextest run --workspace --profile ci
 
 # Premortem's own failure modes (change PM-1 of the demo data) must be covered by this
 # repository's passing tests: uploads the JUnit report and requires the gate open.

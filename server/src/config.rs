@@ -122,6 +122,40 @@ pub struct Settings {
     /// Webhook deliveries in flight at once, per instance.
     #[arg(long, env = "PREMORTEM_WEBHOOK_CONCURRENCY", default_value_t = 16, global = true)]
     pub webhook_concurrency: usize,
+    /// Single sign-on: the OpenID provider's issuer (`https://…`; `http://` only on a loopback
+    /// address). With it, the login page offers "Sign in with …" and the redirect URI is
+    /// `{PREMORTEM_PUBLIC_URL}/auth/oidc/callback`, so the public URL must be set too.
+    #[arg(long, env = "PREMORTEM_OIDC_ISSUER", global = true, requires_all = ["oidc_client_id", "public_url"])]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at the provider.
+    #[arg(long, env = "PREMORTEM_OIDC_CLIENT_ID", global = true)]
+    pub oidc_client_id: Option<String>,
+    /// The client's secret (sent to the token endpoint with HTTP Basic authentication).
+    #[arg(long, env = "PREMORTEM_OIDC_CLIENT_SECRET", global = true, hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Email domains whose accounts may sign in (comma-separated); any when empty.
+    #[arg(
+        long,
+        env = "PREMORTEM_OIDC_ALLOWED_DOMAINS",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    pub oidc_allowed_domains: String,
+    /// The provider's name on the login button ("Sign in with …").
+    #[arg(long, env = "PREMORTEM_OIDC_NAME", default_value = "single sign-on", global = true)]
+    pub oidc_name: String,
+    /// The ID token or userinfo claim that lists the user's groups (e.g. `groups`); with it,
+    /// the group mapping on the admin page sets team roles at every sign-in.
+    #[arg(long, env = "PREMORTEM_OIDC_GROUPS_CLAIM", global = true)]
+    pub oidc_groups_claim: Option<String>,
+    /// Scopes asked for besides `openid email profile` (space-separated; e.g. `groups`).
+    #[arg(long, env = "PREMORTEM_OIDC_SCOPES", default_value = "", hide_default_value = true, global = true)]
+    pub oidc_scopes: String,
+    /// Offer the password form and accept password logins. With single sign-on, `false` leaves
+    /// only the provider's button (`premortem user reset-password` still works on the host).
+    #[arg(long, env = "PREMORTEM_PASSWORD_LOGIN", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub password_login: bool,
     /// Log format.
     #[arg(long, env = "PREMORTEM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

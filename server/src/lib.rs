@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod forms;
+pub mod oidc;
 pub mod ops;
 pub mod reports;
 pub mod rest;

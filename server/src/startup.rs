@@ -7,7 +7,7 @@ use app::ssr::auth::RequestUser;
 use app::ssr::db::{Backend, Db, DbOptions};
 use app::ssr::outbound::Outbound;
 use app::ssr::proxy::TrustedProxies;
-use app::ssr::state::AuthPolicy;
+use app::ssr::state::{AuthPolicy, SignIn, Sso};
 use app::ssr::{AppState, auth};
 use app::{App, shell};
 use axum::Router;
@@ -58,16 +58,13 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
     ops::spawn_tasks_in_request_spans();
     let leptos_options =
         LeptosOptions::builder().output_name("premortem").site_addr(settings.listen).env(Env::PROD).build();
-    let auth_policy = AuthPolicy {
-        session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
-        free_failures: i64::from(settings.login_max_failures),
-        max_failures_per_address: i64::from(settings.login_max_failures) * 10,
-        ..AuthPolicy::default()
-    };
+    let auth_policy = auth_policy(settings);
+    let oidc = crate::oidc::Oidc::from_settings(settings)?;
     let state = AppState {
         db: db.clone(),
         leptos_options: leptos_options.clone(),
         auth: auth_policy.clone(),
+        sign_in: sign_in(settings, oidc.as_deref()),
         public_url: settings.public_url.clone(),
         secure_cookies: settings.secure_cookies,
         trusted_proxies: settings.trusted_proxies.clone(),
@@ -103,8 +100,12 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         .layer(axum::middleware::from_fn(ops::server_fn_error_status))
         .layer(axum::middleware::from_fn(ops::return_after_login))
         .with_state(state.clone());
-
     let mut tasks = background_tasks(settings, &db, auth_policy)?;
+    let pages = match oidc {
+        Some(oidc) => pages.merge(crate::oidc::router(state.clone(), oidc, &mut tasks)),
+        None => pages,
+    };
+
     // Everything that reads the database fails fast while it is away, the session's own reads
     // and writes included (outside them, a refusal would still wait for the session store);
     // health, metrics and the embedded assets need neither the database nor a session.
@@ -138,6 +139,25 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok((router, tasks))
+}
+
+/// Sessions' lifetime and login throttling, from the settings.
+fn auth_policy(settings: &Settings) -> AuthPolicy {
+    AuthPolicy {
+        session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
+        free_failures: i64::from(settings.login_max_failures),
+        max_failures_per_address: i64::from(settings.login_max_failures) * 10,
+        ..AuthPolicy::default()
+    }
+}
+
+/// How people sign in: through the provider when one is configured, and with a password unless
+/// it is turned off (without a provider, the password is the only way in).
+fn sign_in(settings: &Settings, oidc: Option<&crate::oidc::Oidc>) -> SignIn {
+    SignIn {
+        sso: oidc.map(|oidc| Sso { issuer: oidc.issuer().to_owned(), name: settings.oidc_name.clone() }),
+        password: settings.password_login || oidc.is_none(),
+    }
 }
 
 /// The CI API's state: the app's, plus the upload limits and budgets from `settings`.

@@ -10,6 +10,10 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     use crate::ssr::{auth, state};
     auth::arguments_within_bounds()?;
     let state = state()?;
+    if !state.sign_in.password {
+        let provider = state.sign_in.sso.as_ref().map_or("your identity provider", |sso| sso.name.as_str());
+        return Err(AppError::Denied(format!("Password login is turned off here: sign in with {provider}.")));
+    }
     let client = super::client_address().await;
     let (user, epoch) =
         auth::check_credentials(&state.db, &state.auth, &username, &password, &client).await?;
@@ -17,6 +21,21 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     tracing::info!(user = %user, "login");
     super::redirect_html_form(&crate::domain::return_to::ReturnTo::or_start(next.as_deref()));
     Ok(())
+}
+
+/// How people sign in here, for the login page.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignInOptions {
+    /// The label of the identity provider's button ("Sign in with …"), when configured.
+    pub sso: Option<String>,
+    /// Whether the password form is offered.
+    pub password: bool,
+}
+
+#[server(endpoint = "login_options")]
+pub async fn login_options() -> Result<SignInOptions, AppError> {
+    let sign_in = crate::ssr::state()?.sign_in;
+    Ok(SignInOptions { sso: sign_in.sso.map(|sso| sso.name), password: sign_in.password })
 }
 
 /// Ends the session; the old session cookie is refused from then on.

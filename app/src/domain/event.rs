@@ -211,6 +211,28 @@ pub enum Event {
         before: Value,
         after: Value,
     },
+    /// An identity at the OpenID provider linked to a user at its first sign-in: to a user
+    /// created then, or to the one an admin pre-linked by `email`.
+    IdentityLinked {
+        user: UserId,
+        issuer: String,
+        subject: String,
+        email: Option<String>,
+    },
+    /// An admin pre-linked a user to the provider's identity with this address (confirmed at its
+    /// first sign-in), or withdrew a pre-link still waiting (`email` none).
+    IdentityPrelinked {
+        user: UserId,
+        before: Option<String>,
+        email: Option<String>,
+    },
+    /// A provider group mapped to a role in a team (`after`), or unmapped (`after` none).
+    GroupRoleSet {
+        team: TeamId,
+        group: String,
+        before: Option<Role>,
+        after: Option<Role>,
+    },
     TokenCreated {
         team: TeamId,
         token: TokenId,
@@ -319,6 +341,11 @@ impl Event {
             Event::UserAccessSet { .. } => "user.enable",
             Event::PasswordReset { .. } => "user.reset_password",
             Event::UserRenamed { .. } => "user.rename",
+            Event::IdentityLinked { .. } => "user.link_identity",
+            Event::IdentityPrelinked { email: Some(_), .. } => "user.prelink_identity",
+            Event::IdentityPrelinked { .. } => "user.unlink_identity",
+            Event::GroupRoleSet { after: Some(_), .. } => "group_role.set",
+            Event::GroupRoleSet { .. } => "group_role.remove",
             Event::TokenCreated { .. } => "token.create",
             Event::TokenRevoked { .. } => "token.revoke",
             Event::WebhookCreated { .. } => "webhook.create",
@@ -363,7 +390,10 @@ impl Event {
             Event::UserCreated { user, .. }
             | Event::UserAccessSet { user, .. }
             | Event::PasswordReset { user, .. }
-            | Event::UserRenamed { user, .. } => ("user", user.to_string()),
+            | Event::UserRenamed { user, .. }
+            | Event::IdentityLinked { user, .. }
+            | Event::IdentityPrelinked { user, .. } => ("user", user.to_string()),
+            Event::GroupRoleSet { team, group, .. } => ("group_role", format!("{team}/{group}")),
             Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
                 ("token", token.to_string())
             }
@@ -409,7 +439,8 @@ impl Event {
             | Event::WebhookTested { team, .. }
             | Event::DeliveryRequeued { team, .. }
             | Event::IncidentRecorded { team, .. }
-            | Event::IncidentClassified { team, .. } => Some(*team),
+            | Event::IncidentClassified { team, .. }
+            | Event::GroupRoleSet { team, .. } => Some(*team),
             Event::FailureModeAdded { fm, .. }
             | Event::FailureModeEdited { fm, .. }
             | Event::FailureModeRemoved { fm, .. }
@@ -419,7 +450,9 @@ impl Event {
             Event::UserCreated { .. }
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
-            | Event::UserRenamed { .. } => None,
+            | Event::UserRenamed { .. }
+            | Event::IdentityLinked { .. }
+            | Event::IdentityPrelinked { .. } => None,
         }
     }
 
@@ -454,6 +487,9 @@ impl Event {
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
             | Event::UserRenamed { .. }
+            | Event::IdentityLinked { .. }
+            | Event::IdentityPrelinked { .. }
+            | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
             | Event::WebhookCreated { .. }
@@ -533,12 +569,12 @@ impl Event {
             Event::UserCreated { .. }
             | Event::UserAccessSet { .. }
             | Event::UserRenamed { .. }
-            | Event::PasswordReset { .. } => user_states(self),
-            Event::TokenCreated { name, prefix, scopes, expires_at, .. } => (
-                None,
-                Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
-            ),
-            Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
+            | Event::PasswordReset { .. }
+            | Event::IdentityLinked { .. }
+            | Event::IdentityPrelinked { .. }
+            | Event::GroupRoleSet { .. }
+            | Event::TokenCreated { .. }
+            | Event::TokenRevoked { .. } => access_states(self),
             Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
@@ -550,16 +586,33 @@ impl Event {
     }
 }
 
-/// An account's states: as created, its access or name before and after, a new password
-/// (that it changed, never what it is).
-fn user_states(event: &Event) -> (Option<Value>, Option<Value>) {
+/// The states of who may act: an account as created, its access or name before and after, a
+/// new password (that it changed, never what it is), its identity at the provider, what a
+/// provider group gives, an API token.
+fn access_states(event: &Event) -> (Option<Value>, Option<Value>) {
     match event {
+        Event::TokenCreated { name, prefix, scopes, expires_at, .. } => (
+            None,
+            Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
+        ),
+        Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
         Event::UserCreated { account, .. } => (None, Some(account.clone())),
         Event::UserAccessSet { before, after, .. } | Event::UserRenamed { before, after, .. } => {
             (Some(before.clone()), Some(after.clone()))
         }
         Event::PasswordReset { username, .. } => {
             (None, Some(json!({ "username": username, "password": "changed" })))
+        }
+        Event::IdentityLinked { issuer, subject, email, .. } => {
+            (None, Some(json!({ "issuer": issuer, "subject": subject, "email": email })))
+        }
+        Event::IdentityPrelinked { before, email, .. } => {
+            let state = |email: &Option<String>| email.as_ref().map(|e| json!({ "prelinked_email": e }));
+            (state(before), state(email))
+        }
+        Event::GroupRoleSet { group, before, after, .. } => {
+            let state = |role: &Option<Role>| role.map(|r| json!({ "group": group, "role": r.as_str() }));
+            (state(before), state(after))
         }
         _ => (None, None),
     }

@@ -446,6 +446,9 @@ impl Event {
             | Event::UserAccessSet { .. }
             | Event::PasswordReset { .. }
             | Event::UserRenamed { .. }
+            | Event::IdentityLinked { .. }
+            | Event::IdentityPrelinked { .. }
+            | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
             | Event::WebhookCreated { .. }

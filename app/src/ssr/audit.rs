@@ -25,13 +25,15 @@ pub enum Actor {
     /// Premortem itself, as time passes: a risk acceptance running out, evidence going
     /// stale (`ssr::gates::sweep`).
     Clock,
+    /// The identity provider, through what a sign-in asserts: a team role its groups map to.
+    Sso,
 }
 
 impl Actor {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User { id, .. } => Some(id.0),
-            Actor::Cli | Actor::Token { .. } | Actor::Clock => None,
+            Actor::Cli | Actor::Token { .. } | Actor::Clock | Actor::Sso => None,
         }
     }
 
@@ -40,6 +42,7 @@ impl Actor {
             Actor::User { username, .. } => username,
             Actor::Cli => "cli",
             Actor::Clock => "premortem:clock",
+            Actor::Sso => "premortem:sso",
             Actor::Token { name, .. } => name,
         }
     }

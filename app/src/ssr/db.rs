@@ -94,6 +94,9 @@ pub enum LockSpace {
     TeamWebhooks = 7204,
     /// A team's incidents while one is recorded: finding one by its external id.
     TeamIncidents = 7205,
+    /// Single sign-on: linking an identity at its first sign-in (two tabs signing in at once
+    /// create one user).
+    SignIn = 7206,
 }
 
 /// Set when the database server cannot be reached (a refused or broken connection, a

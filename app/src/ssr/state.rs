@@ -32,12 +32,35 @@ impl Default for AuthPolicy {
     }
 }
 
+/// How people sign in, from the server's settings.
+#[derive(Clone, Debug)]
+pub struct SignIn {
+    /// The identity provider, when single sign-on is configured: its issuer (as linked
+    /// identities record it) and the label of its button.
+    pub sso: Option<Sso>,
+    /// Whether the password form is offered and a password login accepted.
+    pub password: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sso {
+    pub issuer: String,
+    pub name: String,
+}
+
+impl Default for SignIn {
+    fn default() -> Self {
+        Self { sso: None, password: true }
+    }
+}
+
 /// Pools, settings and Leptos options; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub auth: AuthPolicy,
+    pub sign_in: SignIn,
     /// The public origin users and CI reach the app at, if configured.
     pub public_url: Option<String>,
     /// Whether cookies are marked `Secure` (the site is served over HTTPS).

@@ -136,13 +136,23 @@ impl TestApp {
         Self::spawn_on(TestDb::new(backend).await, extra).await
     }
 
-    /// The app on an existing database (migrated at start, like the binary does).
+    /// The app on an existing database (migrated at start, like the binary does); `{origin}`
+    /// in an argument is the address it listens on.
     pub async fn spawn_on(test_db: TestDb, extra: &[&str]) -> Self {
-        let settings = settings(&test_db.url, extra);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::spawn_listening(listener, test_db, extra).await
+    }
+
+    /// The app on `listener` (bound before its settings are known: the SSO tests register the
+    /// address at the provider first).
+    pub async fn spawn_listening(listener: tokio::net::TcpListener, test_db: TestDb, extra: &[&str]) -> Self {
+        let addr = listener.local_addr().expect("addr");
+        let origin = format!("http://{addr}");
+        let extra: Vec<String> = extra.iter().map(|arg| arg.replace("{origin}", &origin)).collect();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let settings = settings(&test_db.url, &extra);
         let db = server::startup::connect(&settings).await.expect("connect and migrate");
         let (router, _tasks) = server::startup::app(&settings, db.clone()).await.expect("build app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let limits = server::startup::ConnectionLimits::from(&settings);
         let server = tokio::spawn(server::startup::serve_connections(
             listener,

@@ -27,5 +27,6 @@ mod ops;
 mod portfolio;
 mod report;
 mod search;
+mod sso;
 mod trust;
 mod webhooks;

@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod evidence;
 pub mod failure_modes;
+pub mod identities;
 pub mod incidents;
 pub mod search;
 pub mod sign_offs;

@@ -5,6 +5,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Role, TeamId, TeamName, TeamSlug, UserId};
 use crate::ssr::audit::Actor;
 use crate::ssr::db::Db;
+use crate::ssr::write::Write;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -118,41 +119,68 @@ pub async fn set_membership(
     role: Option<Role>,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
+    set_membership_in(&mut tx, actor, team, user, role).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_membership`] inside a unit of work that writes more (a sign-in's group roles). A
+/// membership the identity provider's groups set is marked so (`by_sso`), one set by hand not.
+pub(crate) async fn set_membership_in(
+    tx: &mut Write,
+    actor: &Actor,
+    team: TeamId,
+    user: UserId,
+    role: Option<Role>,
+) -> Result<(), AppError> {
     let previous: Option<String> =
         sqlx::query_scalar("SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2")
             .bind(team)
             .bind(user)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
+    let by_sso = i64::from(matches!(actor, Actor::Sso));
     if previous.as_deref() == role.map(Role::as_str) {
+        if role.is_some() {
+            sqlx::query(
+                "UPDATE memberships SET by_sso = $1 WHERE team_id = $2 AND user_id = $3 AND by_sso <> $1",
+            )
+            .bind(by_sso)
+            .bind(team)
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
+        }
         // Nothing changes, so nothing is written or audited (a retried form is harmless).
         return Ok(());
     }
     match role {
         Some(role) => {
             sqlx::query(
-                "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+                "INSERT INTO memberships (team_id, user_id, role, created_at, by_sso) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role, by_sso = excluded.by_sso",
             )
             .bind(team)
             .bind(user)
             .bind(role.as_str())
             .bind(Timestamp::now())
-            .execute(&mut *tx)
+            .bind(by_sso)
+            .execute(&mut **tx)
             .await?;
         }
         None => {
             sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
                 .bind(team)
                 .bind(user)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
     }
-    let username: String =
-        sqlx::query_scalar("SELECT username FROM users WHERE id = $1").bind(user).fetch_one(&mut *tx).await?;
+    let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_one(&mut **tx)
+        .await?;
     let before = previous.map(|r| Role::parse("role", &r)).transpose()?;
     tx.record(actor, Event::MembershipChanged { team, username, before, after: role }).await?;
-    tx.commit().await?;
     Ok(())
 }

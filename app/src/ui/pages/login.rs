@@ -1,31 +1,73 @@
-use crate::api::auth::Login;
-use crate::ui::components::{FieldError, FormError, action_error};
+use crate::api::auth::{Login, SignInOptions, login_options};
+use crate::ui::components::{FieldError, FormError, Loaded, action_error};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// The login form. Works as a plain HTML form; with JavaScript the password can be revealed.
+/// The login page: the identity provider's button when single sign-on is configured, and the
+/// password form unless password login is turned off. Both work as plain HTML (a `GET` form
+/// and its redirects, a `POST` form); with JavaScript the password can be revealed.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let err = action_error(login);
+    let options = Resource::new_blocking(|| (), |_| login_options());
     // The page that sent the user here, kept through a refused attempt (the refusal returns
     // to this address); the server decides whether it is safe to go to.
-    let next = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("next"));
+    let (next, sso_error) = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| (q.get("next"), q.get("sso_error").map(|code| sso_refusal(&code))));
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
-            <ActionForm action=login>
-                <FormError err/>
-                {next.map(|next| view! { <input type="hidden" name="next" value=next/> })}
-                <label for="username">"Username"</label>
-                <input id="username" name="username" autocomplete="username" required autofocus/>
-                <label for="password">"Password"</label>
-                <PasswordInput/>
-                <FieldError err field="password" id="password"/>
-                <button type="submit">"Log in"</button>
-            </ActionForm>
+            {sso_error.map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <Loaded resource=options page=move |options: SignInOptions| {
+                let next = next.clone();
+                view! {
+                    {options.sso.map(|name| {
+                        let next = next.clone();
+                        view! {
+                            <form method="get" action="/auth/oidc/start" class="sso">
+                                {next.map(|next| view! { <input type="hidden" name="next" value=next/> })}
+                                <button type="submit">{format!("Sign in with {name}")}</button>
+                            </form>
+                        }
+                    })}
+                    {options.password.then(|| view! { <PasswordLogin action=login next=next.clone()/> })}
+                }
+            }/>
         </section>
+    }
+}
+
+/// What the login page says when a sign-in through the provider was refused: a fixed message
+/// per reason (`/auth/oidc/callback` sends the reason, never the provider's own words, which
+/// anyone could put in a link).
+fn sso_refusal(code: &str) -> &'static str {
+    match code {
+        "expired" => "That sign-in took too long or was started in another window. Please try again.",
+        "denied" => {
+            "Your identity provider did not sign you in. Please try again, or ask your administrator."
+        }
+        "unavailable" => "Your identity provider cannot be reached just now. Please try again shortly.",
+        "domain" => "Your account at the identity provider is not one this site accepts (its email domain).",
+        "disabled" => "Your account here is disabled. Ask an administrator.",
+        _ => "Your identity could not be verified. Please try again, or ask your administrator.",
+    }
+}
+
+#[component]
+fn PasswordLogin(action: ServerAction<Login>, next: Option<String>) -> impl IntoView {
+    let err = action_error(action);
+    view! {
+        <ActionForm action>
+            <FormError err/>
+            {next.map(|next| view! { <input type="hidden" name="next" value=next/> })}
+            <label for="username">"Username"</label>
+            <input id="username" name="username" autocomplete="username" required autofocus/>
+            <label for="password">"Password"</label>
+            <PasswordInput/>
+            <FieldError err field="password" id="password"/>
+            <button type="submit">"Log in"</button>
+        </ActionForm>
     }
 }
 

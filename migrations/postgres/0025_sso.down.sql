@@ -1,0 +1,3 @@
+ALTER TABLE memberships DROP COLUMN by_sso;
+DROP TABLE group_roles;
+DROP TABLE identities;
