@@ -1,7 +1,7 @@
 // A real OpenID provider for the tests: oidc-provider, a certified implementation, on a free
 // port of this host, with the development login form (any password; the login is the subject).
 //
-// Users: any login. `alice` and `bob` have names and groups; a login with `@` is its own
+// Users: any login. `alice` and `bob` have names and groups (anyone else is in `everyone`); a login with `@` is its own
 // address, any other `x` is `x@example.com`; a login ending in `.unverified` has an address the
 // provider says it has not verified. Clients: `premortem` (secret and redirect URI from the
 // environment, for the browser tests) and any registered dynamically (`POST /reg`, one per
@@ -42,7 +42,7 @@ function claimsOf(sub) {
     email_verified: !sub.endsWith('.unverified'),
     name: known[sub]?.name ?? sub,
     preferred_username: sub.split('@')[0],
-    groups: known[sub]?.groups ?? [],
+    groups: known[sub]?.groups ?? ['everyone'],
   };
 }
 

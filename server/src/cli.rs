@@ -48,7 +48,8 @@ async fn execute(cli: Cli) -> Result<(), startup::BoxError> {
         Command::Serve => serve(&settings).await,
         Command::Migrate(MigrateCommand::Up) => migrate_up(&settings).await,
         Command::Migrate(MigrateCommand::Down { to, yes }) => migrate_down(&settings, to, yes).await,
-        Command::User(command) => create_user(&settings, command).await,
+        Command::User(command @ UserCommand::Create { .. }) => create_user(&settings, command).await,
+        Command::User(UserCommand::ResetPassword { username }) => reset_password(&settings, &username).await,
         Command::Team(command) => create_team(&settings, command).await,
         Command::Token(command) => create_token(&settings, command).await,
         Command::Demo { scale: DemoScale::Small } => demo_small(&settings).await,
@@ -122,7 +123,9 @@ async fn migrate_down(settings: &Settings, to: i64, yes: bool) -> Result<(), sta
 /// `user create`: a user, optionally an admin or a member of a team; the password is read
 /// from standard input.
 async fn create_user(settings: &Settings, command: UserCommand) -> Result<(), startup::BoxError> {
-    let UserCommand::Create { username, display_name, admin, team, role } = command;
+    let UserCommand::Create { username, display_name, admin, team, role } = command else {
+        return Err("not a user create command".into());
+    };
     let username = Username::parse(&username).map_err(user_error)?;
     let display_name =
         DisplayName::parse(display_name.as_deref().unwrap_or(username.as_str())).map_err(user_error)?;
@@ -146,6 +149,20 @@ async fn create_user(settings: &Settings, command: UserCommand) -> Result<(), st
         teams::set_membership(&db, &Actor::Cli, team.id, id, Some(role)).await.map_err(user_error)?;
     }
     println!("created user {}{}", username.as_str(), if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+/// `user reset-password`: a new password (read from standard input) for a user, whose
+/// sessions end; the way back in for an admin when password login is off and the identity
+/// provider is broken (turn `PREMORTEM_PASSWORD_LOGIN` on again, then log in with it).
+async fn reset_password(settings: &Settings, username: &str) -> Result<(), startup::BoxError> {
+    let username = Username::parse(username).map_err(user_error)?;
+    let password = Password::parse_new("password", &read_password()?).map_err(user_error)?;
+    let db = startup::connect(settings).await?;
+    let id = users::id_by_username(&db, &username).await.map_err(user_error)?;
+    let hash = hash_password(password).await.map_err(user_error)?;
+    users::set_password(&db, &Actor::Cli, id, &hash).await.map_err(user_error)?;
+    println!("password reset for {}; their sessions have ended", username.as_str());
     Ok(())
 }
 

@@ -318,6 +318,11 @@ pub enum UserCommand {
         #[arg(long, requires = "team")]
         role: Option<String>,
     },
+    /// Set a new password for a user (read from standard input) and end their sessions.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -147,6 +147,10 @@ impl Oidc {
         self.issuer.as_str()
     }
 
+    pub fn groups_claim(&self) -> Option<&str> {
+        self.groups_claim.as_deref()
+    }
+
     /// Discovers the provider, retrying with growing pauses (up to 10 s) while it cannot be
     /// reached or answers nonsense; logs each failure. Runs until it succeeds.
     pub async fn discover(self: Arc<Self>) {

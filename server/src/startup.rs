@@ -155,7 +155,11 @@ fn auth_policy(settings: &Settings) -> AuthPolicy {
 /// it is turned off (without a provider, the password is the only way in).
 fn sign_in(settings: &Settings, oidc: Option<&crate::oidc::Oidc>) -> SignIn {
     SignIn {
-        sso: oidc.map(|oidc| Sso { issuer: oidc.issuer().to_owned(), name: settings.oidc_name.clone() }),
+        sso: oidc.map(|oidc| Sso {
+            issuer: oidc.issuer().to_owned(),
+            name: settings.oidc_name.clone(),
+            groups_claim: oidc.groups_claim().map(str::to_owned),
+        }),
         password: settings.password_login || oidc.is_none(),
     }
 }

@@ -1,7 +1,39 @@
-//! The logged-in user's own account (`/account`): their display name and password.
+//! The logged-in user's own account (`/account`): how they sign in, their display name and
+//! password.
 
 use crate::domain::AppError;
+use crate::domain::identity::Identity;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How the logged-in user signs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInView {
+    /// They have a password here.
+    pub password: bool,
+    /// The identity provider's name, when single sign-on is configured, and their identity
+    /// there (linked, or a pre-link waiting).
+    pub provider: Option<String>,
+    pub identity: Option<Identity>,
+}
+
+#[server(endpoint = "account/sign_in")]
+pub async fn how_i_sign_in() -> Result<SignInView, AppError> {
+    use crate::ssr::{auth, state, store::identities, store::users};
+    let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
+    let state = state()?;
+    let password = users::has_password(&state.db, user.id).await?;
+    let (provider, identity) = match state.sign_in.sso {
+        Some(sso) => {
+            let identity =
+                identities::of_user(&state.db, user.id).await?.into_iter().find(|i| i.issuer == sso.issuer);
+            (Some(sso.name), identity)
+        }
+        None => (None, None),
+    };
+    Ok(SignInView { password, provider, identity })
+}
 
 /// Sets the logged-in user's display name.
 #[server(endpoint = "account/display_name")]
@@ -26,6 +58,11 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let user = auth::require_user().await?;
     auth::arguments_within_bounds()?;
     let state = state()?;
+    if !users::has_password(&state.db, user.id).await? {
+        return Err(AppError::Conflict(
+            "You sign in through your identity provider; there is no password here to change.".into(),
+        ));
+    }
     let password = Password::parse_new("new_password", &new_password)?;
     if new_password == current_password {
         return Err(AppError::invalid("new_password", "Choose a password other than your current one."));

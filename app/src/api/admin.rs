@@ -12,24 +12,90 @@ pub struct UserItem {
     pub display_name: String,
     pub is_admin: bool,
     pub disabled: bool,
+    /// Their identity at the configured provider: linked, or a pre-link waiting.
+    pub identity: Option<crate::domain::identity::Identity>,
 }
 
-/// Every user account.
+/// The users, and the identity provider's name when single sign-on is configured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersView {
+    pub users: Vec<UserItem>,
+    pub provider: Option<String>,
+}
+
+/// Every user account, with their identities at the provider.
 #[server(endpoint = "admin/users")]
-pub async fn list_users() -> Result<Vec<UserItem>, AppError> {
-    use crate::ssr::{auth, state, store::users};
+pub async fn list_users() -> Result<UsersView, AppError> {
+    use crate::ssr::{auth, state, store::identities, store::users};
     auth::require_admin().await?;
-    Ok(users::list(&state()?.db)
+    let state = state()?;
+    let mut linked = match &state.sign_in.sso {
+        Some(sso) => identities::all(&state.db, &sso.issuer).await?,
+        None => Default::default(),
+    };
+    let users = users::list(&state.db)
         .await?
         .into_iter()
         .map(|u| UserItem {
+            identity: linked.remove(&u.id),
             id: u.id,
             username: u.username,
             display_name: u.display_name,
             is_admin: u.is_admin,
             disabled: u.disabled,
         })
-        .collect())
+        .collect();
+    Ok(UsersView { users, provider: state.sign_in.sso.map(|sso| sso.name) })
+}
+
+/// Pre-links a user to the identity the provider will present with `email`, confirmed at its
+/// first sign-in (the provider must say it verified the address); an empty `email` withdraws a
+/// pre-link still waiting.
+#[server(endpoint = "admin/prelink")]
+pub async fn prelink_user(user_id: i64, email: String) -> Result<(), AppError> {
+    use crate::ssr::{audit_actor, auth, state, store::identities};
+    let admin = auth::require_admin().await?;
+    let state = state()?;
+    let sso =
+        state.sign_in.sso.ok_or_else(|| AppError::Conflict("Single sign-on is not configured.".into()))?;
+    let email = crate::domain::identity::parse_email(&email)?;
+    identities::prelink(&state.db, &audit_actor(&admin), &sso.issuer, UserId(user_id), email.as_deref()).await
+}
+
+/// The provider groups that give team roles.
+#[server(endpoint = "admin/group_roles")]
+pub async fn group_roles() -> Result<GroupRolesView, AppError> {
+    use crate::ssr::{auth, state, store::identities};
+    auth::require_admin().await?;
+    let state = state()?;
+    Ok(GroupRolesView {
+        roles: identities::group_roles(&state.db).await?,
+        claim: state.sign_in.sso.and_then(|sso| sso.groups_claim),
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRolesView {
+    pub roles: Vec<crate::domain::identity::GroupRole>,
+    /// The claim groups are read from; none when it is not configured (nothing is applied).
+    pub claim: Option<String>,
+}
+
+/// Maps a provider group to a role in a team (`role` viewer, member or lead), or removes the
+/// mapping (`role` none). Members' roles follow at their next sign-in.
+#[server(endpoint = "admin/set_group_role")]
+pub async fn set_group_role(group: String, team: String, role: String) -> Result<(), AppError> {
+    use crate::domain::{Role, TeamSlug, identity::GroupName};
+    use crate::ssr::{audit_actor, auth, state, store::identities, store::teams};
+    let admin = auth::require_admin().await?;
+    let group = GroupName::parse(&group)?;
+    let role = match role.as_str() {
+        "none" => None,
+        other => Some(Role::parse("role", other)?),
+    };
+    let db = state()?.db;
+    let team = teams::by_slug(&db, &TeamSlug::parse(&team)?).await?;
+    identities::set_group_role(&db, &audit_actor(&admin), group.as_str(), team.id, role).await
 }
 
 /// Creates a user. `is_admin` is present (any value) when the checkbox was ticked.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod failure_mode;
 pub mod gate;
+pub mod identity;
 pub mod ids;
 pub mod incident;
 pub mod learning;

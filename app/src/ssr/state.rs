@@ -46,6 +46,8 @@ pub struct SignIn {
 pub struct Sso {
     pub issuer: String,
     pub name: String,
+    /// The claim that lists a user's groups, when the group mapping is applied.
+    pub groups_claim: Option<String>,
 }
 
 impl Default for SignIn {

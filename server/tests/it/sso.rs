@@ -46,15 +46,18 @@ async fn sso_app_at(backend: Backend, issuer: &str, extra: &[&str]) -> (TestApp,
         None => register(issuer, &origin).await,
     };
     let issuer = issuer.trim_start_matches("unregistered:");
+    // `--name=value`: a generated id or secret may begin with `-`.
+    let (issuer_arg, id_arg, secret_arg) = (
+        format!("--oidc-issuer={issuer}"),
+        format!("--oidc-client-id={id}"),
+        format!("--oidc-client-secret={secret}"),
+    );
     let mut args = vec![
         "--public-url",
         "{origin}",
-        "--oidc-issuer",
-        issuer,
-        "--oidc-client-id",
-        &id,
-        "--oidc-client-secret",
-        &secret,
+        &issuer_arg,
+        &id_arg,
+        &secret_arg,
         "--oidc-name",
         "Example SSO",
         "--oidc-scopes",
@@ -264,10 +267,106 @@ async fn a_prelink_is_confirmed_by_a_verified_address_and_an_address_alone_links
     assert_eq!(me(&app, &third).await["username"], "erin-2");
 }
 
+/// What an admin does in the browser: pre-link a local user, map a group; what a user made by
+/// the provider sees on their account page (no password to change).
+async fn admins_pre_link_and_map_groups_and_provider_users_have_no_password(backend: Backend) {
+    let (app, _) = sso_app(backend, &[]).await;
+    app.user("root", "root-password-1", true).await;
+    let frank = app.user("frank", "frank-password-1", false).await;
+    app.team("QUE", &[]).await;
+    let admin = app.client();
+    assert_eq!(app.login(&admin, "root", "root-password-1").await.status(), StatusCode::OK);
+    let user = app.client();
+    assert_eq!(app.login(&user, "frank", "frank-password-1").await.status(), StatusCode::OK);
+
+    // Only an admin may pre-link or map, and bad input changes nothing.
+    let frank_id = frank.0.to_string();
+    let attempt = [("user_id", frank_id.as_str()), ("email", "frank@example.com")];
+    assert_eq!(app.call(&user, "admin/prelink", &attempt).await.status(), StatusCode::FORBIDDEN);
+    let bad = app
+        .call(&admin, "admin/prelink", &[("user_id", frank_id.as_str()), ("email", "not an address")])
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let map = [("group", "everyone"), ("team", "QUE"), ("role", "member")];
+    assert_eq!(app.call(&user, "admin/set_group_role", &map).await.status(), StatusCode::FORBIDDEN);
+    let bad_role = [("group", "g"), ("team", "QUE"), ("role", "owner")];
+    assert_eq!(
+        app.call(&admin, "admin/set_group_role", &bad_role).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let no_team = [("group", "g"), ("team", "NOPE"), ("role", "member")];
+    assert_eq!(app.call(&admin, "admin/set_group_role", &no_team).await.status(), StatusCode::NOT_FOUND);
+    assert!(identities::group_roles(&app.db).await.expect("roles").is_empty());
+
+    assert_eq!(app.call(&admin, "admin/prelink", &attempt).await.status(), StatusCode::OK);
+    assert_eq!(app.call(&admin, "admin/set_group_role", &map).await.status(), StatusCode::OK);
+    let users_page =
+        admin.get(app.url("/admin/users")).send().await.expect("page").text().await.expect("html");
+    assert!(users_page.contains("a password; Example SSO once frank@example.com signs in"), "{users_page}");
+    let teams_page =
+        admin.get(app.url("/admin/teams")).send().await.expect("page").text().await.expect("html");
+    assert!(teams_page.contains("data-group=\"everyone\""), "{teams_page}");
+    assert!(teams_page.contains("Groups are read from the"), "{teams_page}");
+
+    // Frank signs in at the provider: his own account, now with the mapped role.
+    let browser = app.client();
+    sign_in(&app, &browser, "frank").await;
+    let who = me(&app, &browser).await;
+    assert_eq!(who["id"], json!(frank.0));
+    assert_eq!(who["teams"][0][2], "member");
+    let account = browser.get(app.url("/account")).send().await.expect("page").text().await.expect("html");
+    assert!(account.contains("A password kept by Premortem, and Example SSO"), "{account}");
+
+    // Bob has no password here: no form to change one, and the endpoint says why.
+    let bob = app.client();
+    sign_in(&app, &bob, "bob").await;
+    let account = bob.get(app.url("/account")).send().await.expect("page").text().await.expect("html");
+    assert!(account.contains("Example SSO (last sign-in"), "{account}");
+    assert!(!account.contains("current_password"), "{account}");
+    let change = [("current_password", ""), ("new_password", "a-new-password-1")];
+    let refused = app.call(&bob, "account/password", &change).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.expect("body").contains("there is no password here"));
+    let log = actions(&app).await;
+    for action in ["user.prelink_identity", "group_role.set", "user.link_identity"] {
+        assert!(log.iter().any(|(a, _)| a == action), "{action}: {log:?}");
+    }
+}
+
 both_backends!(
     signing_in_creates_one_account_linked_by_subject_and_maps_groups,
     a_prelink_is_confirmed_by_a_verified_address_and_an_address_alone_links_nothing,
+    admins_pre_link_and_map_groups_and_provider_users_have_no_password,
 );
+
+/// The way back in when the provider is broken and password login is off: the command line
+/// sets an admin's password, and with password login on again it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_resets_a_password_for_recovery() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.user("root", "root-password-1", true).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_premortem"))
+        .env("PREMORTEM_DATABASE_URL", &app.test_db.url)
+        .env("RUST_LOG", "warn")
+        .args(["user", "reset-password", "--username", "root"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run premortem");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"recovered-password-1\n").await.expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("wait");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("password reset for root"));
+    let client = app.client();
+    assert_eq!(
+        app.login(&client, "root", "root-password-1").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(app.login(&client, "root", "recovered-password-1").await.status(), StatusCode::OK);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_and_refused_callbacks_sign_nobody_in() {

@@ -4,12 +4,12 @@
 
 use super::teams::set_membership_in;
 use crate::domain::event::Event;
+use crate::domain::identity::{GroupRole, Identity};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, DisplayName, Role, TeamId, UserId, Username};
 use crate::ssr::audit::Actor;
 use crate::ssr::db::{Db, LockSpace, advisory_lock};
 use crate::ssr::write::Write;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -34,26 +34,6 @@ pub struct Asserted {
 pub enum Refused {
     /// The account it is linked to is disabled.
     Disabled,
-}
-
-/// A user's linked identity (or pre-link still waiting), for the account and admin pages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub issuer: String,
-    /// The address it was pre-linked by, if it was.
-    pub email: Option<String>,
-    /// When its first sign-in linked it; none while a pre-link waits.
-    pub linked_at: Option<Timestamp>,
-    pub last_sign_in_at: Option<Timestamp>,
-}
-
-/// A provider group's role in a team.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRole {
-    pub group: String,
-    pub team: TeamId,
-    pub team_slug: String,
-    pub role: Role,
 }
 
 /// Signs in the identity `who`: finds the user linked to its issuer and subject, or links the

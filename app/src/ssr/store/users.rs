@@ -241,3 +241,12 @@ pub async fn id_by_username(db: &Db, username: &Username) -> Result<UserId, AppE
         .map(UserId)
         .ok_or_else(|| AppError::invalid("username", "No user has that username."))
 }
+
+/// Whether the user has a password here (a user single sign-on created has none).
+pub async fn has_password(db: &Db, id: UserId) -> Result<bool, AppError> {
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?;
+    Ok(hash.is_some_and(|hash| !hash.is_empty()))
+}

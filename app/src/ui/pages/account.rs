@@ -1,6 +1,6 @@
-use crate::api::account::{ChangePassword, SetDisplayName};
+use crate::api::account::{ChangePassword, SetDisplayName, SignInView, how_i_sign_in};
 use crate::domain::Principal;
-use crate::ui::components::{FieldError, FormError, RequireUser, action_error};
+use crate::ui::components::{FieldError, FormError, Loaded, RequireUser, action_error};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -10,6 +10,7 @@ use leptos_meta::Title;
 pub fn AccountPage() -> impl IntoView {
     let rename = ServerAction::<SetDisplayName>::new();
     let password = ServerAction::<ChangePassword>::new();
+    let sign_in = Resource::new(move || password.version().get(), |_| how_i_sign_in());
     // A refused post returns to the address it came from with `__err`: no notice then.
     let done = leptos_router::hooks::use_query_map()
         .with_untracked(|q| q.get("done").filter(|_| q.get("__err").is_none()));
@@ -24,17 +25,45 @@ pub fn AccountPage() -> impl IntoView {
             view! {
                 <h1>"Your account"</h1>
                 {notice.map(|notice| view! { <p class="notice" role="status">{notice}</p> })}
-                <section class="card" aria-labelledby="sign-in">
-                    <h2 id="sign-in">"How you sign in"</h2>
-                    <dl class="facts">
-                        <dt>"Username"</dt><dd class="account-username">{user.username.clone()}</dd>
-                        <dt>"Signs in with"</dt><dd>"A password kept by Premortem"</dd>
-                    </dl>
-                </section>
+                <Loaded resource=sign_in page=move |how: SignInView| {
+                    let username = user.username.clone();
+                    view! {
+                        <section class="card" aria-labelledby="sign-in">
+                            <h2 id="sign-in">"How you sign in"</h2>
+                            <dl class="facts">
+                                <dt>"Username"</dt><dd class="account-username">{username}</dd>
+                                <dt>"Signs in with"</dt><dd class="account-signs-in">{signs_in(&how)}</dd>
+                            </dl>
+                        </section>
+                        {how.password.then(|| view! { <PasswordForm action=password/> })}
+                    }
+                }/>
                 <DisplayNameForm action=rename current=user.display_name.clone()/>
-                <PasswordForm action=password/>
             }
         }/>
+    }
+}
+
+/// "A password kept by Premortem", the identity provider, or both.
+fn signs_in(how: &SignInView) -> String {
+    let provider = match (&how.provider, &how.identity) {
+        (Some(provider), Some(identity)) if identity.linked_at.is_some() => {
+            let last = identity
+                .last_sign_in_at
+                .map(|at| format!(" (last sign-in {})", at.date()))
+                .unwrap_or_default();
+            Some(format!("{provider}{last}"))
+        }
+        (Some(provider), Some(identity)) => Some(format!(
+            "{provider}, once you sign in there as {}",
+            identity.email.as_deref().unwrap_or_default()
+        )),
+        _ => None,
+    };
+    match (how.password, provider) {
+        (true, Some(provider)) => format!("A password kept by Premortem, and {provider}"),
+        (false, Some(provider)) => provider,
+        (_, None) => "A password kept by Premortem".to_owned(),
     }
 }
 
