@@ -450,7 +450,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 38] = [
+pub const DOGFOOD: [Fm; 42] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -498,6 +498,38 @@ pub const DOGFOOD: [Fm; 38] = [
         "A change needs the current password, counted per user against guessing; it moves the user's session epoch, which ends every other session, and restarts this one under a new id",
         "*account::a_user_changes_their_password_and_every_other_session_ends::*\n*account::the_account_page_works_as_plain_forms::*",
         (4, 2, 3),
+    ),
+    fm(
+        None,
+        "The identity provider is down when the server starts or at sign-in",
+        "The company's OpenID provider is unreachable for [10] minutes during a deploy; a server that needs it at start crashes in a loop, and nobody can sign in or read anything.",
+        "Discovery retries in the background and the server serves meanwhile; the sign-in button says the provider cannot be reached; password login goes on where it is allowed; the CLI resets a password for recovery",
+        "*sso::a_provider_down_at_start_is_retried_and_the_app_serves_meanwhile\n*sso::the_command_line_resets_a_password_for_recovery",
+        (4, 3, 2),
+    ),
+    fm(
+        None,
+        "The provider rotates its signing keys",
+        "The provider publishes a new key and signs with it; a server holding the keys it fetched at start refuses every sign-in for [hours] until restarted, or a forged key is trusted.",
+        "A token naming a key not in the set fetches the provider's keys again, once, and is checked against them; a key the provider never published is refused",
+        "*sso::id_tokens_that_fail_validation_are_refused",
+        (4, 2, 3),
+    ),
+    fm(
+        None,
+        "Clock skew between us and the provider refuses fresh tokens or accepts stale ones",
+        "Our clock runs [30] seconds behind or ahead of the provider's; ID tokens look expired as they arrive, or expired ones pass for hours.",
+        "Expiry is checked with one minute of allowed skew and no more: a token 30 s past its expiry signs in, one 10 minutes past is refused",
+        "*sso::id_tokens_that_fail_validation_are_refused",
+        (3, 2, 3),
+    ),
+    fm(
+        None,
+        "A forged, replayed or mixed-up callback signs someone in",
+        "An attacker sends a victim a callback carrying the attacker's code, replays a used one, or answers from another issuer; the victim works in the attacker's account, or the attacker in theirs.",
+        "State and nonce kept in the browser's session and used once, PKCE, the callback's iss and the ID token's iss, aud and signature checked; an address links an account only through an admin's pre-link the provider verified",
+        "*sso::forged_replayed_and_refused_callbacks_sign_nobody_in\n*sso::a_prelink_is_confirmed_by_a_verified_address_and_an_address_alone_links_nothing::*\n*sso::allowed_domains_refuse_other_addresses",
+        (5, 2, 3),
     ),
     fm(
         None,

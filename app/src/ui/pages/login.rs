@@ -18,7 +18,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Log in"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
-            {sso_error.map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            {sso_error.map(|message| view! { <p class="error-box" role="alert">{message}</p> })}
             <Loaded resource=options page=move |options: SignInOptions| {
                 let next = next.clone();
                 view! {
