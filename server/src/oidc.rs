@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::startup::BoxError;
 use app::domain::return_to::ReturnTo;
 use app::ssr::store::identities::{self, Asserted, Refused};
+use app::ssr::store::sessions::Device;
 use app::ssr::{AppState, auth};
 use axum::Router;
 use axum::extract::{Query, State};
@@ -300,6 +301,8 @@ struct CallbackQuery {
 async fn callback(
     State(sso): State<SsoState>,
     session: Session,
+    extensions: axum::http::Extensions,
+    headers: axum::http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     // The flow is used once, whatever comes back: a replayed callback finds none.
@@ -324,7 +327,9 @@ async fn callback(
         Err(err) => return crate::reports::ReportError::App(err).into_response(),
     };
     let (user, epoch) = signed_in;
-    if let Err(err) = auth::start_session(&session, user, epoch).await {
+    let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+    let device = Device::of(peer, &headers, &sso.app.trusted_proxies);
+    if let Err(err) = auth::start_session(&sso.app.db, &session, user, epoch, &device).await {
         return crate::reports::ReportError::App(err).into_response();
     }
     tracing::info!(user = %user, "login through the identity provider");

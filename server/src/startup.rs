@@ -145,6 +145,7 @@ pub async fn app(settings: &Settings, db: Db) -> Result<(Router, Vec<JoinHandle<
 fn auth_policy(settings: &Settings) -> AuthPolicy {
     AuthPolicy {
         session_absolute: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
+        session_idle: Duration::from_secs(u64::from(settings.session_idle_minutes) * 60),
         free_failures: i64::from(settings.login_max_failures),
         max_failures_per_address: i64::from(settings.login_max_failures) * 10,
         ..AuthPolicy::default()
@@ -301,7 +302,7 @@ fn outbound(settings: &Settings) -> Outbound {
     Outbound { allow_http: settings.webhook_allow_http, allow_private: settings.webhook_allow_private }
 }
 
-/// Keeps storage bounded (old login failures, evidence and webhook deliveries past their
+/// Keeps storage bounded (old login failures, ended sessions, evidence and webhook deliveries past their
 /// retention) and records the day's coverage for the trend chart.
 async fn prune(db: Db, policy: AuthPolicy, (retention, deliveries): (Days, Days)) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
@@ -309,6 +310,10 @@ async fn prune(db: Db, policy: AuthPolicy, (retention, deliveries): (Days, Days)
         every.tick().await;
         if let Err(err) = auth::prune_login_failures(&db, &policy).await {
             tracing::warn!(error = %err, "pruning login failures failed");
+        }
+        let limits = (policy.session_idle, policy.session_absolute);
+        if let Err(err) = app::ssr::store::sessions::prune(&db, limits).await {
+            tracing::warn!(error = %err, "pruning ended sessions failed");
         }
         if let Err(err) = app::ssr::store::evidence::prune(&db, retention).await {
             tracing::warn!(error = %err, "pruning evidence failed");

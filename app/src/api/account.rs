@@ -70,8 +70,63 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     auth::confirm_password(&state.db, &state.auth, &user, "current_password", &current_password).await?;
     let hash = auth::hash_password(password).await?;
     let epoch = users::set_password(&state.db, &audit_actor(&user), user.id, &hash).await?;
-    auth::start_session(&auth::session().await?, user.id, epoch).await?;
+    auth::start_session(&state.db, &auth::session().await?, user.id, epoch, &super::device().await).await?;
     tracing::info!(user = %user.id, "password changed");
     super::redirect_html_form("/account?done=password");
+    Ok(())
+}
+
+/// The sessions the logged-in user is signed in with, this one marked.
+#[server(endpoint = "account/sessions")]
+pub async fn my_sessions() -> Result<Vec<crate::domain::identity::SignedIn>, AppError> {
+    use crate::ssr::{auth, state, store::sessions};
+    let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
+    let state = state()?;
+    let handle = auth::session_handle(&auth::session().await?).await?;
+    sessions::list(&state.db, user.id, &handle, (state.auth.session_idle, state.auth.session_absolute)).await
+}
+
+/// Signs out one of the logged-in user's other sessions (`id`), or every other one (`id`
+/// absent); this one goes on.
+#[server(endpoint = "account/sign_out")]
+pub async fn sign_out_sessions(id: Option<i64>) -> Result<(), AppError> {
+    use crate::ssr::{audit_actor, auth, state, store::sessions};
+    let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
+    let handle = auth::session_handle(&auth::session().await?).await?;
+    sessions::end(&state()?.db, &audit_actor(&user), user.id, id, &handle).await?;
+    super::redirect_html_form(if id.is_some() {
+        "/account?done=signed_out"
+    } else {
+        "/account?done=signed_out_others"
+    });
+    Ok(())
+}
+
+/// The logged-in user's personal API tokens, with their teams.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyToken {
+    pub team: String,
+    pub token: crate::domain::scope::TokenInfo,
+}
+
+#[server(endpoint = "account/tokens")]
+pub async fn my_tokens() -> Result<Vec<MyToken>, AppError> {
+    use crate::ssr::{auth, state, store::tokens};
+    let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
+    let owned = tokens::owned_by(&state()?.db, user.id).await?;
+    Ok(owned.into_iter().map(|(team, token)| MyToken { team, token }).collect())
+}
+
+/// Revokes one of the logged-in user's personal tokens.
+#[server(endpoint = "account/revoke_token")]
+pub async fn revoke_my_token(id: i64) -> Result<(), AppError> {
+    use crate::ssr::{audit_actor, auth, state, store::tokens};
+    let user = auth::require_user().await?;
+    auth::arguments_within_bounds()?;
+    tokens::revoke_owned(&state()?.db, &audit_actor(&user), user.id, crate::domain::ids::TokenId(id)).await?;
+    super::redirect_html_form("/account?done=token_revoked");
     Ok(())
 }

@@ -14,10 +14,10 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
         let provider = state.sign_in.sso.as_ref().map_or("your identity provider", |sso| sso.name.as_str());
         return Err(AppError::Denied(format!("Password login is turned off here: sign in with {provider}.")));
     }
-    let client = super::client_address().await;
+    let device = super::device().await;
     let (user, epoch) =
-        auth::check_credentials(&state.db, &state.auth, &username, &password, &client).await?;
-    auth::start_session(&auth::session().await?, user, epoch).await?;
+        auth::check_credentials(&state.db, &state.auth, &username, &password, &device.client).await?;
+    auth::start_session(&state.db, &auth::session().await?, user, epoch, &device).await?;
     tracing::info!(user = %user, "login");
     super::redirect_html_form(&crate::domain::return_to::ReturnTo::or_start(next.as_deref()));
     Ok(())
@@ -42,7 +42,7 @@ pub async fn login_options() -> Result<SignInOptions, AppError> {
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::ssr::auth;
-    auth::end_session(&auth::session().await?).await?;
+    auth::end_session(&crate::ssr::state()?.db, &auth::session().await?).await?;
     super::redirect_html_form("/login");
     Ok(())
 }

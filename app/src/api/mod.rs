@@ -66,18 +66,16 @@ fn redirect_html_form(path: &str) {
     }
 }
 
-/// The client's IP address, for login throttling: the TCP peer, or the address a trusted
-/// proxy forwarded (see [`TrustedProxies::client_ip`](crate::ssr::proxy::TrustedProxies::client_ip)).
-#[cfg(feature = "ssr")]
-async fn client_address() -> String {
+/// The device of the request a server function serves: the client's address (for throttling
+/// and the account page's sessions) and its user agent.
+async fn device() -> crate::ssr::store::sessions::Device {
     use axum::extract::ConnectInfo;
-    let Ok(ConnectInfo(peer)) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await else {
-        return "unknown".to_owned();
-    };
+    let peer =
+        leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await.ok().map(|ConnectInfo(peer)| peer);
     // Without the state (never in practice) nobody is trusted: the peer is the client.
     let trusted = crate::ssr::state().map(|state| state.trusted_proxies).unwrap_or_default();
     let headers = leptos::prelude::use_context::<axum::http::request::Parts>()
         .map(|parts| parts.headers)
         .unwrap_or_default();
-    trusted.client_of(peer.ip(), &headers).to_string()
+    crate::ssr::store::sessions::Device::of(peer, &headers, &trusted)
 }

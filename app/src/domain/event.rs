@@ -226,6 +226,12 @@ pub enum Event {
         before: Option<String>,
         email: Option<String>,
     },
+    /// A user signed out one of their sessions, or every other one (`others`), from `/account`.
+    SessionsEnded {
+        user: UserId,
+        others: bool,
+        ended: u64,
+    },
     /// A provider group mapped to a role in a team (`after`), or unmapped (`after` none).
     GroupRoleSet {
         team: TeamId,
@@ -342,6 +348,8 @@ impl Event {
             Event::PasswordReset { .. } => "user.reset_password",
             Event::UserRenamed { .. } => "user.rename",
             Event::IdentityLinked { .. } => "user.link_identity",
+            Event::SessionsEnded { others: true, .. } => "user.sign_out_others",
+            Event::SessionsEnded { .. } => "user.sign_out_session",
             Event::IdentityPrelinked { email: Some(_), .. } => "user.prelink_identity",
             Event::IdentityPrelinked { .. } => "user.unlink_identity",
             Event::GroupRoleSet { after: Some(_), .. } => "group_role.set",
@@ -392,6 +400,7 @@ impl Event {
             | Event::PasswordReset { user, .. }
             | Event::UserRenamed { user, .. }
             | Event::IdentityLinked { user, .. }
+            | Event::SessionsEnded { user, .. }
             | Event::IdentityPrelinked { user, .. } => ("user", user.to_string()),
             Event::GroupRoleSet { team, group, .. } => ("group_role", format!("{team}/{group}")),
             Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
@@ -452,6 +461,7 @@ impl Event {
             | Event::PasswordReset { .. }
             | Event::UserRenamed { .. }
             | Event::IdentityLinked { .. }
+            | Event::SessionsEnded { .. }
             | Event::IdentityPrelinked { .. } => None,
         }
     }
@@ -489,6 +499,7 @@ impl Event {
             | Event::UserRenamed { .. }
             | Event::IdentityLinked { .. }
             | Event::IdentityPrelinked { .. }
+            | Event::SessionsEnded { .. }
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
@@ -572,6 +583,7 @@ impl Event {
             | Event::PasswordReset { .. }
             | Event::IdentityLinked { .. }
             | Event::IdentityPrelinked { .. }
+            | Event::SessionsEnded { .. }
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. } => access_states(self),
@@ -610,6 +622,7 @@ fn access_states(event: &Event) -> (Option<Value>, Option<Value>) {
             let state = |email: &Option<String>| email.as_ref().map(|e| json!({ "prelinked_email": e }));
             (state(before), state(email))
         }
+        Event::SessionsEnded { ended, .. } => (None, Some(json!({ "sessions_ended": ended }))),
         Event::GroupRoleSet { group, before, after, .. } => {
             let state = |role: &Option<Role>| role.map(|r| json!({ "group": group, "role": r.as_str() }));
             (state(before), state(after))

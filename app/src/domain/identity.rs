@@ -16,6 +16,18 @@ pub struct Identity {
     pub last_sign_in_at: Option<Timestamp>,
 }
 
+/// A session a user is signed in with, as their account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub id: i64,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub client: String,
+    pub user_agent: String,
+    /// The session this page was loaded with.
+    pub current: bool,
+}
+
 /// A provider group's role in a team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRole {

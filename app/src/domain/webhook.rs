@@ -447,6 +447,7 @@ impl Event {
             | Event::PasswordReset { .. }
             | Event::UserRenamed { .. }
             | Event::IdentityLinked { .. }
+            | Event::SessionsEnded { .. }
             | Event::IdentityPrelinked { .. }
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }

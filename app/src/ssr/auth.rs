@@ -2,7 +2,7 @@
 
 use super::db::Db;
 use super::state::AuthPolicy;
-use super::store::users;
+use super::store::{sessions, users};
 use crate::domain::time::Timestamp;
 use crate::domain::{AppError, Password, Principal, UserId};
 use argon2::Argon2;
@@ -13,6 +13,8 @@ use tower_sessions::Session;
 const SESSION_USER: &str = "uid";
 const SESSION_EPOCH: &str = "epoch";
 const SESSION_AUTH_AT: &str = "auth_at";
+/// The session's row among the user's sessions (`store::sessions`).
+const SESSION_HANDLE: &str = "handle";
 
 /// Hashes a new password with argon2id, off the async runtime.
 pub async fn hash_password(password: Password) -> Result<String, AppError> {
@@ -215,22 +217,43 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
     }
 }
 
-/// Starts an authenticated session under a new session id (no fixation).
-pub async fn start_session(session: &Session, user: UserId, epoch: i64) -> Result<(), AppError> {
+/// Starts an authenticated session under a new session id (no fixation), listed among the
+/// user's sessions with the device it came from.
+pub async fn start_session(
+    db: &Db,
+    session: &Session,
+    user: UserId,
+    epoch: i64,
+    device: &sessions::Device,
+) -> Result<(), AppError> {
+    if let Some(old) = session.get::<String>(SESSION_HANDLE).await.map_err(session_error)? {
+        sessions::close(db, &old).await?;
+    }
+    let handle = sessions::open(db, user, epoch, device).await?;
     session.cycle_id().await.map_err(session_error)?;
     session.insert(SESSION_USER, user.0).await.map_err(session_error)?;
     session.insert(SESSION_EPOCH, epoch).await.map_err(session_error)?;
     session.insert(SESSION_AUTH_AT, Timestamp::now()).await.map_err(session_error)?;
+    session.insert(SESSION_HANDLE, handle).await.map_err(session_error)?;
     Ok(())
 }
 
 /// Ends the session and deletes it from the store, so the old cookie is worthless.
-pub async fn end_session(session: &Session) -> Result<(), AppError> {
+pub async fn end_session(db: &Db, session: &Session) -> Result<(), AppError> {
+    if let Some(handle) = session.get::<String>(SESSION_HANDLE).await.map_err(session_error)? {
+        sessions::close(db, &handle).await?;
+    }
     session.flush().await.map_err(session_error)
 }
 
+/// The handle of the session's row among its user's sessions.
+pub async fn session_handle(session: &Session) -> Result<String, AppError> {
+    Ok(session.get::<String>(SESSION_HANDLE).await.map_err(session_error)?.unwrap_or_default())
+}
+
 /// The session's user, if the session is valid: not past its absolute lifetime, the user
-/// not disabled, and the password not reset since login.
+/// not disabled, the password not reset since login, and not signed out from another of the
+/// user's sessions (its row among theirs still there).
 pub async fn session_principal(
     db: &Db,
     policy: &AuthPolicy,
@@ -241,18 +264,23 @@ pub async fn session_principal(
     };
     let epoch = session.get::<i64>(SESSION_EPOCH).await.map_err(session_error)?;
     let auth_at = session.get::<Timestamp>(SESSION_AUTH_AT).await.map_err(session_error)?.unwrap_or_default();
+    let handle = session.get::<String>(SESSION_HANDLE).await.map_err(session_error)?;
     let lifetime = i64::try_from(policy.session_absolute.as_millis()).unwrap_or(i64::MAX);
     let user = users::session_user(db, UserId(id)).await?;
-    match user {
-        Some(user)
+    let live = match (&user, &handle) {
+        (Some(user), Some(handle))
             if !user.disabled
                 && Some(user.session_epoch) == epoch
                 && Timestamp::now() - auth_at < lifetime =>
         {
-            Ok(Some(user.principal))
+            sessions::touch(db, user.principal.id, handle).await?
         }
+        _ => false,
+    };
+    match user {
+        Some(user) if live => Ok(Some(user.principal)),
         _ => {
-            end_session(session).await?;
+            end_session(db, session).await?;
             Ok(None)
         }
     }

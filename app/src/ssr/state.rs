@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct AuthPolicy {
     /// A session older than this is refused even while in use.
     pub session_absolute: Duration,
+    /// A session unused this long has ended (the session store expires it).
+    pub session_idle: Duration,
     /// Failed attempts per (account, client address), and per user for sign-off's password
     /// check, within `throttle_window` before each further attempt waits twice as long as
     /// the last (1 s, 2 s, 4 s, … up to the window). Nobody can lock another person out.
@@ -25,6 +27,7 @@ impl Default for AuthPolicy {
     fn default() -> Self {
         Self {
             session_absolute: Duration::from_secs(7 * 24 * 3600),
+            session_idle: Duration::from_secs(8 * 3600),
             free_failures: 5,
             max_failures_per_address: 50,
             throttle_window: Duration::from_secs(15 * 60),

@@ -7,6 +7,7 @@ pub mod failure_modes;
 pub mod identities;
 pub mod incidents;
 pub mod search;
+pub mod sessions;
 pub mod sign_offs;
 pub mod teams;
 pub mod templates;

@@ -115,6 +115,20 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: TokenId) -> Result
     Ok(())
 }
 
+/// Revokes a personal token of `owner`'s, in whichever team (a token that is not theirs is
+/// not found).
+pub async fn revoke_owned(db: &Db, actor: &Actor, owner: UserId, id: TokenId) -> Result<(), AppError> {
+    let team: Option<i64> = sqlx::query_scalar(
+        "SELECT team_id FROM api_tokens WHERE id = $1 AND created_by = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db.read())
+    .await?;
+    let team = team.ok_or_else(|| AppError::NotFound("The token".to_owned()))?;
+    revoke(db, actor, TeamId(team), id).await
+}
+
 /// A team's tokens, newest first.
 pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
     let rows = sqlx::query(
@@ -125,21 +139,35 @@ pub async fn list(db: &Db, team: TeamId) -> Result<Vec<TokenInfo>, AppError> {
     .bind(team)
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TokenInfo {
-                id: TokenId(r.try_get("id")?),
-                name: r.try_get("name")?,
-                owner: r.try_get("owner")?,
-                prefix: r.try_get("prefix")?,
-                scopes: Scope::split(&r.try_get::<String, _>("scopes")?),
-                created_at: r.try_get("created_at")?,
-                expires_at: r.try_get("expires_at")?,
-                last_used_at: r.try_get("last_used_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(token_info).collect()
+}
+
+/// The personal tokens `owner` holds, in every team, with the team's slug; newest first.
+pub async fn owned_by(db: &Db, owner: UserId) -> Result<Vec<(String, TokenInfo)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT k.id, k.name, u.display_name AS owner, k.prefix, k.scopes, k.created_at, k.expires_at,
+                k.last_used_at, k.revoked_at, t.slug
+         FROM api_tokens k JOIN users u ON u.id = k.created_by JOIN teams t ON t.id = k.team_id
+         WHERE k.created_by = $1 ORDER BY k.id DESC",
+    )
+    .bind(owner)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("slug")?, token_info(r)?))).collect()
+}
+
+fn token_info(r: &sqlx::any::AnyRow) -> Result<TokenInfo, AppError> {
+    Ok(TokenInfo {
+        id: TokenId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        owner: r.try_get("owner")?,
+        prefix: r.try_get("prefix")?,
+        scopes: Scope::split(&r.try_get::<String, _>("scopes")?),
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
 }
 
 /// The token presented in a request, if it is well formed, known, unrevoked and unexpired.
