@@ -154,3 +154,32 @@ pub async fn create_team(slug: String, name: String) -> Result<(), AppError> {
     teams::create(&state()?.db, &audit_actor(&admin), &slug, &name).await?;
     Ok(())
 }
+
+/// One membership on the admin page of who is in which team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipItem {
+    pub team: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: crate::domain::Role,
+    /// Given by the identity provider's groups (and taken away with them).
+    pub by_sso: bool,
+}
+
+/// Who is in which team, with what role.
+#[server(endpoint = "admin/memberships")]
+pub async fn memberships() -> Result<Vec<MembershipItem>, AppError> {
+    use crate::ssr::{auth, state, store::teams};
+    auth::require_admin().await?;
+    let all = teams::all_memberships(&state()?.db).await?;
+    Ok(all
+        .into_iter()
+        .map(|(team, m, by_sso)| MembershipItem {
+            team,
+            username: m.username,
+            display_name: m.display_name,
+            role: m.role,
+            by_sso,
+        })
+        .collect())
+}

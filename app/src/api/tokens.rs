@@ -113,3 +113,22 @@ pub async fn revoke_token(team: String, id: i64) -> Result<(), AppError> {
     let db = state.db;
     tokens::revoke(&db, &audit_actor(&user), team.id, crate::domain::ids::TokenId(id)).await
 }
+
+/// Gives a token of the team to another member (`username`), who must be able to change the
+/// team's changes: the token then works on their behalf (and stops when they leave). Team
+/// leads and admins.
+#[server(endpoint = "transfer_token")]
+pub async fn transfer_token(team: String, id: i64, username: String) -> Result<(), AppError> {
+    use crate::domain::{Role, Username};
+    use crate::ssr::audit_actor;
+    use crate::ssr::store::{teams, tokens, users};
+    let (user, state, team) = super::team_access(&team, Role::Lead).await?;
+    let db = state.db;
+    let username = Username::parse(&username)?;
+    let owner = users::id_by_username(&db, &username).await?;
+    let member = teams::members(&db, team.id).await?.into_iter().find(|m| m.username == username.as_str());
+    if member.is_none_or(|m| m.role < Role::Member) {
+        return Err(AppError::invalid("username", "Give the token to a member or lead of this team."));
+    }
+    tokens::transfer(&db, &audit_actor(&user), team.id, crate::domain::ids::TokenId(id), owner).await
+}

@@ -251,6 +251,13 @@ pub enum Event {
         team: TeamId,
         token: TokenId,
     },
+    /// A personal token given to another member of its team (its owner leaving, say).
+    TokenTransferred {
+        team: TeamId,
+        token: TokenId,
+        before: Option<String>,
+        after: String,
+    },
     /// `destination` is the URL's origin only: a Slack URL's path is its secret.
     WebhookCreated {
         team: TeamId,
@@ -356,6 +363,7 @@ impl Event {
             Event::GroupRoleSet { .. } => "group_role.remove",
             Event::TokenCreated { .. } => "token.create",
             Event::TokenRevoked { .. } => "token.revoke",
+            Event::TokenTransferred { .. } => "token.transfer",
             Event::WebhookCreated { .. } => "webhook.create",
             Event::WebhookStateSet { after: WebhookState::Active, .. } => "webhook.resume",
             Event::WebhookStateSet { after: WebhookState::Paused, .. } => "webhook.pause",
@@ -403,9 +411,9 @@ impl Event {
             | Event::SessionsEnded { user, .. }
             | Event::IdentityPrelinked { user, .. } => ("user", user.to_string()),
             Event::GroupRoleSet { team, group, .. } => ("group_role", format!("{team}/{group}")),
-            Event::TokenCreated { token, .. } | Event::TokenRevoked { token, .. } => {
-                ("token", token.to_string())
-            }
+            Event::TokenCreated { token, .. }
+            | Event::TokenRevoked { token, .. }
+            | Event::TokenTransferred { token, .. } => ("token", token.to_string()),
             Event::WebhookCreated { webhook, .. }
             | Event::WebhookStateSet { webhook, .. }
             | Event::WebhookDeleted { webhook, .. }
@@ -441,6 +449,7 @@ impl Event {
             | Event::TemplateRetired { team, .. }
             | Event::TokenCreated { team, .. }
             | Event::TokenRevoked { team, .. }
+            | Event::TokenTransferred { team, .. }
             | Event::WebhookCreated { team, .. }
             | Event::WebhookStateSet { team, .. }
             | Event::WebhookDeleted { team, .. }
@@ -503,6 +512,7 @@ impl Event {
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
+            | Event::TokenTransferred { .. }
             | Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
@@ -524,11 +534,6 @@ impl Event {
         };
         match self {
             Event::TeamCreated { slug, name, .. } => (None, Some(json!({ "slug": slug, "name": name }))),
-            Event::MembershipChanged { username, before, after, .. } => {
-                let state =
-                    |role: &Option<Role>| role.map(|r| json!({ "user": username, "role": r.as_str() }));
-                (state(before), state(after))
-            }
             Event::PolicySet { before, after, .. } => {
                 let state =
                     |(policy, public): &(Policy, bool)| json!({ "policy": policy, "public_badges": public });
@@ -586,7 +591,9 @@ impl Event {
             | Event::SessionsEnded { .. }
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
-            | Event::TokenRevoked { .. } => access_states(self),
+            | Event::TokenRevoked { .. }
+            | Event::TokenTransferred { .. }
+            | Event::MembershipChanged { .. } => access_states(self),
             Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }
@@ -598,16 +605,23 @@ impl Event {
     }
 }
 
-/// The states of who may act: an account as created, its access or name before and after, a
+/// The states of who may act: a membership's role, an account as created, its access or name before and after, a
 /// new password (that it changed, never what it is), its identity at the provider, what a
 /// provider group gives, an API token.
 fn access_states(event: &Event) -> (Option<Value>, Option<Value>) {
     match event {
+        Event::MembershipChanged { username, before, after, .. } => {
+            let state = |role: &Option<Role>| role.map(|r| json!({ "user": username, "role": r.as_str() }));
+            (state(before), state(after))
+        }
         Event::TokenCreated { name, prefix, scopes, expires_at, .. } => (
             None,
             Some(json!({ "name": name, "prefix": prefix, "scopes": scopes, "expires_at": expires_at })),
         ),
         Event::TokenRevoked { .. } => (None, Some(json!({ "revoked": true }))),
+        Event::TokenTransferred { before, after, .. } => {
+            (Some(json!({ "owner": before })), Some(json!({ "owner": after })))
+        }
         Event::UserCreated { account, .. } => (None, Some(account.clone())),
         Event::UserAccessSet { before, after, .. } | Event::UserRenamed { before, after, .. } => {
             (Some(before.clone()), Some(after.clone()))

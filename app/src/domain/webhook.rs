@@ -452,6 +452,7 @@ impl Event {
             | Event::GroupRoleSet { .. }
             | Event::TokenCreated { .. }
             | Event::TokenRevoked { .. }
+            | Event::TokenTransferred { .. }
             | Event::WebhookCreated { .. }
             | Event::WebhookStateSet { .. }
             | Event::WebhookDeleted { .. }

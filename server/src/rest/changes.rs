@@ -300,19 +300,22 @@ pub struct CreatedDoc {
     pub key: String,
 }
 
-/// Refuses a personal token whose owner is disabled or no longer a member of its team: it
-/// works only while its owner could do the same in the browser. A pipeline token (no owner)
-/// is bounded by its scopes alone. Either way a token never acts *as* its owner: what it
+/// Refuses a personal token whose owner is disabled or does not hold `needed` in its team: it
+/// works only while its owner is an active member (every request, `rest::Token`), and
+/// changes only what its owner could change in the browser. A pipeline token (no owner) is
+/// bounded by its scopes alone. Either way a token never acts *as* its owner: what it
 /// registers has no human author until a person claims it.
-pub(super) async fn require_active_owner(state: &RestState, auth: &Authenticated) -> Result<(), ApiError> {
+pub(super) async fn require_active_owner(
+    state: &RestState,
+    auth: &Authenticated,
+    needed: app::domain::Role,
+) -> Result<(), ApiError> {
     let Some(owner) = auth.owner else {
         return Ok(());
     };
     let user = app::ssr::store::users::session_user(&state.app.db, owner).await?;
     match user {
-        Some(user) if !user.disabled && user.principal.has_role(auth.team_id, app::domain::Role::Member) => {
-            Ok(())
-        }
+        Some(user) if !user.disabled && user.principal.has_role(auth.team_id, needed) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "This token's owner is disabled or no longer a member of the team.",
@@ -339,7 +342,7 @@ pub async fn create(
     if app::domain::TeamSlug::parse(&body.team)?.as_str() != slug {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("This token belongs to team {slug}.")));
     }
-    require_active_owner(&state, auth).await?;
+    require_active_owner(&state, auth, app::domain::Role::Member).await?;
     let new = ChangeDetails::try_from(body)?;
     let key =
         changes::create(&state.app.db, &auth.actor(), auth.team_id, changes::Registrar::Token(auth.id), &new)
@@ -420,7 +423,7 @@ pub async fn edit(
         _ => change.version,
     };
     let details = ChangeDetails::try_from(body.over(change.details.clone())?)?;
-    require_active_owner(&state, auth).await?;
+    require_active_owner(&state, auth, app::domain::Role::Member).await?;
     changes::update_details(&state.app.db, &auth.actor(), change, version, &details).await?;
     let doc = change_doc(&owned(&state, &token, &key, Role::Viewer).await?);
     Ok((etag(doc.version), Json(doc)).into_response())
@@ -465,7 +468,7 @@ pub async fn happy_path(
     };
     let note = optional_text("note", "Note", &doc.note, NOTE_MAX).map_err(unprocessable)?;
     let at = app::domain::time::milestone_date("on", &doc.on, Timestamp::now()).map_err(unprocessable)?;
-    require_active_owner(&state, auth).await?;
+    require_active_owner(&state, auth, app::domain::Role::Member).await?;
     changes::record_happy_path(&state.app.db, &auth.actor(), None, &review.change, &note, at).await?;
     Ok(Json(change_doc(&owned(&state, &token, &key, Role::Viewer).await?)))
 }

@@ -111,7 +111,7 @@ pub async fn record(
     body: JsonBody<NewIncidentDoc>,
 ) -> Result<Response, ApiError> {
     let auth = token.require(app::domain::scope::Scope::IncidentsWrite)?;
-    super::changes::require_active_owner(&state, auth).await?;
+    super::changes::require_active_owner(&state, auth, app::domain::Role::Member).await?;
     let doc = body.read().await?;
     let input = IncidentInput::check(
         IncidentFields {

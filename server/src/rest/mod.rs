@@ -261,6 +261,8 @@ impl FromRequestParts<RestState> for Token {
         let authenticated = tokens::authenticate(&state.app.db, token)
             .await?
             .ok_or_else(|| unauthorized("The token is unknown, revoked or expired."))?;
+        // A personal token stops working when its owner leaves the team or is disabled.
+        changes::require_active_owner(state, &authenticated, app::domain::Role::Viewer).await?;
         state.spend(authenticated.id)?;
         Ok(Token(authenticated))
     }

@@ -22,7 +22,7 @@ const DELIVERIES_LISTED: i64 = 100;
 /// The token, if it may manage its team's webhooks.
 async fn manager<'a>(state: &RestState, token: &'a Token) -> Result<&'a Authenticated, ApiError> {
     let auth = token.require(Scope::WebhooksManage)?;
-    super::changes::require_active_owner(state, auth).await?;
+    super::changes::require_active_owner(state, auth, app::domain::Role::Member).await?;
     Ok(auth)
 }
 

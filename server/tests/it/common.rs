@@ -240,6 +240,17 @@ impl TestApp {
             .expect("request")
     }
 
+    /// [`TestApp::call`] with owned values.
+    pub async fn call_owned(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, String)],
+    ) -> reqwest::Response {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call(client, endpoint, &form).await
+    }
+
     /// `username` claims authorship of changes an API token registered (four eyes need a
     /// person as author before anyone signs off).
     pub async fn claim(&self, username: &str, password: &str, keys: &[&str]) {

@@ -28,5 +28,6 @@ mod portfolio;
 mod report;
 mod search;
 mod sso;
+mod team_admin;
 mod trust;
 mod webhooks;

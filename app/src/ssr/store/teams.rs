@@ -110,6 +110,34 @@ pub async fn members(db: &Db, team: TeamId) -> Result<Vec<Member>, AppError> {
     Ok(members)
 }
 
+/// Every membership of every team, by team then role (leads first) then username; each with
+/// whether the identity provider's groups gave it.
+pub async fn all_memberships(db: &Db) -> Result<Vec<(String, Member, bool)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT t.slug, u.id, u.username, u.display_name, m.role, m.by_sso
+         FROM memberships m JOIN teams t ON t.id = m.team_id JOIN users u ON u.id = m.user_id
+         ORDER BY t.slug, u.username",
+    )
+    .fetch_all(db.read())
+    .await?;
+    let mut all = rows
+        .iter()
+        .map(|r| {
+            let member = Member {
+                user_id: UserId(r.try_get("id")?),
+                username: r.try_get("username")?,
+                display_name: r.try_get("display_name")?,
+                role: Role::parse("role", &r.try_get::<String, _>("role")?)?,
+            };
+            Ok((r.try_get::<String, _>("slug")?, member, r.try_get::<i64, _>("by_sso")? != 0))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    all.sort_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| b.1.role.cmp(&a.1.role)).then_with(|| a.1.username.cmp(&b.1.username))
+    });
+    Ok(all)
+}
+
 /// Adds a user to a team or changes their role there; `None` removes them.
 pub async fn set_membership(
     db: &Db,

@@ -115,6 +115,41 @@ pub async fn revoke(db: &Db, actor: &Actor, team: TeamId, id: TokenId) -> Result
     Ok(())
 }
 
+/// Gives a team's unrevoked token to `owner` (a personal token from then on, whatever it was).
+pub async fn transfer(
+    db: &Db,
+    actor: &Actor,
+    team: TeamId,
+    id: TokenId,
+    owner: UserId,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let before: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT u.username FROM api_tokens k LEFT JOIN users u ON u.id = k.created_by
+         WHERE k.id = $1 AND k.team_id = $2 AND k.revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(team)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let before = before.ok_or_else(|| AppError::NotFound("The token".to_owned()))?;
+    let after: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await?;
+    if before.as_deref() == Some(after.as_str()) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE api_tokens SET created_by = $1 WHERE id = $2")
+        .bind(owner)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.record(actor, Event::TokenTransferred { team, token: id, before, after }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Revokes a personal token of `owner`'s, in whichever team (a token that is not theirs is
 /// not found).
 pub async fn revoke_owned(db: &Db, actor: &Actor, owner: UserId, id: TokenId) -> Result<(), AppError> {

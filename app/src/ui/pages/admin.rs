@@ -1,6 +1,6 @@
 use crate::api::admin::{
-    CreateTeam, CreateUser, GroupRolesView, PrelinkUser, ResetPassword, SetGroupRole, SetUserDisabled,
-    UsersView, group_roles, list_users,
+    CreateTeam, CreateUser, GroupRolesView, MembershipItem, PrelinkUser, ResetPassword, SetGroupRole,
+    SetUserDisabled, UsersView, group_roles, list_users, memberships,
 };
 use crate::api::teams::my_teams;
 use crate::domain::Principal;
@@ -160,6 +160,7 @@ pub fn AdminTeams() -> impl IntoView {
     let map = ServerAction::<SetGroupRole>::new();
     let teams = Resource::new(move || create.version().get(), |_| my_teams());
     let groups = Resource::new(move || map.version().get(), |_| group_roles());
+    let members = Resource::new(|| (), |_| memberships());
     view! {
         <Title text="Administer teams"/>
         <RequireUser page=move |user: Principal| {
@@ -200,10 +201,36 @@ pub fn AdminTeams() -> impl IntoView {
                         }
                     })}
                 </Suspense>
+                <Memberships members/>
                 <GroupRoles groups map/>
             }
                 .into_any()
         }/>
+    }
+}
+
+/// Who is in which team with what role, across teams (a team's page changes them).
+#[component]
+fn Memberships(members: Resource<Result<Vec<MembershipItem>, crate::domain::AppError>>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="memberships">
+            <h2 id="memberships">"Who is in which team"</h2>
+            <crate::ui::components::Loaded resource=members page=move |list| view! {
+                <table class="memberships">
+                    <thead><tr><th scope="col">"Team"</th><th scope="col">"Name"</th><th scope="col">"Username"</th><th scope="col">"Role"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|m: MembershipItem| view! {
+                            <tr data-member=format!("{}/{}", m.team, m.username.clone())>
+                                <td><a href=format!("/teams/{}", m.team)>{m.team.clone()}</a></td>
+                                <td>{m.display_name}</td>
+                                <td>{m.username.clone()}</td>
+                                <td>{m.role.as_str()} {m.by_sso.then_some(" (from the identity provider)")}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }/>
+        </section>
     }
 }
 

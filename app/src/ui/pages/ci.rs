@@ -1,4 +1,4 @@
-use crate::api::tokens::{CiView, CreateToken, RevokeToken, ci_page};
+use crate::api::tokens::{CiView, CreateToken, RevokeToken, TransferToken, ci_page};
 use crate::domain::Principal;
 use crate::domain::gate::RunSummary;
 use crate::domain::scope::Scope;
@@ -16,8 +16,9 @@ pub fn CiPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
+    let transfer = ServerAction::<TransferToken>::new();
     let ci = Resource::new(
-        move || (slug(), create.version().get(), revoke.version().get()),
+        move || (slug(), create.version().get(), revoke.version().get(), transfer.version().get()),
         |(slug, ..)| ci_page(slug),
     );
     view! {
@@ -40,7 +41,7 @@ pub fn CiPage() -> impl IntoView {
                         {move || created().or_else(|| shown.clone()).map(|secret| view! {
                             <ShownOnce what="New token" class="token" secret/>
                         })}
-                        {tokens.map(|ci| view! { <Tokens ci create revoke/> })}
+                        {tokens.map(|ci| view! { <Tokens ci create revoke transfer/> })}
                         <Snippets ci=ci.clone()/>
                         <Runs runs=ci.runs.clone()/>
                     }
@@ -51,9 +52,15 @@ pub fn CiPage() -> impl IntoView {
 }
 
 #[component]
-fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+fn Tokens(
+    ci: CiView,
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+    transfer: ServerAction<TransferToken>,
+) -> impl IntoView {
     let err = action_error(create);
     let revoke_err = action_error(revoke);
+    let transfer_err = action_error(transfer);
     let team = ci.team.clone();
     let form_team = ci.team.clone();
     let tokens = ci.tokens;
@@ -83,12 +90,15 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                 <button type="submit">"Create token"</button>
             </ActionForm>
             <FormError err=revoke_err/>
+            <FormError err=transfer_err/>
+            <FieldError err=transfer_err field="username" id="transfer-username"/>
             {(!tokens.is_empty()).then(|| view! {
                 <table class="tokens">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Belongs to"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col"></th></tr></thead>
                     <tbody>
                         {tokens.into_iter().map(|t| {
-                            let team = team.clone();
+                            let (team, team_again) = (team.clone(), team.clone());
+                            let label = format!("Give {} to (username)", t.name);
                             view! {
                                 <tr>
                                     <td>{t.name}</td>
@@ -101,11 +111,19 @@ fn Tokens(ci: CiView, create: ServerAction<CreateToken>, revoke: ServerAction<Re
                                         {if t.revoked_at.is_some() {
                                             view! { <span class="chip">"revoked"</span> }.into_any()
                                         } else {
+                                            let input = format!("transfer-{}", t.id);
                                             view! {
                                                 <ActionForm action=revoke>
                                                     <input type="hidden" name="team" value=team/>
                                                     <input type="hidden" name="id" value=t.id.to_string()/>
                                                     <button type="submit" class="danger">"Revoke"</button>
+                                                </ActionForm>
+                                                <ActionForm action=transfer attr:class="inline">
+                                                    <input type="hidden" name="team" value=team_again/>
+                                                    <input type="hidden" name="id" value=t.id.to_string()/>
+                                                    <label class="visually-hidden" for=input.clone()>{label}</label>
+                                                    <input id=input name="username" placeholder="username" required/>
+                                                    <button type="submit" class="secondary">"Give to"</button>
                                                 </ActionForm>
                                             }.into_any()
                                         }}
