@@ -76,3 +76,46 @@ test('a user renames themself and changes their password, which signs out their 
   expect(otherErrors, 'browser errors on the second device').toEqual([]);
   await phone.close();
 });
+
+test('"sign out everywhere else" ends the other device\'s session and keeps this one', async ({
+  page,
+  browser,
+  baseURL,
+  javaScriptEnabled,
+}) => {
+  const username = `eve-${test.info().project.name}-${test.info().repeatEachIndex}`;
+  const errors = watchErrors(page);
+  await logIn(page, 'admin', adminPassword);
+  await page.goto('/admin/users');
+  await ready(page);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Full name').fill('Eve Elsewhere');
+  await page.getByLabel(/Initial password/).fill('eve-password-123');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.locator(`tr[data-username="${username}"]`)).toContainText('active');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  const phone = await browser.newContext({ baseURL, javaScriptEnabled, userAgent: 'PhoneBrowser/1.0' });
+  const other = await phone.newPage();
+  const otherErrors = watchErrors(other);
+  await logIn(other, username, 'eve-password-123');
+  await logIn(page, username, 'eve-password-123');
+
+  await page.goto('/account');
+  await ready(page);
+  const sessions = page.locator('table.sessions tbody tr');
+  await expect(sessions).toHaveCount(2);
+  await expect(page.locator('table.sessions tr[data-current="true"]')).toContainText('This session');
+  await expect(page.locator('table.sessions tr[data-current="false"]')).toContainText('PhoneBrowser/1.0');
+  await page.getByRole('button', { name: 'Sign out everywhere else' }).click();
+  await expect(page.getByRole('status')).toHaveText('Every other session of yours is signed out.');
+  await expect(sessions).toHaveCount(1);
+
+  await other.goto('/account');
+  await expect(other).toHaveURL(/\/login\?next=%2Faccount$/);
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1, name: 'Your account' })).toBeVisible();
+  expect(errors).toEqual([]);
+  expect(otherErrors).toEqual([]);
+  await phone.close();
+});

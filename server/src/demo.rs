@@ -450,7 +450,7 @@ const fn fm(
 
 /// Premortem's own failure modes, proven by this repository's tests (as cargo-nextest
 /// names them in JUnit). CI uploads the project's results and requires this gate open.
-pub const DOGFOOD: [Fm; 42] = [
+pub const DOGFOOD: [Fm; 44] = [
     fm(
         None,
         "An ingestion burst saturates the database",
@@ -530,6 +530,22 @@ pub const DOGFOOD: [Fm; 42] = [
         "State and nonce kept in the browser's session and used once, PKCE, the callback's iss and the ID token's iss, aud and signature checked; an address links an account only through an admin's pre-link the provider verified",
         "*sso::forged_replayed_and_refused_callbacks_sign_nobody_in\n*sso::a_prelink_is_confirmed_by_a_verified_address_and_an_address_alone_links_nothing::*\n*sso::allowed_domains_refuse_other_addresses",
         (5, 2, 3),
+    ),
+    fm(
+        None,
+        "A removed member's personal token keeps working",
+        "A lead removes someone who left the team; the token they made for [their laptop's CI] still uploads and reads for months.",
+        "Every API request checks that a personal token's owner is an active member of its team; a lead gives a pipeline's token to another member first",
+        "*team_admin::removing_a_member_stops_their_tokens_and_a_lead_gives_one_to_another::*",
+        (4, 3, 3),
+    ),
+    fm(
+        None,
+        "A session signed out from another device keeps working",
+        "A user signs out a lost phone from their account page; the phone's session goes on until it expires [8 hours] later.",
+        "Each session is a row its session names by a random handle; signing out deletes the row and a session without its row is refused at its next request",
+        "*account::a_user_sees_their_sessions_and_signs_out_others::*",
+        (4, 2, 3),
     ),
     fm(
         None,

@@ -68,6 +68,7 @@ fn redirect_html_form(path: &str) {
 
 /// The device of the request a server function serves: the client's address (for throttling
 /// and the account page's sessions) and its user agent.
+#[cfg(feature = "ssr")]
 async fn device() -> crate::ssr::store::sessions::Device {
     use axum::extract::ConnectInfo;
     let peer =
