@@ -29,7 +29,7 @@ sso=(PREMORTEM_PUBLIC_URL="http://$PREMORTEM_LISTEN" PREMORTEM_OIDC_ISSUER="http
   PREMORTEM_OIDC_CLIENT_SECRET=e2e-client-secret PREMORTEM_OIDC_NAME="Example SSO"
   PREMORTEM_OIDC_SCOPES=groups PREMORTEM_OIDC_GROUPS_CLAIM=groups)
 # Webhooks may reach the browser tests' own receiver on this machine.
-(cd "$work" && env "${sso[@]}" PREMORTEM_WEBHOOK_ALLOW_PRIVATE=true exec ./premortem serve) >"$work/server.log" 2>&1 &
+(cd "$work" && exec env "${sso[@]}" PREMORTEM_WEBHOOK_ALLOW_PRIVATE=true ./premortem serve) >"$work/server.log" 2>&1 &
 server=$!
 sleep 0.5
 OIDC_CLIENT_SECRET=e2e-client-secret OIDC_REDIRECT_URI="http://$PREMORTEM_LISTEN/auth/oidc/callback" \

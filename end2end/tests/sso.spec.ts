@@ -40,7 +40,7 @@ test('a person signs in through the identity provider, lands where they were goi
   await person.goto('/account');
   await expect(person).toHaveURL(/\/login\?next=%2Faccount$/);
   await ready(person);
-  await person.getByRole('button', { name: 'Sign in with Example SSO' }).click();
+  await person.getByRole('link', { name: 'Sign in with Example SSO' }).click();
   await signInAtProvider(person, login);
 
   await expect(person).toHaveURL(/\/account$/);
@@ -57,7 +57,7 @@ test('a person signs in through the identity provider, lands where they were goi
   await person.getByRole('button', { name: 'Log out' }).click();
   await expect(person).toHaveURL(/\/login$/);
   await ready(person);
-  await person.getByRole('button', { name: 'Sign in with Example SSO' }).click();
+  await person.getByRole('link', { name: 'Sign in with Example SSO' }).click();
   await expect(person).toHaveURL(/\/$/);
   await person.goto('/account');
   await ready(person);
@@ -82,6 +82,6 @@ test('a sign-in the provider cannot vouch for says so on the login page', async 
   await expect(page.getByRole('alert')).toContainText('took too long or was started in another window');
   // The password form is still there beside the provider's button.
   await expect(page.getByLabel('Username')).toBeVisible();
-  await expect(page.getByRole('button', { name: 'Sign in with Example SSO' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Sign in with Example SSO' })).toBeVisible();
   expect(errors).toEqual([]);
 });

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// The login page: the identity provider's button when single sign-on is configured, and the
-/// password form unless password login is turned off. Both work as plain HTML (a `GET` form
-/// and its redirects, a `POST` form); with JavaScript the password can be revealed.
+/// password form unless password login is turned off. Both work as plain HTML (a link and its
+/// redirects, a `POST` form); with JavaScript the password can be revealed.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
@@ -23,19 +23,30 @@ pub fn LoginPage() -> impl IntoView {
                 let next = next.clone();
                 view! {
                     {options.sso.map(|name| {
-                        let next = next.clone();
-                        view! {
-                            <form method="get" action="/auth/oidc/start" class="sso">
-                                {next.map(|next| view! { <input type="hidden" name="next" value=next/> })}
-                                <button type="submit">{format!("Sign in with {name}")}</button>
-                            </form>
-                        }
+                        // A link, not a form: the page's policy lets forms post only to this
+                        // site, and this one goes on to the provider.
+                        let href = match &next {
+                            Some(next) => format!("/auth/oidc/start?next={}", query_value(next)),
+                            None => "/auth/oidc/start".to_owned(),
+                        };
+                        view! { <a class="button sso" href=href>{format!("Sign in with {name}")}</a> }
                     })}
                     {options.password.then(|| view! { <PasswordLogin action=login next=next.clone()/> })}
                 }
             }/>
         </section>
     }
+}
+
+/// `value` percent-encoded for a URL's query: everything but unreserved characters.
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// What the login page says when a sign-in through the provider was refused: a fixed message
@@ -101,5 +112,16 @@ fn PasswordInput() -> impl IntoView {
                 {move || if reveal.get() { "Hide" } else { "Show" }}
             </button>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_return_address_survives_the_query() {
+        assert_eq!(
+            super::query_value("/changes/PAY-1?tab=a b&x=é"),
+            "%2Fchanges%2FPAY-1%3Ftab%3Da%20b%26x%3D%C3%A9"
+        );
     }
 }
