@@ -26,8 +26,8 @@ test('a person signs in through the identity provider, lands where they were goi
   await logIn(page, 'admin', adminPassword);
   await page.goto('/admin/teams');
   await ready(page);
-  await page.getByLabel('Group, as the provider names it').fill('everyone');
-  await page.getByLabel('Team (slug)').fill('QUE');
+  await page.getByRole('textbox', { name: 'Provider group' }).fill('everyone');
+  await page.getByLabel("Group's team").fill('QUE');
   await page.getByLabel('Role').selectOption('viewer');
   await page.getByRole('button', { name: 'Map group' }).click();
   await expect(page.locator('tr[data-group="everyone"]')).toContainText('viewer');

@@ -286,11 +286,11 @@ fn GroupRoles(
                 })}
             </Suspense>
             <ActionForm action=map>
-                <label for="group-name">"Group, as the provider names it"</label>
-                <input id="group-name" name="group" required aria-describedby="group-name-error"/>
+                <label for="group-name">"Provider group"</label>
+                <input id="group-name" name="group" required placeholder="as the provider names it" aria-describedby="group-name-error"/>
                 <FieldError err field="group" id="group-name"/>
-                <label for="group-team">"Team (slug)"</label>
-                <input id="group-team" name="team" required aria-describedby="group-team-error"/>
+                <label for="group-team">"Group's team"</label>
+                <input id="group-team" name="team" required placeholder="slug, e.g. PAY" aria-describedby="group-team-error"/>
                 <FieldError err field="slug" id="group-team"/>
                 <label for="group-role">"Role"</label>
                 <select id="group-role" name="role">

@@ -98,7 +98,8 @@ fn Tokens(
                     <tbody>
                         {tokens.into_iter().map(|t| {
                             let (team, team_again) = (team.clone(), team.clone());
-                            let label = format!("Give {} to (username)", t.name);
+                            // Not the token's name: the row's cells are found by it.
+                            let label = format!("New owner of {}…", t.prefix);
                             view! {
                                 <tr>
                                     <td>{t.name}</td>
