@@ -266,19 +266,17 @@ pub async fn session_principal(
     let auth_at = session.get::<Timestamp>(SESSION_AUTH_AT).await.map_err(session_error)?.unwrap_or_default();
     let handle = session.get::<String>(SESSION_HANDLE).await.map_err(session_error)?;
     let lifetime = i64::try_from(policy.session_absolute.as_millis()).unwrap_or(i64::MAX);
-    let user = users::session_user(db, UserId(id)).await?;
-    let live = match (&user, &handle) {
-        (Some(user), Some(handle))
+    let user = users::session_user(db, UserId(id), handle.as_deref()).await?;
+    let seen = user.as_ref().and_then(|user| user.session_seen);
+    match (user, handle, seen) {
+        (Some(user), Some(handle), Some(seen))
             if !user.disabled
                 && Some(user.session_epoch) == epoch
                 && Timestamp::now() - auth_at < lifetime =>
         {
-            sessions::touch(db, user.principal.id, handle).await?
+            sessions::seen(db, &handle, seen).await?;
+            Ok(Some(user.principal))
         }
-        _ => false,
-    };
-    match user {
-        Some(user) if live => Ok(Some(user.principal)),
         _ => {
             end_session(db, session).await?;
             Ok(None)

@@ -313,7 +313,7 @@ pub(super) async fn require_active_owner(
     let Some(owner) = auth.owner else {
         return Ok(());
     };
-    let user = app::ssr::store::users::session_user(&state.app.db, owner).await?;
+    let user = app::ssr::store::users::session_user(&state.app.db, owner, None).await?;
     match user {
         Some(user) if !user.disabled && user.principal.has_role(auth.team_id, needed) => Ok(()),
         _ => Err(ApiError::new(

@@ -32,6 +32,9 @@ pub struct SessionUser {
     pub principal: Principal,
     pub disabled: bool,
     pub session_epoch: i64,
+    /// When the session asked about was last seen; none when it is not among the user's
+    /// sessions (signed out elsewhere), or none was asked about.
+    pub session_seen: Option<Timestamp>,
 }
 
 fn audit_view(user: &UserSummary) -> serde_json::Value {
@@ -126,12 +129,20 @@ pub async fn login_record(db: &Db, username: &str) -> Result<Option<LoginRecord>
     .map_err(|e: sqlx::Error| e.into())
 }
 
-/// A user and their team roles, for a session.
-pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, AppError> {
+/// A user and their team roles, for a session; with `handle`, when that session of theirs was
+/// last seen (read with the user, so a request asks once).
+pub async fn session_user(
+    db: &Db,
+    id: UserId,
+    handle: Option<&str>,
+) -> Result<Option<SessionUser>, AppError> {
     let Some(row) = sqlx::query(
-        "SELECT id, username, display_name, is_admin, disabled, session_epoch FROM users WHERE id = $1",
+        "SELECT u.id, u.username, u.display_name, u.is_admin, u.disabled, u.session_epoch,
+                (SELECT s.last_seen_at FROM user_sessions s WHERE s.handle = $2 AND s.user_id = u.id) AS seen
+         FROM users u WHERE u.id = $1",
     )
     .bind(id)
+    .bind(handle.map(str::to_owned))
     .fetch_optional(db.read())
     .await?
     else {
@@ -164,6 +175,7 @@ pub async fn session_user(db: &Db, id: UserId) -> Result<Option<SessionUser>, Ap
         },
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         session_epoch: row.try_get("session_epoch")?,
+        session_seen: row.try_get("seen")?,
     }))
 }
 
