@@ -313,11 +313,10 @@ async fn callback(
             return crate::reports::ReportError::App(app::domain::AppError::Unavailable).into_response();
         }
     };
-    let who = match verify(&sso.oidc, flow.as_ref(), query).await {
-        Ok(who) => who,
+    let (who, flow) = match verify(&sso.oidc, flow.as_ref(), query).await {
+        Ok(verified) => verified,
         Err(failure) => return refused(failure),
     };
-    let flow = flow.expect("verify refuses a callback without a flow");
     let signed_in = match identities::sign_in(&sso.app.db, &who).await {
         Ok(Ok(user)) => user,
         Ok(Err(Refused::Disabled)) => {
@@ -338,7 +337,12 @@ async fn callback(
 
 /// Checks the callback against the flow and the provider: the state, the code exchanged with
 /// the PKCE verifier, the ID token (and its nonce), the userinfo's subject, the email domain.
-async fn verify(oidc: &Oidc, flow: Option<&Flow>, query: CallbackQuery) -> Result<Asserted, Failure> {
+/// Who signed in, and the flow they did it in.
+async fn verify<'f>(
+    oidc: &Oidc,
+    flow: Option<&'f Flow>,
+    query: CallbackQuery,
+) -> Result<(Asserted, &'f Flow), Failure> {
     let (flow, code) = check_callback(oidc, flow, query)?;
     let (client, (jwks, generation)) = oidc.client().await.ok_or(Failure::Unavailable)?;
     let exchange = client.exchange_code(AuthorizationCode::new(code)).map_err(|err| {
@@ -379,7 +383,7 @@ async fn verify(oidc: &Oidc, flow: Option<&Flow>, query: CallbackQuery) -> Resul
         userinfo(oidc, &client, token.access_token(), claims.subject(), &mut who).await?;
     }
     check_domain(oidc, &who)?;
-    Ok(who)
+    Ok((who, flow))
 }
 
 /// The callback's own checks, before the provider is asked anything: not an error from the
